@@ -1,0 +1,482 @@
+//! The `mailroom` command line.
+
+use std::io::{IsTerminal, Read, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::error::{Error, Result};
+use crate::mbox;
+use crate::service::{Bootstrap, Principal, Service, random_password};
+use crate::store::{Content, NewMessage, Store, now};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mailroom",
+    version,
+    about = "Shared mail: webmail with IMAP and POP3 gateways"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DatabaseArgs {
+    /// Data directory (holds the embedded SQLite database).
+    #[arg(long, global = true, env = "MAILROOM_DATA", default_value = "data")]
+    pub data: PathBuf,
+    /// Use this database instead (postgres://user@host/db or sqlite:path).
+    #[arg(long, global = true, env = "MAILROOM_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage domains.
+    #[command(subcommand)]
+    Domain(DomainCommand),
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Manage account aliases.
+    #[command(subcommand)]
+    Alias(AliasCommand),
+    /// Manage routing rules.
+    #[command(subcommand)]
+    Route(RouteCommand),
+    /// Manage mailboxes (e.g. public ones).
+    #[command(subcommand)]
+    Mailbox(MailboxCommand),
+    /// Deliver a message read from standard input.
+    Deliver {
+        /// Envelope sender.
+        #[arg(long)]
+        from: Option<String>,
+        /// Recipient addresses (aliases and routing rules apply).
+        #[arg(long, required = true, num_args = 1..)]
+        to: Vec<String>,
+    },
+    /// Import an mbox file into a mailbox.
+    Import {
+        /// The account (`name` or `name@domain`).
+        address: String,
+        /// The mailbox in that account, e.g. INBOX or Archive/2025.
+        mailbox: String,
+        file: PathBuf,
+    },
+    /// Write a mailbox as an mbox file to standard output.
+    Export { address: String, mailbox: String },
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Web interface address (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub http: SocketAddr,
+    /// Domain to create on an empty database.
+    #[arg(long, default_value = "localhost")]
+    pub domain: String,
+    /// Password for admin@DOMAIN on an empty database (else generated).
+    #[arg(long, env = "MAILROOM_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// Also create demo users, messages and shared mailboxes.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DomainCommand {
+    /// Add a domain (and its `public` account).
+    Add {
+        name: String,
+        /// Other names of the domain.
+        #[arg(long = "alias")]
+        aliases: Vec<String>,
+    },
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AccountCommand {
+    /// Add an account; its password is generated and shown unless given.
+    Add {
+        address: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Make it a server administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Delete an account and all its mail.
+    Delete {
+        address: String,
+    },
+    /// Set an account's password (generated and shown unless given).
+    Passwd {
+        address: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AliasCommand {
+    /// Make ALIAS another name for the account ADDRESS.
+    Add { alias: String, address: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RouteCommand {
+    /// Rewrite addresses matching PATTERN (one `*` allowed) to TARGET.
+    Add {
+        pattern: String,
+        target: String,
+        #[arg(long, default_value_t = 100)]
+        priority: i64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MailboxCommand {
+    /// Create a mailbox in an account, with access rights.
+    Create {
+        /// Mailbox path in the owner's account, e.g. Support/Archive.
+        name: String,
+        /// The owning account (`public` for public mailboxes).
+        #[arg(long)]
+        owner: String,
+        /// An ACL entry IDENTIFIER=RIGHTS, e.g. anyone=lrs or carol=lrswipkxtea.
+        #[arg(long = "grant", value_name = "IDENTIFIER=RIGHTS")]
+        grants: Vec<String>,
+    },
+    /// List an account's mailboxes.
+    List { owner: String },
+}
+
+/// Runs the command line; the exit code says whether it worked.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(matches!(cli.command, Command::Serve(_)));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mailroom: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mailroom: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(serving: bool) {
+    let default = if serving { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn open_store(db: &DatabaseArgs) -> Result<Store> {
+    let store = match &db.database_url {
+        Some(url) => Store::connect(url).await,
+        None => Store::open_data_dir(&db.data).await,
+    };
+    store.map_err(|e| Error::BadInput(format!("cannot open the database: {e}")))
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let store = open_store(&cli.db).await?;
+    if let Command::Serve(args) = cli.command {
+        return serve(store, args).await;
+    }
+    let service = Service::new(store);
+    let system = Principal::system(&service.primary_domain().await?);
+    match cli.command {
+        Command::Serve(_) => unreachable!("handled above"),
+        Command::Domain(c) => domain(&service, &system, c).await,
+        Command::Account(c) => account(&service, &system, c).await,
+        Command::Alias(AliasCommand::Add { alias, address }) => {
+            service.add_alias(&system, &alias, &address).await?;
+            println!(
+                "{alias} now reaches {}",
+                service.find_account(&system, &address).await?.address()
+            );
+            Ok(())
+        }
+        Command::Route(RouteCommand::Add {
+            pattern,
+            target,
+            priority,
+        }) => {
+            service
+                .add_routing_rule(&system, &pattern, &target, priority)
+                .await?;
+            println!("{pattern} -> {target}");
+            Ok(())
+        }
+        Command::Mailbox(c) => mailbox(&service, &system, c).await,
+        Command::Deliver { from, to } => deliver(&service, from.as_deref(), &to).await,
+        Command::Import {
+            address,
+            mailbox,
+            file,
+        } => import(&service, &system, &address, &mailbox, &file).await,
+        Command::Export { address, mailbox } => export(&service, &system, &address, &mailbox).await,
+    }
+}
+
+async fn serve(store: Store, args: ServeArgs) -> Result<()> {
+    let options = crate::serve::Options {
+        http: args.http,
+        domain: args.domain,
+        admin_password: args.admin_password,
+        demo: args.demo,
+    };
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let running = crate::serve::start(store, options, shutdown).await?;
+    if let Bootstrap::Created {
+        admin,
+        generated_password,
+    } = &running.bootstrap
+    {
+        match generated_password {
+            Some(pw) => {
+                println!("Created server administrator {admin} with password {pw} (shown only now)")
+            }
+            None => println!("Created server administrator {admin}"),
+        }
+    }
+    for (address, password) in &running.demo_accounts {
+        println!("Demo account {address}, password {password}");
+    }
+    println!("Mailroom is running. Web: http://{}/", running.http);
+    println!("Stop it with Ctrl-C.");
+    let _ = std::io::stdout().flush();
+    match running.task.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Error::BadInput(format!("web server stopped: {e}"))),
+        Err(e) => Err(Error::BadInput(format!("web server crashed: {e}"))),
+    }
+}
+
+async fn domain(service: &Service, system: &Principal, command: DomainCommand) -> Result<()> {
+    match command {
+        DomainCommand::Add { name, aliases } => {
+            let d = service.add_domain(system, &name, &aliases).await?;
+            println!("Added domain {} (with its public account)", d.name);
+        }
+        DomainCommand::List => {
+            for d in service.domains(system).await? {
+                println!("{}", d.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The password from standard input's first line, or a generated one.
+fn password(from_stdin: bool) -> Result<(String, bool)> {
+    if !from_stdin {
+        return Ok((random_password(), true));
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Error::BadInput(format!("cannot read the password: {e}")))?;
+    Ok((line.trim_end_matches(['\r', '\n']).to_owned(), false))
+}
+
+async fn account(service: &Service, system: &Principal, command: AccountCommand) -> Result<()> {
+    match command {
+        AccountCommand::Add {
+            address,
+            password_stdin,
+            admin,
+        } => {
+            let (pw, generated) = password(password_stdin)?;
+            let a = service
+                .add_account(system, &address, Some(&pw), admin)
+                .await?;
+            match generated {
+                true => println!("Added {} with password {pw}", a.address()),
+                false => println!("Added {}", a.address()),
+            }
+        }
+        AccountCommand::Delete { address } => {
+            let a = service.find_account(system, &address).await?;
+            service.delete_account(system, &address).await?;
+            println!("Deleted {} and its mail", a.address());
+        }
+        AccountCommand::Passwd {
+            address,
+            password_stdin,
+        } => {
+            let (pw, generated) = password(password_stdin)?;
+            service.set_password(system, &address, &pw).await?;
+            match generated {
+                true => println!("New password for {address}: {pw}"),
+                false => println!("Password changed"),
+            }
+        }
+        AccountCommand::List => {
+            for a in service.accounts(system).await? {
+                let role = if a.is_admin { "  (server admin)" } else { "" };
+                println!("{}{role}", a.address());
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn mailbox(service: &Service, system: &Principal, command: MailboxCommand) -> Result<()> {
+    match command {
+        MailboxCommand::Create {
+            name,
+            owner,
+            grants,
+        } => {
+            let full = format!("~{owner}/{name}");
+            let grants = grants
+                .iter()
+                .map(|g| {
+                    g.split_once('=').ok_or_else(|| {
+                        Error::BadInput(format!("--grant {g:?}: write IDENTIFIER=RIGHTS"))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            for (identifier, rights) in &grants {
+                mailroom_shared::AclEntry::parse(identifier, rights)
+                    .map_err(|e| Error::BadInput(format!("--grant {identifier}={rights}: {e}")))?;
+            }
+            let created = service.create_mailbox(system, &full).await?;
+            for (identifier, rights) in grants {
+                service.set_acl(system, &full, identifier, rights).await?;
+            }
+            println!("Created {} for {}", created.name, created.owner);
+        }
+        MailboxCommand::List { owner } => {
+            for m in service.list_account_mailboxes(system, &owner).await? {
+                println!("{}", m.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn deliver(service: &Service, from: Option<&str>, to: &[String]) -> Result<()> {
+    let mut content = Vec::new();
+    std::io::stdin()
+        .take(crate::service::MAX_MESSAGE_SIZE as u64 + 1)
+        .read_to_end(&mut content)
+        .map_err(|e| Error::BadInput(format!("cannot read the message: {e}")))?;
+    let mut failed = 0;
+    for recipient in to {
+        match service.deliver(recipient, content.clone(), from).await {
+            Ok(r) => println!(
+                "{recipient}: delivered to {} {} (UID {})",
+                r.account, r.mailbox, r.uid
+            ),
+            Err(e) => {
+                failed += 1;
+                eprintln!("{recipient}: not delivered: {e}");
+            }
+        }
+    }
+    match failed {
+        0 => Ok(()),
+        n => Err(Error::BadInput(format!(
+            "{n} of {} recipients failed",
+            to.len()
+        ))),
+    }
+}
+
+fn progress_bar(len: u64, what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    let style = ProgressStyle::with_template("{msg:10} [{bar:40}] {pos}/{len} ({eta})")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style.progress_chars("=> "));
+    bar.set_message(what.to_owned());
+    bar
+}
+
+/// Messages are stored this many per transaction during an import.
+const IMPORT_BATCH: usize = 500;
+
+async fn import(
+    service: &Service,
+    system: &Principal,
+    address: &str,
+    mailbox: &str,
+    file: &std::path::Path,
+) -> Result<()> {
+    let target = format!("~{address}/{mailbox}");
+    service.mailbox(system, &target).await?;
+    let data = std::fs::read(file)
+        .map_err(|e| Error::BadInput(format!("cannot read {}: {e}", file.display())))?;
+    let bar = progress_bar(data.len() as u64, "reading");
+    let parsed = mbox::parse(&data, |n| bar.set_position(n as u64))
+        .map_err(|e| Error::BadInput(format!("{}: {e}; nothing was imported", file.display())))?;
+    bar.finish_and_clear();
+    drop(data);
+    let bar = progress_bar(parsed.len() as u64, "importing");
+    let total = parsed.len();
+    let mut messages = parsed.into_iter().peekable();
+    while messages.peek().is_some() {
+        let batch: Vec<NewMessage> = messages
+            .by_ref()
+            .take(IMPORT_BATCH)
+            .map(|m| NewMessage {
+                content: Content::New(m.content),
+                flags: Default::default(),
+                internal_date: m.date.unwrap_or_else(now),
+                envelope_from: Some(m.sender),
+            })
+            .collect();
+        let n = batch.len() as u64;
+        service.import(system, &target, batch).await?;
+        bar.inc(n);
+    }
+    bar.finish_and_clear();
+    println!("Imported {total} messages into {target}");
+    Ok(())
+}
+
+async fn export(service: &Service, system: &Principal, address: &str, mailbox: &str) -> Result<()> {
+    let target = format!("~{address}/{mailbox}");
+    let (_, rows) = service.messages(system, &target).await?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for row in rows {
+        let content = service.fetch(system, &target, row.uid).await?;
+        let sender = row.envelope_from.as_deref().unwrap_or("MAILER-DAEMON");
+        mbox::write(&mut out, sender, row.internal_date, &content)
+            .map_err(|e| Error::BadInput(format!("cannot write: {e}")))?;
+    }
+    out.flush()
+        .map_err(|e| Error::BadInput(format!("cannot write: {e}")))
+}

@@ -1,0 +1,197 @@
+//! The change feed: typed changes of each mailbox, fanned out to the
+//! sessions watching it.
+//!
+//! Every mutation writes its change to the store's change log in the same
+//! transaction as the data. One follower task per process reads the log in
+//! order and publishes what it finds, so subscribers see each mailbox's
+//! changes once, in MODSEQ order, whether they were made by this process,
+//! by a CLI command on the same database, or (later) by another node. The
+//! follower is woken at once after a local commit and polls otherwise; a
+//! faster wake-up such as PostgreSQL's LISTEN/NOTIFY only needs to call
+//! [`Feed::wake`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mailroom_shared::Flags;
+use tokio::sync::{Notify, broadcast};
+
+use crate::store::{ChangeRow, Store};
+
+/// What happened to a mailbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// New messages, with their flags.
+    Added(Vec<(u32, Flags)>),
+    /// New flags of messages. With `only_for`, a per-user `\Seen` change
+    /// that only that account's sessions should see.
+    FlagsChanged {
+        messages: Vec<(u32, Flags)>,
+        only_for: Option<i64>,
+    },
+    Expunged(Vec<u32>),
+    MailboxCreated,
+    MailboxRenamed(String),
+    MailboxDeleted,
+    AclChanged,
+}
+
+/// One operation's change of one mailbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub mailbox_id: i64,
+    pub modseq: u64,
+    /// The change log's id of the last row this change was made from:
+    /// within one mailbox, log ids grow in commit order.
+    pub log_id: i64,
+    pub kind: ChangeKind,
+}
+
+/// Turns change-log rows (in log order) into changes: the rows one
+/// operation wrote for one mailbox become one change.
+pub fn group_changes(rows: &[ChangeRow]) -> Vec<Change> {
+    let mut out: Vec<Change> = Vec::new();
+    for row in rows {
+        let message = |r: &ChangeRow| (r.uid.unwrap_or(0), r.flags.clone().unwrap_or_default());
+        let kind = match row.kind.as_str() {
+            "added" => ChangeKind::Added(vec![message(row)]),
+            "flags" => ChangeKind::FlagsChanged {
+                messages: vec![message(row)],
+                only_for: row.account_id,
+            },
+            "expunged" => ChangeKind::Expunged(vec![row.uid.unwrap_or(0)]),
+            "created" => ChangeKind::MailboxCreated,
+            "renamed" => ChangeKind::MailboxRenamed(row.detail.clone().unwrap_or_default()),
+            "deleted" => ChangeKind::MailboxDeleted,
+            _ => ChangeKind::AclChanged,
+        };
+        if let Some(last) = out.last_mut()
+            && last.mailbox_id == row.mailbox_id
+            && last.modseq == row.modseq
+            && merge(&mut last.kind, &kind)
+        {
+            last.log_id = row.id;
+            continue;
+        }
+        out.push(Change {
+            mailbox_id: row.mailbox_id,
+            modseq: row.modseq,
+            log_id: row.id,
+            kind,
+        });
+    }
+    out
+}
+
+/// Folds `next` into `into` when both are per-message changes of one kind.
+fn merge(into: &mut ChangeKind, next: &ChangeKind) -> bool {
+    match (into, next) {
+        (ChangeKind::Added(a), ChangeKind::Added(b)) => {
+            a.extend(b.iter().cloned());
+            true
+        }
+        (ChangeKind::Expunged(a), ChangeKind::Expunged(b)) => {
+            a.extend(b);
+            true
+        }
+        (
+            ChangeKind::FlagsChanged {
+                messages: a,
+                only_for: x,
+            },
+            ChangeKind::FlagsChanged {
+                messages: b,
+                only_for: y,
+            },
+        ) if x == y => {
+            a.extend(b.iter().cloned());
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Subscribers per mailbox.
+#[derive(Default)]
+pub struct Feed {
+    channels: Mutex<HashMap<i64, broadcast::Sender<Arc<Change>>>>,
+    wake: Arc<Notify>,
+}
+
+/// How many changes a slow subscriber may fall behind before it is told
+/// it lagged (and catches up from the change log).
+const CHANNEL_CAPACITY: usize = 256;
+
+impl Feed {
+    pub fn subscribe(&self, mailbox_id: i64) -> broadcast::Receiver<Arc<Change>> {
+        let mut channels = self.channels.lock().expect("feed lock");
+        channels
+            .entry(mailbox_id)
+            .or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0)
+            .subscribe()
+    }
+
+    fn publish(&self, change: Change) {
+        let mut channels = self.channels.lock().expect("feed lock");
+        if let Some(sender) = channels.get(&change.mailbox_id) {
+            if sender.send(Arc::new(change.clone())).is_err() {
+                channels.remove(&change.mailbox_id);
+            }
+        }
+    }
+
+    /// Asks the follower to read the change log now (after a commit).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// How often the follower looks for changes nobody woke it for (those
+/// made by other processes).
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// How long a hole in the log's ids may stay open before the follower
+/// decides it was a rolled-back transaction rather than a slow commit.
+const GAP_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Reads the change log in order and publishes it: runs until the feed is
+/// dropped. Log ids can commit out of order on PostgreSQL, so ids skipped
+/// over are re-read for a while rather than taken as missing.
+pub async fn follow(store: Store, feed: std::sync::Weak<Feed>) {
+    let mut last = match store.last_change_id().await {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!("change feed cannot start: {e}");
+            return;
+        }
+    };
+    let mut gaps: BTreeMap<i64, Instant> = BTreeMap::new();
+    let Some(wake) = feed.upgrade().map(|f| f.wake.clone()) else {
+        return;
+    };
+    loop {
+        let Some(feed) = feed.upgrade() else { return };
+        let floor = gaps.keys().next().map_or(last, |first| first - 1);
+        match store.changes_after(floor, 1000).await {
+            Ok(rows) => {
+                let fresh: Vec<ChangeRow> = rows
+                    .into_iter()
+                    .filter(|r| r.id > last || gaps.remove(&r.id).is_some())
+                    .collect();
+                for row in &fresh {
+                    for missing in last + 1..row.id {
+                        gaps.insert(missing, Instant::now());
+                    }
+                    last = last.max(row.id);
+                }
+                gaps.retain(|_, since| since.elapsed() < GAP_PATIENCE);
+                for change in group_changes(&fresh) {
+                    feed.publish(change);
+                }
+            }
+            Err(e) => tracing::warn!("change feed: {e}"),
+        }
+        drop(feed);
+        let _ = tokio::time::timeout(POLL_INTERVAL, wake.notified()).await;
+    }
+}

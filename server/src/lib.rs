@@ -1,0 +1,16 @@
+//! The Mailroom server: the mailbox service and its store, the change
+//! feed, the gateways and the command line. `main.rs` only calls
+//! [`cli::main`]; tests start the real server through [`serve::start`].
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod error;
+pub mod feed;
+pub mod http;
+pub mod mbox;
+pub mod serve;
+pub mod service;
+pub mod store;
+
+pub use error::{Error, Result};
+pub use service::{Principal, Service};

@@ -1,0 +1,266 @@
+//! The mbox format (mboxrd flavour), for `mailroom import` and `export`.
+//!
+//! Written here: the mbox crates on crates.io either only read, or do not
+//! keep `>From ` quoting reversible. mboxrd is: a message starts at a line
+//! `From <sender> <asctime date>` at the start of the file or after an
+//! empty line; inside a message every line matching `^>*From ` gains one
+//! `>` on writing and loses one on reading; the empty line before the next
+//! `From ` line belongs to the file, not the message.
+
+use std::io::{self, Write};
+
+/// One message of an mbox file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MboxMessage {
+    /// The envelope sender of the `From ` line.
+    pub sender: String,
+    /// The date of the `From ` line, in Unix seconds, if it could be read.
+    pub date: Option<i64>,
+    /// The message, unquoted, byte for byte.
+    pub content: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MboxError {
+    #[error("not an mbox file: it does not start with a \"From \" line")]
+    NoFromLine,
+    #[error("line {0}: a \"From \" line needs a sender and a date")]
+    BadFromLine(usize),
+    #[error("line {0}: the message that starts here is empty")]
+    EmptyMessage(usize),
+}
+
+fn is_from_line(line: &[u8]) -> bool {
+    line.starts_with(b"From ")
+}
+
+/// Whether a body line is a quoted (or to-be-quoted) `From ` line.
+fn is_quoted_from(line: &[u8]) -> bool {
+    let stripped = line
+        .iter()
+        .position(|&b| b != b'>')
+        .map_or(&[][..], |i| &line[i..]);
+    stripped.starts_with(b"From ")
+}
+
+/// Splits an mbox file into messages. Calls `progress` with the number of
+/// bytes read so far, now and then.
+pub fn parse(data: &[u8], mut progress: impl FnMut(usize)) -> Result<Vec<MboxMessage>, MboxError> {
+    if data.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !is_from_line(data) {
+        return Err(MboxError::NoFromLine);
+    }
+    let mut messages = Vec::new();
+    let mut current: Option<(MboxMessage, usize)> = None;
+    let mut offset = 0;
+    let mut previous_blank = true;
+    for (index, line) in data.split_inclusive(|&b| b == b'\n').enumerate() {
+        let number = index + 1;
+        offset += line.len();
+        if previous_blank && is_from_line(line) {
+            finish(&mut messages, current.take())?;
+            let (sender, date) = read_from_line(line).ok_or(MboxError::BadFromLine(number))?;
+            current = Some((
+                MboxMessage {
+                    sender,
+                    date,
+                    content: Vec::new(),
+                },
+                number,
+            ));
+        } else if let Some((message, _)) = current.as_mut() {
+            let body = if line.starts_with(b">") && is_quoted_from(line) {
+                &line[1..]
+            } else {
+                line
+            };
+            message.content.extend_from_slice(body);
+        }
+        previous_blank = line == b"\n" || line == b"\r\n";
+        if number % 4096 == 0 {
+            progress(offset);
+        }
+    }
+    finish(&mut messages, current.take())?;
+    progress(data.len());
+    Ok(messages)
+}
+
+/// Closes a message: the empty line that separated it from the next
+/// belongs to the file.
+fn finish(
+    out: &mut Vec<MboxMessage>,
+    current: Option<(MboxMessage, usize)>,
+) -> Result<(), MboxError> {
+    let Some((mut message, line)) = current else {
+        return Ok(());
+    };
+    if message.content.ends_with(b"\n\n") {
+        message.content.pop();
+    } else if message.content.ends_with(b"\r\n\r\n") {
+        message.content.truncate(message.content.len() - 2);
+    }
+    if message.content.is_empty() {
+        return Err(MboxError::EmptyMessage(line));
+    }
+    out.push(message);
+    Ok(())
+}
+
+fn read_from_line(line: &[u8]) -> Option<(String, Option<i64>)> {
+    let text = String::from_utf8_lossy(&line[5..]);
+    let text = text.trim_end();
+    let (sender, date) = text.split_once(' ')?;
+    if sender.is_empty() || date.trim().is_empty() {
+        return None;
+    }
+    Some((sender.to_owned(), parse_asctime(date)))
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+
+/// Reads `Sat Nov 28 13:53:08 2026` (a zone before the year is ignored),
+/// as UTC.
+pub fn parse_asctime(s: &str) -> Option<i64> {
+    let words: Vec<&str> = s.split_whitespace().collect();
+    let month = MONTHS.iter().position(|m| words.get(1) == Some(m))? as i64 + 1;
+    let day: i64 = words.get(2)?.parse().ok()?;
+    let mut hms = words.get(3)?.split(':').map(|n| n.parse::<i64>().ok());
+    let (h, m, sec) = (
+        hms.next()??,
+        hms.next()??,
+        hms.next().flatten().unwrap_or(0),
+    );
+    let year: i64 = words.last()?.parse().ok()?;
+    if !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + sec)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Formats Unix seconds as asctime in UTC: `Sat Nov 28 13:53:08 2026`.
+pub fn format_asctime(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{} {} {day:>2} {:02}:{:02}:{:02} {year}",
+        WEEKDAYS[days.rem_euclid(7) as usize],
+        MONTHS[month as usize - 1],
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Appends one message in mboxrd form.
+pub fn write(out: &mut impl Write, sender: &str, date: i64, content: &[u8]) -> io::Result<()> {
+    writeln!(out, "From {sender} {}", format_asctime(date))?;
+    for line in content.split_inclusive(|&b| b == b'\n') {
+        if is_quoted_from(line) {
+            out.write_all(b">")?;
+        }
+        out.write_all(line)?;
+    }
+    if !content.ends_with(b"\n") {
+        out.write_all(b"\n")?;
+    }
+    out.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip() {
+        for t in [0, 1_795_873_988, 951_782_400, 4_102_444_799] {
+            assert_eq!(
+                parse_asctime(&format_asctime(t)),
+                Some(t),
+                "{}",
+                format_asctime(t)
+            );
+        }
+        assert_eq!(format_asctime(1_795_873_988), "Sat Nov 28 13:53:08 2026");
+        assert_eq!(
+            parse_asctime("Thu Nov  5 10:00:00 +0000 2026"),
+            parse_asctime("Thu Nov 5 10:00:00 2026")
+        );
+        assert_eq!(parse_asctime("yesterday"), None);
+    }
+
+    #[test]
+    fn from_lines_are_quoted_and_unquoted() {
+        let content = b"Subject: x\n\nFrom here\n>From there\n>>From afar\nFromage\n";
+        let mut file = Vec::new();
+        write(&mut file, "a@b", 0, content).unwrap();
+        assert!(file.windows(11).any(|w| w == b"\n>From here"));
+        assert!(file.windows(14).any(|w| w == b"\n>>>From afar\n"));
+        let parsed = parse(&file, |_| {}).unwrap();
+        assert_eq!(parsed.len(), 1);
+        assert_eq!(parsed[0].content, content);
+        assert_eq!(parsed[0].sender, "a@b");
+        assert_eq!(parsed[0].date, Some(0));
+    }
+
+    #[test]
+    fn several_messages_and_their_boundaries() {
+        let mut file = Vec::new();
+        write(&mut file, "x", 60, b"A: 1\n\nbody one\n").unwrap();
+        write(&mut file, "y", 120, b"A: 2\n\nbody two\n\n").unwrap();
+        write(&mut file, "z", 180, b"A: 3\n\nno newline").unwrap();
+        let parsed = parse(&file, |_| {}).unwrap();
+        let contents: Vec<&[u8]> = parsed.iter().map(|m| m.content.as_slice()).collect();
+        assert_eq!(
+            contents,
+            [
+                &b"A: 1\n\nbody one\n"[..],
+                b"A: 2\n\nbody two\n\n",
+                b"A: 3\n\nno newline\n"
+            ]
+        );
+    }
+
+    #[test]
+    fn corrupt_files_are_refused() {
+        assert_eq!(
+            parse(b"Subject: hi\n\nbody\n", |_| {}),
+            Err(MboxError::NoFromLine)
+        );
+        assert_eq!(
+            parse(b"From \n\nx\n", |_| {}),
+            Err(MboxError::BadFromLine(1))
+        );
+        assert_eq!(
+            parse(b"From a Sat Nov 28 13:53:08 2026\n", |_| {}),
+            Err(MboxError::EmptyMessage(1))
+        );
+        assert_eq!(parse(b"", |_| {}), Ok(vec![]));
+    }
+}

@@ -1,0 +1,311 @@
+//! Server administration: domains, accounts, aliases, routing rules. Only
+//! server admins (and the operator's CLI) may call these, except that an
+//! account may change its own password.
+
+use mailroom_shared::acl::{normalize_address, normalize_name};
+use mailroom_shared::dto::SeenMode;
+
+use super::{Principal, Service, hash_password};
+use crate::error::{Error, Result};
+use crate::store::{AccountRow, DomainRow, NewMailbox};
+
+/// The account every domain has for its public mailboxes (`~public/…`).
+pub const PUBLIC_ACCOUNT: &str = "public";
+
+/// Names that would read as ACL identifiers, not accounts.
+const RESERVED_NAMES: [&str; 2] = ["anyone", "authenticated"];
+
+/// The mailboxes a new account starts with, and their RFC 6154 use.
+const STANDARD_MAILBOXES: [(&str, Option<&str>); 5] = [
+    ("INBOX", None),
+    ("Sent", Some("\\Sent")),
+    ("Drafts", Some("\\Drafts")),
+    ("Trash", Some("\\Trash")),
+    ("Junk", Some("\\Junk")),
+];
+
+fn require_admin(p: &Principal) -> Result<()> {
+    if p.server_admin {
+        return Ok(());
+    }
+    Err(Error::NoPermission(
+        "only a server administrator may do this".into(),
+    ))
+}
+
+fn domain_name(name: &str) -> Result<String> {
+    normalize_name(name).ok_or_else(|| Error::BadInput(format!("{name:?} is not a domain name")))
+}
+
+impl Service {
+    /// Creates a domain, with its `public` account, and its aliases.
+    pub async fn add_domain(
+        &self,
+        p: &Principal,
+        name: &str,
+        aliases: &[String],
+    ) -> Result<DomainRow> {
+        require_admin(p)?;
+        let name = domain_name(name)?;
+        let aliases = aliases
+            .iter()
+            .map(|a| domain_name(a))
+            .collect::<Result<Vec<_>>>()?;
+        for candidate in std::iter::once(&name).chain(&aliases) {
+            if self
+                .store
+                .domain_by_name_or_alias(candidate)
+                .await?
+                .is_some()
+            {
+                return Err(Error::AlreadyExists(format!(
+                    "domain {candidate} exists already"
+                )));
+            }
+        }
+        let domain = self.store.insert_domain(&name).await?;
+        for alias in &aliases {
+            self.store.insert_domain_alias(alias, domain.id).await?;
+        }
+        let public = self
+            .store
+            .insert_account(domain.id, PUBLIC_ACCOUNT, None, false)
+            .await?;
+        self.create_standard_mailboxes(public, &STANDARD_MAILBOXES[..1])
+            .await?;
+        Ok(domain)
+    }
+
+    pub async fn add_domain_alias(&self, p: &Principal, domain: &str, alias: &str) -> Result<()> {
+        require_admin(p)?;
+        let alias = domain_name(alias)?;
+        let domain = self.domain(domain).await?;
+        if self.store.domain_by_name_or_alias(&alias).await?.is_some() {
+            return Err(Error::AlreadyExists(format!(
+                "domain {alias} exists already"
+            )));
+        }
+        Ok(self.store.insert_domain_alias(&alias, domain.id).await?)
+    }
+
+    pub async fn domains(&self, p: &Principal) -> Result<Vec<DomainRow>> {
+        require_admin(p)?;
+        Ok(self.store.domains().await?)
+    }
+
+    async fn domain(&self, name: &str) -> Result<DomainRow> {
+        self.store
+            .domain_by_name_or_alias(&domain_name(name)?)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no domain named {name}")))
+    }
+
+    /// Splits `name@domain` (or a bare name, in the principal's domain)
+    /// into a checked name and an existing domain.
+    async fn new_address(&self, p: &Principal, address: &str) -> Result<(String, DomainRow)> {
+        let bad = || Error::BadInput(format!("{address:?} is not an account address"));
+        let address = normalize_address(address).ok_or_else(bad)?;
+        let (name, domain) = address.split_once('@').unwrap_or((&address, &p.domain));
+        if RESERVED_NAMES.contains(&name) {
+            return Err(Error::BadInput(format!(
+                "{name} is reserved for access control lists"
+            )));
+        }
+        Ok((name.to_owned(), self.domain(domain).await?))
+    }
+
+    /// Creates an account with its standard mailboxes (INBOX, Sent,
+    /// Drafts, Trash, Junk). Without a password nobody can log in to it.
+    pub async fn add_account(
+        &self,
+        p: &Principal,
+        address: &str,
+        password: Option<&str>,
+        admin: bool,
+    ) -> Result<AccountRow> {
+        require_admin(p)?;
+        let (name, domain) = self.new_address(p, address).await?;
+        if self
+            .store
+            .account_by_name(domain.id, &name)
+            .await?
+            .is_some()
+            || self
+                .store
+                .account_by_alias(domain.id, &name)
+                .await?
+                .is_some()
+        {
+            return Err(Error::AlreadyExists(format!(
+                "{name}@{} exists already",
+                domain.name
+            )));
+        }
+        let hash = match password {
+            Some(pw) => Some(hash_password(pw).await?),
+            None => None,
+        };
+        let id = self
+            .store
+            .insert_account(domain.id, &name, hash.as_deref(), admin)
+            .await?;
+        self.create_standard_mailboxes(id, &STANDARD_MAILBOXES)
+            .await?;
+        self.store
+            .account_by_id(id)
+            .await?
+            .ok_or_else(|| Error::NotFound("account vanished".into()))
+    }
+
+    async fn create_standard_mailboxes(
+        &self,
+        account_id: i64,
+        which: &[(&str, Option<&str>)],
+    ) -> Result<()> {
+        for (name, special_use) in which {
+            self.store
+                .insert_mailbox(NewMailbox {
+                    account_id,
+                    name,
+                    special_use: *special_use,
+                    seen_mode: SeenMode::Shared,
+                    acl: &[],
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Finds an existing account by address (aliases apply).
+    pub async fn find_account(&self, p: &Principal, address: &str) -> Result<AccountRow> {
+        self.account(p, address).await
+    }
+
+    /// Deletes an account and everything in its mailboxes.
+    pub async fn delete_account(&self, p: &Principal, address: &str) -> Result<()> {
+        require_admin(p)?;
+        let account = self.account(p, address).await?;
+        if account.name == PUBLIC_ACCOUNT {
+            return Err(Error::BadInput(
+                "the public account belongs to its domain".into(),
+            ));
+        }
+        Ok(self.store.delete_account(account.id).await?)
+    }
+
+    /// Sets a password: a server admin for anyone, an account for itself.
+    pub async fn set_password(&self, p: &Principal, address: &str, password: &str) -> Result<()> {
+        let account = self.account(p, address).await?;
+        if account.id != p.account_id {
+            require_admin(p)?;
+        }
+        let hash = hash_password(password).await?;
+        Ok(self.store.set_password_hash(account.id, &hash).await?)
+    }
+
+    pub async fn accounts(&self, p: &Principal) -> Result<Vec<AccountRow>> {
+        require_admin(p)?;
+        Ok(self.store.accounts().await?)
+    }
+
+    /// Makes `alias` (a name, or `name@domain` in a local domain) another
+    /// name of the account `target`.
+    pub async fn add_alias(&self, p: &Principal, alias: &str, target: &str) -> Result<()> {
+        require_admin(p)?;
+        let account = self.account(p, target).await?;
+        let (name, domain) = self.new_address(p, alias).await?;
+        if self
+            .store
+            .account_by_name(domain.id, &name)
+            .await?
+            .is_some()
+            || self
+                .store
+                .account_by_alias(domain.id, &name)
+                .await?
+                .is_some()
+        {
+            return Err(Error::AlreadyExists(format!(
+                "{name}@{} exists already",
+                domain.name
+            )));
+        }
+        Ok(self
+            .store
+            .insert_account_alias(domain.id, &name, account.id)
+            .await?)
+    }
+
+    /// Adds a routing rule (`*@old.example` → `*@example.com`); lower
+    /// priorities apply first.
+    pub async fn add_routing_rule(
+        &self,
+        p: &Principal,
+        pattern: &str,
+        target: &str,
+        priority: i64,
+    ) -> Result<i64> {
+        require_admin(p)?;
+        for (what, text) in [("pattern", pattern), ("target", target)] {
+            let plain = text.replacen('*', "x", 1).to_ascii_lowercase();
+            if normalize_address(&plain).is_none() || !plain.contains('@') {
+                return Err(Error::BadInput(format!(
+                    "routing {what} {text:?} must be an address, with at most one '*'"
+                )));
+            }
+        }
+        Ok(self
+            .store
+            .insert_routing_rule(
+                priority,
+                &pattern.to_ascii_lowercase(),
+                &target.to_ascii_lowercase(),
+            )
+            .await?)
+    }
+
+    /// On an empty database: creates `domain`, its public account, and the
+    /// server admin `admin@domain` (with `admin_password`, or a generated
+    /// one). Does nothing on a database that has accounts.
+    pub async fn bootstrap(
+        &self,
+        domain: &str,
+        admin_password: Option<String>,
+    ) -> Result<Bootstrap> {
+        if self.store.count_accounts().await? > 0 {
+            return Ok(Bootstrap::AlreadyDone);
+        }
+        let system = Principal::system(domain);
+        self.add_domain(&system, domain, &[]).await?;
+        let generated = admin_password.is_none();
+        let password = admin_password.unwrap_or_else(random_password);
+        let admin = self
+            .add_account(&system, &format!("admin@{domain}"), Some(&password), true)
+            .await?;
+        Ok(Bootstrap::Created {
+            admin: admin.address(),
+            generated_password: generated.then_some(password),
+        })
+    }
+}
+
+/// What [`Service::bootstrap`] did.
+#[derive(Debug)]
+pub enum Bootstrap {
+    AlreadyDone,
+    /// `generated_password` is shown once, then only its hash is kept.
+    Created {
+        admin: String,
+        generated_password: Option<String>,
+    },
+}
+
+/// A password of 16 letters and digits.
+pub fn random_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..16)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}

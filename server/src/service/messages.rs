@@ -1,0 +1,317 @@
+//! Message operations: append, read, flags, expunge, copy, move, and
+//! delivery.
+
+use mailroom_shared::dto::{MailboxCounts, MailboxInfo, SeenMode};
+use mailroom_shared::{FlagOp, FlagPermissions, Flags, Right, SystemFlag};
+
+use super::{Opened, Principal, Service, router};
+use crate::error::{Error, Result};
+use crate::feed::{Change, group_changes};
+use crate::store::{Content, MessageRow, NewMessage, now};
+
+/// The largest message accepted, in bytes (IMAP advertises it as
+/// APPENDLIMIT).
+pub const MAX_MESSAGE_SIZE: usize = 50 * 1024 * 1024;
+
+/// Where a delivered message went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// The recipient's canonical address.
+    pub account: String,
+    pub mailbox: String,
+    pub uid: u32,
+}
+
+fn check_content(content: &[u8]) -> Result<()> {
+    if content.is_empty() {
+        return Err(Error::BadInput("a message cannot be empty".into()));
+    }
+    if content.len() > MAX_MESSAGE_SIZE {
+        return Err(Error::BadInput(format!(
+            "message of {} bytes is larger than the limit of {MAX_MESSAGE_SIZE}",
+            content.len()
+        )));
+    }
+    Ok(())
+}
+
+impl Opened {
+    /// Which flags the principal may change here (RFC 4314 §4).
+    fn flag_permissions(&self) -> FlagPermissions {
+        FlagPermissions {
+            seen: self.rights.contains(Right::Seen),
+            deleted: self.rights.contains(Right::DeleteMessage),
+            other: self.rights.contains(Right::Write),
+        }
+    }
+
+    /// The account whose own `\Seen` this principal reads and writes, in a
+    /// per-user seen mailbox.
+    fn seen_reader(&self, p: &Principal) -> Option<i64> {
+        (self.mailbox.seen_mode == SeenMode::PerUser).then_some(p.account_id)
+    }
+
+    /// Flags as stored for a new message: those the principal may not
+    /// set are dropped.
+    fn permitted_flags(&self, flags: &Flags) -> Flags {
+        Flags::default().apply(FlagOp::Add, flags, self.flag_permissions())
+    }
+}
+
+impl Service {
+    /// APPEND (needs `i`). Flags the principal may not set are dropped.
+    /// Returns the mailbox's UIDVALIDITY and the new UID.
+    pub async fn append(
+        &self,
+        p: &Principal,
+        name: &str,
+        content: Vec<u8>,
+        flags: &Flags,
+        internal_date: Option<i64>,
+    ) -> Result<(u32, u32)> {
+        check_content(&content)?;
+        let m = self.open(p, name).await?;
+        m.require(Right::Insert, "add messages to it")?;
+        let message = NewMessage {
+            content: Content::New(content),
+            flags: m.permitted_flags(flags),
+            internal_date: internal_date.unwrap_or_else(now),
+            envelope_from: None,
+        };
+        let (uids, _) = self
+            .store
+            .insert_messages(m.mailbox.id, vec![message], m.seen_reader(p))
+            .await?;
+        self.feed.wake();
+        Ok((m.mailbox.uidvalidity, uids[0]))
+    }
+
+    /// The messages of a mailbox, by UID, with flags as this principal sees
+    /// them (needs `r`).
+    pub async fn messages(
+        &self,
+        p: &Principal,
+        name: &str,
+    ) -> Result<(MailboxInfo, Vec<MessageRow>)> {
+        let m = self.open(p, name).await?;
+        m.require(Right::Read, "read it")?;
+        let rows = self.store.messages(m.mailbox.id, m.seen_reader(p)).await?;
+        Ok((m.info(), rows))
+    }
+
+    /// Message and unseen counts (STATUS; needs `r`).
+    pub async fn counts(&self, p: &Principal, name: &str) -> Result<MailboxCounts> {
+        let (_, rows) = self.messages(p, name).await?;
+        Ok(MailboxCounts {
+            messages: rows.len() as u32,
+            unseen: rows
+                .iter()
+                .filter(|r| !r.flags.contains(SystemFlag::Seen))
+                .count() as u32,
+        })
+    }
+
+    /// One message's bytes, exactly as stored (needs `r`).
+    pub async fn fetch(&self, p: &Principal, name: &str, uid: u32) -> Result<Vec<u8>> {
+        let m = self.open(p, name).await?;
+        m.require(Right::Read, "read it")?;
+        let gone = || Error::NotFound(format!("no message with UID {uid} in {name}"));
+        let row = self
+            .store
+            .message(m.mailbox.id, uid, None)
+            .await?
+            .ok_or_else(gone)?;
+        self.store.content(&row.blob_hash).await?.ok_or_else(gone)
+    }
+
+    /// STORE: changes flags of the given UIDs. Needs `r` and one of `s`,
+    /// `w`, `t`; a flag whose right is missing keeps its old state
+    /// (RFC 4314 §4). Returns the messages whose flags changed.
+    pub async fn store_flags(
+        &self,
+        p: &Principal,
+        name: &str,
+        uids: &[u32],
+        op: FlagOp,
+        flags: &Flags,
+    ) -> Result<Vec<(u32, Flags)>> {
+        let m = self.open(p, name).await?;
+        m.require(Right::Read, "read it")?;
+        let may = m.flag_permissions();
+        if !(may.seen || may.deleted || may.other) {
+            return Err(Error::NoPermission(format!(
+                "you need the 's', 'w' or 't' right on {} to change flags",
+                m.name
+            )));
+        }
+        let (_, changed) = self
+            .store
+            .update_flags(m.mailbox.id, uids, op, flags, may, m.seen_reader(p))
+            .await?;
+        self.feed.wake();
+        Ok(changed)
+    }
+
+    /// EXPUNGE (needs `e`): removes the messages flagged `\Deleted`, only
+    /// among `uids` when given (UID EXPUNGE). Returns the removed UIDs.
+    pub async fn expunge(
+        &self,
+        p: &Principal,
+        name: &str,
+        uids: Option<&[u32]>,
+    ) -> Result<Vec<u32>> {
+        let m = self.open(p, name).await?;
+        m.require(Right::Expunge, "expunge messages")?;
+        let (gone, _) = self.store.expunge(m.mailbox.id, uids).await?;
+        self.feed.wake();
+        Ok(gone)
+    }
+
+    async fn rows(&self, p: &Principal, m: &Opened, uids: &[u32]) -> Result<Vec<MessageRow>> {
+        let all = self.store.messages(m.mailbox.id, m.seen_reader(p)).await?;
+        Ok(all.into_iter().filter(|r| uids.contains(&r.uid)).collect())
+    }
+
+    /// COPY (`r` on the source, `i` on the target; flags the principal may
+    /// not set in the target are dropped). Returns the target's
+    /// UIDVALIDITY and (source UID, new UID) pairs.
+    pub async fn copy(
+        &self,
+        p: &Principal,
+        from: &str,
+        uids: &[u32],
+        to: &str,
+    ) -> Result<(u32, Vec<(u32, u32)>)> {
+        let src = self.open(p, from).await?;
+        src.require(Right::Read, "read it")?;
+        let dst = self.open(p, to).await?;
+        dst.require(Right::Insert, "add messages to it")?;
+        let rows = self.rows(p, &src, uids).await?;
+        let new = rows
+            .iter()
+            .map(|r| NewMessage {
+                content: Content::Stored {
+                    hash: r.blob_hash.clone(),
+                    size: r.size,
+                },
+                flags: dst.permitted_flags(&r.flags),
+                internal_date: r.internal_date,
+                envelope_from: r.envelope_from.clone(),
+            })
+            .collect();
+        let (new_uids, _) = self
+            .store
+            .insert_messages(dst.mailbox.id, new, dst.seen_reader(p))
+            .await?;
+        self.feed.wake();
+        let pairs = rows.iter().map(|r| r.uid).zip(new_uids).collect();
+        Ok((dst.mailbox.uidvalidity, pairs))
+    }
+
+    /// MOVE (RFC 6851: `r`, `t`, `e` on the source, `i` on the target), in
+    /// one transaction. Returns the target's UIDVALIDITY and (old UID, new
+    /// UID) pairs.
+    pub async fn move_messages(
+        &self,
+        p: &Principal,
+        from: &str,
+        uids: &[u32],
+        to: &str,
+    ) -> Result<(u32, Vec<(u32, u32)>)> {
+        let src = self.open(p, from).await?;
+        src.require(Right::Read, "read it")?;
+        src.require(Right::DeleteMessage, "move messages out of it")?;
+        src.require(Right::Expunge, "move messages out of it")?;
+        let dst = self.open(p, to).await?;
+        dst.require(Right::Insert, "add messages to it")?;
+        if src.mailbox.id == dst.mailbox.id {
+            return Err(Error::BadInput(
+                "source and target are the same mailbox".into(),
+            ));
+        }
+        let mut rows = self.rows(p, &src, uids).await?;
+        for row in &mut rows {
+            row.flags = dst.permitted_flags(&row.flags);
+        }
+        let pairs = self
+            .store
+            .move_messages(src.mailbox.id, &rows, dst.mailbox.id, dst.seen_reader(p))
+            .await?;
+        self.feed.wake();
+        Ok((dst.mailbox.uidvalidity, pairs))
+    }
+
+    /// The changes of a mailbox after `modseq`, as this principal may see
+    /// them (needs `r`): how a session catches up.
+    pub async fn changes_since(
+        &self,
+        p: &Principal,
+        name: &str,
+        modseq: u64,
+    ) -> Result<Vec<Change>> {
+        let m = self.open(p, name).await?;
+        m.require(Right::Read, "read it")?;
+        let rows = self.store.changes_since(m.mailbox.id, modseq).await?;
+        Ok(super::watch::visible_to(p, group_changes(&rows)))
+    }
+
+    /// Delivers a message to the INBOX of `recipient` (any address the
+    /// router knows: aliases and routing rules apply). Delivery is the
+    /// server's own act, so no ACL is consulted for an INBOX.
+    pub async fn deliver(
+        &self,
+        recipient: &str,
+        content: Vec<u8>,
+        envelope_from: Option<&str>,
+    ) -> Result<DeliveryReport> {
+        check_content(&content)?;
+        let domain = self.primary_domain().await?;
+        let account = router::resolve(&self.store, recipient, &domain)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no mailbox here for {recipient}")))?;
+        let inbox = self
+            .store
+            .mailbox_by_name(account.id, "INBOX")
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("{} has no INBOX", account.address())))?;
+        let message = NewMessage {
+            content: Content::New(content),
+            flags: Flags::default(),
+            internal_date: now(),
+            envelope_from: envelope_from.map(str::to_owned),
+        };
+        let (uids, _) = self
+            .store
+            .insert_messages(inbox.id, vec![message], None)
+            .await?;
+        self.feed.wake();
+        Ok(DeliveryReport {
+            account: account.address(),
+            mailbox: "INBOX".into(),
+            uid: uids[0],
+        })
+    }
+
+    /// Adds already-parsed messages to a mailbox in one transaction, with
+    /// their dates and envelope senders (`mailroom import`; needs `i`).
+    pub async fn import(
+        &self,
+        p: &Principal,
+        name: &str,
+        messages: Vec<NewMessage>,
+    ) -> Result<Vec<u32>> {
+        let m = self.open(p, name).await?;
+        m.require(Right::Insert, "add messages to it")?;
+        for message in &messages {
+            if let Content::New(bytes) = &message.content {
+                check_content(bytes)?;
+            }
+        }
+        let (uids, _) = self
+            .store
+            .insert_messages(m.mailbox.id, messages, m.seen_reader(p))
+            .await?;
+        self.feed.wake();
+        Ok(uids)
+    }
+}

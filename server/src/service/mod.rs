@@ -1,0 +1,286 @@
+//! The mailbox service: the only API the gateways (IMAP, POP3, web, LMTP,
+//! CLI) use, and the one place that decides who may do what.
+//!
+//! Every call carries a [`Principal`], which only [`Service::authenticate`]
+//! (or the trusted CLI) can make. Mailbox names are resolved here — personal
+//! ones in the principal's account, `~name/…` through the router — and
+//! rights are checked here, with [`mailroom_shared::effective_rights`]. A
+//! mailbox the principal may not look up is reported exactly like one that
+//! does not exist.
+
+mod admin;
+mod mailboxes;
+mod messages;
+pub mod router;
+mod watch;
+
+use std::sync::{Arc, OnceLock};
+
+use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use mailroom_shared::acl::{AclEntry, Who};
+use mailroom_shared::dto::MailboxInfo;
+use mailroom_shared::{MailboxName, MailboxPath, Right, Rights, effective_rights};
+
+use crate::error::{Error, Result};
+use crate::feed::Feed;
+use crate::store::{AccountRow, MailboxRow, Store};
+
+pub use admin::{Bootstrap, PUBLIC_ACCOUNT, random_password};
+pub use messages::{DeliveryReport, MAX_MESSAGE_SIZE};
+pub use watch::Watch;
+
+/// Who is acting. Not serialisable and not constructible outside this
+/// crate: a gateway gets one only by authenticating.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    account_id: i64,
+    address: String,
+    domain: String,
+    server_admin: bool,
+    /// The CLI run by the server's operator: every right everywhere.
+    system: bool,
+}
+
+impl Principal {
+    fn of(account: &AccountRow) -> Principal {
+        Principal {
+            account_id: account.id,
+            address: account.address(),
+            domain: account.domain.clone(),
+            server_admin: account.is_admin,
+            system: false,
+        }
+    }
+
+    /// The operator at the command line, acting in `domain`.
+    pub(crate) fn system(domain: &str) -> Principal {
+        Principal {
+            account_id: 0,
+            address: String::new(),
+            domain: domain.into(),
+            server_admin: true,
+            system: true,
+        }
+    }
+
+    /// The account's canonical address (`name@domain`).
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    pub fn account_id(&self) -> i64 {
+        self.account_id
+    }
+
+    pub fn is_server_admin(&self) -> bool {
+        self.server_admin
+    }
+
+    fn who(&self) -> Who<'_> {
+        Who {
+            address: (!self.system).then_some(self.address.as_str()),
+            server_admin: self.server_admin,
+        }
+    }
+
+    /// The rights of this principal on a mailbox of `owner` with `acl`.
+    fn rights_on(&self, owner: &AccountRow, acl: &[AclEntry]) -> Rights {
+        if self.system {
+            return Rights::ALL;
+        }
+        effective_rights(self.who(), &owner.address(), acl)
+    }
+}
+
+/// The mailbox service; cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    store: Store,
+    feed: Arc<Feed>,
+}
+
+/// A mailbox as resolved for one principal.
+pub(crate) struct Opened {
+    pub mailbox: MailboxRow,
+    pub owner: AccountRow,
+    pub acl: Vec<AclEntry>,
+    pub rights: Rights,
+    /// The name as the principal writes it.
+    pub name: String,
+}
+
+impl Opened {
+    fn require(&self, right: Right, to: &str) -> Result<()> {
+        if self.rights.contains(right) {
+            return Ok(());
+        }
+        Err(Error::NoPermission(format!(
+            "you need the '{}' right ({}) on {} to {to}",
+            right.letter(),
+            right.meaning(),
+            self.name
+        )))
+    }
+
+    fn info(&self) -> MailboxInfo {
+        info(&self.mailbox, &self.name, &self.owner, self.rights)
+    }
+}
+
+fn info(m: &MailboxRow, name: &str, owner: &AccountRow, rights: Rights) -> MailboxInfo {
+    MailboxInfo {
+        name: name.into(),
+        owner: owner.address(),
+        uidvalidity: m.uidvalidity,
+        uidnext: m.uidnext,
+        highest_modseq: m.highest_modseq,
+        special_use: m.special_use.clone(),
+        seen_mode: m.seen_mode,
+        rights,
+    }
+}
+
+fn not_found(name: &str) -> Error {
+    Error::NotFound(format!("no mailbox named {name}"))
+}
+
+impl Service {
+    /// Wraps a store and starts the change feed's follower (so it must be
+    /// called inside a Tokio runtime).
+    pub fn new(store: Store) -> Service {
+        let feed = Arc::new(Feed::default());
+        tokio::spawn(crate::feed::follow(store.clone(), Arc::downgrade(&feed)));
+        Service { store, feed }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Checks a login (`name` in the primary domain, `name@domain`, or an
+    /// alias) and password. Every failure looks the same and costs the same.
+    pub async fn authenticate(&self, login: &str, password: &str) -> Result<Principal> {
+        let account = router::resolve(&self.store, login, &self.primary_domain().await?).await?;
+        let hash = account.as_ref().and_then(|a| a.password_hash.clone());
+        let ok = verify_password(password, hash).await;
+        match account {
+            Some(account) if ok => Ok(Principal::of(&account)),
+            _ => Err(Error::AuthFailed),
+        }
+    }
+
+    /// The domain bare names belong to: the first one created.
+    pub async fn primary_domain(&self) -> Result<String> {
+        let domains = self.store.domains().await?;
+        let first = domains.iter().min_by_key(|d| d.id);
+        Ok(first.map_or_else(|| "localhost".into(), |d| d.name.clone()))
+    }
+
+    /// Resolves an account name as typed after `~` (aliases and routing
+    /// rules apply); bare names are in the principal's domain.
+    async fn account(&self, p: &Principal, name: &str) -> Result<AccountRow> {
+        router::resolve(&self.store, name, &p.domain)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no account named {name}")))
+    }
+
+    /// Splits a mailbox name into its owning account and path.
+    async fn owner_and_path(&self, p: &Principal, name: &str) -> Result<(AccountRow, MailboxPath)> {
+        match MailboxName::parse(name).map_err(|e| Error::BadInput(e.to_string()))? {
+            MailboxName::Personal(path) if !p.system => {
+                let owner = self.store.account_by_id(p.account_id).await?;
+                Ok((owner.ok_or(Error::AuthFailed)?, path))
+            }
+            MailboxName::Personal(_) => {
+                Err(Error::BadInput(format!("name the owner: ~account/{name}")))
+            }
+            MailboxName::Foreign { account, path } => Ok((self.account(p, &account).await?, path)),
+        }
+    }
+
+    /// Finds a mailbox the principal may look up, with its rights on it.
+    pub(crate) async fn open(&self, p: &Principal, name: &str) -> Result<Opened> {
+        let (owner, path) = self.owner_and_path(p, name).await?;
+        let mailbox = self
+            .store
+            .mailbox_by_name(owner.id, path.as_str())
+            .await?
+            .ok_or_else(|| not_found(name))?;
+        let acl = self.store.acl_of(mailbox.id).await?;
+        let rights = p.rights_on(&owner, &acl);
+        if !rights.contains(Right::Lookup) {
+            return Err(not_found(name));
+        }
+        Ok(Opened {
+            name: display_name(p, &owner, &mailbox.name),
+            mailbox,
+            owner,
+            acl,
+            rights,
+        })
+    }
+}
+
+/// How `p` writes a mailbox of `owner`: plain for their own, `~name/…` in
+/// their domain, `~name@domain/…` across domains.
+fn display_name(p: &Principal, owner: &AccountRow, path: &str) -> String {
+    if owner.id == p.account_id {
+        path.into()
+    } else if owner.domain == p.domain {
+        format!("~{}/{path}", owner.name)
+    } else {
+        format!("~{}/{path}", owner.address())
+    }
+}
+
+/// The longest password accepted (argon2 would hash anything; this keeps a
+/// hostile client from making it hash megabytes).
+const MAX_PASSWORD: usize = 1024;
+
+/// Hashes a password with argon2id, off the async threads.
+pub(crate) async fn hash_password(password: &str) -> Result<String> {
+    if password.is_empty() || password.len() > MAX_PASSWORD {
+        return Err(Error::BadInput(format!(
+            "a password must have 1 to {MAX_PASSWORD} bytes"
+        )));
+    }
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+    })
+    .await
+    .map_err(|e| Error::BadInput(format!("cannot hash password: {e}")))?
+    .map_err(|e| Error::BadInput(format!("cannot hash password: {e}")))
+}
+
+/// Verifies a password against a stored hash. Without a hash (unknown
+/// account, or one nobody logs in to) a dummy is verified, so a probe
+/// cannot tell accounts apart by timing.
+async fn verify_password(password: &str, hash: Option<String>) -> bool {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    if password.is_empty() || password.len() > MAX_PASSWORD {
+        return false;
+    }
+    let known = hash.is_some();
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let hash = hash.unwrap_or_else(|| {
+            DUMMY
+                .get_or_init(|| {
+                    Argon2::default()
+                        .hash_password(b"not a password")
+                        .map(|h| h.to_string())
+                        .unwrap_or_default()
+                })
+                .clone()
+        });
+        Argon2::default()
+            .verify_password(password.as_bytes(), hash.as_str())
+            .is_ok()
+            && known
+    })
+    .await
+    .unwrap_or(false)
+}

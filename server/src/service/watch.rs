@@ -1,0 +1,106 @@
+//! Watching a mailbox: the changes other sessions make, as they happen,
+//! and a catch-up from the change log when the watcher fell behind.
+
+use std::sync::Arc;
+
+use mailroom_shared::Right;
+use tokio::sync::broadcast;
+
+use super::{Principal, Service};
+use crate::error::{Error, Result};
+use crate::feed::{Change, ChangeKind, group_changes};
+use crate::store::Store;
+
+/// A principal's live view of one mailbox's changes.
+pub struct Watch {
+    rx: broadcast::Receiver<Arc<Change>>,
+    store: Store,
+    principal: Principal,
+    mailbox_id: i64,
+    /// The highest MODSEQ handed out so far.
+    seen: u64,
+    /// The change-log id of the last change handed out (or skipped).
+    last_log_id: i64,
+}
+
+/// Drops the per-user `\Seen` changes of other accounts.
+pub(super) fn visible_to(p: &Principal, changes: Vec<Change>) -> Vec<Change> {
+    changes
+        .into_iter()
+        .filter(|c| match &c.kind {
+            ChangeKind::FlagsChanged {
+                only_for: Some(account),
+                ..
+            } => *account == p.account_id,
+            _ => true,
+        })
+        .collect()
+}
+
+impl Service {
+    /// Starts watching a mailbox (needs `r`). The watch reports every
+    /// change committed after this call began; the mailbox's
+    /// HIGHESTMODSEQ at that moment is returned too. A caller that reads
+    /// the mailbox's state next may see a change it already has: apply
+    /// them idempotently.
+    pub async fn watch(&self, p: &Principal, name: &str) -> Result<(Watch, u64)> {
+        let m = self.open(p, name).await?;
+        m.require(Right::Read, "read it")?;
+        let rx = self.feed.subscribe(m.mailbox.id);
+        let last_log_id = self.store.last_change_id().await?;
+        let now = self
+            .store
+            .mailbox_by_id(m.mailbox.id)
+            .await?
+            .map_or(m.mailbox.highest_modseq, |row| row.highest_modseq);
+        let watch = Watch {
+            rx,
+            store: self.store.clone(),
+            principal: p.clone(),
+            mailbox_id: m.mailbox.id,
+            seen: now,
+            last_log_id,
+        };
+        Ok((watch, now))
+    }
+}
+
+impl Watch {
+    /// Waits for the next changes. After falling behind, reads what it
+    /// missed from the change log, so nothing is lost. Ends with
+    /// `NotFound` once the mailbox is deleted and that was reported.
+    pub async fn next(&mut self) -> Result<Vec<Change>> {
+        loop {
+            let changes = match self.rx.recv().await {
+                Ok(change) => vec![(*change).clone()],
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    let rows = self
+                        .store
+                        .mailbox_changes_after(self.mailbox_id, self.last_log_id)
+                        .await?;
+                    group_changes(&rows)
+                }
+                Err(broadcast::error::RecvError::Closed) => {
+                    return Err(Error::NotFound("the mailbox is gone".into()));
+                }
+            };
+            let fresh: Vec<Change> = changes
+                .into_iter()
+                .filter(|c| c.log_id > self.last_log_id)
+                .collect();
+            if let Some(last) = fresh.last() {
+                self.last_log_id = last.log_id;
+                self.seen = self.seen.max(last.modseq);
+            }
+            let visible = visible_to(&self.principal, fresh);
+            if !visible.is_empty() {
+                return Ok(visible);
+            }
+        }
+    }
+
+    /// The highest MODSEQ this watch has reported.
+    pub fn modseq(&self) -> u64 {
+        self.seen
+    }
+}

@@ -1,0 +1,266 @@
+//! Domains, accounts, aliases and routing rules.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Result, Store, now};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DomainRow {
+    pub id: i64,
+    pub name: String,
+    /// A path template such as `/var/mail/{user}` (external INBOXes).
+    pub external_inbox: Option<String>,
+    pub lock_methods: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountRow {
+    pub id: i64,
+    pub domain_id: i64,
+    pub name: String,
+    pub domain: String,
+    /// An argon2 PHC string; `None` for accounts nobody logs in to
+    /// (such as `public`).
+    pub password_hash: Option<String>,
+    pub is_admin: bool,
+}
+
+impl AccountRow {
+    /// `name@domain`, the canonical address.
+    pub fn address(&self) -> String {
+        format!("{}@{}", self.name, self.domain)
+    }
+}
+
+/// `pattern` → `target`, applied to full addresses before aliases: a `*`
+/// in the pattern matches any text, and a `*` in the target is replaced
+/// by what it matched (`*@old.example` → `*@example.com`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoutingRule {
+    pub id: i64,
+    pub priority: i64,
+    pub pattern: String,
+    pub target: String,
+}
+
+fn domain_from(row: &AnyRow) -> Result<DomainRow> {
+    Ok(DomainRow {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        external_inbox: row.try_get("external_inbox")?,
+        lock_methods: row.try_get("lock_methods")?,
+    })
+}
+
+fn account_from(row: &AnyRow) -> Result<AccountRow> {
+    Ok(AccountRow {
+        id: row.try_get("id")?,
+        domain_id: row.try_get("domain_id")?,
+        name: row.try_get("name")?,
+        domain: row.try_get("domain")?,
+        password_hash: row.try_get("password_hash")?,
+        is_admin: row.try_get::<i64, _>("is_admin")? != 0,
+    })
+}
+
+const ACCOUNT_COLUMNS: &str = "SELECT a.id, a.domain_id, a.name, d.name AS domain, a.password_hash, a.is_admin \
+     FROM accounts a JOIN domains d ON d.id = a.domain_id";
+
+impl Store {
+    pub async fn insert_domain(&self, name: &str) -> Result<DomainRow> {
+        let row = sqlx::query(
+            "INSERT INTO domains (name, created_at) VALUES ($1, $2) \
+             RETURNING id, name, external_inbox, lock_methods",
+        )
+        .bind(name)
+        .bind(now())
+        .fetch_one(&self.pool)
+        .await?;
+        domain_from(&row)
+    }
+
+    pub async fn domains(&self) -> Result<Vec<DomainRow>> {
+        sqlx::query("SELECT id, name, external_inbox, lock_methods FROM domains ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(domain_from)
+            .collect()
+    }
+
+    /// The domain called `name`, or the one `name` is an alias of.
+    pub async fn domain_by_name_or_alias(&self, name: &str) -> Result<Option<DomainRow>> {
+        sqlx::query(
+            "SELECT id, name, external_inbox, lock_methods FROM domains WHERE name = $1 \
+             UNION ALL \
+             SELECT d.id, d.name, d.external_inbox, d.lock_methods \
+             FROM domain_aliases x JOIN domains d ON d.id = x.domain_id WHERE x.name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(domain_from)
+        .transpose()
+    }
+
+    pub async fn insert_domain_alias(&self, alias: &str, domain_id: i64) -> Result<()> {
+        sqlx::query("INSERT INTO domain_aliases (name, domain_id) VALUES ($1, $2)")
+            .bind(alias)
+            .bind(domain_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_account(
+        &self,
+        domain_id: i64,
+        name: &str,
+        password_hash: Option<&str>,
+        is_admin: bool,
+    ) -> Result<i64> {
+        let id = sqlx::query_scalar(
+            "INSERT INTO accounts (domain_id, name, password_hash, is_admin, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(domain_id)
+        .bind(name)
+        .bind(password_hash)
+        .bind(i64::from(is_admin))
+        .bind(now())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn account_by_id(&self, id: i64) -> Result<Option<AccountRow>> {
+        let sql = format!("{ACCOUNT_COLUMNS} WHERE a.id = $1");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(account_from)
+            .transpose()
+    }
+
+    /// The account `name` in domain `domain_id` — by its own name only.
+    pub async fn account_by_name(&self, domain_id: i64, name: &str) -> Result<Option<AccountRow>> {
+        let sql = format!("{ACCOUNT_COLUMNS} WHERE a.domain_id = $1 AND a.name = $2");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(domain_id)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(account_from)
+            .transpose()
+    }
+
+    /// The account an alias `name` in domain `domain_id` stands for.
+    pub async fn account_by_alias(&self, domain_id: i64, name: &str) -> Result<Option<AccountRow>> {
+        let sql = format!(
+            "{ACCOUNT_COLUMNS} JOIN account_aliases x ON x.account_id = a.id \
+             WHERE x.domain_id = $1 AND x.name = $2"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(domain_id)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(account_from)
+            .transpose()
+    }
+
+    pub async fn accounts(&self) -> Result<Vec<AccountRow>> {
+        let sql = format!("{ACCOUNT_COLUMNS} ORDER BY d.name, a.name");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(account_from)
+            .collect()
+    }
+
+    pub async fn count_accounts(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Deletes the account and, through the schema's cascades, its
+    /// mailboxes, messages, aliases and subscriptions, in one transaction.
+    /// Message contents no other mailbox refers to go too.
+    pub async fn delete_account(&self, id: i64) -> Result<()> {
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM accounts WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        super::messages::delete_orphan_blobs(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn set_password_hash(&self, id: i64, hash: &str) -> Result<()> {
+        sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_account_alias(
+        &self,
+        domain_id: i64,
+        name: &str,
+        account_id: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO account_aliases (domain_id, name, account_id) VALUES ($1, $2, $3)",
+        )
+        .bind(domain_id)
+        .bind(name)
+        .bind(account_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn insert_routing_rule(
+        &self,
+        priority: i64,
+        pattern: &str,
+        target: &str,
+    ) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO routing_rules (priority, pattern, target) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(priority)
+        .bind(pattern)
+        .bind(target)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Routing rules, in the order they apply.
+    pub async fn routing_rules(&self) -> Result<Vec<RoutingRule>> {
+        sqlx::query("SELECT id, priority, pattern, target FROM routing_rules ORDER BY priority, id")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(RoutingRule {
+                    id: r.try_get("id")?,
+                    priority: r.try_get("priority")?,
+                    pattern: r.try_get("pattern")?,
+                    target: r.try_get("target")?,
+                })
+            })
+            .collect()
+    }
+}

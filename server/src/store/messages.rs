@@ -1,0 +1,553 @@
+//! Messages, their content (stored once by SHA-256), flags, and the
+//! per-mailbox change log.
+
+use mailroom_shared::{FlagOp, FlagPermissions, Flags, SystemFlag};
+use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::mailboxes::bump_modseq;
+use super::{Result, Store, StoreError};
+
+type Tx = Transaction<'static, Any>;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageRow {
+    pub uid: u32,
+    pub modseq: u64,
+    /// As the reader sees them: in a per-user seen mailbox `\Seen` is theirs.
+    pub flags: Flags,
+    pub internal_date: i64,
+    pub size: u32,
+    pub blob_hash: String,
+    /// The envelope sender it was delivered with (mbox's `From ` line).
+    pub envelope_from: Option<String>,
+}
+
+/// Content of a message to add: new bytes, or content already stored
+/// (a copy).
+pub enum Content {
+    New(Vec<u8>),
+    Stored { hash: String, size: u32 },
+}
+
+pub struct NewMessage {
+    pub content: Content,
+    pub flags: Flags,
+    pub internal_date: i64,
+    pub envelope_from: Option<String>,
+}
+
+/// One row of the change log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeRow {
+    pub id: i64,
+    pub mailbox_id: i64,
+    pub modseq: u64,
+    pub kind: String,
+    pub uid: Option<u32>,
+    pub flags: Option<Flags>,
+    /// Set for a per-user `\Seen` change: only that account sees it.
+    pub account_id: Option<i64>,
+    /// The new name, for a rename.
+    pub detail: Option<String>,
+}
+
+/// Mailbox-level entries of the change log.
+pub(super) enum ChangeKindTag<'a> {
+    MailboxCreated,
+    MailboxRenamed(&'a str),
+    MailboxDeleted,
+    AclChanged,
+}
+
+pub(super) async fn log_change(
+    tx: &mut Tx,
+    store: &Store,
+    mailbox_id: i64,
+    modseq: impl TryInto<i64>,
+    kind: ChangeKindTag<'_>,
+) -> Result<()> {
+    let (kind, detail) = match kind {
+        ChangeKindTag::MailboxCreated => ("created", None),
+        ChangeKindTag::MailboxRenamed(name) => ("renamed", Some(name)),
+        ChangeKindTag::MailboxDeleted => ("deleted", None),
+        ChangeKindTag::AclChanged => ("acl", None),
+    };
+    sqlx::query(
+        "INSERT INTO changes (mailbox_id, modseq, kind, detail, origin) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(mailbox_id)
+    .bind(modseq.try_into().unwrap_or(i64::MAX))
+    .bind(kind)
+    .bind(detail)
+    .bind(store.origin.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+struct MessageChange<'a> {
+    mailbox_id: i64,
+    modseq: i64,
+    kind: &'static str,
+    uid: u32,
+    flags: Option<&'a Flags>,
+    account_id: Option<i64>,
+}
+
+async fn log_message_change(tx: &mut Tx, store: &Store, c: MessageChange<'_>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO changes (mailbox_id, modseq, kind, uid, system_flags, keywords, account_id, origin) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(c.mailbox_id)
+    .bind(c.modseq)
+    .bind(c.kind)
+    .bind(i64::from(c.uid))
+    .bind(c.flags.map(Flags::system_bits))
+    .bind(c.flags.map(Flags::keywords_text))
+    .bind(c.account_id)
+    .bind(store.origin.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn message_from(row: &AnyRow) -> Result<MessageRow> {
+    let mut flags = Flags::from_stored(
+        row.try_get("system_flags")?,
+        &row.try_get::<String, _>("keywords")?,
+    );
+    if row.try_get::<i64, _>("seen_by_reader")? != 0 {
+        flags.insert(SystemFlag::Seen);
+    }
+    Ok(MessageRow {
+        uid: row.try_get::<i64, _>("uid")? as u32,
+        modseq: row.try_get::<i64, _>("modseq")? as u64,
+        flags,
+        internal_date: row.try_get("internal_date")?,
+        size: row.try_get::<i64, _>("size")? as u32,
+        blob_hash: row.try_get("blob_hash")?,
+        envelope_from: row.try_get("envelope_from")?,
+    })
+}
+
+/// `$2` is the reader's account for per-user `\Seen` (any id that matches
+/// no row, such as 0, in shared mode).
+const MESSAGE_SELECT: &str = "SELECT m.uid, m.modseq, m.system_flags, m.keywords, m.internal_date, \
+     m.size, m.blob_hash, m.envelope_from, \
+     (SELECT COUNT(*) FROM seen_by s WHERE s.mailbox_id = m.mailbox_id AND s.uid = m.uid \
+      AND s.account_id = $2) AS seen_by_reader \
+     FROM messages m WHERE m.mailbox_id = $1";
+
+fn change_from(row: &AnyRow) -> Result<ChangeRow> {
+    let system: Option<i64> = row.try_get("system_flags")?;
+    let keywords: Option<String> = row.try_get("keywords")?;
+    Ok(ChangeRow {
+        id: row.try_get("id")?,
+        mailbox_id: row.try_get("mailbox_id")?,
+        modseq: row.try_get::<i64, _>("modseq")? as u64,
+        kind: row.try_get("kind")?,
+        uid: row.try_get::<Option<i64>, _>("uid")?.map(|u| u as u32),
+        flags: system.map(|s| Flags::from_stored(s, keywords.as_deref().unwrap_or(""))),
+        account_id: row.try_get("account_id")?,
+        detail: row.try_get("detail")?,
+    })
+}
+
+const CHANGE_COLUMNS: &str =
+    "id, mailbox_id, modseq, kind, uid, system_flags, keywords, account_id, detail";
+
+pub fn content_hash(content: &[u8]) -> String {
+    hex::encode(Sha256::digest(content))
+}
+
+impl Store {
+    /// Adds messages to a mailbox under new UIDs and one new MODSEQ. With
+    /// `seen_reader` (a per-user seen mailbox) `\Seen` is recorded for that
+    /// account only. Returns the UIDs, in order, and the MODSEQ.
+    pub async fn insert_messages(
+        &self,
+        mailbox_id: i64,
+        messages: Vec<NewMessage>,
+        seen_reader: Option<i64>,
+    ) -> Result<(Vec<u32>, u64)> {
+        let mut tx = self.write().await?;
+        let result = self
+            .tx_insert(&mut tx, mailbox_id, messages, seen_reader)
+            .await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    async fn tx_insert(
+        &self,
+        tx: &mut Tx,
+        mailbox_id: i64,
+        messages: Vec<NewMessage>,
+        seen_reader: Option<i64>,
+    ) -> Result<(Vec<u32>, u64)> {
+        let count = messages.len() as i64;
+        let row = sqlx::query(
+            "UPDATE mailboxes SET uidnext = uidnext + $2, highest_modseq = highest_modseq + 1 \
+             WHERE id = $1 RETURNING uidnext, highest_modseq",
+        )
+        .bind(mailbox_id)
+        .bind(count)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("mailbox {mailbox_id} vanished")))?;
+        let first_uid = row.try_get::<i64, _>("uidnext")? - count;
+        let modseq: i64 = row.try_get("highest_modseq")?;
+        let mut uids = Vec::with_capacity(messages.len());
+        for (i, message) in messages.into_iter().enumerate() {
+            let uid = first_uid + i as i64;
+            let (hash, size) = match message.content {
+                Content::New(bytes) => {
+                    let hash = content_hash(&bytes);
+                    sqlx::query("INSERT INTO blobs (hash, data) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING")
+                        .bind(hash.as_str())
+                        .bind(bytes.as_slice())
+                        .execute(&mut **tx)
+                        .await?;
+                    (hash, bytes.len() as i64)
+                }
+                Content::Stored { hash, size } => (hash, i64::from(size)),
+            };
+            let mut shared_flags = message.flags.clone();
+            if let Some(reader) = seen_reader {
+                shared_flags.remove(SystemFlag::Seen);
+                if message.flags.contains(SystemFlag::Seen) {
+                    insert_seen(tx, mailbox_id, uid, reader).await?;
+                }
+            }
+            sqlx::query(
+                "INSERT INTO messages (mailbox_id, uid, modseq, system_flags, keywords, internal_date, size, \
+                 blob_hash, envelope_from) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(mailbox_id)
+            .bind(uid)
+            .bind(modseq)
+            .bind(shared_flags.system_bits())
+            .bind(shared_flags.keywords_text())
+            .bind(message.internal_date)
+            .bind(size)
+            .bind(hash.as_str())
+            .bind(message.envelope_from.as_deref())
+            .execute(&mut **tx)
+            .await?;
+            let change = MessageChange {
+                mailbox_id,
+                modseq,
+                kind: "added",
+                uid: uid as u32,
+                flags: Some(&shared_flags),
+                account_id: None,
+            };
+            log_message_change(tx, self, change).await?;
+            uids.push(uid as u32);
+        }
+        Ok((uids, modseq as u64))
+    }
+
+    /// All messages of a mailbox by UID, with `\Seen` as `reader` sees it.
+    pub async fn messages(&self, mailbox_id: i64, reader: Option<i64>) -> Result<Vec<MessageRow>> {
+        let sql = format!("{MESSAGE_SELECT} ORDER BY m.uid");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(mailbox_id)
+            .bind(reader.unwrap_or(0))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(message_from)
+            .collect()
+    }
+
+    pub async fn message(
+        &self,
+        mailbox_id: i64,
+        uid: u32,
+        reader: Option<i64>,
+    ) -> Result<Option<MessageRow>> {
+        let sql = format!("{MESSAGE_SELECT} AND m.uid = $3");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(mailbox_id)
+            .bind(reader.unwrap_or(0))
+            .bind(i64::from(uid))
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(message_from)
+            .transpose()
+    }
+
+    /// The bytes of a stored message.
+    pub async fn content(&self, hash: &str) -> Result<Option<Vec<u8>>> {
+        Ok(sqlx::query_scalar("SELECT data FROM blobs WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Applies a flag change to the given UIDs (absent ones are skipped)
+    /// under one new MODSEQ; `may` says which flags this principal may
+    /// change. Returns the MODSEQ and each changed message's new flags as
+    /// the actor sees them.
+    pub async fn update_flags(
+        &self,
+        mailbox_id: i64,
+        uids: &[u32],
+        op: FlagOp,
+        given: &Flags,
+        may: FlagPermissions,
+        seen_reader: Option<i64>,
+    ) -> Result<(u64, Vec<(u32, Flags)>)> {
+        let mut tx = self.write().await?;
+        let modseq = bump_modseq(&mut tx, mailbox_id).await?;
+        let shared_may = FlagPermissions {
+            seen: may.seen && seen_reader.is_none(),
+            ..may
+        };
+        let mut changed = Vec::new();
+        for &uid in uids {
+            let sql = format!("{MESSAGE_SELECT} AND m.uid = $3");
+            let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(mailbox_id)
+                .bind(seen_reader.unwrap_or(0))
+                .bind(i64::from(uid))
+                .fetch_optional(&mut *tx)
+                .await?
+            else {
+                continue;
+            };
+            let old = message_from(&row)?.flags;
+            let mut shared_old = old.clone();
+            if seen_reader.is_some() {
+                shared_old.remove(SystemFlag::Seen);
+            }
+            let shared_new = shared_old.apply(op, given, shared_may);
+            if shared_new != shared_old {
+                sqlx::query(
+                    "UPDATE messages SET system_flags = $1, keywords = $2, modseq = $3 \
+                     WHERE mailbox_id = $4 AND uid = $5",
+                )
+                .bind(shared_new.system_bits())
+                .bind(shared_new.keywords_text())
+                .bind(modseq)
+                .bind(mailbox_id)
+                .bind(i64::from(uid))
+                .execute(&mut *tx)
+                .await?;
+                let change = MessageChange {
+                    mailbox_id,
+                    modseq,
+                    kind: "flags",
+                    uid,
+                    flags: Some(&shared_new),
+                    account_id: None,
+                };
+                log_message_change(&mut tx, self, change).await?;
+            }
+            let mut seen_as_reader = shared_new.clone();
+            if let Some(reader) = seen_reader {
+                let now_seen = old.apply(op, given, may).contains(SystemFlag::Seen);
+                if now_seen {
+                    seen_as_reader.insert(SystemFlag::Seen);
+                }
+                if now_seen != old.contains(SystemFlag::Seen) {
+                    set_seen(&mut tx, mailbox_id, uid, reader, now_seen).await?;
+                    let change = MessageChange {
+                        mailbox_id,
+                        modseq,
+                        kind: "flags",
+                        uid,
+                        flags: Some(&seen_as_reader),
+                        account_id: Some(reader),
+                    };
+                    log_message_change(&mut tx, self, change).await?;
+                }
+            }
+            if seen_as_reader != old {
+                changed.push((uid, seen_as_reader));
+            }
+        }
+        tx.commit().await?;
+        Ok((modseq as u64, changed))
+    }
+
+    /// Removes the messages flagged `\Deleted` (only those among `uids`
+    /// when given). Returns the expunged UIDs and the MODSEQ.
+    pub async fn expunge(&self, mailbox_id: i64, uids: Option<&[u32]>) -> Result<(Vec<u32>, u64)> {
+        let mut tx = self.write().await?;
+        let deleted: Vec<i64> = sqlx::query_scalar(
+            "SELECT uid FROM messages WHERE mailbox_id = $1 AND (system_flags & 8) <> 0 ORDER BY uid",
+        )
+        .bind(mailbox_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let targets: Vec<u32> = deleted
+            .into_iter()
+            .map(|u| u as u32)
+            .filter(|u| uids.is_none_or(|set| set.contains(u)))
+            .collect();
+        let modseq = self.tx_remove(&mut tx, mailbox_id, &targets).await?;
+        tx.commit().await?;
+        Ok((targets, modseq))
+    }
+
+    async fn tx_remove(&self, tx: &mut Tx, mailbox_id: i64, uids: &[u32]) -> Result<u64> {
+        let modseq = bump_modseq(tx, mailbox_id).await?;
+        let mut hashes = Vec::with_capacity(uids.len());
+        for &uid in uids {
+            let hash: Option<String> = sqlx::query_scalar(
+                "DELETE FROM messages WHERE mailbox_id = $1 AND uid = $2 RETURNING blob_hash",
+            )
+            .bind(mailbox_id)
+            .bind(i64::from(uid))
+            .fetch_optional(&mut **tx)
+            .await?;
+            hashes.extend(hash);
+            let change = MessageChange {
+                mailbox_id,
+                modseq,
+                kind: "expunged",
+                uid,
+                flags: None,
+                account_id: None,
+            };
+            log_message_change(tx, self, change).await?;
+        }
+        hashes.sort_unstable();
+        hashes.dedup();
+        for hash in hashes {
+            sqlx::query(
+                "DELETE FROM blobs WHERE hash = $1 AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_hash = $1)",
+            )
+            .bind(hash)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(modseq as u64)
+    }
+
+    /// Moves messages in one transaction: they are added to `to` and
+    /// removed from `from`, so no crash can lose or double them. Returns
+    /// the pairs (old UID, new UID).
+    pub async fn move_messages(
+        &self,
+        from: i64,
+        rows: &[MessageRow],
+        to: i64,
+        seen_reader: Option<i64>,
+    ) -> Result<Vec<(u32, u32)>> {
+        let mut tx = self.write().await?;
+        let new = rows
+            .iter()
+            .map(|r| NewMessage {
+                content: Content::Stored {
+                    hash: r.blob_hash.clone(),
+                    size: r.size,
+                },
+                flags: r.flags.clone(),
+                internal_date: r.internal_date,
+                envelope_from: r.envelope_from.clone(),
+            })
+            .collect();
+        let (new_uids, _) = self.tx_insert(&mut tx, to, new, seen_reader).await?;
+        let old_uids: Vec<u32> = rows.iter().map(|r| r.uid).collect();
+        self.tx_remove(&mut tx, from, &old_uids).await?;
+        tx.commit().await?;
+        Ok(old_uids.into_iter().zip(new_uids).collect())
+    }
+
+    /// The change log of one mailbox after `modseq`, in order.
+    pub async fn changes_since(&self, mailbox_id: i64, modseq: u64) -> Result<Vec<ChangeRow>> {
+        let sql = format!(
+            "SELECT {CHANGE_COLUMNS} FROM changes WHERE mailbox_id = $1 AND modseq > $2 ORDER BY modseq, id"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(mailbox_id)
+            .bind(modseq as i64)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(change_from)
+            .collect()
+    }
+
+    /// The change log of one mailbox after log row `after`, in order.
+    pub async fn mailbox_changes_after(
+        &self,
+        mailbox_id: i64,
+        after: i64,
+    ) -> Result<Vec<ChangeRow>> {
+        let sql = format!(
+            "SELECT {CHANGE_COLUMNS} FROM changes WHERE mailbox_id = $1 AND id > $2 ORDER BY id"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(mailbox_id)
+            .bind(after)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(change_from)
+            .collect()
+    }
+
+    /// Up to `limit` changes after log row `after`, in log order.
+    pub async fn changes_after(&self, after: i64, limit: i64) -> Result<Vec<ChangeRow>> {
+        let sql =
+            format!("SELECT {CHANGE_COLUMNS} FROM changes WHERE id > $1 ORDER BY id LIMIT $2");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(change_from)
+            .collect()
+    }
+
+    /// The id of the newest change-log row (0 for none).
+    pub async fn last_change_id(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM changes")
+                .fetch_one(&self.pool)
+                .await?
+                .unwrap_or(0),
+        )
+    }
+}
+
+async fn insert_seen(tx: &mut Tx, mailbox_id: i64, uid: i64, reader: i64) -> Result<()> {
+    sqlx::query("INSERT INTO seen_by (mailbox_id, uid, account_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(mailbox_id)
+        .bind(uid)
+        .bind(reader)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn set_seen(tx: &mut Tx, mailbox_id: i64, uid: u32, reader: i64, seen: bool) -> Result<()> {
+    if seen {
+        return insert_seen(tx, mailbox_id, i64::from(uid), reader).await;
+    }
+    sqlx::query("DELETE FROM seen_by WHERE mailbox_id = $1 AND uid = $2 AND account_id = $3")
+        .bind(mailbox_id)
+        .bind(i64::from(uid))
+        .bind(reader)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Drops all content no message refers to any more (after deleting a
+/// mailbox or an account: rare, so a scan is fine).
+pub(super) async fn delete_orphan_blobs(tx: &mut Tx) -> Result<()> {
+    sqlx::query("DELETE FROM blobs WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.blob_hash = blobs.hash)")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! Schema migrations, embedded in the binary.
+//!
+//! Written here rather than with `sqlx::migrate!`: that macro would compile
+//! the SQLite and PostgreSQL drivers a second time for the proc-macro (a
+//! few minutes on a 2-core machine), and `Migrator`'s runtime constructors
+//! are marked semver-exempt. This is a version table and a loop.
+
+use sqlx::Executor;
+
+use super::{Backend, Result, Store};
+
+/// `(version, SQLite script, PostgreSQL script)`, in order. Never edit a
+/// released script: add the next version.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    include_str!("../../migrations/sqlite/0001_initial.sql"),
+    include_str!("../../migrations/postgres/0001_initial.sql"),
+)];
+
+pub(super) async fn run(store: &Store) -> Result<()> {
+    let mut tx = store.write().await?;
+    if store.backend == Backend::Postgres {
+        // One node migrates at a time when several start together.
+        tx.execute("SELECT pg_advisory_xact_lock(7318)").await?;
+    }
+    tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY)")
+        .await?;
+    let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_version")
+        .fetch_one(&mut *tx)
+        .await?;
+    for (version, sqlite, postgres) in MIGRATIONS {
+        if current.is_some_and(|c| c >= *version) {
+            continue;
+        }
+        let script = match store.backend {
+            Backend::Sqlite => *sqlite,
+            Backend::Postgres => *postgres,
+        };
+        sqlx::raw_sql(script).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

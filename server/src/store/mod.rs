@@ -1,0 +1,144 @@
+//! The store: every byte Mailroom keeps, in SQLite (embedded, the default)
+//! or PostgreSQL (several nodes on one database).
+//!
+//! Both databases are reached through sqlx's `Any` driver, so each query is
+//! written once: sqlx-sqlite binds `$1, $2` by number like PostgreSQL, and
+//! the schema sticks to types both share (64-bit integers, text, bytes).
+//! What differs — the schema's spelling, how a write transaction starts —
+//! is chosen by [`Backend`]. Nothing above this module writes SQL.
+
+mod accounts;
+mod mailboxes;
+mod messages;
+mod migrate;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Transaction};
+
+pub use accounts::{AccountRow, DomainRow, RoutingRule};
+pub use mailboxes::{MailboxRow, NewMailbox};
+pub use messages::{ChangeRow, Content, MessageRow, NewMessage, content_hash};
+
+/// Which database is behind the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("unsupported database URL {0:?} (use sqlite:… or postgres://…)")]
+    UnsupportedUrl(String),
+    #[error("the stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    /// Tags this process's rows in the change log: which node or command
+    /// made a change.
+    origin: String,
+}
+
+/// The file name of the embedded database inside the data directory.
+pub const SQLITE_FILE: &str = "mailroom.sqlite3";
+
+impl Store {
+    /// Opens the SQLite database in `data_dir`, creating and migrating it on
+    /// first use.
+    pub async fn open_data_dir(data_dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Database(sqlx::Error::Configuration(
+                format!("cannot create data directory {}: {e}", data_dir.display()).into(),
+            ))
+        })?;
+        let url = format!("sqlite://{}?mode=rwc", data_dir.join(SQLITE_FILE).display());
+        Store::connect(&url).await
+    }
+
+    /// Connects to `url` (`sqlite:…` or `postgres://…`) and brings its
+    /// schema up to date.
+    pub async fn connect(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.into()));
+        };
+        let options = AnyConnectOptions::from_str(url)?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // WAL lets readers go on while one writer writes;
+                            // the busy timeout makes writers queue, not fail.
+                            sqlx::raw_sql(
+                                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                            )
+                            .execute(conn)
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?
+            }
+        };
+        let store = Store {
+            pool,
+            backend,
+            origin: format!("{:016x}", rand::random::<u64>()),
+        };
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at
+    /// once (`BEGIN IMMEDIATE`), so two writers never deadlock upgrading a
+    /// read lock; PostgreSQL locks the rows each statement touches.
+    pub(crate) async fn write(&self) -> Result<Transaction<'static, Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Now, in Unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
