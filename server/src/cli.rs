@@ -64,7 +64,7 @@ pub enum Command {
         #[arg(long, required = true, num_args = 1..)]
         to: Vec<String>,
     },
-    /// Import an mbox file into a mailbox.
+    /// Import an mbox file into a mailbox (created if missing).
     Import {
         /// The account (`name` or `name@domain`).
         address: String,
@@ -167,10 +167,7 @@ pub enum MailboxCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(matches!(cli.command, Command::Serve(_)));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("mailroom: cannot start: {e}");
@@ -228,19 +225,13 @@ async fn run(cli: Cli) -> Result<()> {
             target,
             priority,
         }) => {
-            service
-                .add_routing_rule(&system, &pattern, &target, priority)
-                .await?;
+            service.add_routing_rule(&system, &pattern, &target, priority).await?;
             println!("{pattern} -> {target}");
             Ok(())
         }
         Command::Mailbox(c) => mailbox(&service, &system, c).await,
         Command::Deliver { from, to } => deliver(&service, from.as_deref(), &to).await,
-        Command::Import {
-            address,
-            mailbox,
-            file,
-        } => import(&service, &system, &address, &mailbox, &file).await,
+        Command::Import { address, mailbox, file } => import(&service, &system, &address, &mailbox, &file).await,
         Command::Export { address, mailbox } => export(&service, &system, &address, &mailbox).await,
     }
 }
@@ -316,9 +307,7 @@ async fn account(service: &Service, system: &Principal, command: AccountCommand)
             admin,
         } => {
             let (pw, generated) = password(password_stdin)?;
-            let a = service
-                .add_account(system, &address, Some(&pw), admin)
-                .await?;
+            let a = service.add_account(system, &address, Some(&pw), admin).await?;
             match generated {
                 true => println!("Added {} with password {pw}", a.address()),
                 false => println!("Added {}", a.address()),
@@ -352,18 +341,13 @@ async fn account(service: &Service, system: &Principal, command: AccountCommand)
 
 async fn mailbox(service: &Service, system: &Principal, command: MailboxCommand) -> Result<()> {
     match command {
-        MailboxCommand::Create {
-            name,
-            owner,
-            grants,
-        } => {
+        MailboxCommand::Create { name, owner, grants } => {
             let full = format!("~{owner}/{name}");
             let grants = grants
                 .iter()
                 .map(|g| {
-                    g.split_once('=').ok_or_else(|| {
-                        Error::BadInput(format!("--grant {g:?}: write IDENTIFIER=RIGHTS"))
-                    })
+                    g.split_once('=')
+                        .ok_or_else(|| Error::BadInput(format!("--grant {g:?}: write IDENTIFIER=RIGHTS")))
                 })
                 .collect::<Result<Vec<_>>>()?;
             for (identifier, rights) in &grants {
@@ -394,10 +378,7 @@ async fn deliver(service: &Service, from: Option<&str>, to: &[String]) -> Result
     let mut failed = 0;
     for recipient in to {
         match service.deliver(recipient, content.clone(), from).await {
-            Ok(r) => println!(
-                "{recipient}: delivered to {} {} (UID {})",
-                r.account, r.mailbox, r.uid
-            ),
+            Ok(r) => println!("{recipient}: delivered to {} {} (UID {})", r.account, r.mailbox, r.uid),
             Err(e) => {
                 failed += 1;
                 eprintln!("{recipient}: not delivered: {e}");
@@ -406,10 +387,7 @@ async fn deliver(service: &Service, from: Option<&str>, to: &[String]) -> Result
     }
     match failed {
         0 => Ok(()),
-        n => Err(Error::BadInput(format!(
-            "{n} of {} recipients failed",
-            to.len()
-        ))),
+        n => Err(Error::BadInput(format!("{n} of {} recipients failed", to.len()))),
     }
 }
 
@@ -436,14 +414,16 @@ async fn import(
     file: &std::path::Path,
 ) -> Result<()> {
     let target = format!("~{address}/{mailbox}");
-    service.mailbox(system, &target).await?;
-    let data = std::fs::read(file)
-        .map_err(|e| Error::BadInput(format!("cannot read {}: {e}", file.display())))?;
+    let data = std::fs::read(file).map_err(|e| Error::BadInput(format!("cannot read {}: {e}", file.display())))?;
     let bar = progress_bar(data.len() as u64, "reading");
     let parsed = mbox::parse(&data, |n| bar.set_position(n as u64))
         .map_err(|e| Error::BadInput(format!("{}: {e}; nothing was imported", file.display())))?;
     bar.finish_and_clear();
     drop(data);
+    if let Err(Error::NotFound(_)) = service.mailbox(system, &target).await {
+        service.find_account(system, address).await?;
+        service.create_mailbox(system, &target).await?;
+    }
     let bar = progress_bar(parsed.len() as u64, "importing");
     let total = parsed.len();
     let mut messages = parsed.into_iter().peekable();
@@ -477,6 +457,5 @@ async fn export(service: &Service, system: &Principal, address: &str, mailbox: &
         mbox::write(&mut out, sender, row.internal_date, &content)
             .map_err(|e| Error::BadInput(format!("cannot write: {e}")))?;
     }
-    out.flush()
-        .map_err(|e| Error::BadInput(format!("cannot write: {e}")))
+    out.flush().map_err(|e| Error::BadInput(format!("cannot write: {e}")))
 }

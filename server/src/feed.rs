@@ -134,10 +134,11 @@ impl Feed {
 
     fn publish(&self, change: Change) {
         let mut channels = self.channels.lock().expect("feed lock");
-        if let Some(sender) = channels.get(&change.mailbox_id) {
-            if sender.send(Arc::new(change.clone())).is_err() {
-                channels.remove(&change.mailbox_id);
-            }
+        let id = change.mailbox_id;
+        if let Some(sender) = channels.get(&id)
+            && sender.send(Arc::new(change)).is_err()
+        {
+            channels.remove(&id);
         }
     }
 

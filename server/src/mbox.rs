@@ -36,10 +36,7 @@ fn is_from_line(line: &[u8]) -> bool {
 
 /// Whether a body line is a quoted (or to-be-quoted) `From ` line.
 fn is_quoted_from(line: &[u8]) -> bool {
-    let stripped = line
-        .iter()
-        .position(|&b| b != b'>')
-        .map_or(&[][..], |i| &line[i..]);
+    let stripped = line.iter().position(|&b| b != b'>').map_or(&[][..], |i| &line[i..]);
     stripped.starts_with(b"From ")
 }
 
@@ -90,10 +87,7 @@ pub fn parse(data: &[u8], mut progress: impl FnMut(usize)) -> Result<Vec<MboxMes
 
 /// Closes a message: the empty line that separated it from the next
 /// belongs to the file.
-fn finish(
-    out: &mut Vec<MboxMessage>,
-    current: Option<(MboxMessage, usize)>,
-) -> Result<(), MboxError> {
+fn finish(out: &mut Vec<MboxMessage>, current: Option<(MboxMessage, usize)>) -> Result<(), MboxError> {
     let Some((mut message, line)) = current else {
         return Ok(());
     };
@@ -131,11 +125,7 @@ pub fn parse_asctime(s: &str) -> Option<i64> {
     let month = MONTHS.iter().position(|m| words.get(1) == Some(m))? as i64 + 1;
     let day: i64 = words.get(2)?.parse().ok()?;
     let mut hms = words.get(3)?.split(':').map(|n| n.parse::<i64>().ok());
-    let (h, m, sec) = (
-        hms.next()??,
-        hms.next()??,
-        hms.next().flatten().unwrap_or(0),
-    );
+    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next().flatten().unwrap_or(0));
     let year: i64 = words.last()?.parse().ok()?;
     if !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
         return None;
@@ -200,12 +190,7 @@ mod tests {
     #[test]
     fn dates_round_trip() {
         for t in [0, 1_795_873_988, 951_782_400, 4_102_444_799] {
-            assert_eq!(
-                parse_asctime(&format_asctime(t)),
-                Some(t),
-                "{}",
-                format_asctime(t)
-            );
+            assert_eq!(parse_asctime(&format_asctime(t)), Some(t), "{}", format_asctime(t));
         }
         assert_eq!(format_asctime(1_795_873_988), "Sat Nov 28 13:53:08 2026");
         assert_eq!(
@@ -249,14 +234,8 @@ mod tests {
 
     #[test]
     fn corrupt_files_are_refused() {
-        assert_eq!(
-            parse(b"Subject: hi\n\nbody\n", |_| {}),
-            Err(MboxError::NoFromLine)
-        );
-        assert_eq!(
-            parse(b"From \n\nx\n", |_| {}),
-            Err(MboxError::BadFromLine(1))
-        );
+        assert_eq!(parse(b"Subject: hi\n\nbody\n", |_| {}), Err(MboxError::NoFromLine));
+        assert_eq!(parse(b"From \n\nx\n", |_| {}), Err(MboxError::BadFromLine(1)));
         assert_eq!(
             parse(b"From a Sat Nov 28 13:53:08 2026\n", |_| {}),
             Err(MboxError::EmptyMessage(1))

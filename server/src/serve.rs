@@ -54,15 +54,9 @@ pub async fn start(
     let listener = TcpListener::bind(options.http)
         .await
         .map_err(|e| Error::BadInput(format!("cannot listen on {}: {e}", options.http)))?;
-    let http = listener
-        .local_addr()
-        .map_err(|e| Error::BadInput(e.to_string()))?;
+    let http = listener.local_addr().map_err(|e| Error::BadInput(e.to_string()))?;
     let app = crate::http::app(service.clone());
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-    });
+    let task = tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown).await });
     Ok(Running {
         service,
         http,
@@ -84,16 +78,12 @@ async fn seed_demo(service: &Service) -> Result<Vec<(String, String)>> {
     let mut accounts = Vec::new();
     for name in ["alice", "bob"] {
         let password = random_password();
-        let account = service
-            .add_account(&system, name, Some(&password), false)
-            .await?;
+        let account = service.add_account(&system, name, Some(&password), false).await?;
         accounts.push((account.address(), password));
     }
     let alice = service.authenticate("alice", &accounts[0].1).await?;
     service.create_mailbox(&alice, "Projects").await?;
-    service
-        .set_acl(&alice, "Projects", "bob", "lrswipte")
-        .await?;
+    service.set_acl(&alice, "Projects", "bob", "lrswipte").await?;
     let welcome = |to: &str, subject: &str, body: &str| {
         format!(
             "From: Mailroom <admin@{domain}>\r\nTo: {to}\r\nSubject: {subject}\r\n\
@@ -119,9 +109,7 @@ async fn seed_demo(service: &Service) -> Result<Vec<(String, String)>> {
     service
         .append(&alice, "Projects", plan, &Flags::default(), None)
         .await?;
-    service
-        .create_mailbox(&system, "~public/Announcements")
-        .await?;
+    service.create_mailbox(&system, "~public/Announcements").await?;
     service
         .set_acl(&system, "~public/Announcements", "anyone", "lrs")
         .await?;
@@ -141,13 +129,7 @@ async fn seed_demo(service: &Service) -> Result<Vec<(String, String)>> {
         "Everyone can read ~public/Announcements; alice runs it.",
     );
     service
-        .append(
-            &alice,
-            "~public/Announcements",
-            note,
-            &Flags::default(),
-            None,
-        )
+        .append(&alice, "~public/Announcements", note, &Flags::default(), None)
         .await?;
     Ok(accounts)
 }

@@ -56,8 +56,7 @@ pub fn normalize_name(s: &str) -> Option<String> {
         && !s.starts_with('.')
         && !s.ends_with('.')
         && !s.contains("..")
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b));
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b));
     ok.then(|| s.to_ascii_lowercase())
 }
 
@@ -65,11 +64,7 @@ pub fn normalize_name(s: &str) -> Option<String> {
 pub fn normalize_address(s: &str) -> Option<String> {
     match s.split_once('@') {
         None => normalize_name(s),
-        Some((local, domain)) => Some(format!(
-            "{}@{}",
-            normalize_name(local)?,
-            normalize_name(domain)?
-        )),
+        Some((local, domain)) => Some(format!("{}@{}", normalize_name(local)?, normalize_name(domain)?)),
     }
 }
 
@@ -223,10 +218,7 @@ mod tests {
     }
 
     fn acl(entries: &[(&str, &str)]) -> Vec<AclEntry> {
-        entries
-            .iter()
-            .map(|(id, r)| AclEntry::parse(id, r).unwrap())
-            .collect()
+        entries.iter().map(|(id, r)| AclEntry::parse(id, r).unwrap()).collect()
     }
 
     fn rights_of(who: Who<'_>, entries: &[(&str, &str)]) -> String {
@@ -288,10 +280,7 @@ mod tests {
         };
         assert_eq!(rights_of(nobody, &[("anyone", "p")]), "p");
         assert_eq!(rights_of(nobody, &[("authenticated", "lr")]), "");
-        assert_eq!(
-            rights_of(user("x@y.example"), &[("authenticated", "lr")]),
-            "lr"
-        );
+        assert_eq!(rights_of(user("x@y.example"), &[("authenticated", "lr")]), "lr");
         assert_eq!(rights_of(user("x@y.example"), &[("anyone", "lr")]), "lr");
     }
 
@@ -342,24 +331,16 @@ mod tests {
             ("Bob", "bob"),
             ("-bob@other.example", "-bob@other.example"),
         ] {
-            assert_eq!(
-                AclEntry::parse(input, "l").unwrap().identifier_string(),
-                shown
-            );
+            assert_eq!(AclEntry::parse(input, "l").unwrap().identifier_string(), shown);
         }
     }
 
     #[test]
     fn bad_identifiers_and_rights_are_rejected() {
-        for bad in [
-            "", "-", "bo b", "a@b@c", "../x", "bob@", "@x", "anyone@", "x\u{7}y",
-        ] {
+        for bad in ["", "-", "bo b", "a@b@c", "../x", "bob@", "@x", "anyone@", "x\u{7}y"] {
             assert!(AclEntry::parse(bad, "l").is_err(), "{bad:?} accepted");
         }
         assert!(AclEntry::parse(&"b".repeat(300), "l").is_err());
-        assert_eq!(
-            AclEntry::parse("bob", "lrq"),
-            Err(AclError::BadRight(BadRight('q')))
-        );
+        assert_eq!(AclEntry::parse("bob", "lrq"), Err(AclError::BadRight(BadRight('q'))));
     }
 }

@@ -101,9 +101,7 @@ impl Flags {
     }
 
     pub fn has_keyword(&self, keyword: &str) -> bool {
-        self.keywords
-            .iter()
-            .any(|k| k.eq_ignore_ascii_case(keyword))
+        self.keywords.iter().any(|k| k.eq_ignore_ascii_case(keyword))
     }
 
     pub fn keywords(&self) -> impl Iterator<Item = &str> {
@@ -112,9 +110,7 @@ impl Flags {
 
     pub fn system_flags(&self) -> impl Iterator<Item = SystemFlag> + use<> {
         let system = self.system;
-        SystemFlag::ALL
-            .into_iter()
-            .filter(move |f| system & f.bit() != 0)
+        SystemFlag::ALL.into_iter().filter(move |f| system & f.bit() != 0)
     }
 
     /// `self` with every flag of `other` added.
@@ -248,15 +244,7 @@ mod tests {
 
     #[test]
     fn bad_keywords_are_rejected() {
-        for bad in [
-            "",
-            "a b",
-            "(x",
-            "\\Recentish",
-            "x\u{1}",
-            "é",
-            &"k".repeat(101),
-        ] {
+        for bad in ["", "a b", "(x", "\\Recentish", "x\u{1}", "é", &"k".repeat(101)] {
             assert!(Flags::parse([bad]).is_err(), "{bad:?}");
         }
     }
@@ -275,8 +263,7 @@ mod tests {
             "\\Seen \\Flagged \\Deleted k"
         );
         assert_eq!(
-            old.apply(FlagOp::Replace, &given, FlagPermissions::ALL)
-                .to_string(),
+            old.apply(FlagOp::Replace, &given, FlagPermissions::ALL).to_string(),
             "\\Seen"
         );
         let none = FlagPermissions {
@@ -290,10 +277,7 @@ mod tests {
             deleted: false,
             other: true,
         };
-        assert_eq!(
-            old.apply(FlagOp::Remove, &old, no_delete).to_string(),
-            "\\Deleted"
-        );
+        assert_eq!(old.apply(FlagOp::Remove, &old, no_delete).to_string(), "\\Deleted");
     }
 
     #[test]

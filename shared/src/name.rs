@@ -102,8 +102,7 @@ impl MailboxPath {
 
     /// Whether `self` is `other` or lies below it.
     pub fn is_within(&self, other: &MailboxPath) -> bool {
-        self.0 == other.0
-            || (self.0.starts_with(&other.0) && self.0[other.0.len()..].starts_with(DELIMITER))
+        self.0 == other.0 || (self.0.starts_with(&other.0) && self.0[other.0.len()..].starts_with(DELIMITER))
     }
 }
 
@@ -153,8 +152,7 @@ impl MailboxName {
             return MailboxPath::parse(s).map(MailboxName::Personal);
         };
         let (account, path) = rest.split_once(DELIMITER).ok_or(NameError::Empty)?;
-        let account =
-            normalize_address(account).ok_or_else(|| NameError::BadAccount(account.into()))?;
+        let account = normalize_address(account).ok_or_else(|| NameError::BadAccount(account.into()))?;
         Ok(MailboxName::Foreign {
             account,
             path: MailboxPath::parse(path)?,
@@ -183,15 +181,9 @@ mod tests {
 
     #[test]
     fn personal_names() {
-        assert_eq!(
-            MailboxPath::parse("Projects/2026").unwrap().as_str(),
-            "Projects/2026"
-        );
+        assert_eq!(MailboxPath::parse("Projects/2026").unwrap().as_str(), "Projects/2026");
         assert_eq!(MailboxPath::parse("inbox").unwrap().as_str(), "INBOX");
-        assert_eq!(
-            MailboxPath::parse("Inbox/Sub").unwrap().as_str(),
-            "INBOX/Sub"
-        );
+        assert_eq!(MailboxPath::parse("Inbox/Sub").unwrap().as_str(), "INBOX/Sub");
         assert_eq!(MailboxPath::parse("Über ☃").unwrap().as_str(), "Über ☃");
         assert_eq!(MailboxPath::parse("a/inbox").unwrap().as_str(), "a/inbox");
     }

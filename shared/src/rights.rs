@@ -209,10 +209,7 @@ mod tests {
 
     #[test]
     fn canonical_order_whatever_the_input_order() {
-        assert_eq!(
-            Rights::parse("aetxkpiwsrl").unwrap().to_string(),
-            "lrswipkxtea"
-        );
+        assert_eq!(Rights::parse("aetxkpiwsrl").unwrap().to_string(), "lrswipkxtea");
         assert_eq!(Rights::parse("lrxtws").unwrap().to_string(), "lrswxt");
     }
 

@@ -1,1 +1,212 @@
+//! Test harness: a fresh store per test, on SQLite and — where
+//! `MAILROOM_TEST_POSTGRES` names a server — on a scratch PostgreSQL
+//! database, and helpers to run the real `mailroom` binary.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use mailroom::service::Bootstrap;
+use mailroom::store::Store;
+use mailroom::{Principal, Service};
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+
+pub use mailroom;
+pub use mailroom_shared as shared;
+
+/// The domain every test world is made in.
+pub const DOMAIN: &str = "example.com";
+pub const ADMIN_PASSWORD: &str = "admin-secret";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that exists for one test and is removed after it.
+pub struct TestDb {
+    pub url: String,
+    /// The SQLite data directory (also used as a scratch directory).
+    pub dir: tempfile::TempDir,
+    scratch: Option<(String, String)>,
+}
+
+/// The PostgreSQL server to test against, if any. Outside CI a missing one
+/// skips the PostgreSQL variant of each test with a message; in CI
+/// (`CI=true`) it is required.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("MAILROOM_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but MAILROOM_TEST_POSTGRES is not set: the PostgreSQL tests must run in CI")
+        }
+        _ => {
+            eprintln!(
+                "SKIPPED on PostgreSQL: set MAILROOM_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test to run it"
+            );
+            None
+        }
+    }
+}
+
+impl TestDb {
+    /// A fresh database, or `None` when PostgreSQL is asked for but not
+    /// configured (outside CI).
+    pub async fn new(backend: Backend) -> Option<TestDb> {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        match backend {
+            Backend::Sqlite => Some(TestDb {
+                url: format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join(mailroom::store::SQLITE_FILE).display()
+                ),
+                dir,
+                scratch: None,
+            }),
+            Backend::Postgres => {
+                let server = postgres_url()?;
+                let name = format!("mailroom_test_{:016x}", rand::random::<u64>());
+                let mut conn = PgConnection::connect(&server)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {server}: {e}"));
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create scratch database");
+                let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
+                Some(TestDb {
+                    url: format!("{base}/{name}"),
+                    dir,
+                    scratch: Some((server.clone(), name)),
+                })
+            }
+        }
+    }
+
+    pub async fn store(&self) -> Store {
+        Store::connect(&self.url).await.expect("open store")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((server, name)) = self.scratch.take() else {
+            return;
+        };
+        // Drop runs outside async: a small runtime of its own removes the
+        // scratch database (FORCE closes the test's leftover connections).
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let mut conn = PgConnection::connect(&server).await.ok()?;
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// A service on a fresh database with `example.com`, its public account
+/// and `admin@example.com`.
+pub struct World {
+    pub service: Service,
+    pub admin: Principal,
+    pub db: TestDb,
+}
+
+impl World {
+    pub async fn new(backend: Backend) -> Option<World> {
+        let db = TestDb::new(backend).await?;
+        let service = Service::new(db.store().await);
+        let done = service
+            .bootstrap(DOMAIN, Some(ADMIN_PASSWORD.into()))
+            .await
+            .expect("bootstrap");
+        assert!(matches!(done, Bootstrap::Created { .. }));
+        let admin = service
+            .authenticate("admin", ADMIN_PASSWORD)
+            .await
+            .expect("admin logs in");
+        Some(World { service, admin, db })
+    }
+
+    /// Creates the account `name` (password `pw-NAME`) and logs it in.
+    pub async fn user(&self, name: &str) -> Principal {
+        self.service
+            .add_account(&self.admin, name, Some(&format!("pw-{name}")), false)
+            .await
+            .expect("add account");
+        self.service
+            .authenticate(name, &format!("pw-{name}"))
+            .await
+            .expect("log in")
+    }
+}
+
+/// Runs each test body on SQLite and on PostgreSQL:
+/// `both_backends!(name, async |w: World| { … })` makes `name::sqlite` and
+/// `name::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let world = $crate::World::new($crate::Backend::Sqlite)
+                    .await
+                    .expect("sqlite world");
+                ($body)(world).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(world) = $crate::World::new($crate::Backend::Postgres).await else {
+                    return;
+                };
+                ($body)(world).await;
+            }
+        }
+    };
+}
+
+/// The `mailroom` binary that `cargo test --workspace` built next to the
+/// test executables.
+pub fn mailroom_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("mailroom"))
+        .expect("target directory");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test --workspace`",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs `mailroom ARGS` on the test database, feeding `stdin`.
+pub fn run_cli(db: &TestDb, args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(mailroom_bin())
+        .args(args)
+        .env("MAILROOM_DATABASE_URL", &db.url)
+        .env_remove("MAILROOM_DATA")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start mailroom");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin).expect("write stdin");
+    drop(input);
+    child.wait_with_output().expect("mailroom finishes")
+}

@@ -28,9 +28,7 @@ fn require_admin(p: &Principal) -> Result<()> {
     if p.server_admin {
         return Ok(());
     }
-    Err(Error::NoPermission(
-        "only a server administrator may do this".into(),
-    ))
+    Err(Error::NoPermission("only a server administrator may do this".into()))
 }
 
 fn domain_name(name: &str) -> Result<String> {
@@ -39,28 +37,13 @@ fn domain_name(name: &str) -> Result<String> {
 
 impl Service {
     /// Creates a domain, with its `public` account, and its aliases.
-    pub async fn add_domain(
-        &self,
-        p: &Principal,
-        name: &str,
-        aliases: &[String],
-    ) -> Result<DomainRow> {
+    pub async fn add_domain(&self, p: &Principal, name: &str, aliases: &[String]) -> Result<DomainRow> {
         require_admin(p)?;
         let name = domain_name(name)?;
-        let aliases = aliases
-            .iter()
-            .map(|a| domain_name(a))
-            .collect::<Result<Vec<_>>>()?;
+        let aliases = aliases.iter().map(|a| domain_name(a)).collect::<Result<Vec<_>>>()?;
         for candidate in std::iter::once(&name).chain(&aliases) {
-            if self
-                .store
-                .domain_by_name_or_alias(candidate)
-                .await?
-                .is_some()
-            {
-                return Err(Error::AlreadyExists(format!(
-                    "domain {candidate} exists already"
-                )));
+            if self.store.domain_by_name_or_alias(candidate).await?.is_some() {
+                return Err(Error::AlreadyExists(format!("domain {candidate} exists already")));
             }
         }
         let domain = self.store.insert_domain(&name).await?;
@@ -71,8 +54,7 @@ impl Service {
             .store
             .insert_account(domain.id, PUBLIC_ACCOUNT, None, false)
             .await?;
-        self.create_standard_mailboxes(public, &STANDARD_MAILBOXES[..1])
-            .await?;
+        self.create_standard_mailboxes(public, &STANDARD_MAILBOXES[..1]).await?;
         Ok(domain)
     }
 
@@ -81,9 +63,7 @@ impl Service {
         let alias = domain_name(alias)?;
         let domain = self.domain(domain).await?;
         if self.store.domain_by_name_or_alias(&alias).await?.is_some() {
-            return Err(Error::AlreadyExists(format!(
-                "domain {alias} exists already"
-            )));
+            return Err(Error::AlreadyExists(format!("domain {alias} exists already")));
         }
         Ok(self.store.insert_domain_alias(&alias, domain.id).await?)
     }
@@ -107,9 +87,7 @@ impl Service {
         let address = normalize_address(address).ok_or_else(bad)?;
         let (name, domain) = address.split_once('@').unwrap_or((&address, &p.domain));
         if RESERVED_NAMES.contains(&name) {
-            return Err(Error::BadInput(format!(
-                "{name} is reserved for access control lists"
-            )));
+            return Err(Error::BadInput(format!("{name} is reserved for access control lists")));
         }
         Ok((name.to_owned(), self.domain(domain).await?))
     }
@@ -125,21 +103,10 @@ impl Service {
     ) -> Result<AccountRow> {
         require_admin(p)?;
         let (name, domain) = self.new_address(p, address).await?;
-        if self
-            .store
-            .account_by_name(domain.id, &name)
-            .await?
-            .is_some()
-            || self
-                .store
-                .account_by_alias(domain.id, &name)
-                .await?
-                .is_some()
+        if self.store.account_by_name(domain.id, &name).await?.is_some()
+            || self.store.account_by_alias(domain.id, &name).await?.is_some()
         {
-            return Err(Error::AlreadyExists(format!(
-                "{name}@{} exists already",
-                domain.name
-            )));
+            return Err(Error::AlreadyExists(format!("{name}@{} exists already", domain.name)));
         }
         let hash = match password {
             Some(pw) => Some(hash_password(pw).await?),
@@ -149,19 +116,14 @@ impl Service {
             .store
             .insert_account(domain.id, &name, hash.as_deref(), admin)
             .await?;
-        self.create_standard_mailboxes(id, &STANDARD_MAILBOXES)
-            .await?;
+        self.create_standard_mailboxes(id, &STANDARD_MAILBOXES).await?;
         self.store
             .account_by_id(id)
             .await?
             .ok_or_else(|| Error::NotFound("account vanished".into()))
     }
 
-    async fn create_standard_mailboxes(
-        &self,
-        account_id: i64,
-        which: &[(&str, Option<&str>)],
-    ) -> Result<()> {
+    async fn create_standard_mailboxes(&self, account_id: i64, which: &[(&str, Option<&str>)]) -> Result<()> {
         for (name, special_use) in which {
             self.store
                 .insert_mailbox(NewMailbox {
@@ -186,9 +148,7 @@ impl Service {
         require_admin(p)?;
         let account = self.account(p, address).await?;
         if account.name == PUBLIC_ACCOUNT {
-            return Err(Error::BadInput(
-                "the public account belongs to its domain".into(),
-            ));
+            return Err(Error::BadInput("the public account belongs to its domain".into()));
         }
         Ok(self.store.delete_account(account.id).await?)
     }
@@ -214,37 +174,17 @@ impl Service {
         require_admin(p)?;
         let account = self.account(p, target).await?;
         let (name, domain) = self.new_address(p, alias).await?;
-        if self
-            .store
-            .account_by_name(domain.id, &name)
-            .await?
-            .is_some()
-            || self
-                .store
-                .account_by_alias(domain.id, &name)
-                .await?
-                .is_some()
+        if self.store.account_by_name(domain.id, &name).await?.is_some()
+            || self.store.account_by_alias(domain.id, &name).await?.is_some()
         {
-            return Err(Error::AlreadyExists(format!(
-                "{name}@{} exists already",
-                domain.name
-            )));
+            return Err(Error::AlreadyExists(format!("{name}@{} exists already", domain.name)));
         }
-        Ok(self
-            .store
-            .insert_account_alias(domain.id, &name, account.id)
-            .await?)
+        Ok(self.store.insert_account_alias(domain.id, &name, account.id).await?)
     }
 
     /// Adds a routing rule (`*@old.example` → `*@example.com`); lower
     /// priorities apply first.
-    pub async fn add_routing_rule(
-        &self,
-        p: &Principal,
-        pattern: &str,
-        target: &str,
-        priority: i64,
-    ) -> Result<i64> {
+    pub async fn add_routing_rule(&self, p: &Principal, pattern: &str, target: &str, priority: i64) -> Result<i64> {
         require_admin(p)?;
         for (what, text) in [("pattern", pattern), ("target", target)] {
             let plain = text.replacen('*', "x", 1).to_ascii_lowercase();
@@ -256,22 +196,14 @@ impl Service {
         }
         Ok(self
             .store
-            .insert_routing_rule(
-                priority,
-                &pattern.to_ascii_lowercase(),
-                &target.to_ascii_lowercase(),
-            )
+            .insert_routing_rule(priority, &pattern.to_ascii_lowercase(), &target.to_ascii_lowercase())
             .await?)
     }
 
     /// On an empty database: creates `domain`, its public account, and the
     /// server admin `admin@domain` (with `admin_password`, or a generated
     /// one). Does nothing on a database that has accounts.
-    pub async fn bootstrap(
-        &self,
-        domain: &str,
-        admin_password: Option<String>,
-    ) -> Result<Bootstrap> {
+    pub async fn bootstrap(&self, domain: &str, admin_password: Option<String>) -> Result<Bootstrap> {
         if self.store.count_accounts().await? > 0 {
             return Ok(Bootstrap::AlreadyDone);
         }

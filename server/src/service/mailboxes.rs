@@ -7,7 +7,7 @@ use mailroom_shared::{MailboxPath, Right, Rights};
 
 use super::{Opened, Principal, Service, display_name, info, not_found};
 use crate::error::{Error, Result};
-use crate::store::NewMailbox;
+use crate::store::{AccountRow, NewMailbox};
 
 /// How SETACL changes an entry's rights (RFC 4314 §3.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,7 +30,8 @@ impl AclChange {
 
 impl Service {
     /// Every mailbox the principal may look up: its own, then those of
-    /// other accounts shared with it (one indexed query, not a scan).
+    /// other accounts shared with it (one indexed query, not a scan), each
+    /// group by name.
     pub async fn list_mailboxes(&self, p: &Principal) -> Result<Vec<MailboxInfo>> {
         let mut out = Vec::new();
         if let Some(me) = self.store.account_by_id(p.account_id).await? {
@@ -41,29 +42,24 @@ impl Service {
         let mut identifiers = vec!["anyone".to_owned(), "authenticated".to_owned()];
         identifiers.push(format!("anyone@{}", p.domain));
         identifiers.push(p.address.clone());
-        for m in self
-            .store
-            .mailboxes_shared_with(&identifiers, p.account_id)
-            .await?
-        {
+        let mut shared = Vec::new();
+        for m in self.store.mailboxes_shared_with(&identifiers, p.account_id).await? {
             let Some(owner) = self.store.account_by_id(m.account_id).await? else {
                 continue;
             };
             let rights = p.rights_on(&owner, &self.store.acl_of(m.id).await?);
             if rights.contains(Right::Lookup) {
-                out.push(info(&m, &display_name(p, &owner, &m.name), &owner, rights));
+                shared.push(info(&m, &display_name(p, &owner, &m.name), &owner, rights));
             }
         }
+        shared.sort_by(|a, b| a.name.cmp(&b.name));
+        out.extend(shared);
         Ok(out)
     }
 
     /// The mailboxes of one account (`bob`, `~bob`, an alias) that the
     /// principal may look up.
-    pub async fn list_account_mailboxes(
-        &self,
-        p: &Principal,
-        account: &str,
-    ) -> Result<Vec<MailboxInfo>> {
+    pub async fn list_account_mailboxes(&self, p: &Principal, account: &str) -> Result<Vec<MailboxInfo>> {
         let owner = self.account(p, account.trim_start_matches('~')).await?;
         let mut out = Vec::new();
         for m in self.store.mailboxes_of(owner.id).await? {
@@ -86,29 +82,8 @@ impl Service {
     /// of its parent's ACL.
     pub async fn create_mailbox(&self, p: &Principal, name: &str) -> Result<MailboxInfo> {
         let (owner, path) = self.owner_and_path(p, name).await?;
-        let own = owner.id == p.account_id;
-        let acl = match path.parent() {
-            Some(parent) => {
-                let parent_name = display_name(p, &owner, parent.as_str());
-                let parent = match self.open(p, &parent_name).await {
-                    Err(Error::NotFound(_)) if own => {
-                        Box::pin(self.create_mailbox(p, &parent_name)).await?;
-                        self.open(p, &parent_name).await?
-                    }
-                    other => other?,
-                };
-                parent.require(Right::CreateMailbox, "create mailboxes in it")?;
-                parent.acl
-            }
-            None if own || p.server_admin => Vec::new(),
-            None => return Err(not_found(&display_name(p, &owner, path.as_str()))),
-        };
-        if self
-            .store
-            .mailbox_by_name(owner.id, path.as_str())
-            .await?
-            .is_some()
-        {
+        let acl = self.acl_for_new(p, &owner, &path).await?;
+        if self.store.mailbox_by_name(owner.id, path.as_str()).await?.is_some() {
             return Err(Error::AlreadyExists(format!("{name} exists already")));
         }
         let row = self
@@ -123,12 +98,31 @@ impl Service {
             .await?;
         self.feed.wake();
         let rights = p.rights_on(&owner, &acl);
-        Ok(info(
-            &row,
-            &display_name(p, &owner, &row.name),
-            &owner,
-            rights,
-        ))
+        Ok(info(&row, &display_name(p, &owner, &row.name), &owner, rights))
+    }
+
+    /// Checks that `p` may create `path` in `owner`'s account and returns
+    /// the ACL it starts with (a copy of its parent's). In one's own account
+    /// missing parents are created (RFC 3501 §6.3.3); elsewhere the parent
+    /// must exist and grant `k`, and a top level needs a server admin.
+    async fn acl_for_new(&self, p: &Principal, owner: &AccountRow, path: &MailboxPath) -> Result<Vec<AclEntry>> {
+        let own = owner.id == p.account_id;
+        let Some(parent) = path.parent() else {
+            if own || p.server_admin {
+                return Ok(Vec::new());
+            }
+            return Err(not_found(&display_name(p, owner, path.as_str())));
+        };
+        let parent_name = display_name(p, owner, parent.as_str());
+        let parent = match self.open(p, &parent_name).await {
+            Err(Error::NotFound(_)) if own => {
+                Box::pin(self.create_mailbox(p, &parent_name)).await?;
+                self.open(p, &parent_name).await?
+            }
+            other => other?,
+        };
+        parent.require(Right::CreateMailbox, "create mailboxes in it")?;
+        Ok(parent.acl)
     }
 
     /// Deletes a mailbox and its messages (needs `x`). INBOX stays, and a
@@ -139,8 +133,7 @@ impl Service {
         if m.mailbox.name == "INBOX" {
             return Err(Error::BadInput("INBOX cannot be deleted".into()));
         }
-        let path =
-            MailboxPath::parse(&m.mailbox.name).map_err(|e| Error::BadInput(e.to_string()))?;
+        let path = MailboxPath::parse(&m.mailbox.name).map_err(|e| Error::BadInput(e.to_string()))?;
         if self.children(&m, &path).await?.next().is_some() {
             return Err(Error::BadInput(format!(
                 "{} has sub-mailboxes: delete them first",
@@ -159,9 +152,9 @@ impl Service {
     ) -> Result<impl Iterator<Item = crate::store::MailboxRow> + 'a> {
         let all = self.store.mailboxes_of(m.owner.id).await?;
         let id = m.mailbox.id;
-        Ok(all.into_iter().filter(move |c| {
-            c.id != id && MailboxPath::parse(&c.name).is_ok_and(|cp| cp.is_within(path))
-        }))
+        Ok(all
+            .into_iter()
+            .filter(move |c| c.id != id && MailboxPath::parse(&c.name).is_ok_and(|cp| cp.is_within(path))))
     }
 
     /// Renames a mailbox and its sub-mailboxes within one account: `x` on
@@ -174,16 +167,11 @@ impl Service {
         }
         let (to_owner, to_path) = self.owner_and_path(p, to).await?;
         if to_owner.id != m.owner.id {
-            return Err(Error::BadInput(
-                "a mailbox cannot move to another account".into(),
-            ));
+            return Err(Error::BadInput("a mailbox cannot move to another account".into()));
         }
-        let from_path =
-            MailboxPath::parse(&m.mailbox.name).map_err(|e| Error::BadInput(e.to_string()))?;
+        let from_path = MailboxPath::parse(&m.mailbox.name).map_err(|e| Error::BadInput(e.to_string()))?;
         if to_path.is_within(&from_path) {
-            return Err(Error::BadInput(
-                "a mailbox cannot move inside itself".into(),
-            ));
+            return Err(Error::BadInput("a mailbox cannot move inside itself".into()));
         }
         if self
             .store
@@ -193,16 +181,7 @@ impl Service {
         {
             return Err(Error::AlreadyExists(format!("{to} exists already")));
         }
-        if let Some(parent) = to_path.parent() {
-            let parent = self
-                .open(p, &display_name(p, &m.owner, parent.as_str()))
-                .await?;
-            parent.require(Right::CreateMailbox, "create mailboxes in it")?;
-        } else if m.owner.id != p.account_id && !p.server_admin {
-            return Err(Error::NoPermission(
-                "only the owner may add top-level mailboxes".into(),
-            ));
-        }
+        self.acl_for_new(p, &m.owner, &to_path).await?;
         let mut renames = vec![(m.mailbox.id, to_path.as_str().to_owned())];
         for child in self.children(&m, &from_path).await? {
             let rest = &child.name[from_path.as_str().len()..];
@@ -210,8 +189,7 @@ impl Service {
         }
         self.store.rename_mailboxes(&renames).await?;
         self.feed.wake();
-        self.mailbox(p, &display_name(p, &m.owner, to_path.as_str()))
-            .await
+        self.mailbox(p, &display_name(p, &m.owner, to_path.as_str())).await
     }
 
     /// The ACL (RFC 4314 GETACL): needs `a`.
@@ -225,16 +203,9 @@ impl Service {
     /// rights; an entry left with no rights is removed. `-bob` names a
     /// negative entry. User names go through the router and are stored as
     /// `name@domain`. Needs `a`. Returns the entry as stored.
-    pub async fn set_acl(
-        &self,
-        p: &Principal,
-        name: &str,
-        identifier: &str,
-        rights: &str,
-    ) -> Result<AclEntry> {
+    pub async fn set_acl(&self, p: &Principal, name: &str, identifier: &str, rights: &str) -> Result<AclEntry> {
         let (change, letters) = AclChange::parse(rights);
-        let mut entry =
-            AclEntry::parse(identifier, letters).map_err(|e| Error::BadInput(e.to_string()))?;
+        let mut entry = AclEntry::parse(identifier, letters).map_err(|e| Error::BadInput(e.to_string()))?;
         let m = self.open(p, name).await?;
         m.require(Right::Administer, "change who may use it")?;
         if let Identifier::User(user) = &entry.identifier {
@@ -268,36 +239,20 @@ impl Service {
 
     /// LISTRIGHTS (RFC 4314 §3.7): the rights always granted to
     /// `identifier` and those that may be granted, one by one. Needs `a`.
-    pub async fn list_rights(
-        &self,
-        p: &Principal,
-        name: &str,
-        identifier: &str,
-    ) -> Result<(Rights, Vec<Rights>)> {
+    pub async fn list_rights(&self, p: &Principal, name: &str, identifier: &str) -> Result<(Rights, Vec<Rights>)> {
         let entry = AclEntry::parse(identifier, "").map_err(|e| Error::BadInput(e.to_string()))?;
         let m = self.open(p, name).await?;
         m.require(Right::Administer, "see who may use it")?;
         if let Identifier::User(user) = &entry.identifier
-            && self
-                .account(p, user)
-                .await
-                .is_ok_and(|a| a.id == m.owner.id)
+            && self.account(p, user).await.is_ok_and(|a| a.id == m.owner.id)
         {
             return Ok((Rights::ALL, Vec::new()));
         }
-        Ok((
-            Rights::NONE,
-            Right::ALL.into_iter().map(Rights::from).collect(),
-        ))
+        Ok((Rights::NONE, Right::ALL.into_iter().map(Rights::from).collect()))
     }
 
     /// Why `user` has the rights it has on a mailbox. Needs `a`.
-    pub async fn explain_rights(
-        &self,
-        p: &Principal,
-        name: &str,
-        user: &str,
-    ) -> Result<Explanation> {
+    pub async fn explain_rights(&self, p: &Principal, name: &str, user: &str) -> Result<Explanation> {
         let m = self.open(p, name).await?;
         m.require(Right::Administer, "see who may use it")?;
         let account = self.account(p, user).await?;

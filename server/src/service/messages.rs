@@ -88,11 +88,7 @@ impl Service {
 
     /// The messages of a mailbox, by UID, with flags as this principal sees
     /// them (needs `r`).
-    pub async fn messages(
-        &self,
-        p: &Principal,
-        name: &str,
-    ) -> Result<(MailboxInfo, Vec<MessageRow>)> {
+    pub async fn messages(&self, p: &Principal, name: &str) -> Result<(MailboxInfo, Vec<MessageRow>)> {
         let m = self.open(p, name).await?;
         m.require(Right::Read, "read it")?;
         let rows = self.store.messages(m.mailbox.id, m.seen_reader(p)).await?;
@@ -104,10 +100,7 @@ impl Service {
         let (_, rows) = self.messages(p, name).await?;
         Ok(MailboxCounts {
             messages: rows.len() as u32,
-            unseen: rows
-                .iter()
-                .filter(|r| !r.flags.contains(SystemFlag::Seen))
-                .count() as u32,
+            unseen: rows.iter().filter(|r| !r.flags.contains(SystemFlag::Seen)).count() as u32,
         })
     }
 
@@ -116,11 +109,7 @@ impl Service {
         let m = self.open(p, name).await?;
         m.require(Right::Read, "read it")?;
         let gone = || Error::NotFound(format!("no message with UID {uid} in {name}"));
-        let row = self
-            .store
-            .message(m.mailbox.id, uid, None)
-            .await?
-            .ok_or_else(gone)?;
+        let row = self.store.message(m.mailbox.id, uid, None).await?.ok_or_else(gone)?;
         self.store.content(&row.blob_hash).await?.ok_or_else(gone)
     }
 
@@ -154,12 +143,7 @@ impl Service {
 
     /// EXPUNGE (needs `e`): removes the messages flagged `\Deleted`, only
     /// among `uids` when given (UID EXPUNGE). Returns the removed UIDs.
-    pub async fn expunge(
-        &self,
-        p: &Principal,
-        name: &str,
-        uids: Option<&[u32]>,
-    ) -> Result<Vec<u32>> {
+    pub async fn expunge(&self, p: &Principal, name: &str, uids: Option<&[u32]>) -> Result<Vec<u32>> {
         let m = self.open(p, name).await?;
         m.require(Right::Expunge, "expunge messages")?;
         let (gone, _) = self.store.expunge(m.mailbox.id, uids).await?;
@@ -175,13 +159,7 @@ impl Service {
     /// COPY (`r` on the source, `i` on the target; flags the principal may
     /// not set in the target are dropped). Returns the target's
     /// UIDVALIDITY and (source UID, new UID) pairs.
-    pub async fn copy(
-        &self,
-        p: &Principal,
-        from: &str,
-        uids: &[u32],
-        to: &str,
-    ) -> Result<(u32, Vec<(u32, u32)>)> {
+    pub async fn copy(&self, p: &Principal, from: &str, uids: &[u32], to: &str) -> Result<(u32, Vec<(u32, u32)>)> {
         let src = self.open(p, from).await?;
         src.require(Right::Read, "read it")?;
         let dst = self.open(p, to).await?;
@@ -225,9 +203,7 @@ impl Service {
         let dst = self.open(p, to).await?;
         dst.require(Right::Insert, "add messages to it")?;
         if src.mailbox.id == dst.mailbox.id {
-            return Err(Error::BadInput(
-                "source and target are the same mailbox".into(),
-            ));
+            return Err(Error::BadInput("source and target are the same mailbox".into()));
         }
         let mut rows = self.rows(p, &src, uids).await?;
         for row in &mut rows {
@@ -243,12 +219,7 @@ impl Service {
 
     /// The changes of a mailbox after `modseq`, as this principal may see
     /// them (needs `r`): how a session catches up.
-    pub async fn changes_since(
-        &self,
-        p: &Principal,
-        name: &str,
-        modseq: u64,
-    ) -> Result<Vec<Change>> {
+    pub async fn changes_since(&self, p: &Principal, name: &str, modseq: u64) -> Result<Vec<Change>> {
         let m = self.open(p, name).await?;
         m.require(Right::Read, "read it")?;
         let rows = self.store.changes_since(m.mailbox.id, modseq).await?;
@@ -280,10 +251,7 @@ impl Service {
             internal_date: now(),
             envelope_from: envelope_from.map(str::to_owned),
         };
-        let (uids, _) = self
-            .store
-            .insert_messages(inbox.id, vec![message], None)
-            .await?;
+        let (uids, _) = self.store.insert_messages(inbox.id, vec![message], None).await?;
         self.feed.wake();
         Ok(DeliveryReport {
             account: account.address(),
@@ -294,12 +262,7 @@ impl Service {
 
     /// Adds already-parsed messages to a mailbox in one transaction, with
     /// their dates and envelope senders (`mailroom import`; needs `i`).
-    pub async fn import(
-        &self,
-        p: &Principal,
-        name: &str,
-        messages: Vec<NewMessage>,
-    ) -> Result<Vec<u32>> {
+    pub async fn import(&self, p: &Principal, name: &str, messages: Vec<NewMessage>) -> Result<Vec<u32>> {
         let m = self.open(p, name).await?;
         m.require(Right::Insert, "add messages to it")?;
         for message in &messages {

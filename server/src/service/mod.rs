@@ -191,9 +191,7 @@ impl Service {
                 let owner = self.store.account_by_id(p.account_id).await?;
                 Ok((owner.ok_or(Error::AuthFailed)?, path))
             }
-            MailboxName::Personal(_) => {
-                Err(Error::BadInput(format!("name the owner: ~account/{name}")))
-            }
+            MailboxName::Personal(_) => Err(Error::BadInput(format!("name the owner: ~account/{name}"))),
             MailboxName::Foreign { account, path } => Ok((self.account(p, &account).await?, path)),
         }
     }

@@ -27,11 +27,7 @@ pub fn rewrite(rule: &RoutingRule, address: &str) -> Option<String> {
 
 /// Resolves `input` (`name` or `name@domain`; a bare name is taken in
 /// `default_domain`) to an account, or `None`.
-pub async fn resolve(
-    store: &Store,
-    input: &str,
-    default_domain: &str,
-) -> crate::store::Result<Option<AccountRow>> {
+pub async fn resolve(store: &Store, input: &str, default_domain: &str) -> crate::store::Result<Option<AccountRow>> {
     let Some(mut address) = normalize_address(input) else {
         return Ok(None);
     };
@@ -80,25 +76,16 @@ mod tests {
     #[test]
     fn wildcard_rules_carry_the_matched_part() {
         let r = rule("*@old.example", "*@example.com");
-        assert_eq!(
-            rewrite(&r, "bob@old.example").as_deref(),
-            Some("bob@example.com")
-        );
+        assert_eq!(rewrite(&r, "bob@old.example").as_deref(), Some("bob@example.com"));
         assert_eq!(rewrite(&r, "bob@example.com"), None);
         let r = rule("sales-*@example.com", "*@example.com");
-        assert_eq!(
-            rewrite(&r, "sales-eu@example.com").as_deref(),
-            Some("eu@example.com")
-        );
+        assert_eq!(rewrite(&r, "sales-eu@example.com").as_deref(), Some("eu@example.com"));
     }
 
     #[test]
     fn exact_rules_match_exactly() {
         let r = rule("sales@example.com", "public@example.com");
-        assert_eq!(
-            rewrite(&r, "sales@example.com").as_deref(),
-            Some("public@example.com")
-        );
+        assert_eq!(rewrite(&r, "sales@example.com").as_deref(), Some("public@example.com"));
         assert_eq!(rewrite(&r, "xsales@example.com"), None);
     }
 

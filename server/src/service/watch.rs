@@ -84,10 +84,7 @@ impl Watch {
                     return Err(Error::NotFound("the mailbox is gone".into()));
                 }
             };
-            let fresh: Vec<Change> = changes
-                .into_iter()
-                .filter(|c| c.log_id > self.last_log_id)
-                .collect();
+            let fresh: Vec<Change> = changes.into_iter().filter(|c| c.log_id > self.last_log_id).collect();
             if let Some(last) = fresh.last() {
                 self.last_log_id = last.log_id;
                 self.seen = self.seen.max(last.modseq);

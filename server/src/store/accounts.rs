@@ -214,37 +214,27 @@ impl Store {
         Ok(())
     }
 
-    pub async fn insert_account_alias(
-        &self,
-        domain_id: i64,
-        name: &str,
-        account_id: i64,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO account_aliases (domain_id, name, account_id) VALUES ($1, $2, $3)",
-        )
-        .bind(domain_id)
-        .bind(name)
-        .bind(account_id)
-        .execute(&self.pool)
-        .await?;
+    pub async fn insert_account_alias(&self, domain_id: i64, name: &str, account_id: i64) -> Result<()> {
+        sqlx::query("INSERT INTO account_aliases (domain_id, name, account_id) VALUES ($1, $2, $3)")
+            .bind(domain_id)
+            .bind(name)
+            .bind(account_id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
-    pub async fn insert_routing_rule(
-        &self,
-        priority: i64,
-        pattern: &str,
-        target: &str,
-    ) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "INSERT INTO routing_rules (priority, pattern, target) VALUES ($1, $2, $3) RETURNING id",
+    pub async fn insert_routing_rule(&self, priority: i64, pattern: &str, target: &str) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar(
+                "INSERT INTO routing_rules (priority, pattern, target) VALUES ($1, $2, $3) RETURNING id",
+            )
+            .bind(priority)
+            .bind(pattern)
+            .bind(target)
+            .fetch_one(&self.pool)
+            .await?,
         )
-        .bind(priority)
-        .bind(pattern)
-        .bind(target)
-        .fetch_one(&self.pool)
-        .await?)
     }
 
     /// Routing rules, in the order they apply.

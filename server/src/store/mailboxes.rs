@@ -21,8 +21,7 @@ pub struct MailboxRow {
     pub seen_mode: SeenMode,
 }
 
-const MAILBOX_COLUMNS: &str =
-    "id, account_id, name, uidvalidity, uidnext, highest_modseq, special_use, seen_mode";
+const MAILBOX_COLUMNS: &str = "id, account_id, name, uidvalidity, uidnext, highest_modseq, special_use, seen_mode";
 
 fn mailbox_from(row: &AnyRow) -> Result<MailboxRow> {
     let seen_mode: String = row.try_get("seen_mode")?;
@@ -87,8 +86,7 @@ impl Store {
     }
 
     pub async fn mailbox_by_name(&self, account_id: i64, name: &str) -> Result<Option<MailboxRow>> {
-        let sql =
-            format!("SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = $1 AND name = $2");
+        let sql = format!("SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = $1 AND name = $2");
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(account_id)
             .bind(name)
@@ -112,8 +110,7 @@ impl Store {
 
     /// All mailboxes of one account, by name.
     pub async fn mailboxes_of(&self, account_id: i64) -> Result<Vec<MailboxRow>> {
-        let sql =
-            format!("SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = $1 ORDER BY name");
+        let sql = format!("SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = $1 ORDER BY name");
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(account_id)
             .fetch_all(&self.pool)
@@ -127,14 +124,8 @@ impl Store {
     /// `identifiers` holds a positive entry with the lookup right: the
     /// candidates a principal may see under `~`. One indexed query; the
     /// caller still applies negative entries.
-    pub async fn mailboxes_shared_with(
-        &self,
-        identifiers: &[String],
-        except_account: i64,
-    ) -> Result<Vec<MailboxRow>> {
-        let placeholders: Vec<String> = (0..identifiers.len())
-            .map(|i| format!("${}", i + 2))
-            .collect();
+    pub async fn mailboxes_shared_with(&self, identifiers: &[String], except_account: i64) -> Result<Vec<MailboxRow>> {
+        let placeholders: Vec<String> = (0..identifiers.len()).map(|i| format!("${}", i + 2)).collect();
         let columns = MAILBOX_COLUMNS
             .split(", ")
             .map(|c| format!("m.{c}"))
@@ -150,12 +141,7 @@ impl Store {
         for id in identifiers {
             query = query.bind(id.as_str());
         }
-        query
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(mailbox_from)
-            .collect()
+        query.fetch_all(&self.pool).await?.iter().map(mailbox_from).collect()
     }
 
     /// Renames mailboxes: each `(id, new name)` pair, in one transaction.
@@ -168,14 +154,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             let modseq = bump_modseq(&mut tx, *id).await?;
-            log_change(
-                &mut tx,
-                self,
-                *id,
-                modseq,
-                ChangeKindTag::MailboxRenamed(name),
-            )
-            .await?;
+            log_change(&mut tx, self, *id, modseq, ChangeKindTag::MailboxRenamed(name)).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -217,8 +196,7 @@ impl Store {
                 let id: String = r.try_get("identifier")?;
                 let rights: String = r.try_get("rights")?;
                 let negative = r.try_get::<i64, _>("negative")? != 0;
-                let corrupt =
-                    |what: &str| StoreError::Corrupt(format!("ACL {what} {id:?} {rights:?}"));
+                let corrupt = |what: &str| StoreError::Corrupt(format!("ACL {what} {id:?} {rights:?}"));
                 Ok(AclEntry {
                     identifier: Identifier::parse(&id).map_err(|_| corrupt("identifier"))?,
                     negative,
@@ -233,14 +211,12 @@ impl Store {
     pub async fn put_acl_entry(&self, mailbox_id: i64, entry: &AclEntry) -> Result<u64> {
         let mut tx = self.write().await?;
         if entry.rights.is_empty() {
-            sqlx::query(
-                "DELETE FROM acl WHERE mailbox_id = $1 AND identifier = $2 AND negative = $3",
-            )
-            .bind(mailbox_id)
-            .bind(identifier_key(&entry.identifier))
-            .bind(i64::from(entry.negative))
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("DELETE FROM acl WHERE mailbox_id = $1 AND identifier = $2 AND negative = $3")
+                .bind(mailbox_id)
+                .bind(identifier_key(&entry.identifier))
+                .bind(i64::from(entry.negative))
+                .execute(&mut *tx)
+                .await?;
         } else {
             upsert_acl(&mut tx, mailbox_id, entry).await?;
         }
@@ -252,23 +228,19 @@ impl Store {
 
     pub async fn subscriptions(&self, account_id: i64) -> Result<Vec<String>> {
         Ok(
-            sqlx::query_scalar(
-                "SELECT name FROM subscriptions WHERE account_id = $1 ORDER BY name",
-            )
-            .bind(account_id)
-            .fetch_all(&self.pool)
-            .await?,
+            sqlx::query_scalar("SELECT name FROM subscriptions WHERE account_id = $1 ORDER BY name")
+                .bind(account_id)
+                .fetch_all(&self.pool)
+                .await?,
         )
     }
 
     pub async fn subscribe(&self, account_id: i64, name: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO subscriptions (account_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(account_id)
-        .bind(name)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("INSERT INTO subscriptions (account_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(account_id)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -282,11 +254,7 @@ impl Store {
     }
 }
 
-async fn upsert_acl(
-    tx: &mut Transaction<'static, Any>,
-    mailbox_id: i64,
-    entry: &AclEntry,
-) -> Result<()> {
+async fn upsert_acl(tx: &mut Transaction<'static, Any>, mailbox_id: i64, entry: &AclEntry) -> Result<()> {
     sqlx::query(
         "INSERT INTO acl (mailbox_id, identifier, negative, rights, grants_lookup) \
          VALUES ($1, $2, $3, $4, $5) \
@@ -297,9 +265,7 @@ async fn upsert_acl(
     .bind(identifier_key(&entry.identifier))
     .bind(i64::from(entry.negative))
     .bind(entry.rights.to_string())
-    .bind(i64::from(
-        !entry.negative && entry.rights.contains(Right::Lookup),
-    ))
+    .bind(i64::from(!entry.negative && entry.rights.contains(Right::Lookup)))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -320,10 +286,7 @@ async fn next_uidvalidity(tx: &mut Transaction<'static, Any>) -> Result<i64> {
 }
 
 /// Gives the mailbox its next MODSEQ and returns it.
-pub(super) async fn bump_modseq(
-    tx: &mut Transaction<'static, Any>,
-    mailbox_id: i64,
-) -> Result<i64> {
+pub(super) async fn bump_modseq(tx: &mut Transaction<'static, Any>, mailbox_id: i64) -> Result<i64> {
     sqlx::query_scalar(
         "UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = $1 RETURNING highest_modseq",
     )

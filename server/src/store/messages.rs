@@ -74,16 +74,14 @@ pub(super) async fn log_change(
         ChangeKindTag::MailboxDeleted => ("deleted", None),
         ChangeKindTag::AclChanged => ("acl", None),
     };
-    sqlx::query(
-        "INSERT INTO changes (mailbox_id, modseq, kind, detail, origin) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(mailbox_id)
-    .bind(modseq.try_into().unwrap_or(i64::MAX))
-    .bind(kind)
-    .bind(detail)
-    .bind(store.origin.as_str())
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query("INSERT INTO changes (mailbox_id, modseq, kind, detail, origin) VALUES ($1, $2, $3, $4, $5)")
+        .bind(mailbox_id)
+        .bind(modseq.try_into().unwrap_or(i64::MAX))
+        .bind(kind)
+        .bind(detail)
+        .bind(store.origin.as_str())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -115,10 +113,7 @@ async fn log_message_change(tx: &mut Tx, store: &Store, c: MessageChange<'_>) ->
 }
 
 fn message_from(row: &AnyRow) -> Result<MessageRow> {
-    let mut flags = Flags::from_stored(
-        row.try_get("system_flags")?,
-        &row.try_get::<String, _>("keywords")?,
-    );
+    let mut flags = Flags::from_stored(row.try_get("system_flags")?, &row.try_get::<String, _>("keywords")?);
     if row.try_get::<i64, _>("seen_by_reader")? != 0 {
         flags.insert(SystemFlag::Seen);
     }
@@ -156,8 +151,7 @@ fn change_from(row: &AnyRow) -> Result<ChangeRow> {
     })
 }
 
-const CHANGE_COLUMNS: &str =
-    "id, mailbox_id, modseq, kind, uid, system_flags, keywords, account_id, detail";
+const CHANGE_COLUMNS: &str = "id, mailbox_id, modseq, kind, uid, system_flags, keywords, account_id, detail";
 
 pub fn content_hash(content: &[u8]) -> String {
     hex::encode(Sha256::digest(content))
@@ -174,9 +168,7 @@ impl Store {
         seen_reader: Option<i64>,
     ) -> Result<(Vec<u32>, u64)> {
         let mut tx = self.write().await?;
-        let result = self
-            .tx_insert(&mut tx, mailbox_id, messages, seen_reader)
-            .await?;
+        let result = self.tx_insert(&mut tx, mailbox_id, messages, seen_reader).await?;
         tx.commit().await?;
         Ok(result)
     }
@@ -264,12 +256,7 @@ impl Store {
             .collect()
     }
 
-    pub async fn message(
-        &self,
-        mailbox_id: i64,
-        uid: u32,
-        reader: Option<i64>,
-    ) -> Result<Option<MessageRow>> {
+    pub async fn message(&self, mailbox_id: i64, uid: u32, reader: Option<i64>) -> Result<Option<MessageRow>> {
         let sql = format!("{MESSAGE_SELECT} AND m.uid = $3");
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(mailbox_id)
@@ -400,13 +387,12 @@ impl Store {
         let modseq = bump_modseq(tx, mailbox_id).await?;
         let mut hashes = Vec::with_capacity(uids.len());
         for &uid in uids {
-            let hash: Option<String> = sqlx::query_scalar(
-                "DELETE FROM messages WHERE mailbox_id = $1 AND uid = $2 RETURNING blob_hash",
-            )
-            .bind(mailbox_id)
-            .bind(i64::from(uid))
-            .fetch_optional(&mut **tx)
-            .await?;
+            let hash: Option<String> =
+                sqlx::query_scalar("DELETE FROM messages WHERE mailbox_id = $1 AND uid = $2 RETURNING blob_hash")
+                    .bind(mailbox_id)
+                    .bind(i64::from(uid))
+                    .fetch_optional(&mut **tx)
+                    .await?;
             hashes.extend(hash);
             let change = MessageChange {
                 mailbox_id,
@@ -463,9 +449,8 @@ impl Store {
 
     /// The change log of one mailbox after `modseq`, in order.
     pub async fn changes_since(&self, mailbox_id: i64, modseq: u64) -> Result<Vec<ChangeRow>> {
-        let sql = format!(
-            "SELECT {CHANGE_COLUMNS} FROM changes WHERE mailbox_id = $1 AND modseq > $2 ORDER BY modseq, id"
-        );
+        let sql =
+            format!("SELECT {CHANGE_COLUMNS} FROM changes WHERE mailbox_id = $1 AND modseq > $2 ORDER BY modseq, id");
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(mailbox_id)
             .bind(modseq as i64)
@@ -477,14 +462,8 @@ impl Store {
     }
 
     /// The change log of one mailbox after log row `after`, in order.
-    pub async fn mailbox_changes_after(
-        &self,
-        mailbox_id: i64,
-        after: i64,
-    ) -> Result<Vec<ChangeRow>> {
-        let sql = format!(
-            "SELECT {CHANGE_COLUMNS} FROM changes WHERE mailbox_id = $1 AND id > $2 ORDER BY id"
-        );
+    pub async fn mailbox_changes_after(&self, mailbox_id: i64, after: i64) -> Result<Vec<ChangeRow>> {
+        let sql = format!("SELECT {CHANGE_COLUMNS} FROM changes WHERE mailbox_id = $1 AND id > $2 ORDER BY id");
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(mailbox_id)
             .bind(after)
@@ -497,8 +476,7 @@ impl Store {
 
     /// Up to `limit` changes after log row `after`, in log order.
     pub async fn changes_after(&self, after: i64, limit: i64) -> Result<Vec<ChangeRow>> {
-        let sql =
-            format!("SELECT {CHANGE_COLUMNS} FROM changes WHERE id > $1 ORDER BY id LIMIT $2");
+        let sql = format!("SELECT {CHANGE_COLUMNS} FROM changes WHERE id > $1 ORDER BY id LIMIT $2");
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(after)
             .bind(limit)
@@ -511,12 +489,10 @@ impl Store {
 
     /// The id of the newest change-log row (0 for none).
     pub async fn last_change_id(&self) -> Result<i64> {
-        Ok(
-            sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM changes")
-                .fetch_one(&self.pool)
-                .await?
-                .unwrap_or(0),
-        )
+        Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM changes")
+            .fetch_one(&self.pool)
+            .await?
+            .unwrap_or(0))
     }
 }
 

@@ -1,0 +1,155 @@
+//! Bad input gets a clear error and changes nothing.
+
+use mailroom::Error;
+use mailroom_shared::Flags;
+use mailroom_tests::{World, both_backends};
+
+async fn names(w: &World, p: &mailroom::Principal) -> Vec<String> {
+    w.service
+        .list_mailboxes(p)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .collect()
+}
+
+both_backends!(malformed_mailbox_names_are_refused, async |w: World| {
+    let alice = w.user("alice").await;
+    let before = names(&w, &alice).await;
+    let long = "x".repeat(10_000);
+    let long_level = format!("a/{}", "y".repeat(300));
+    for bad in [
+        "..",
+        ".",
+        "a/../b",
+        "a//b",
+        "/a",
+        "a/",
+        "",
+        "a\u{0}b",
+        "tab\there",
+        "bell\u{7}",
+        "new\nline",
+        "a*",
+        "50%",
+        &long,
+        &long_level,
+        "~",
+        "~/INBOX",
+        "~bob",
+        "~../INBOX",
+        "~a b/INBOX",
+        "~bob/..",
+    ] {
+        let err = w.service.create_mailbox(&alice, bad).await.unwrap_err();
+        assert!(matches!(err, Error::BadInput(_)), "{bad:?}: {err:?}");
+        assert!(!err.to_string().is_empty());
+        let err = w.service.mailbox(&alice, bad).await.unwrap_err();
+        assert!(matches!(err, Error::BadInput(_)), "{bad:?}: {err:?}");
+    }
+    assert_eq!(names(&w, &alice).await, before);
+});
+
+both_backends!(unknown_accounts_are_not_found, async |w: World| {
+    let alice = w.user("alice").await;
+    for name in [
+        "~nobody/INBOX",
+        "~nobody@example.com/INBOX",
+        "~alice@nowhere.example/INBOX",
+    ] {
+        let err = w.service.mailbox(&alice, name).await.unwrap_err();
+        assert!(matches!(err, Error::NotFound(_)), "{name}: {err:?}");
+        let err = w.service.create_mailbox(&alice, name).await.unwrap_err();
+        assert!(matches!(err, Error::NotFound(_)), "{name}: {err:?}");
+    }
+    let err = w.service.list_account_mailboxes(&alice, "~nobody").await.unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+    for bad in ["nobody", "a b", "", "x@"] {
+        assert!(w.service.delete_account(&w.admin, bad).await.is_err(), "{bad:?}");
+    }
+    assert_eq!(w.service.accounts(&w.admin).await.unwrap().len(), 3);
+});
+
+both_backends!(duplicates_and_protected_mailboxes, async |w: World| {
+    let alice = w.user("alice").await;
+    w.service.create_mailbox(&alice, "Projects").await.unwrap();
+    let err = w.service.create_mailbox(&alice, "Projects").await.unwrap_err();
+    assert!(matches!(err, Error::AlreadyExists(_)), "{err:?}");
+    let err = w.service.create_mailbox(&alice, "inbox").await.unwrap_err();
+    assert!(matches!(err, Error::AlreadyExists(_)), "{err:?}");
+    let err = w.service.delete_mailbox(&alice, "INBOX").await.unwrap_err();
+    assert!(matches!(err, Error::BadInput(_)), "{err:?}");
+    w.service.create_mailbox(&alice, "Projects/2026").await.unwrap();
+    let err = w.service.delete_mailbox(&alice, "Projects").await.unwrap_err();
+    assert!(matches!(err, Error::BadInput(_)), "{err:?}");
+    let err = w
+        .service
+        .rename_mailbox(&alice, "Projects", "Projects/2026/Inner")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::BadInput(_)), "{err:?}");
+    let err = w.service.rename_mailbox(&alice, "Projects", "Sent").await.unwrap_err();
+    assert!(matches!(err, Error::AlreadyExists(_)), "{err:?}");
+    w.service
+        .rename_mailbox(&alice, "Projects", "Work/Projects")
+        .await
+        .unwrap();
+    let all = names(&w, &alice).await;
+    assert!(all.contains(&"Work/Projects/2026".into()), "{all:?}");
+    assert!(!all.iter().any(|n| n.starts_with("Projects")), "{all:?}");
+});
+
+both_backends!(bad_messages_and_flags_are_refused, async |w: World| {
+    let alice = w.user("alice").await;
+    let err = w
+        .service
+        .append(&alice, "INBOX", Vec::new(), &Flags::default(), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::BadInput(_)), "{err:?}");
+    let huge = vec![b'x'; mailroom::service::MAX_MESSAGE_SIZE + 1];
+    let err = w
+        .service
+        .append(&alice, "INBOX", huge, &Flags::default(), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::BadInput(_)), "{err:?}");
+    assert!(Flags::parse(["bad flag"]).is_err());
+    assert!(w.service.messages(&alice, "INBOX").await.unwrap().1.is_empty());
+    assert!(matches!(
+        w.service.fetch(&alice, "INBOX", 7).await,
+        Err(Error::NotFound(_))
+    ));
+});
+
+both_backends!(wrong_passwords_fail_alike, async |w: World| {
+    w.user("alice").await;
+    for (login, password) in [
+        ("alice", "wrong"),
+        ("nobody", "pw-alice"),
+        ("alice", ""),
+        ("public", ""),
+        ("public", "x"),
+    ] {
+        assert!(
+            matches!(w.service.authenticate(login, password).await, Err(Error::AuthFailed)),
+            "{login}"
+        );
+    }
+    let long = "p".repeat(5000);
+    assert!(matches!(
+        w.service.authenticate("alice", &long).await,
+        Err(Error::AuthFailed)
+    ));
+    let err = w
+        .service
+        .add_account(&w.admin, "eve", Some(""), false)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::BadInput(_)), "{err:?}");
+    assert!(
+        w.service.find_account(&w.admin, "eve").await.is_err(),
+        "nothing created"
+    );
+});

@@ -1,0 +1,107 @@
+//! The router: logins, `~name` and delivery all resolve through domain
+//! aliases, account aliases and routing rules.
+
+use mailroom::Error;
+use mailroom_tests::{World, both_backends};
+
+both_backends!(domain_alias_reaches_the_domain, async |w: World| {
+    w.service
+        .add_domain(&w.admin, "other.example", &["alt.example".into()])
+        .await
+        .unwrap();
+    w.service
+        .add_account(&w.admin, "carol@other.example", Some("pw"), false)
+        .await
+        .unwrap();
+    let p = w.service.authenticate("carol@alt.example", "pw").await.unwrap();
+    assert_eq!(p.address(), "carol@other.example");
+    let found = w.service.find_account(&w.admin, "CAROL@ALT.EXAMPLE").await.unwrap();
+    assert_eq!(found.address(), "carol@other.example");
+});
+
+both_backends!(account_alias_reaches_the_account, async |w: World| {
+    let boss = w.user("boss").await;
+    w.service.add_alias(&w.admin, "chief", "boss").await.unwrap();
+    let via_alias = w.service.authenticate("chief", "pw-boss").await.unwrap();
+    assert_eq!(via_alias.address(), boss.address());
+    let report = w
+        .service
+        .deliver("chief@example.com", b"Subject: hi\r\n\r\nx\r\n".to_vec(), None)
+        .await
+        .unwrap();
+    assert_eq!(report.account, "boss@example.com");
+});
+
+both_backends!(tilde_names_go_through_the_router, async |w: World| {
+    let boss = w.user("boss").await;
+    let alice = w.user("alice").await;
+    w.service.add_alias(&w.admin, "chief", "boss").await.unwrap();
+    w.service.set_acl(&boss, "INBOX", "alice", "lr").await.unwrap();
+    let direct = w.service.mailbox(&alice, "~boss/INBOX").await.unwrap();
+    let aliased = w.service.mailbox(&alice, "~chief/INBOX").await.unwrap();
+    let full = w.service.mailbox(&alice, "~Boss@Example.com/INBOX").await.unwrap();
+    assert_eq!(direct.uidvalidity, aliased.uidvalidity);
+    assert_eq!(direct.uidvalidity, full.uidvalidity);
+    assert_eq!(aliased.name, "~boss/INBOX");
+    assert_eq!(aliased.owner, "boss@example.com");
+});
+
+both_backends!(routing_rules_rewrite_before_lookup, async |w: World| {
+    let bob = w.user("bob").await;
+    w.service
+        .add_routing_rule(&w.admin, "*@old.example", "*@example.com", 10)
+        .await
+        .unwrap();
+    w.service
+        .add_routing_rule(&w.admin, "sales@example.com", "public@example.com", 20)
+        .await
+        .unwrap();
+    let p = w.service.authenticate("bob@old.example", "pw-bob").await.unwrap();
+    assert_eq!(p.address(), bob.address());
+    let sales = w
+        .service
+        .deliver("sales@old.example", b"Subject: order\r\n\r\n1\r\n".to_vec(), None)
+        .await
+        .unwrap();
+    assert_eq!(sales.account, "public@example.com");
+    let public = w.service.find_account(&w.admin, "sales").await.unwrap();
+    assert_eq!(public.address(), "public@example.com");
+});
+
+both_backends!(routing_loops_and_unknown_names_resolve_to_nothing, async |w: World| {
+    w.service
+        .add_routing_rule(&w.admin, "a@example.com", "b@example.com", 1)
+        .await
+        .unwrap();
+    w.service
+        .add_routing_rule(&w.admin, "b@example.com", "a@example.com", 2)
+        .await
+        .unwrap();
+    for unknown in ["a", "nobody", "nobody@nowhere.example", "bad name", ""] {
+        let err = w.service.find_account(&w.admin, unknown).await.unwrap_err();
+        assert!(matches!(err, Error::NotFound(_)), "{unknown:?}: {err:?}");
+        let err = w.service.deliver(unknown, b"x".to_vec(), None).await.unwrap_err();
+        assert!(matches!(err, Error::NotFound(_)), "{unknown:?}: {err:?}");
+    }
+});
+
+both_backends!(bad_rules_and_aliases_are_refused, async |w: World| {
+    w.user("bob").await;
+    for (pattern, target) in [
+        ("*@*.example", "x@example.com"),
+        ("no-at-sign", "x@example.com"),
+        ("a@b", ""),
+    ] {
+        let err = w
+            .service
+            .add_routing_rule(&w.admin, pattern, target, 1)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::BadInput(_)), "{pattern} -> {target}: {err:?}");
+    }
+    assert!(w.service.store().routing_rules().await.unwrap().is_empty());
+    let err = w.service.add_alias(&w.admin, "bob", "admin").await.unwrap_err();
+    assert!(matches!(err, Error::AlreadyExists(_)), "{err:?}");
+    let err = w.service.add_alias(&w.admin, "anyone", "bob").await.unwrap_err();
+    assert!(matches!(err, Error::BadInput(_)), "{err:?}");
+});

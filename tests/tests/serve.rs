@@ -1,0 +1,160 @@
+//! `mailroom serve`: first start on an empty database, the demo world, and
+//! the web application answering over HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use mailroom::serve::{Options, start};
+use mailroom::service::Bootstrap;
+use mailroom_tests::{Backend, TestDb, mailroom_bin};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A plain HTTP/1.1 GET: status line and body.
+async fn get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.lines().next().unwrap_or_default().to_owned();
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+    (status, body)
+}
+
+fn options(demo: bool) -> Options {
+    Options {
+        http: "127.0.0.1:0".parse().unwrap(),
+        domain: "example.org".into(),
+        admin_password: None,
+        demo,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_start_creates_the_admin_and_the_demo_world() {
+    let db = TestDb::new(Backend::Sqlite).await.unwrap();
+    let running = start(db.store().await, options(true), std::future::pending())
+        .await
+        .unwrap();
+    let Bootstrap::Created {
+        admin,
+        generated_password: Some(password),
+    } = &running.bootstrap
+    else {
+        panic!("{:?}", running.bootstrap);
+    };
+    assert_eq!(admin, "admin@example.org");
+    let service = &running.service;
+    let root = service.authenticate("admin@example.org", password).await.unwrap();
+    assert!(root.is_server_admin());
+
+    let (alice_address, alice_password) = &running.demo_accounts[0];
+    let (bob_address, bob_password) = &running.demo_accounts[1];
+    assert_eq!(
+        (alice_address.as_str(), bob_address.as_str()),
+        ("alice@example.org", "bob@example.org")
+    );
+    let alice = service.authenticate("alice", alice_password).await.unwrap();
+    let bob = service.authenticate("bob", bob_password).await.unwrap();
+    let for_bob: Vec<(String, String)> = service
+        .list_mailboxes(&bob)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.name.starts_with('~'))
+        .map(|m| (m.name, m.rights.to_string()))
+        .collect();
+    assert_eq!(
+        for_bob,
+        [
+            ("~alice/Projects".to_string(), "lrswipte".to_string()),
+            ("~public/Announcements".into(), "lrs".into())
+        ]
+    );
+    assert_eq!(service.messages(&bob, "~alice/Projects").await.unwrap().1.len(), 1);
+    assert_eq!(service.messages(&bob, "INBOX").await.unwrap().1.len(), 1);
+    assert_eq!(
+        service
+            .my_rights(&alice, "~public/Announcements")
+            .await
+            .unwrap()
+            .to_string(),
+        "lrswipkxtea"
+    );
+    service
+        .create_mailbox(&alice, "~public/Announcements/2026")
+        .await
+        .unwrap();
+
+    let (status, body) = get(running.http, "/").await;
+    assert!(status.contains("200"), "{status}");
+    assert!(body.contains("<h1>Mailroom</h1>"), "{body}");
+    let (status, _) = get(running.http, "/no/such/page").await;
+    assert!(status.contains("404"), "{status}");
+    let (status, css) = get(running.http, "/mailroom.css").await;
+    assert!(status.contains("200") && css.contains(".welcome"), "{status}");
+    running.task.abort();
+
+    let again = start(db.store().await, options(true), std::future::pending())
+        .await
+        .unwrap();
+    assert!(matches!(again.bootstrap, Bootstrap::AlreadyDone));
+    assert!(again.demo_accounts.is_empty(), "the demo world is seeded once");
+    again.task.abort();
+}
+
+/// The binary as the README runs it: prints its URL and serves the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_prints_where_it_listens() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(mailroom_bin())
+        .args(["serve", "--demo", "--http", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .env("MAILROOM_ADMIN_PASSWORD", "chosen-password")
+        .env_remove("MAILROOM_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut seen = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let done = line.starts_with("Mailroom is running");
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+        seen
+    })
+    .await
+    .unwrap();
+    let url_line = lines.iter().find(|l| l.contains("Web: http://")).expect("URL printed");
+    let addr = url_line
+        .rsplit("http://")
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "Created server administrator admin@localhost"),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("Demo account alice@localhost, password ")),
+        "{lines:?}"
+    );
+    assert!(dir.path().join(mailroom::store::SQLITE_FILE).exists());
+    let (status, body) = get(addr, "/").await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(status.contains("200") && body.contains("Mailroom"), "{status} {body}");
+}
