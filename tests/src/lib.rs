@@ -176,8 +176,8 @@ macro_rules! both_backends {
     };
 }
 
-/// The `mailroom` binary that `cargo test --workspace` built next to the
-/// test executables.
+/// The `mailroom` binary in the target directory the tests were built in
+/// (`./scripts/test` builds it before running them).
 pub fn mailroom_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let bin = exe
@@ -187,7 +187,7 @@ pub fn mailroom_bin() -> PathBuf {
         .expect("target directory");
     assert!(
         bin.exists(),
-        "{} is missing: run the tests with `cargo test --workspace`",
+        "{} is missing: run ./scripts/test, or `cargo build -p mailroom` first",
         bin.display()
     );
     bin
