@@ -135,6 +135,12 @@ impl World {
         Some(World { service, admin, db })
     }
 
+    /// The names of every mailbox `p` may look up, as `p` writes them.
+    pub async fn mailbox_names(&self, p: &Principal) -> Vec<String> {
+        let all = self.service.list_mailboxes(p).await.expect("list mailboxes");
+        all.into_iter().map(|m| m.name).collect()
+    }
+
     /// Creates the account `name` (password `pw-NAME`) and logs it in.
     pub async fn user(&self, name: &str) -> Principal {
         self.service

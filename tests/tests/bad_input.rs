@@ -4,19 +4,9 @@ use mailroom::Error;
 use mailroom_shared::Flags;
 use mailroom_tests::{World, both_backends};
 
-async fn names(w: &World, p: &mailroom::Principal) -> Vec<String> {
-    w.service
-        .list_mailboxes(p)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.name)
-        .collect()
-}
-
 both_backends!(malformed_mailbox_names_are_refused, async |w: World| {
     let alice = w.user("alice").await;
-    let before = names(&w, &alice).await;
+    let before = w.mailbox_names(&alice).await;
     let long = "x".repeat(10_000);
     let long_level = format!("a/{}", "y".repeat(300));
     for bad in [
@@ -48,7 +38,7 @@ both_backends!(malformed_mailbox_names_are_refused, async |w: World| {
         let err = w.service.mailbox(&alice, bad).await.unwrap_err();
         assert!(matches!(err, Error::BadInput(_)), "{bad:?}: {err:?}");
     }
-    assert_eq!(names(&w, &alice).await, before);
+    assert_eq!(w.mailbox_names(&alice).await, before);
 });
 
 both_backends!(unknown_accounts_are_not_found, async |w: World| {
@@ -95,7 +85,7 @@ both_backends!(duplicates_and_protected_mailboxes, async |w: World| {
         .rename_mailbox(&alice, "Projects", "Work/Projects")
         .await
         .unwrap();
-    let all = names(&w, &alice).await;
+    let all = w.mailbox_names(&alice).await;
     assert!(all.contains(&"Work/Projects/2026".into()), "{all:?}");
     assert!(!all.iter().any(|n| n.starts_with("Projects")), "{all:?}");
 });

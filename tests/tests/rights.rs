@@ -2,7 +2,7 @@
 //! without its right, and a mailbox without `l` looks exactly like a
 //! missing one.
 
-use mailroom::{Error, Principal, Service};
+use mailroom::{Error, Principal};
 use mailroom_shared::{FlagOp, Flags, SystemFlag};
 use mailroom_tests::{World, both_backends};
 
@@ -80,14 +80,7 @@ both_backends!(
             let (a, b) = (is_not_found(a), is_not_found(b));
             assert_eq!(a.replace("Shared", "X"), b.replace("Nothing", "X"));
         }
-        let names: Vec<String> = w
-            .service
-            .list_mailboxes(&bob)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|m| m.name)
-            .collect();
+        let names: Vec<String> = w.mailbox_names(&bob).await;
         assert!(!names.iter().any(|n| n.starts_with("~alice")), "{names:?}");
         let listed = w.service.list_account_mailboxes(&bob, "alice").await.unwrap();
         assert!(listed.is_empty(), "{listed:?}");
@@ -115,14 +108,7 @@ both_backends!(reading_with_lr_works, async |w: World| {
     assert_eq!(info.rights.to_string(), "lr");
     assert_eq!(rows.len(), 1);
     assert_eq!(w.service.fetch(&bob, "~alice/Shared", 1).await.unwrap(), msg("one"));
-    let names: Vec<String> = w
-        .service
-        .list_mailboxes(&bob)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.name)
-        .collect();
+    let names: Vec<String> = w.mailbox_names(&bob).await;
     assert!(names.contains(&"~alice/Shared".to_string()), "{names:?}");
     assert!(!names.contains(&"~alice/Other".to_string()), "{names:?}");
 });
@@ -342,39 +328,27 @@ both_backends!(anyone_authenticated_and_domain_identifiers, async |w: World| {
     let seen = w.service.mailbox(&dave, "~alice@example.com/Shared").await.unwrap();
     assert_eq!(seen.name, "~alice@example.com/Shared");
     assert_eq!(seen.rights.to_string(), "l");
-    let names: Vec<String> = w
-        .service
-        .list_mailboxes(&dave)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.name)
-        .collect();
+    let names: Vec<String> = w.mailbox_names(&dave).await;
     assert!(names.contains(&"~alice@example.com/Shared".into()), "{names:?}");
 });
 
 both_backends!(shared_with_me_index_follows_acl_writes, async |w: World| {
     let (alice, bob) = shared_with_bob(&w, "lr").await;
-    let shared = |s: &Service, p: &Principal| {
-        let (s, p) = (s.clone(), p.clone());
-        async move {
-            s.list_mailboxes(&p)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|m| m.name)
-                .filter(|n| n.starts_with('~'))
-                .collect::<Vec<_>>()
-        }
+    let shared = async |p: &Principal| -> Vec<String> {
+        w.mailbox_names(p)
+            .await
+            .into_iter()
+            .filter(|n| n.starts_with('~'))
+            .collect()
     };
-    assert_eq!(shared(&w.service, &bob).await, ["~alice/Shared"]);
+    assert_eq!(shared(&bob).await, ["~alice/Shared"]);
     w.service.set_acl(&alice, "Shared", "bob", "-l").await.unwrap();
-    assert!(shared(&w.service, &bob).await.is_empty());
+    assert!(shared(&bob).await.is_empty());
     w.service.set_acl(&alice, "Shared", "bob", "+l").await.unwrap();
     w.service.rename_mailbox(&alice, "Shared", "Team/Shared").await.unwrap();
-    assert_eq!(shared(&w.service, &bob).await, ["~alice/Team/Shared"]);
+    assert_eq!(shared(&bob).await, ["~alice/Team/Shared"]);
     w.service.delete_acl(&alice, "Team/Shared", "bob").await.unwrap();
-    assert!(shared(&w.service, &bob).await.is_empty());
+    assert!(shared(&bob).await.is_empty());
 });
 
 both_backends!(bad_acl_input_changes_nothing, async |w: World| {

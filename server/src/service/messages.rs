@@ -167,15 +167,7 @@ impl Service {
         let rows = self.rows(p, &src, uids).await?;
         let new = rows
             .iter()
-            .map(|r| NewMessage {
-                content: Content::Stored {
-                    hash: r.blob_hash.clone(),
-                    size: r.size,
-                },
-                flags: dst.permitted_flags(&r.flags),
-                internal_date: r.internal_date,
-                envelope_from: r.envelope_from.clone(),
-            })
+            .map(|r| r.copy_with(dst.permitted_flags(&r.flags)))
             .collect();
         let (new_uids, _) = self
             .store

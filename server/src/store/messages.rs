@@ -24,6 +24,22 @@ pub struct MessageRow {
     pub envelope_from: Option<String>,
 }
 
+impl MessageRow {
+    /// This message as a new one elsewhere: same content (not stored
+    /// again), date and envelope sender, with `flags`.
+    pub fn copy_with(&self, flags: Flags) -> NewMessage {
+        NewMessage {
+            content: Content::Stored {
+                hash: self.blob_hash.clone(),
+                size: self.size,
+            },
+            flags,
+            internal_date: self.internal_date,
+            envelope_from: self.envelope_from.clone(),
+        }
+    }
+}
+
 /// Content of a message to add: new bytes, or content already stored
 /// (a copy).
 pub enum Content {
@@ -428,18 +444,7 @@ impl Store {
         seen_reader: Option<i64>,
     ) -> Result<Vec<(u32, u32)>> {
         let mut tx = self.write().await?;
-        let new = rows
-            .iter()
-            .map(|r| NewMessage {
-                content: Content::Stored {
-                    hash: r.blob_hash.clone(),
-                    size: r.size,
-                },
-                flags: r.flags.clone(),
-                internal_date: r.internal_date,
-                envelope_from: r.envelope_from.clone(),
-            })
-            .collect();
+        let new = rows.iter().map(|r| r.copy_with(r.flags.clone())).collect();
         let (new_uids, _) = self.tx_insert(&mut tx, to, new, seen_reader).await?;
         let old_uids: Vec<u32> = rows.iter().map(|r| r.uid).collect();
         self.tx_remove(&mut tx, from, &old_uids).await?;
