@@ -240,7 +240,8 @@ async fn serve(store: Store, args: ServeArgs) -> Result<()> {
     let options = crate::serve::Options {
         http: args.http,
         domain: args.domain,
-        admin_password: args.admin_password,
+        // An empty MAILROOM_ADMIN_PASSWORD means "not set", as shells write it.
+        admin_password: args.admin_password.filter(|pw| !pw.is_empty()),
         demo: args.demo,
     };
     let shutdown = async {

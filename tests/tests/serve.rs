@@ -158,3 +158,32 @@ async fn the_binary_prints_where_it_listens() {
     child.wait().unwrap();
     assert!(status.contains("200") && body.contains("Mailroom"), "{status} {body}");
 }
+
+/// A first start with an unusable admin password creates nothing, and the
+/// next start sets the server up completely.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_first_start_leaves_nothing_half_done() {
+    let db = TestDb::new(Backend::Sqlite).await.unwrap();
+    let bad = Options {
+        admin_password: Some("x".repeat(2000)),
+        ..options(false)
+    };
+    let err = start(db.store().await, bad, std::future::pending())
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("password"), "{err}");
+    assert!(db.store().await.domains().await.unwrap().is_empty());
+    let good = Options {
+        admin_password: Some("fine".into()),
+        ..options(false)
+    };
+    let running = start(db.store().await, good, std::future::pending()).await.unwrap();
+    assert!(
+        matches!(running.bootstrap, Bootstrap::Created { .. }),
+        "{:?}",
+        running.bootstrap
+    );
+    running.service.authenticate("admin@example.org", "fine").await.unwrap();
+    running.task.abort();
+}

@@ -200,17 +200,27 @@ impl Service {
             .await?)
     }
 
-    /// On an empty database: creates `domain`, its public account, and the
-    /// server admin `admin@domain` (with `admin_password`, or a generated
-    /// one). Does nothing on a database that has accounts.
+    /// On a database without a server admin (a new one): creates `domain`
+    /// (with its public account) unless it exists, and the server admin
+    /// `admin@domain` with `admin_password` or a generated one. The password
+    /// is checked before anything is created, and a start that failed half
+    /// way is completed by the next one.
     pub async fn bootstrap(&self, domain: &str, admin_password: Option<String>) -> Result<Bootstrap> {
-        if self.store.count_accounts().await? > 0 {
+        if self.store.accounts().await?.iter().any(|a| a.is_admin) {
             return Ok(Bootstrap::AlreadyDone);
         }
-        let system = Principal::system(domain);
-        self.add_domain(&system, domain, &[]).await?;
         let generated = admin_password.is_none();
         let password = admin_password.unwrap_or_else(random_password);
+        hash_password(&password).await?;
+        let system = Principal::system(domain);
+        if self
+            .store
+            .domain_by_name_or_alias(&domain_name(domain)?)
+            .await?
+            .is_none()
+        {
+            self.add_domain(&system, domain, &[]).await?;
+        }
         let admin = self
             .add_account(&system, &format!("admin@{domain}"), Some(&password), true)
             .await?;

@@ -185,12 +185,6 @@ impl Store {
             .collect()
     }
 
-    pub async fn count_accounts(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
-            .fetch_one(&self.pool)
-            .await?)
-    }
-
     /// Deletes the account and, through the schema's cascades, its
     /// mailboxes, messages, aliases and subscriptions, in one transaction.
     /// Message contents no other mailbox refers to go too.
