@@ -7,6 +7,7 @@ pub mod cli;
 pub mod error;
 pub mod feed;
 pub mod http;
+pub mod imap;
 pub mod mbox;
 pub mod serve;
 pub mod service;
