@@ -321,7 +321,10 @@ mod tests {
         framer.push(b"Hello");
         assert_eq!(framer.next_event(), None);
         framer.push(b" world\r\n");
-        assert_eq!(framer.next_event(), Some(command(b"a APPEND INBOX {11}\r\nHello world")));
+        assert_eq!(
+            framer.next_event(),
+            Some(command(b"a APPEND INBOX {11}\r\nHello world"))
+        );
         framer.push(b"b APPEND INBOX {2+}\r\n");
         assert_eq!(framer.next_event(), None, "no invitation for LITERAL+");
     }
