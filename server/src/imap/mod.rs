@@ -2,6 +2,7 @@
 //! parts that need no I/O and no mailbox service: the command framer, the
 //! value syntax commands are made of, and modified UTF-7 mailbox names.
 
+pub mod command;
 pub mod frame;
 pub mod syntax;
 pub mod utf7;

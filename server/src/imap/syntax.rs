@@ -132,6 +132,15 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// A name made of letters, digits and dots, such as a FETCH item
+    /// (`BODY.PEEK` in `BODY.PEEK[HEADER]`).
+    pub fn name(&mut self) -> Result<&'a str> {
+        match self.take_while(|b| b.is_ascii_alphanumeric() || b == b'.') {
+            [] => self.fail("a name"),
+            n => Ok(std::str::from_utf8(n).expect("ASCII")),
+        }
+    }
+
     /// Consumes `word` (case-insensitively) if the next atom is exactly it.
     pub fn keyword(&mut self, word: &str) -> bool {
         let start = self.pos;
