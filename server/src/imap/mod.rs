@@ -1,8 +1,11 @@
 //! The IMAP gateway (RFC 3501 and extensions), being built. So far the
-//! parts that need no I/O and no mailbox service: the command framer, the
-//! value syntax commands are made of, and modified UTF-7 mailbox names.
+//! parts that need no I/O and no mailbox service: the command framer
+//! (`frame`), the value syntax (`syntax`), typed commands (`command`),
+//! response values (`response`) and modified UTF-7 names (`utf7`). The
+//! session that joins them to the mailbox service and a socket comes next.
 
 pub mod command;
 pub mod frame;
+pub mod response;
 pub mod syntax;
 pub mod utf7;
