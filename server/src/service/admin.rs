@@ -92,6 +92,16 @@ impl Service {
         Ok((name.to_owned(), self.domain(domain).await?))
     }
 
+    /// Refuses a name an account or an alias already has in the domain.
+    async fn ensure_name_free(&self, name: &str, domain: &DomainRow) -> Result<()> {
+        if self.store.account_by_name(domain.id, name).await?.is_some()
+            || self.store.account_by_alias(domain.id, name).await?.is_some()
+        {
+            return Err(Error::AlreadyExists(format!("{name}@{} exists already", domain.name)));
+        }
+        Ok(())
+    }
+
     /// Creates an account with its standard mailboxes (INBOX, Sent,
     /// Drafts, Trash, Junk). Without a password nobody can log in to it.
     pub async fn add_account(
@@ -103,11 +113,7 @@ impl Service {
     ) -> Result<AccountRow> {
         require_admin(p)?;
         let (name, domain) = self.new_address(p, address).await?;
-        if self.store.account_by_name(domain.id, &name).await?.is_some()
-            || self.store.account_by_alias(domain.id, &name).await?.is_some()
-        {
-            return Err(Error::AlreadyExists(format!("{name}@{} exists already", domain.name)));
-        }
+        self.ensure_name_free(&name, &domain).await?;
         let hash = match password {
             Some(pw) => Some(hash_password(pw).await?),
             None => None,
@@ -174,11 +180,7 @@ impl Service {
         require_admin(p)?;
         let account = self.account(p, target).await?;
         let (name, domain) = self.new_address(p, alias).await?;
-        if self.store.account_by_name(domain.id, &name).await?.is_some()
-            || self.store.account_by_alias(domain.id, &name).await?.is_some()
-        {
-            return Err(Error::AlreadyExists(format!("{name}@{} exists already", domain.name)));
-        }
+        self.ensure_name_free(&name, &domain).await?;
         Ok(self.store.insert_account_alias(domain.id, &name, account.id).await?)
     }
 
