@@ -5,7 +5,7 @@
 use mailroom_shared::acl::{normalize_address, normalize_name};
 use mailroom_shared::dto::SeenMode;
 
-use super::{Principal, Service, hash_password};
+use super::{Principal, Service, check_password, hash_password};
 use crate::error::{Error, Result};
 use crate::store::{AccountRow, DomainRow, NewMailbox};
 
@@ -213,7 +213,7 @@ impl Service {
         }
         let generated = admin_password.is_none();
         let password = admin_password.unwrap_or_else(random_password);
-        hash_password(&password).await?;
+        check_password(&password)?;
         let system = Principal::system(domain);
         if self
             .store

@@ -235,13 +235,19 @@ fn display_name(p: &Principal, owner: &AccountRow, path: &str) -> String {
 /// hostile client from making it hash megabytes).
 const MAX_PASSWORD: usize = 1024;
 
-/// Hashes a password with argon2id, off the async threads.
-pub(crate) async fn hash_password(password: &str) -> Result<String> {
+/// Refuses a password that could not be stored.
+pub(crate) fn check_password(password: &str) -> Result<()> {
     if password.is_empty() || password.len() > MAX_PASSWORD {
         return Err(Error::BadInput(format!(
             "a password must have 1 to {MAX_PASSWORD} bytes"
         )));
     }
+    Ok(())
+}
+
+/// Hashes a password with argon2id, off the async threads.
+pub(crate) async fn hash_password(password: &str) -> Result<String> {
+    check_password(password)?;
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || {
         Argon2::default()
