@@ -86,6 +86,11 @@ pub enum Request {
         silent: bool,
         flags: Vec<String>,
     },
+    Search {
+        uid: bool,
+        charset: Option<String>,
+        key: super::search::Key,
+    },
     Copy {
         set: SequenceSet,
         uid: bool,
@@ -337,12 +342,14 @@ fn request(c: &mut Cursor, name: &str) -> Args<Request> {
                 parameters: id_parameters(c)?,
             }
         }
+        "SEARCH" => search(c, false)?,
         "FETCH" | "STORE" | "COPY" | "MOVE" => with_set(c, name, false)?,
         "UID" => {
             c.sp()?;
             let inner = c.atom()?.to_ascii_uppercase();
             match inner.as_str() {
                 "FETCH" | "STORE" | "COPY" | "MOVE" => with_set(c, &inner, true)?,
+                "SEARCH" => search(c, true)?,
                 "EXPUNGE" => {
                     c.sp()?;
                     Request::Expunge {
@@ -404,6 +411,11 @@ fn append(c: &mut Cursor) -> Args<Request> {
         date,
         message,
     })
+}
+
+fn search(c: &mut Cursor, uid: bool) -> Args<Request> {
+    let (charset, key) = super::search::parse(c).map_err(ArgError::Other)?;
+    Ok(Request::Search { uid, charset, key })
 }
 
 fn with_set(c: &mut Cursor, name: &str, uid: bool) -> Args<Request> {

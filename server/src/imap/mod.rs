@@ -7,7 +7,9 @@
 
 pub mod command;
 pub mod frame;
+pub mod mime;
 pub mod pattern;
 pub mod response;
+pub mod search;
 pub mod syntax;
 pub mod utf7;
