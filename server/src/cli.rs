@@ -2,13 +2,14 @@
 
 use std::io::{IsTerminal, Read, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::error::{Error, Result};
+use crate::gateway::tls;
 use crate::mbox;
 use crate::service::{Bootstrap, Principal, Service, random_password};
 use crate::store::{Content, NewMessage, Store, now};
@@ -90,6 +91,31 @@ pub struct ServeArgs {
     /// Also create demo users, messages and shared mailboxes.
     #[arg(long)]
     pub demo: bool,
+    /// IMAP address (plain, with STARTTLS).
+    #[arg(long, default_value = "127.0.0.1:1143")]
+    pub imap: SocketAddr,
+    /// IMAP over implicit TLS address.
+    #[arg(long, default_value = "127.0.0.1:1993")]
+    pub imaps: SocketAddr,
+    /// TLS certificate chain (PEM); without it a self-signed one is made
+    /// in DATA/tls on first start.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Refuse logins before TLS (IMAP advertises LOGINDISABLED).
+    #[arg(long)]
+    pub require_tls: bool,
+    /// Connections allowed at once from one client address.
+    #[arg(long, default_value_t = 100)]
+    pub max_connections_per_ip: usize,
+    /// Sessions allowed at once per account.
+    #[arg(long, default_value_t = 50)]
+    pub max_sessions_per_account: usize,
+    /// Name for the self-signed certificate.
+    #[arg(long, default_value = "localhost")]
+    pub hostname: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -204,7 +230,7 @@ async fn open_store(db: &DatabaseArgs) -> Result<Store> {
 async fn run(cli: Cli) -> Result<()> {
     let store = open_store(&cli.db).await?;
     if let Command::Serve(args) = cli.command {
-        return serve(store, args).await;
+        return serve(store, args, &cli.db.data).await;
     }
     let service = Service::new(store);
     let system = Principal::system(&service.primary_domain().await?);
@@ -236,13 +262,31 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-async fn serve(store: Store, args: ServeArgs) -> Result<()> {
+async fn serve(store: Store, args: ServeArgs, data: &Path) -> Result<()> {
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => tls::Source::Files { cert, key },
+        _ => tls::Source::SelfSigned {
+            dir: data.join("tls"),
+            hostname: args.hostname,
+        },
+    };
+    let defaults = crate::serve::Options::default();
     let options = crate::serve::Options {
         http: args.http,
         domain: args.domain,
         // An empty MAILROOM_ADMIN_PASSWORD means "not set", as shells write it.
         admin_password: args.admin_password.filter(|pw| !pw.is_empty()),
         demo: args.demo,
+        imap: Some(args.imap),
+        imaps: Some(args.imaps),
+        tls: Some(tls),
+        imap_config: crate::imap::Config {
+            require_tls: args.require_tls,
+            ..defaults.imap_config.clone()
+        },
+        connections_per_ip: args.max_connections_per_ip,
+        connections_per_account: args.max_sessions_per_account,
+        ..defaults
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -264,6 +308,9 @@ async fn serve(store: Store, args: ServeArgs) -> Result<()> {
         println!("Demo account {address}, password {password}");
     }
     println!("Mailroom is running. Web: http://{}/", running.http);
+    if let (Some(imap), Some(imaps)) = (running.imap, running.imaps) {
+        println!("IMAP: {imap} (STARTTLS), IMAPS: {imaps} (implicit TLS)");
+    }
     println!("Stop it with Ctrl-C.");
     let _ = std::io::stdout().flush();
     match running.task.await {

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod error;
 pub mod feed;
+pub mod gateway;
 pub mod http;
 pub mod imap;
 pub mod mbox;

@@ -113,7 +113,7 @@ fn read_from_line(line: &[u8]) -> Option<(String, Option<i64>)> {
     Some((sender.to_owned(), parse_asctime(date)))
 }
 
-const MONTHS: [&str; 12] = [
+pub(crate) const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
@@ -145,10 +145,8 @@ pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// Formats Unix seconds as asctime in UTC: `Sat Nov 28 13:53:08 2026`.
-pub fn format_asctime(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
+/// The calendar date (year, month 1–12, day) of days since 1970-01-01.
+pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -158,6 +156,14 @@ pub fn format_asctime(t: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Formats Unix seconds as asctime in UTC: `Sat Nov 28 13:53:08 2026`.
+pub fn format_asctime(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
     format!(
         "{} {} {day:>2} {:02}:{:02}:{:02} {year}",
         WEEKDAYS[days.rem_euclid(7) as usize],
@@ -175,7 +181,14 @@ pub fn write(out: &mut impl Write, sender: &str, date: i64, content: &[u8]) -> i
         if is_quoted_from(line) {
             out.write_all(b">")?;
         }
-        out.write_all(line)?;
+        // Stored messages end their lines in CRLF; mbox files use LF.
+        match line.strip_suffix(b"\r\n") {
+            Some(text) => {
+                out.write_all(text)?;
+                out.write_all(b"\n")?;
+            }
+            None => out.write_all(line)?,
+        }
     }
     if !content.ends_with(b"\n") {
         out.write_all(b"\n")?;

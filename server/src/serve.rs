@@ -3,12 +3,17 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use mailroom_shared::Flags;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
+use crate::gateway::{Connections, LoginThrottle, tls};
+use crate::imap;
 use crate::service::{Bootstrap, Principal, Service, random_password};
 use crate::store::Store;
 
@@ -23,6 +28,36 @@ pub struct Options {
     pub admin_password: Option<String>,
     /// Seed users, messages and shared mailboxes to try things with.
     pub demo: bool,
+    /// IMAP with STARTTLS (port 0 picks a free port; `None`: off).
+    pub imap: Option<SocketAddr>,
+    /// IMAP over implicit TLS (RFC 8314).
+    pub imaps: Option<SocketAddr>,
+    /// Where the TLS certificate comes from (`None`: no TLS at all).
+    pub tls: Option<tls::Source>,
+    pub imap_config: imap::Config,
+    /// Open connections allowed from one address, and sessions per account.
+    pub connections_per_ip: usize,
+    pub connections_per_account: usize,
+    /// Failed logins allowed in a burst, then one more per period.
+    pub login_failures: (u32, Duration),
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            http: SocketAddr::from(([127, 0, 0, 1], 0)),
+            domain: "localhost".into(),
+            admin_password: None,
+            demo: false,
+            imap: None,
+            imaps: None,
+            tls: None,
+            imap_config: imap::Config::default(),
+            connections_per_ip: 100,
+            connections_per_account: 50,
+            login_failures: (10, Duration::from_secs(6)),
+        }
+    }
 }
 
 /// A running server.
@@ -30,6 +65,9 @@ pub struct Running {
     pub service: Service,
     /// The web application's address (with the real port).
     pub http: SocketAddr,
+    /// The IMAP addresses, when enabled (with the real ports).
+    pub imap: Option<SocketAddr>,
+    pub imaps: Option<SocketAddr>,
     pub bootstrap: Bootstrap,
     /// Demo accounts created now, with their passwords.
     pub demo_accounts: Vec<(String, String)>,
@@ -51,19 +89,64 @@ pub async fn start(
     } else {
         Vec::new()
     };
-    let listener = TcpListener::bind(options.http)
-        .await
-        .map_err(|e| Error::BadInput(format!("cannot listen on {}: {e}", options.http)))?;
-    let http = listener.local_addr().map_err(|e| Error::BadInput(e.to_string()))?;
+    let (stop, stopped) = watch::channel(false);
+    let tls = options.tls.as_ref().map(tls::acceptor).transpose()?;
+    let gateway = Arc::new(imap::Gateway {
+        service: service.clone(),
+        config: options.imap_config.clone(),
+        tls: tls.clone(),
+        throttle: Arc::new(LoginThrottle::new(options.login_failures.0, options.login_failures.1)),
+        connections: Arc::new(Connections::new(
+            options.connections_per_ip,
+            options.connections_per_account,
+        )),
+    });
+    let (listener, http) = bind(options.http).await?;
+    let mut imap_addrs = [None, None];
+    for (i, (addr, implicit_tls)) in [(options.imap, false), (options.imaps, true)].into_iter().enumerate() {
+        let Some(addr) = addr else { continue };
+        if implicit_tls && tls.is_none() {
+            return Err(Error::BadInput("IMAPS needs a TLS certificate".into()));
+        }
+        let (imap_listener, bound) = bind(addr).await?;
+        imap_addrs[i] = Some(bound);
+        let gateway = Arc::clone(&gateway);
+        let stopped = stopped.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = imap::serve(imap_listener, gateway, implicit_tls) => {}
+                () = until(stopped) => {}
+            }
+        });
+    }
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
     let app = crate::http::app(service.clone());
-    let task = tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown).await });
+    let task = tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(until(stopped)).await });
     Ok(Running {
         service,
         http,
+        imap: imap_addrs[0],
+        imaps: imap_addrs[1],
         bootstrap,
         demo_accounts,
         task,
     })
+}
+
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::BadInput(format!("cannot listen on {addr}: {e}")))?;
+    let bound = listener.local_addr().map_err(|e| Error::BadInput(e.to_string()))?;
+    Ok((listener, bound))
+}
+
+/// Completes once the server is told to stop.
+async fn until(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
 }
 
 /// Seeds a small world that shows each kind of sharing: alice and bob,

@@ -28,6 +28,7 @@ fn options(demo: bool) -> Options {
         domain: "example.org".into(),
         admin_password: None,
         demo,
+        ..Options::default()
     }
 }
 

@@ -49,11 +49,16 @@ pub enum Request {
     Unsubscribe {
         mailbox: String,
     },
-    /// LIST, or LSUB with `subscribed_only`.
+    /// LIST (with RFC 5258 selection and return options and several
+    /// patterns), or LSUB with `lsub`.
     List {
         reference: String,
-        pattern: String,
-        subscribed_only: bool,
+        patterns: Vec<String>,
+        /// Selection options, upper-case: SUBSCRIBED, REMOTE, RECURSIVEMATCH, SPECIAL-USE.
+        selection: Vec<String>,
+        /// Return options, upper-case: SUBSCRIBED, CHILDREN, SPECIAL-USE.
+        returns: Vec<String>,
+        lsub: bool,
     },
     Status {
         mailbox: String,
@@ -286,17 +291,7 @@ fn request(c: &mut Cursor, name: &str) -> Args<Request> {
         "UNSUBSCRIBE" => Request::Unsubscribe {
             mailbox: sp_mailbox(c)?,
         },
-        "LIST" | "LSUB" => {
-            let reference = sp_mailbox(c)?;
-            c.sp()?;
-            let raw = c.list_mailbox()?;
-            let pattern = utf7::decode(&raw).map_err(|e| ArgError::Other(e.to_string()))?;
-            Request::List {
-                reference,
-                pattern,
-                subscribed_only: name == "LSUB",
-            }
-        }
+        "LIST" | "LSUB" => list(c, name == "LSUB")?,
         "STATUS" => {
             let mailbox = sp_mailbox(c)?;
             c.sp()?;
@@ -360,6 +355,48 @@ fn request(c: &mut Cursor, name: &str) -> Args<Request> {
             }
         }
         _ => return Err(ArgError::Other(format!("{name} is not a command this server knows"))),
+    })
+}
+
+fn list(c: &mut Cursor, lsub: bool) -> Args<Request> {
+    c.sp()?;
+    let selection = if !lsub && c.peek() == Some(b'(') {
+        let options = paren_atoms(c)?;
+        c.sp()?;
+        options.iter().map(|o| o.to_ascii_uppercase()).collect()
+    } else {
+        Vec::new()
+    };
+    let reference = mailbox(c)?;
+    c.sp()?;
+    let pattern = |c: &mut Cursor| -> Args<String> {
+        let raw = c.list_mailbox()?;
+        utf7::decode(&raw).map_err(|e| ArgError::Other(e.to_string()))
+    };
+    let patterns = if !lsub && c.eat(b'(') {
+        let mut patterns = vec![pattern(c)?];
+        while !c.eat(b')') {
+            c.sp()?;
+            patterns.push(pattern(c)?);
+        }
+        patterns
+    } else {
+        vec![pattern(c)?]
+    };
+    let mut returns = Vec::new();
+    if !lsub && c.eat(b' ') {
+        if !c.keyword("RETURN") {
+            return Err(ArgError::Other("expected RETURN after the patterns".into()));
+        }
+        c.sp()?;
+        returns = paren_atoms(c)?.iter().map(|o| o.to_ascii_uppercase()).collect();
+    }
+    Ok(Request::List {
+        reference,
+        patterns,
+        selection,
+        returns,
+        lsub,
     })
 }
 
@@ -653,8 +690,20 @@ mod tests {
             ok(b"A682 LIST \"\" *"),
             Request::List {
                 reference: "".into(),
-                pattern: "*".into(),
-                subscribed_only: false
+                patterns: vec!["*".into()],
+                selection: vec![],
+                returns: vec![],
+                lsub: false
+            }
+        );
+        assert_eq!(
+            ok(b"A1 LIST (SUBSCRIBED) \"\" (\"~*\" INBOX) RETURN (CHILDREN special-use)"),
+            Request::List {
+                reference: "".into(),
+                patterns: vec!["~*".into(), "INBOX".into()],
+                selection: vec!["SUBSCRIBED".into()],
+                returns: vec!["CHILDREN".into(), "SPECIAL-USE".into()],
+                lsub: false
             }
         );
         assert_eq!(

@@ -176,7 +176,11 @@ fn write_envelope(out: &mut Vec<u8>, mail: &ParsedMail) {
     ] {
         out.push(b' ');
         let list = addresses(mail, name);
-        let list = if list.is_empty() { fallback.unwrap_or(&list) } else { &list };
+        let list = if list.is_empty() {
+            fallback.unwrap_or(&list)
+        } else {
+            &list
+        };
         write_addresses(out, list);
     }
     out.push(b' ');
@@ -197,7 +201,11 @@ fn unfold(value: &[u8]) -> Vec<u8> {
 
 /// One ENVELOPE address: (name, mailbox, host), or a group marker.
 enum Address {
-    Person { name: Option<String>, mailbox: String, host: Option<String> },
+    Person {
+        name: Option<String>,
+        mailbox: String,
+        host: Option<String>,
+    },
     GroupStart(String),
     GroupEnd,
 }
@@ -283,11 +291,7 @@ pub fn body_structure(raw: &[u8], extended: bool) -> Vec<u8> {
 }
 
 fn write_structure(out: &mut Vec<u8>, mail: &ParsedMail, extended: bool, depth: usize) {
-    let (kind, subtype) = mail
-        .ctype
-        .mimetype
-        .split_once('/')
-        .unwrap_or(("text", "plain"));
+    let (kind, subtype) = mail.ctype.mimetype.split_once('/').unwrap_or(("text", "plain"));
     if !mail.subparts.is_empty() && depth < MAX_DEPTH {
         out.push(b'(');
         for part in &mail.subparts {
@@ -339,7 +343,10 @@ fn write_structure(out: &mut Vec<u8>, mail: &ParsedMail, extended: bool, depth: 
     }
     if extended {
         out.push(b' ');
-        let md5 = mail.headers.get_first_header("Content-MD5").map(|h| unfold(h.get_value_raw()));
+        let md5 = mail
+            .headers
+            .get_first_header("Content-MD5")
+            .map(|h| unfold(h.get_value_raw()));
         nstring(out, md5.as_deref());
         write_extension(out, mail);
     }
@@ -406,10 +413,16 @@ fn write_extension(out: &mut Vec<u8>, mail: &ParsedMail) {
         None => out.extend_from_slice(b"NIL"),
     }
     out.push(b' ');
-    let language = mail.headers.get_first_header("Content-Language").map(|h| unfold(h.get_value_raw()));
+    let language = mail
+        .headers
+        .get_first_header("Content-Language")
+        .map(|h| unfold(h.get_value_raw()));
     nstring(out, language.as_deref());
     out.push(b' ');
-    let location = mail.headers.get_first_header("Content-Location").map(|h| unfold(h.get_value_raw()));
+    let location = mail
+        .headers
+        .get_first_header("Content-Location")
+        .map(|h| unfold(h.get_value_raw()));
     nstring(out, location.as_deref());
 }
 
@@ -440,11 +453,12 @@ pub fn searchable(raw: &[u8]) -> Searchable {
         .collect();
     let mut body = String::new();
     collect_text(&mail, &mut body, 0);
-    let sent_day = mail
-        .headers
-        .get_first_value("Date")
-        .and_then(|d| sent_day(&d));
-    Searchable { headers, body, sent_day }
+    let sent_day = mail.headers.get_first_value("Date").and_then(|d| sent_day(&d));
+    Searchable {
+        headers,
+        body,
+        sent_day,
+    }
 }
 
 fn collect_text(mail: &ParsedMail, out: &mut String, depth: usize) {
@@ -463,11 +477,11 @@ fn collect_text(mail: &ParsedMail, out: &mut String, depth: usize) {
             }
             collect_text(&inner, out, depth + 1);
         }
-    } else if mail.ctype.mimetype.starts_with("text/") {
-        if let Ok(text) = mail.get_body() {
-            out.push_str(&text);
-            out.push('\n');
-        }
+    } else if mail.ctype.mimetype.starts_with("text/")
+        && let Ok(text) = mail.get_body()
+    {
+        out.push_str(&text);
+        out.push('\n');
     }
 }
 
@@ -504,18 +518,30 @@ mod tests {
     #[test]
     fn envelope_has_every_field_and_groups() {
         let e = text(envelope(SIMPLE));
-        assert!(e.starts_with("(\"Mon, 2 Nov 2026 10:00:00 +0100\" \"=?utf-8?q?Gr=C3=BC=C3=9Fe?=\" "), "{e}");
+        assert!(
+            e.starts_with("(\"Mon, 2 Nov 2026 10:00:00 +0100\" \"=?utf-8?q?Gr=C3=BC=C3=9Fe?=\" "),
+            "{e}"
+        );
         assert!(e.contains("((\"Alice A.\" NIL \"alice\" \"example.org\"))"), "{e}");
-        assert!(e.contains("(NIL NIL \"Team\" NIL)(NIL NIL \"carol\" \"example.org\")(NIL NIL NIL NIL)"), "{e}");
+        assert!(
+            e.contains("(NIL NIL \"Team\" NIL)(NIL NIL \"carol\" \"example.org\")(NIL NIL NIL NIL)"),
+            "{e}"
+        );
         assert!(e.ends_with(" NIL \"<1@example.org>\")"), "{e}");
     }
 
     #[test]
     fn structure_of_single_and_multipart_messages() {
         let s = text(body_structure(SIMPLE, false));
-        assert_eq!(s, "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 14 2)");
+        assert_eq!(
+            s,
+            "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 14 2)"
+        );
         let m = text(body_structure(MULTI, true));
-        assert!(m.starts_with("((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"QUOTED-PRINTABLE\""), "{m}");
+        assert!(
+            m.starts_with("((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"QUOTED-PRINTABLE\""),
+            "{m}"
+        );
         assert!(m.contains("(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\""), "{m}");
         assert!(m.contains("\"MIXED\" (\"BOUNDARY\" \"b1\")"), "{m}");
     }
@@ -524,18 +550,43 @@ mod tests {
     fn sections_by_part_number() {
         let get = |part: Vec<u32>, t: Option<SectionText>| section(MULTI, &Section { part, text: t }).map(text);
         assert_eq!(get(vec![1], None).unwrap().trim_end(), "Euro =E2=82=AC");
-        assert!(get(vec![1], Some(SectionText::Mime)).unwrap().starts_with("Content-Type: text/plain"));
+        assert!(
+            get(vec![1], Some(SectionText::Mime))
+                .unwrap()
+                .starts_with("Content-Type: text/plain")
+        );
         assert_eq!(get(vec![2, 1], None).unwrap().trim_end(), "<p>inner body</p>");
-        assert_eq!(get(vec![2], Some(SectionText::Header)).unwrap(), "Subject: inner\r\nContent-Type: text/html\r\n\r\n");
+        assert_eq!(
+            get(vec![2], Some(SectionText::Header)).unwrap(),
+            "Subject: inner\r\nContent-Type: text/html\r\n\r\n"
+        );
         assert_eq!(get(vec![3], None), None);
-        let single = section(SIMPLE, &Section { part: vec![1], text: None }).map(text);
+        let single = section(
+            SIMPLE,
+            &Section {
+                part: vec![1],
+                text: None,
+            },
+        )
+        .map(text);
         assert_eq!(single.unwrap(), "Hello\r\nworld\r\n");
         let fields = SectionText::HeaderFields {
             not: false,
             fields: vec!["subject".into(), "To".into()],
         };
-        let h = section(SIMPLE, &Section { part: vec![], text: Some(fields) }).map(text).unwrap();
-        assert_eq!(h, "To: bob@example.org, Team: carol@example.org;\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\n");
+        let h = section(
+            SIMPLE,
+            &Section {
+                part: vec![],
+                text: Some(fields),
+            },
+        )
+        .map(text)
+        .unwrap();
+        assert_eq!(
+            h,
+            "To: bob@example.org, Team: carol@example.org;\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\n"
+        );
     }
 
     #[test]

@@ -1,15 +1,21 @@
-//! The IMAP gateway (RFC 3501 and extensions), being built. So far the
-//! parts that need no I/O and no mailbox service: the command framer
-//! (`frame`), the value syntax (`syntax`), typed commands (`command`),
-//! LIST patterns (`pattern`), response values (`response`) and modified
-//! UTF-7 names (`utf7`). The session that joins them to the mailbox
-//! service and a socket comes next.
+//! The IMAP gateway (RFC 3501 and the extensions listed in
+//! [`session::Session::capabilities`]). Bytes become commands in `frame`,
+//! `syntax` and `command`; `session` runs the states and hands every
+//! request to the mailbox service; `mailbox` keeps a selected mailbox's
+//! sequence numbers and reports others' changes; `list`, `search` and
+//! `mime` answer LIST, SEARCH and FETCH; `server` accepts connections.
 
 pub mod command;
 pub mod frame;
+pub mod list;
+pub mod mailbox;
 pub mod mime;
 pub mod pattern;
 pub mod response;
 pub mod search;
+pub mod server;
+pub mod session;
 pub mod syntax;
 pub mod utf7;
+
+pub use server::{Config, Gateway, serve};

@@ -67,7 +67,11 @@ pub fn parse(c: &mut Cursor) -> Parsed<(Option<String>, Key)> {
 }
 
 fn and(mut keys: Vec<Key>) -> Key {
-    if keys.len() == 1 { keys.remove(0) } else { Key::And(keys) }
+    if keys.len() == 1 {
+        keys.remove(0)
+    } else {
+        Key::And(keys)
+    }
 }
 
 /// Parenthesised keys and NOT/OR nest; a hostile command cannot nest
@@ -126,7 +130,11 @@ fn key(c: &mut Cursor, depth: usize) -> Parsed<Key> {
         "LARGER" | "SMALLER" => {
             c.sp().map_err(|e| e.to_string())?;
             let n = c.number().map_err(|e| e.to_string())?;
-            Ok(if name == "LARGER" { Key::Larger(n) } else { Key::Smaller(n) })
+            Ok(if name == "LARGER" {
+                Key::Larger(n)
+            } else {
+                Key::Smaller(n)
+            })
         }
         "UID" => {
             c.sp().map_err(|e| e.to_string())?;
@@ -161,7 +169,9 @@ fn date(c: &mut Cursor) -> Parsed<i64> {
     parse_day(&s).ok_or_else(|| format!("{s} is not a date like 1-Feb-1994"))
 }
 
-const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
 
 /// `d-Mon-yyyy` as days since 1970-01-01.
 pub fn parse_day(s: &str) -> Option<i64> {
@@ -216,11 +226,13 @@ impl Key {
                     .any(|(name, value)| name == field && value.to_lowercase().contains(&needle))
             }),
             Key::Body(needle) => text.is_some_and(|t| contains(&t.body, needle)),
-            Key::Text(needle) => text.is_some_and(|t| {
-                contains(&t.body, needle) || t.headers.iter().any(|(_, v)| contains(v, needle))
-            }),
+            Key::Text(needle) => {
+                text.is_some_and(|t| contains(&t.body, needle) || t.headers.iter().any(|(_, v)| contains(v, needle)))
+            }
             Key::Date(op, day) => compare(*op, m.internal_date.div_euclid(86_400), *day),
-            Key::Sent(op, day) => text.and_then(|t| t.sent_day).is_some_and(|sent| compare(*op, sent, *day)),
+            Key::Sent(op, day) => text
+                .and_then(|t| t.sent_day)
+                .is_some_and(|sent| compare(*op, sent, *day)),
             Key::Larger(n) => m.size > *n,
             Key::Smaller(n) => m.size < *n,
             Key::Uid(set) => set.contains(m.uid, m.last_uid),
@@ -254,7 +266,8 @@ mod tests {
 
     #[test]
     fn every_kind_of_key_parses() {
-        let (charset, key) = keys(" CHARSET UTF-8 OR FROM alice (SEEN NOT DELETED) 1:3,5 UID 4:* SINCE 1-Feb-2026").unwrap();
+        let (charset, key) =
+            keys(" CHARSET UTF-8 OR FROM alice (SEEN NOT DELETED) 1:3,5 UID 4:* SINCE 1-Feb-2026").unwrap();
         assert_eq!(charset.as_deref(), Some("UTF-8"));
         let Key::And(list) = key else { panic!("{key:?}") };
         assert_eq!(list.len(), 4);
@@ -285,7 +298,7 @@ mod tests {
         assert!(check(" LARGER 99 SMALLER 101 UID 7 2"));
         assert!(check(" ON 2-Nov-2026 SINCE 2-Nov-2026 BEFORE 3-Nov-2026"));
         assert!(check(" OR DELETED NOT 1"));
-        assert!(check(" UID 8:*") == false);
+        assert!(!check(" UID 8:*"));
         assert!(check(" 2:*"));
     }
 }

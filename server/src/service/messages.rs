@@ -22,6 +22,39 @@ pub struct DeliveryReport {
     pub uid: u32,
 }
 
+/// Checks a new message and gives it CRLF line ends: messages are stored
+/// the way IMAP and POP3 serve them, so sizes and byte ranges are exact.
+fn canonical_content(content: Vec<u8>) -> Result<Vec<u8>> {
+    check_content(&content)?;
+    let content = crlf(content);
+    check_content(&content)?;
+    Ok(content)
+}
+
+/// Bare LFs (and bare CRs) become CRLF.
+pub fn crlf(content: Vec<u8>) -> Vec<u8> {
+    let bare = content.iter().enumerate().any(|(i, &b)| {
+        (b == b'\n' && (i == 0 || content[i - 1] != b'\r')) || (b == b'\r' && content.get(i + 1) != Some(&b'\n'))
+    });
+    if !bare {
+        return content;
+    }
+    let mut out = Vec::with_capacity(content.len() + content.len() / 32);
+    let mut i = 0;
+    while i < content.len() {
+        match content[i] {
+            b'\r' if content.get(i + 1) == Some(&b'\n') => {
+                out.extend_from_slice(b"\r\n");
+                i += 1;
+            }
+            b'\r' | b'\n' => out.extend_from_slice(b"\r\n"),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
 fn check_content(content: &[u8]) -> Result<()> {
     if content.is_empty() {
         return Err(Error::BadInput("a message cannot be empty".into()));
@@ -69,7 +102,7 @@ impl Service {
         flags: &Flags,
         internal_date: Option<i64>,
     ) -> Result<(u32, u32)> {
-        check_content(&content)?;
+        let content = canonical_content(content)?;
         let m = self.open(p, name).await?;
         m.require(Right::Insert, "add messages to it")?;
         let message = NewMessage {
@@ -111,6 +144,23 @@ impl Service {
         let gone = || Error::NotFound(format!("no message with UID {uid} in {name}"));
         let row = self.store.message(m.mailbox.id, uid, None).await?.ok_or_else(gone)?;
         self.store.content(&row.blob_hash).await?.ok_or_else(gone)
+    }
+
+    /// Several messages with their bytes, in UID order (needs `r`); UIDs
+    /// no longer there are left out.
+    pub async fn contents(&self, p: &Principal, name: &str, uids: &[u32]) -> Result<Vec<(MessageRow, Vec<u8>)>> {
+        let m = self.open(p, name).await?;
+        m.require(Right::Read, "read it")?;
+        let mut out = Vec::with_capacity(uids.len());
+        for &uid in uids {
+            let Some(row) = self.store.message(m.mailbox.id, uid, m.seen_reader(p)).await? else {
+                continue;
+            };
+            if let Some(bytes) = self.store.content(&row.blob_hash).await? {
+                out.push((row, bytes));
+            }
+        }
+        Ok(out)
     }
 
     /// STORE: changes flags of the given UIDs. Needs `r` and one of `s`,
@@ -227,7 +277,7 @@ impl Service {
         content: Vec<u8>,
         envelope_from: Option<&str>,
     ) -> Result<DeliveryReport> {
-        check_content(&content)?;
+        let content = canonical_content(content)?;
         let domain = self.primary_domain().await?;
         let account = router::resolve(&self.store, recipient, &domain)
             .await?
@@ -254,12 +304,12 @@ impl Service {
 
     /// Adds already-parsed messages to a mailbox in one transaction, with
     /// their dates and envelope senders (`mailroom import`; needs `i`).
-    pub async fn import(&self, p: &Principal, name: &str, messages: Vec<NewMessage>) -> Result<Vec<u32>> {
+    pub async fn import(&self, p: &Principal, name: &str, mut messages: Vec<NewMessage>) -> Result<Vec<u32>> {
         let m = self.open(p, name).await?;
         m.require(Right::Insert, "add messages to it")?;
-        for message in &messages {
-            if let Content::New(bytes) = &message.content {
-                check_content(bytes)?;
+        for message in &mut messages {
+            if let Content::New(bytes) = &mut message.content {
+                *bytes = canonical_content(std::mem::take(bytes))?;
             }
         }
         let (uids, _) = self

@@ -65,6 +65,10 @@ impl Service {
     }
 }
 
+fn gone() -> Error {
+    Error::NotFound("the mailbox is gone".into())
+}
+
 impl Watch {
     /// Waits for the next changes. After falling behind, reads what it
     /// missed from the change log, so nothing is lost. Ends with
@@ -73,27 +77,49 @@ impl Watch {
         loop {
             let changes = match self.rx.recv().await {
                 Ok(change) => vec![(*change).clone()],
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    let rows = self
-                        .store
-                        .mailbox_changes_after(self.mailbox_id, self.last_log_id)
-                        .await?;
-                    group_changes(&rows)
-                }
-                Err(broadcast::error::RecvError::Closed) => {
-                    return Err(Error::NotFound("the mailbox is gone".into()));
-                }
+                Err(broadcast::error::RecvError::Lagged(_)) => self.catch_up().await?,
+                Err(broadcast::error::RecvError::Closed) => return Err(gone()),
             };
-            let fresh: Vec<Change> = changes.into_iter().filter(|c| c.log_id > self.last_log_id).collect();
-            if let Some(last) = fresh.last() {
-                self.last_log_id = last.log_id;
-                self.seen = self.seen.max(last.modseq);
-            }
-            let visible = visible_to(&self.principal, fresh);
+            let visible = self.accept(changes);
             if !visible.is_empty() {
                 return Ok(visible);
             }
         }
+    }
+
+    /// The changes that arrived since the last call, without waiting
+    /// (possibly none): what a session reports between commands.
+    pub async fn drain(&mut self) -> Result<Vec<Change>> {
+        let mut out = Vec::new();
+        loop {
+            let changes = match self.rx.try_recv() {
+                Ok(change) => vec![(*change).clone()],
+                Err(broadcast::error::TryRecvError::Lagged(_)) => self.catch_up().await?,
+                Err(broadcast::error::TryRecvError::Empty) => return Ok(out),
+                Err(broadcast::error::TryRecvError::Closed) => {
+                    return if out.is_empty() { Err(gone()) } else { Ok(out) };
+                }
+            };
+            out.extend(self.accept(changes));
+        }
+    }
+
+    async fn catch_up(&self) -> Result<Vec<Change>> {
+        let rows = self
+            .store
+            .mailbox_changes_after(self.mailbox_id, self.last_log_id)
+            .await?;
+        Ok(group_changes(&rows))
+    }
+
+    /// Keeps the changes not handed out yet that this principal may see.
+    fn accept(&mut self, changes: Vec<Change>) -> Vec<Change> {
+        let fresh: Vec<Change> = changes.into_iter().filter(|c| c.log_id > self.last_log_id).collect();
+        if let Some(last) = fresh.last() {
+            self.last_log_id = last.log_id;
+            self.seen = self.seen.max(last.modseq);
+        }
+        visible_to(&self.principal, fresh)
     }
 
     /// The highest MODSEQ this watch has reported.

@@ -1,0 +1,742 @@
+//! One IMAP connection: the states of RFC 3501 §3, the commands valid in
+//! each, and the translation of every request into a mailbox-service
+//! call. Nothing here decides who may do what; the service does, and its
+//! one error type is mapped to IMAP once ([`Session::fail`]).
+
+use std::io;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mailroom_shared::{AclEntry, Flags};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::command::{self, Command, Request};
+use super::frame::{Event, Framer};
+use super::mailbox::{Cx, Selected};
+use super::response;
+use super::server::Gateway;
+use crate::error::Error;
+use crate::gateway::{Slot, Stream, sasl};
+use crate::service::{MAX_MESSAGE_SIZE, Principal, Service};
+
+/// A session's answer to one command, short of the tagged line.
+pub type Outcome = Result<String, Failure>;
+
+/// A command that did not succeed: `BAD` (the client's mistake) or `NO`.
+pub enum Failure {
+    Bad(String),
+    No(String),
+    /// End the session after an untagged `BYE` (the text).
+    Bye(String),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        match e {
+            Error::NotFound(m) => Failure::No(format!("[NONEXISTENT] {m}")),
+            Error::NoPermission(m) => Failure::No(format!("[NOPERM] {m}")),
+            Error::AlreadyExists(m) => Failure::No(format!("[ALREADYEXISTS] {m}")),
+            Error::BadInput(m) => Failure::Bad(m),
+            Error::AuthFailed => Failure::No("[AUTHENTICATIONFAILED] Authentication failed".into()),
+            Error::Internal(_) => Failure::No("[SERVERBUG] Internal error, please try again".into()),
+        }
+    }
+}
+
+/// Why reading the next command stopped.
+enum ReadEnd {
+    Eof,
+    Timeout,
+}
+
+pub struct Session {
+    pub(super) gw: Arc<Gateway>,
+    io: Stream,
+    peer: IpAddr,
+    framer: Framer,
+    /// Responses waiting to be written.
+    pub(super) out: Vec<u8>,
+    pub(super) principal: Option<Principal>,
+    pub(super) selected: Option<Selected>,
+    _ip_slot: Slot,
+    account_slot: Option<Slot>,
+}
+
+impl Session {
+    pub(super) fn new(gw: Arc<Gateway>, io: Stream, peer: IpAddr, ip_slot: Slot) -> Session {
+        let framer = Framer::new(gw.config.limits);
+        Session {
+            gw,
+            io,
+            peer,
+            framer,
+            out: Vec::new(),
+            principal: None,
+            selected: None,
+            _ip_slot: ip_slot,
+            account_slot: None,
+        }
+    }
+
+    /// Serves the connection until LOGOUT, a timeout or the client leaves.
+    pub async fn run(mut self) -> io::Result<()> {
+        let greeting = format!("* OK [CAPABILITY {}] Mailroom IMAP ready\r\n", self.capabilities());
+        self.out.extend_from_slice(greeting.as_bytes());
+        self.flush().await?;
+        loop {
+            let event = match self.next_event().await? {
+                Ok(event) => event,
+                Err(ReadEnd::Eof) => return Ok(()),
+                Err(ReadEnd::Timeout) => {
+                    self.out.extend_from_slice(b"* BYE Autologout; idle for too long\r\n");
+                    return self.flush().await;
+                }
+            };
+            let go_on = match event {
+                Event::Command(bytes) => self.command(&bytes).await?,
+                Event::Continue => {
+                    self.out.extend_from_slice(b"+ Ready for literal data\r\n");
+                    true
+                }
+                Event::LineTooLong { tag } => {
+                    let tag = tag.unwrap_or_else(|| "*".into());
+                    let limit = self.gw.config.limits.max_line;
+                    self.line(&format!("{tag} BAD Command line too long (limit {limit} bytes)"));
+                    true
+                }
+                Event::LiteralTooLarge { tag, size } => {
+                    let tag = tag.unwrap_or_else(|| "*".into());
+                    let limit = self.gw.config.limits.max_literal;
+                    self.line(&format!(
+                        "{tag} NO [TOOBIG] Literal of {size} bytes exceeds the limit of {limit}"
+                    ));
+                    true
+                }
+                Event::Close => {
+                    self.line("* BYE Literal too large; closing");
+                    false
+                }
+            };
+            self.flush().await?;
+            if !go_on {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The next framed event, reading as needed, within the state's timeout.
+    async fn next_event(&mut self) -> io::Result<Result<Event, ReadEnd>> {
+        let timeout = self.timeout();
+        read_event(&mut self.io, &mut self.framer, timeout).await
+    }
+
+    fn timeout(&self) -> Duration {
+        if self.principal.is_some() {
+            self.gw.config.idle_timeout
+        } else {
+            self.gw.config.login_timeout
+        }
+    }
+
+    pub(super) fn line(&mut self, text: &str) {
+        self.out.extend_from_slice(text.as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    pub(super) async fn flush(&mut self) -> io::Result<()> {
+        if !self.out.is_empty() {
+            self.io.write_all(&self.out).await?;
+            self.io.flush().await?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+
+    pub(super) fn capabilities(&self) -> String {
+        let mut caps = vec![
+            "IMAP4rev1",
+            "LITERAL+",
+            "SASL-IR",
+            "ID",
+            "ENABLE",
+            "IDLE",
+            "NAMESPACE",
+            "UNSELECT",
+        ];
+        if self.principal.is_none() {
+            if self.gw.tls.is_some() && !self.io.is_tls() {
+                caps.push("STARTTLS");
+            }
+            if self.gw.config.require_tls && !self.io.is_tls() {
+                caps.push("LOGINDISABLED");
+            } else {
+                caps.push("AUTH=PLAIN");
+            }
+        }
+        caps.extend([
+            "ACL",
+            "RIGHTS=texk",
+            "UIDPLUS",
+            "MOVE",
+            "CHILDREN",
+            "SPECIAL-USE",
+            "LIST-EXTENDED",
+        ]);
+        let limit = self.gw.config.limits.max_literal.min(MAX_MESSAGE_SIZE);
+        format!("{} APPENDLIMIT={limit}", caps.join(" "))
+    }
+
+    /// Parses and runs one command; `false` ends the session.
+    async fn command(&mut self, bytes: &[u8]) -> io::Result<bool> {
+        let command = match command::parse(bytes) {
+            Ok(command) => command,
+            Err(e) => {
+                let tag = e.tag.unwrap_or_else(|| "*".into());
+                self.line(&format!("{tag} BAD {}", e.message));
+                return Ok(true);
+            }
+        };
+        let Command { tag, request } = command;
+        match request {
+            Request::Logout => {
+                self.line("* BYE Logging out");
+                self.line(&format!("{tag} OK LOGOUT completed"));
+                return Ok(false);
+            }
+            Request::StartTls => return self.starttls(&tag).await,
+            Request::Idle => return self.idle(&tag).await,
+            Request::Authenticate { mechanism, initial } => {
+                let outcome = self.authenticate(&mechanism, initial).await?;
+                return Ok(self.finish(&tag, outcome));
+            }
+            _ => {}
+        }
+        let expunges_allowed = !matches!(
+            request,
+            Request::Fetch { .. } | Request::Store { .. } | Request::Search { .. }
+        );
+        let outcome = self.execute(request).await;
+        if let Some(selected) = self.selected.as_mut() {
+            let principal = self.principal.as_ref().expect("selected implies authenticated");
+            if let Err(e) = selected.sync(principal, &mut self.out, expunges_allowed).await {
+                self.selected = None;
+                self.line(&format!("* BYE {e}"));
+                return Ok(false);
+            }
+        }
+        Ok(self.finish(&tag, outcome))
+    }
+
+    /// Writes the tagged response; `false` when the session must end.
+    fn finish(&mut self, tag: &str, outcome: Outcome) -> bool {
+        match outcome {
+            Ok(text) => self.line(&format!("{tag} OK {text}")),
+            Err(Failure::Bad(text)) => self.line(&format!("{tag} BAD {text}")),
+            Err(Failure::No(text)) => self.line(&format!("{tag} NO {text}")),
+            Err(Failure::Bye(text)) => {
+                self.line(&format!("* BYE {text}"));
+                return false;
+            }
+        }
+        true
+    }
+
+    fn principal(&self) -> Result<&Principal, Failure> {
+        self.principal
+            .as_ref()
+            .ok_or_else(|| Failure::Bad("Log in first".into()))
+    }
+
+    fn selected(&mut self) -> Result<(&Principal, &mut Selected), Failure> {
+        let (_, p, s, _) = self.in_mailbox()?;
+        Ok((p, s))
+    }
+
+    /// What a command on the selected mailbox works with.
+    fn in_mailbox(&mut self) -> Result<(&Service, &Principal, &mut Selected, &mut Vec<u8>), Failure> {
+        match (&self.principal, self.selected.as_mut()) {
+            (Some(p), Some(s)) => Ok((&self.gw.service, p, s, &mut self.out)),
+            _ => Err(Failure::Bad("Select a mailbox first".into())),
+        }
+    }
+
+    async fn execute(&mut self, request: Request) -> Outcome {
+        match request {
+            Request::Capability => {
+                self.line(&format!("* CAPABILITY {}", self.capabilities()));
+                Ok("CAPABILITY completed".into())
+            }
+            Request::Noop => Ok("NOOP completed".into()),
+            Request::Check => {
+                self.selected()?;
+                Ok("CHECK completed".into())
+            }
+            Request::Id { .. } => {
+                let version = env!("CARGO_PKG_VERSION");
+                self.line(&format!("* ID (\"name\" \"Mailroom\" \"version\" \"{version}\")"));
+                Ok("ID completed".into())
+            }
+            Request::Login { user, password } => self.login(&user, &password).await,
+            Request::Enable { .. } => {
+                self.principal()?;
+                // No extension that ENABLE turns on is offered.
+                self.line("* ENABLED");
+                Ok("ENABLE completed".into())
+            }
+            Request::Namespace => {
+                self.principal()?;
+                self.line("* NAMESPACE ((\"\" \"/\")) ((\"~\" \"/\")) ((\"~public/\" \"/\"))");
+                Ok("NAMESPACE completed".into())
+            }
+            Request::Select { mailbox, read_only } => self.select(&mailbox, read_only).await,
+            Request::Close => {
+                let (service, p, s, _) = self.in_mailbox()?;
+                s.close(service, p).await;
+                self.selected = None;
+                Ok("CLOSE completed".into())
+            }
+            Request::Unselect => {
+                self.selected()?;
+                self.selected = None;
+                Ok("UNSELECT completed".into())
+            }
+            Request::Create { mailbox } => {
+                let p = self.principal()?;
+                let name = mailbox.trim_end_matches('/');
+                self.gw.service.create_mailbox(p, name).await?;
+                Ok("CREATE completed".into())
+            }
+            Request::Delete { mailbox } => {
+                let p = self.principal()?;
+                self.gw.service.delete_mailbox(p, &mailbox).await?;
+                Ok("DELETE completed".into())
+            }
+            Request::Rename { from, to } => {
+                let p = self.principal()?;
+                self.gw.service.rename_mailbox(p, &from, &to).await?;
+                Ok("RENAME completed".into())
+            }
+            Request::Subscribe { mailbox } => {
+                let p = self.principal()?;
+                self.gw.service.subscribe(p, &mailbox).await?;
+                Ok("SUBSCRIBE completed".into())
+            }
+            Request::Unsubscribe { mailbox } => {
+                let p = self.principal()?;
+                self.gw.service.unsubscribe(p, &mailbox).await?;
+                Ok("UNSUBSCRIBE completed".into())
+            }
+            Request::List {
+                reference,
+                patterns,
+                selection,
+                returns,
+                lsub,
+            } => {
+                let p = self.principal()?.clone();
+                let query = super::list::Query {
+                    reference: &reference,
+                    patterns: &patterns,
+                    selection: &selection,
+                    returns: &returns,
+                    lsub,
+                };
+                super::list::list(&self.gw.service, &p, &query, &mut self.out).await?;
+                Ok(format!("{} completed", if lsub { "LSUB" } else { "LIST" }))
+            }
+            Request::Status { mailbox, items } => self.status(&mailbox, &items).await,
+            Request::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+            } => self.append(&mailbox, &flags, date.as_deref(), message).await,
+            Request::GetAcl { mailbox } => {
+                let p = self.principal()?;
+                let acl = self.gw.service.get_acl(p, &mailbox).await?;
+                let mut line = b"* ACL ".to_vec();
+                response::mailbox(&mut line, &mailbox);
+                for entry in &acl {
+                    line.push(b' ');
+                    response::astring(&mut line, identifier(entry).as_bytes());
+                    line.push(b' ');
+                    response::astring(&mut line, entry.rights.to_string().as_bytes());
+                }
+                self.out.extend_from_slice(&line);
+                self.out.extend_from_slice(b"\r\n");
+                Ok("GETACL completed".into())
+            }
+            Request::SetAcl {
+                mailbox,
+                identifier,
+                rights,
+            } => {
+                let p = self.principal()?;
+                self.gw.service.set_acl(p, &mailbox, &identifier, &rights).await?;
+                Ok("SETACL completed".into())
+            }
+            Request::DeleteAcl { mailbox, identifier } => {
+                let p = self.principal()?;
+                self.gw.service.delete_acl(p, &mailbox, &identifier).await?;
+                Ok("DELETEACL completed".into())
+            }
+            Request::ListRights { mailbox, identifier } => {
+                let p = self.principal()?;
+                let (required, optional) = self.gw.service.list_rights(p, &mailbox, &identifier).await?;
+                let mut line = b"* LISTRIGHTS ".to_vec();
+                response::mailbox(&mut line, &mailbox);
+                line.push(b' ');
+                response::astring(&mut line, identifier.as_bytes());
+                line.push(b' ');
+                response::string(&mut line, required.to_string().as_bytes());
+                for rights in optional {
+                    line.push(b' ');
+                    response::astring(&mut line, rights.to_string().as_bytes());
+                }
+                self.out.extend_from_slice(&line);
+                self.out.extend_from_slice(b"\r\n");
+                Ok("LISTRIGHTS completed".into())
+            }
+            Request::MyRights { mailbox } => {
+                let p = self.principal()?;
+                let rights = self.gw.service.my_rights(p, &mailbox).await?;
+                let mut line = b"* MYRIGHTS ".to_vec();
+                response::mailbox(&mut line, &mailbox);
+                line.push(b' ');
+                response::string(&mut line, rights.to_string().as_bytes());
+                self.out.extend_from_slice(&line);
+                self.out.extend_from_slice(b"\r\n");
+                Ok("MYRIGHTS completed".into())
+            }
+            Request::Expunge { uids } => {
+                let (service, p, s, out) = self.in_mailbox()?;
+                s.expunge(Cx { service, p, out }, uids.as_ref()).await
+            }
+            Request::Fetch { set, uid, items } => {
+                let (service, p, s, out) = self.in_mailbox()?;
+                s.fetch(Cx { service, p, out }, &set, uid, &items).await
+            }
+            Request::Store {
+                set,
+                uid,
+                op,
+                silent,
+                flags,
+            } => {
+                let flags = Flags::parse(flags.iter().map(String::as_str)).map_err(|e| Failure::Bad(e.to_string()))?;
+                let (service, p, s, out) = self.in_mailbox()?;
+                s.store(Cx { service, p, out }, &set, uid, op, silent, &flags).await
+            }
+            Request::Search { uid, charset, key } => {
+                if let Some(charset) = charset
+                    && !matches!(charset.as_str(), "UTF-8" | "US-ASCII")
+                {
+                    return Err(Failure::No("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset".into()));
+                }
+                let (service, p, s, out) = self.in_mailbox()?;
+                s.search(Cx { service, p, out }, uid, &key).await
+            }
+            Request::Copy { set, uid, mailbox } => {
+                let (service, p, s, out) = self.in_mailbox()?;
+                s.copy(Cx { service, p, out }, &set, uid, &mailbox, false).await
+            }
+            Request::Move { set, uid, mailbox } => {
+                let (service, p, s, out) = self.in_mailbox()?;
+                s.copy(Cx { service, p, out }, &set, uid, &mailbox, true).await
+            }
+            Request::Logout | Request::StartTls | Request::Idle | Request::Authenticate { .. } => {
+                unreachable!("handled before execute")
+            }
+        }
+    }
+
+    async fn starttls(&mut self, tag: &str) -> io::Result<bool> {
+        let Some(acceptor) = self.gw.tls.clone() else {
+            self.line(&format!("{tag} BAD STARTTLS is not offered"));
+            return Ok(true);
+        };
+        if self.io.is_tls() || self.principal.is_some() {
+            self.line(&format!("{tag} BAD TLS is already active or you are logged in"));
+            return Ok(true);
+        }
+        self.line(&format!("{tag} OK Begin TLS negotiation now"));
+        self.flush().await?;
+        // Whatever the client sent after STARTTLS in the clear is dropped
+        // (an attacker could have injected it).
+        self.framer = Framer::new(self.gw.config.limits);
+        let handshake = tokio::time::timeout(self.gw.config.login_timeout, self.io.upgrade(&acceptor)).await;
+        match handshake {
+            Ok(Ok(())) => Ok(true),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")),
+        }
+    }
+
+    fn may_log_in(&self) -> Result<(), Failure> {
+        if self.principal.is_some() {
+            return Err(Failure::Bad("Already logged in".into()));
+        }
+        if self.gw.config.require_tls && !self.io.is_tls() {
+            return Err(Failure::No(
+                "[PRIVACYREQUIRED] Use STARTTLS or the implicit-TLS port first".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn login(&mut self, user: &str, password: &str) -> Outcome {
+        self.may_log_in()?;
+        if let Some(wait) = self.gw.throttle.wait(self.peer, user) {
+            return Err(Failure::No(format!(
+                "[UNAVAILABLE] Too many failed logins; try again in {} s",
+                wait.as_secs().max(1)
+            )));
+        }
+        let principal = match self.gw.service.authenticate(user, password).await {
+            Ok(p) => p,
+            Err(Error::AuthFailed) => {
+                self.gw.throttle.failed(self.peer, user);
+                return Err(Error::AuthFailed.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let Some(slot) = self.gw.connections.of_account(principal.account_id()) else {
+            return Err(Failure::No("[LIMIT] Too many sessions for this account".into()));
+        };
+        self.account_slot = Some(slot);
+        self.principal = Some(principal);
+        Ok(format!("[CAPABILITY {}] Logged in", self.capabilities()))
+    }
+
+    async fn authenticate(&mut self, mechanism: &str, initial: Option<String>) -> io::Result<Outcome> {
+        if let Err(f) = self.may_log_in() {
+            return Ok(Err(f));
+        }
+        if mechanism != "PLAIN" {
+            return Ok(Err(Failure::No(format!("{mechanism} is not supported; use PLAIN"))));
+        }
+        let response = match initial {
+            Some(i) if i == "=" => Vec::new(),
+            Some(i) => i.into_bytes(),
+            None => {
+                self.out.extend_from_slice(b"+ \r\n");
+                self.flush().await?;
+                match self.next_event().await? {
+                    Ok(Event::Command(line)) => line,
+                    Ok(_) => return Ok(Err(Failure::Bad("Unusable AUTHENTICATE response".into()))),
+                    Err(_) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "gone during AUTHENTICATE")),
+                }
+            }
+        };
+        if response == b"*" {
+            return Ok(Err(Failure::Bad("AUTHENTICATE cancelled".into())));
+        }
+        Ok(match sasl::plain(&response) {
+            Ok((user, password)) => self.login(&user, &password).await,
+            Err(e) => Err(Failure::Bad(e.into())),
+        })
+    }
+
+    async fn select(&mut self, name: &str, examine: bool) -> Outcome {
+        // A failed SELECT leaves no mailbox selected (RFC 3501 §6.3.1).
+        self.selected = None;
+        let p = self.principal()?.clone();
+        let selected = Selected::open(&self.gw.service, &p, name, examine, &mut self.out).await?;
+        let mode = if selected.read_only { "READ-ONLY" } else { "READ-WRITE" };
+        self.selected = Some(selected);
+        Ok(format!(
+            "[{mode}] {} completed",
+            if examine { "EXAMINE" } else { "SELECT" }
+        ))
+    }
+
+    async fn status(&mut self, name: &str, items: &[String]) -> Outcome {
+        let p = self.principal()?;
+        let info = self.gw.service.mailbox(p, name).await?;
+        let counts = self.gw.service.counts(p, name).await?;
+        let mut values = Vec::new();
+        for item in items {
+            let item = item.to_ascii_uppercase();
+            let value = match item.as_str() {
+                "MESSAGES" => counts.messages.to_string(),
+                "UNSEEN" => counts.unseen.to_string(),
+                "RECENT" => "0".into(),
+                "UIDNEXT" => info.uidnext.to_string(),
+                "UIDVALIDITY" => info.uidvalidity.to_string(),
+                "APPENDLIMIT" => MAX_MESSAGE_SIZE.to_string(),
+                other => return Err(Failure::Bad(format!("{other} is not a STATUS item"))),
+            };
+            values.push(format!("{item} {value}"));
+        }
+        let mut line = b"* STATUS ".to_vec();
+        response::mailbox(&mut line, name);
+        line.extend_from_slice(format!(" ({})\r\n", values.join(" ")).as_bytes());
+        self.out.extend_from_slice(&line);
+        Ok("STATUS completed".into())
+    }
+
+    async fn append(&mut self, name: &str, flags: &[String], date: Option<&str>, message: Vec<u8>) -> Outcome {
+        let p = self.principal()?;
+        let flags = Flags::parse(flags.iter().map(String::as_str)).map_err(|e| Failure::Bad(e.to_string()))?;
+        let date = match date {
+            Some(d) => Some(parse_date_time(d).ok_or_else(|| Failure::Bad(format!("{d} is not a date-time")))?),
+            None => None,
+        };
+        let result = self.gw.service.append(p, name, message, &flags, date).await;
+        let (uidvalidity, uid) = result.map_err(try_create)?;
+        Ok(format!("[APPENDUID {uidvalidity} {uid}] APPEND completed"))
+    }
+
+    /// IDLE (RFC 2177): reports changes as they happen until `DONE`.
+    async fn idle(&mut self, tag: &str) -> io::Result<bool> {
+        if self.principal.is_none() {
+            self.line(&format!("{tag} BAD Log in first"));
+            return Ok(true);
+        }
+        self.line("+ idling");
+        if !self.sync_now().await {
+            return Ok(false);
+        }
+        self.flush().await?;
+        let timeout = self.gw.config.idle_timeout;
+        let keepalive = self.gw.config.idle_keepalive;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let watch = self.selected.as_mut().map(|s| s.watch());
+            let woke = tokio::select! {
+                event = read_event(&mut self.io, &mut self.framer, timeout) => Woke::Input(event?),
+                changes = next_changes(watch) => Woke::Changes(changes),
+                _ = tokio::time::sleep(keepalive) => Woke::Keepalive,
+            };
+            match woke {
+                Woke::Input(Ok(Event::Command(line))) if line.eq_ignore_ascii_case(b"DONE") => break,
+                Woke::Input(Ok(_)) => {
+                    self.line(&format!("{tag} BAD Expected DONE"));
+                    return Ok(true);
+                }
+                Woke::Input(Err(_)) => return Ok(false),
+                Woke::Changes(Ok(changes)) => {
+                    let selected = self.selected.as_mut().expect("changes come from the selected mailbox");
+                    selected.pending.extend(changes);
+                    if !self.sync_now().await {
+                        return Ok(false);
+                    }
+                }
+                Woke::Changes(Err(e)) => {
+                    self.selected = None;
+                    self.line(&format!("* BYE {e}"));
+                    return Ok(false);
+                }
+                Woke::Keepalive => {
+                    if tokio::time::Instant::now() >= deadline {
+                        self.line("* BYE Autologout; idle for too long");
+                        self.flush().await?;
+                        return Ok(false);
+                    }
+                    self.line("* OK Still here");
+                }
+            }
+            self.flush().await?;
+        }
+        self.line(&format!("{tag} OK IDLE terminated"));
+        Ok(true)
+    }
+
+    /// Reports every pending change now; `false` if the mailbox is gone.
+    async fn sync_now(&mut self) -> bool {
+        let (Some(p), Some(selected)) = (self.principal.as_ref(), self.selected.as_mut()) else {
+            return true;
+        };
+        if let Err(e) = selected.sync(p, &mut self.out, true).await {
+            self.selected = None;
+            self.line(&format!("* BYE {e}"));
+            return false;
+        }
+        true
+    }
+}
+
+enum Woke {
+    Input(Result<Event, ReadEnd>),
+    Changes(crate::error::Result<Vec<crate::feed::Change>>),
+    Keepalive,
+}
+
+/// The next changes of the watched mailbox, or never without one.
+async fn next_changes(watch: Option<&mut crate::service::Watch>) -> crate::error::Result<Vec<crate::feed::Change>> {
+    match watch {
+        Some(w) => w.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reads until the framer has an event. Cancel-safe: bytes read are in
+/// the framer before the next await.
+async fn read_event(io: &mut Stream, framer: &mut Framer, timeout: Duration) -> io::Result<Result<Event, ReadEnd>> {
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if let Some(event) = framer.next_event() {
+            return Ok(Ok(event));
+        }
+        let n = match tokio::time::timeout(timeout, io.read(&mut buf)).await {
+            Err(_) => return Ok(Err(ReadEnd::Timeout)),
+            Ok(Ok(0)) => return Ok(Err(ReadEnd::Eof)),
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(Err(ReadEnd::Eof)),
+            Ok(Err(e)) => return Err(e),
+        };
+        framer.push(&buf[..n]);
+    }
+}
+
+/// An ACL entry's identifier as IMAP writes it (`-bob` for a negative one).
+fn identifier(entry: &AclEntry) -> String {
+    if entry.negative {
+        format!("-{}", entry.identifier)
+    } else {
+        entry.identifier.to_string()
+    }
+}
+
+/// A missing target mailbox of APPEND, COPY or MOVE: `NO [TRYCREATE]`.
+pub(super) fn try_create(e: Error) -> Failure {
+    match e {
+        Error::NotFound(m) => Failure::No(format!("[TRYCREATE] {m}")),
+        other => other.into(),
+    }
+}
+
+/// `"17-Jul-1996 02:44:25 -0700"` as seconds since the epoch.
+fn parse_date_time(s: &str) -> Option<i64> {
+    let (date, rest) = s.trim().split_once(' ')?;
+    let (time, zone) = rest.trim().split_once(' ')?;
+    let day = super::search::parse_day(date)?;
+    let mut hms = time.split(':').map(|x| x.parse::<i64>().ok());
+    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
+    if h > 23 || m > 59 || sec > 60 || zone.len() != 5 {
+        return None;
+    }
+    let sign = match &zone[..1] {
+        "+" => 1,
+        "-" => -1,
+        _ => return None,
+    };
+    let zone: i64 = zone[1..].parse().ok()?;
+    let offset = sign * ((zone / 100) * 3600 + (zone % 100) * 60);
+    Some(day * 86_400 + h * 3600 + m * 60 + sec - offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_dates() {
+        assert_eq!(parse_date_time("01-Jan-1970 00:00:00 +0000"), Some(0));
+        assert_eq!(parse_date_time(" 1-Jan-1970 01:00:00 +0100"), Some(0));
+        assert_eq!(parse_date_time("17-Jul-1996 02:44:25 -0700"), Some(837_596_665));
+        assert_eq!(parse_date_time("17-Jul-1996 25:44:25 -0700"), None);
+        assert_eq!(parse_date_time("yesterday"), None);
+    }
+}
