@@ -11,6 +11,8 @@ use mailroom::{Principal, Service};
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 
+pub mod imap;
+
 pub use mailroom;
 pub use mailroom_shared as shared;
 

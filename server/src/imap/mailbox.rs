@@ -636,6 +636,6 @@ mod tests {
     #[test]
     fn internal_dates() {
         assert_eq!(internal_date(0), "01-Jan-1970 00:00:00 +0000");
-        assert_eq!(internal_date(1_795_711_060), "28-Nov-2026 16:37:40 +0000");
+        assert_eq!(internal_date(1_795_883_860), "28-Nov-2026 16:37:40 +0000");
     }
 }

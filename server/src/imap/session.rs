@@ -389,7 +389,7 @@ impl Session {
                 line.push(b' ');
                 response::astring(&mut line, identifier.as_bytes());
                 line.push(b' ');
-                response::string(&mut line, required.to_string().as_bytes());
+                response::astring(&mut line, required.to_string().as_bytes());
                 for rights in optional {
                     line.push(b' ');
                     response::astring(&mut line, rights.to_string().as_bytes());
@@ -404,7 +404,7 @@ impl Session {
                 let mut line = b"* MYRIGHTS ".to_vec();
                 response::mailbox(&mut line, &mailbox);
                 line.push(b' ');
-                response::string(&mut line, rights.to_string().as_bytes());
+                response::astring(&mut line, rights.to_string().as_bytes());
                 self.out.extend_from_slice(&line);
                 self.out.extend_from_slice(b"\r\n");
                 Ok("MYRIGHTS completed".into())

@@ -1,0 +1,207 @@
+//! Starting the real server with its IMAP gateway, and a plain IMAP client
+//! that shows the exact bytes the server sends (for response codes and
+//! unsolicited responses a client library would hide).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mailroom::serve::{Options, Running, start};
+use mailroom::{Principal, Service};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use crate::World;
+
+/// A running server on free ports, with TLS from a self-signed certificate.
+pub struct Server {
+    pub world: World,
+    pub running: Running,
+    pub imap: SocketAddr,
+    pub imaps: SocketAddr,
+    pub cert: PathBuf,
+}
+
+impl Server {
+    pub async fn start(world: World) -> Server {
+        Server::start_with(world, |_| {}).await
+    }
+
+    pub async fn start_with(world: World, tweak: impl FnOnce(&mut Options)) -> Server {
+        let dir = world.db.dir.path().join("tls");
+        let mut options = Options {
+            domain: crate::DOMAIN.into(),
+            imap: Some("127.0.0.1:0".parse().unwrap()),
+            imaps: Some("127.0.0.1:0".parse().unwrap()),
+            tls: Some(mailroom::gateway::tls::Source::SelfSigned {
+                dir: dir.clone(),
+                hostname: "localhost".into(),
+            }),
+            ..Options::default()
+        };
+        tweak(&mut options);
+        let running = start(world.db.store().await, options, std::future::pending())
+            .await
+            .expect("server starts");
+        Server {
+            imap: running.imap.expect("imap listens"),
+            imaps: running.imaps.expect("imaps listens"),
+            world,
+            running,
+            cert: dir.join("cert.pem"),
+        }
+    }
+
+    /// The server's own service (its changes reach IMAP sessions at once).
+    pub fn service(&self) -> &Service {
+        &self.running.service
+    }
+
+    pub async fn user(&self, name: &str) -> Principal {
+        self.world.user(name).await
+    }
+
+    /// A plain connection, greeting read.
+    pub async fn connect(&self) -> Client {
+        let tcp = TcpStream::connect(self.imap).await.expect("connect");
+        Client::greeted(Box::new(tcp)).await
+    }
+
+    /// A connection logged in as `name` (password `pw-NAME`).
+    pub async fn login(&self, name: &str) -> Client {
+        let mut c = self.connect().await;
+        c.ok(&format!("LOGIN {name} pw-{name}")).await;
+        c
+    }
+
+    /// A TLS client configuration that trusts the server's certificate.
+    pub fn tls_connector(&self) -> tokio_rustls::TlsConnector {
+        use rustls_pki_types::CertificateDer;
+        use rustls_pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(&self.cert).expect("certificate") {
+            roots.add(cert.expect("certificate")).expect("trusted");
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        tokio_rustls::TlsConnector::from(Arc::new(config))
+    }
+}
+
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// A line-level IMAP client.
+pub struct Client {
+    io: BufReader<Box<dyn Io>>,
+    next_tag: u32,
+}
+
+const WAIT: Duration = Duration::from_secs(10);
+
+impl Client {
+    /// A client on a connection whose greeting was read already (after STARTTLS).
+    pub fn new(io: Box<dyn Io>) -> Client {
+        Client {
+            io: BufReader::new(io),
+            next_tag: 1,
+        }
+    }
+
+    pub async fn greeted(io: Box<dyn Io>) -> Client {
+        let mut c = Client::new(io);
+        let greeting = c.line().await.expect("greeting");
+        assert!(greeting.starts_with("* OK"), "{greeting}");
+        c
+    }
+
+    pub fn into_inner(self) -> Box<dyn Io> {
+        self.io.into_inner()
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        self.io.get_mut().write_all(bytes).await.expect("send");
+        self.io.get_mut().flush().await.expect("flush");
+    }
+
+    /// One response line, with any literals it carries spliced in;
+    /// `None` when the server closed the connection.
+    pub async fn line(&mut self) -> Option<String> {
+        let mut out = Vec::new();
+        loop {
+            let mut line = Vec::new();
+            let n = tokio::time::timeout(WAIT, self.io.read_until(b'\n', &mut line))
+                .await
+                .expect("the server answers in time")
+                .ok()?;
+            if n == 0 {
+                return if out.is_empty() {
+                    None
+                } else {
+                    Some(String::from_utf8_lossy(&out).into_owned())
+                };
+            }
+            out.extend_from_slice(&line);
+            let text = String::from_utf8_lossy(&line);
+            let literal = text
+                .trim_end()
+                .strip_suffix('}')
+                .and_then(|t| t.rsplit_once('{'))
+                .and_then(|(_, n)| n.parse::<usize>().ok());
+            match literal {
+                Some(size) => {
+                    let mut data = vec![0; size];
+                    self.io.read_exact(&mut data).await.expect("literal");
+                    out.extend_from_slice(&data);
+                }
+                None => return Some(String::from_utf8_lossy(&out).trim_end().to_owned()),
+            }
+        }
+    }
+
+    /// Sends a command with a fresh tag; returns the untagged lines and
+    /// the tagged one (without the tag).
+    pub async fn command(&mut self, command: &str) -> (Vec<String>, String) {
+        let tag = format!("t{}", self.next_tag);
+        self.next_tag += 1;
+        self.send_raw(format!("{tag} {command}\r\n").as_bytes()).await;
+        self.until_tagged(&tag).await
+    }
+
+    pub async fn until_tagged(&mut self, tag: &str) -> (Vec<String>, String) {
+        let mut untagged = Vec::new();
+        loop {
+            let line = self
+                .line()
+                .await
+                .unwrap_or_else(|| panic!("connection closed; saw {untagged:?}"));
+            if let Some(rest) = line.strip_prefix(&format!("{tag} ")) {
+                return (untagged, rest.to_owned());
+            }
+            untagged.push(line);
+        }
+    }
+
+    /// Runs a command that must succeed; returns its untagged lines.
+    pub async fn ok(&mut self, command: &str) -> Vec<String> {
+        let (untagged, done) = self.command(command).await;
+        assert!(done.starts_with("OK"), "{command} → {done} after {untagged:?}");
+        untagged
+    }
+
+    /// Runs a command that must fail with `status` (`NO` or `BAD`);
+    /// returns the tagged line.
+    pub async fn fails(&mut self, command: &str, status: &str) -> String {
+        let (untagged, done) = self.command(command).await;
+        assert!(
+            done.starts_with(status),
+            "{command} → {done} (wanted {status}) after {untagged:?}"
+        );
+        done
+    }
+}
