@@ -26,7 +26,8 @@ fn failed(out: &std::process::Output) -> String {
 }
 
 /// An mbox of `n` messages written by hand (mboxrd), and the messages as
-/// they must be stored: with one `>` taken from each quoted `From ` line.
+/// they must be stored: with one `>` taken from each quoted `From ` line,
+/// and CRLF line ends (the form IMAP and POP3 serve).
 fn sample_mbox(n: usize) -> (Vec<u8>, Vec<Vec<u8>>) {
     let mut file = Vec::new();
     let mut messages = Vec::new();
@@ -42,7 +43,7 @@ fn sample_mbox(n: usize) -> (Vec<u8>, Vec<Vec<u8>>) {
             "{header}>From {body}>>From quoted once\n>>>From quoted twice\nFromage is not a separator\n\u{e9}t\u{e9} {i}\n\n"
         );
         file.extend(quoted.as_bytes());
-        messages.push(stored.into_bytes());
+        messages.push(stored.replace('\n', "\r\n").into_bytes());
     }
     (file, messages)
 }
@@ -121,7 +122,7 @@ both_backends!(deliver_stores_the_message_byte_exact, async |w: World| {
     let alice = w.user("alice").await;
     let bob = w.user("bob").await;
     let mut message = b"Return-Path: <x@y.example>\r\nSubject: bytes\r\n\r\n".to_vec();
-    message.extend((0u8..=255).filter(|b| *b != b'\r'));
+    message.extend((0u8..=255).filter(|b| *b != b'\r' && *b != b'\n'));
     message.extend(b"\r\n.\r\n..\r\nFrom here\r\n");
     let out = run_cli(
         &w.db,
@@ -151,6 +152,13 @@ both_backends!(deliver_stores_the_message_byte_exact, async |w: World| {
     }
     let err = failed(&run_cli(&w.db, &["deliver", "--to", "alice"], b""));
     assert!(err.contains("empty"), "{err}");
+
+    // Bare LF line ends (as Unix tools write them) are stored as CRLF.
+    ok(&run_cli(&w.db, &["deliver", "--to", "bob"], b"Subject: lf\n\nline\n"));
+    let (_, rows) = w.service.messages(&bob, "INBOX").await.unwrap();
+    let stored = w.service.fetch(&bob, "INBOX", rows[1].uid).await.unwrap();
+    assert_eq!(stored, b"Subject: lf\r\n\r\nline\r\n");
+    assert_eq!(rows[1].size as usize, stored.len());
 });
 
 both_backends!(a_delivery_from_another_process_reaches_watchers, async |w: World| {

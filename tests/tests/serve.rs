@@ -110,7 +110,17 @@ async fn first_start_creates_the_admin_and_the_demo_world() {
 async fn the_binary_prints_where_it_listens() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(mailroom_bin())
-        .args(["serve", "--demo", "--http", "127.0.0.1:0", "--data"])
+        .args([
+            "serve",
+            "--demo",
+            "--http",
+            "127.0.0.1:0",
+            "--imap",
+            "127.0.0.1:0",
+            "--imaps",
+            "127.0.0.1:0",
+        ])
+        .arg("--data")
         .arg(dir.path())
         .env("MAILROOM_ADMIN_PASSWORD", "chosen-password")
         .env_remove("MAILROOM_DATABASE_URL")
@@ -123,7 +133,7 @@ async fn the_binary_prints_where_it_listens() {
         let mut seen = Vec::new();
         for line in BufReader::new(stdout).lines() {
             let line = line.unwrap();
-            let done = line.starts_with("Mailroom is running");
+            let done = line.starts_with("IMAP: ");
             seen.push(line);
             if done {
                 break;
@@ -154,6 +164,26 @@ async fn the_binary_prints_where_it_listens() {
         "{lines:?}"
     );
     assert!(dir.path().join(mailroom::store::SQLITE_FILE).exists());
+    assert!(
+        dir.path().join("tls/cert.pem").exists(),
+        "a self-signed certificate was made"
+    );
+    let imap_line = lines.last().unwrap();
+    let imap: std::net::SocketAddr = imap_line["IMAP: ".len()..].split(' ').next().unwrap().parse().unwrap();
+    let alice_pw = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("Demo account alice@localhost, password "))
+        .unwrap();
+    let mut tcp = tokio::net::TcpStream::connect(imap).await.unwrap();
+    let login = format!("a LOGIN alice {alice_pw}\r\nb LOGOUT\r\n");
+    tokio::io::AsyncWriteExt::write_all(&mut tcp, login.as_bytes())
+        .await
+        .unwrap();
+    let mut reply = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut tcp, &mut reply)
+        .await
+        .unwrap();
+    assert!(reply.contains("\r\na OK "), "{reply}");
     let (status, body) = get(addr, "/").await;
     child.kill().unwrap();
     child.wait().unwrap();

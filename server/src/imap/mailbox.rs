@@ -407,22 +407,26 @@ impl Selected {
         } else {
             HashSet::new()
         };
+        // Without bodies, one query reads every row needed.
+        let mut rows_only: HashMap<u32, (MessageRow, Option<Vec<u8>>)> = HashMap::new();
+        if needs_rows && !needs_content {
+            let wanted: HashSet<u32> = self.uids(&indices).into_iter().collect();
+            let (_, rows) = service.messages(p, &self.name).await?;
+            rows_only = rows
+                .into_iter()
+                .filter(|r| wanted.contains(&r.uid))
+                .map(|r| (r.uid, (r, None)))
+                .collect();
+        }
         let mut missing = 0;
         for chunk in indices.chunks(BATCH) {
-            let uids = self.uids(chunk);
-            let loaded: HashMap<u32, (MessageRow, Option<Vec<u8>>)> = if needs_content {
-                let contents = service.contents(p, &self.name, &uids).await?;
+            let with_bodies: HashMap<u32, (MessageRow, Option<Vec<u8>>)> = if needs_content {
+                let contents = service.contents(p, &self.name, &self.uids(chunk)).await?;
                 contents.into_iter().map(|(r, b)| (r.uid, (r, Some(b)))).collect()
-            } else if needs_rows {
-                let (_, rows) = service.messages(p, &self.name).await?;
-                let wanted: HashSet<u32> = uids.iter().copied().collect();
-                rows.into_iter()
-                    .filter(|r| wanted.contains(&r.uid))
-                    .map(|r| (r.uid, (r, None)))
-                    .collect()
             } else {
                 HashMap::new()
             };
+            let loaded = if needs_content { &with_bodies } else { &rows_only };
             for &i in chunk {
                 let (message_uid, flags) = &self.messages[i];
                 let data = loaded.get(message_uid);
