@@ -40,7 +40,7 @@ pub struct DatabaseArgs {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage domains.
     #[command(subcommand)]
     Domain(DomainCommand),
@@ -97,6 +97,15 @@ pub struct ServeArgs {
     /// IMAP over implicit TLS address.
     #[arg(long, default_value = "127.0.0.1:1993")]
     pub imaps: SocketAddr,
+    /// POP3 address (plain, with STLS).
+    #[arg(long, default_value = "127.0.0.1:1110")]
+    pub pop3: SocketAddr,
+    /// POP3 over implicit TLS address.
+    #[arg(long, default_value = "127.0.0.1:1995")]
+    pub pop3s: SocketAddr,
+    /// POP3 RETR leaves messages unread (by default it marks them \Seen).
+    #[arg(long)]
+    pub pop3_keep_unseen: bool,
     /// TLS certificate chain (PEM); without it a self-signed one is made
     /// in DATA/tls on first start.
     #[arg(long, requires = "tls_key")]
@@ -230,7 +239,7 @@ async fn open_store(db: &DatabaseArgs) -> Result<Store> {
 async fn run(cli: Cli) -> Result<()> {
     let store = open_store(&cli.db).await?;
     if let Command::Serve(args) = cli.command {
-        return serve(store, args, &cli.db.data).await;
+        return serve(store, *args, &cli.db.data).await;
     }
     let service = Service::new(store);
     let system = Principal::system(&service.primary_domain().await?);
@@ -284,6 +293,13 @@ async fn serve(store: Store, args: ServeArgs, data: &Path) -> Result<()> {
             require_tls: args.require_tls,
             ..defaults.imap_config.clone()
         },
+        pop3: Some(args.pop3),
+        pop3s: Some(args.pop3s),
+        pop3_config: crate::pop3::Config {
+            retr_sets_seen: !args.pop3_keep_unseen,
+            require_tls: args.require_tls,
+            ..defaults.pop3_config.clone()
+        },
         connections_per_ip: args.max_connections_per_ip,
         connections_per_account: args.max_sessions_per_account,
         ..defaults
@@ -310,6 +326,9 @@ async fn serve(store: Store, args: ServeArgs, data: &Path) -> Result<()> {
     println!("Mailroom is running. Web: http://{}/", running.http);
     if let (Some(imap), Some(imaps)) = (running.imap, running.imaps) {
         println!("IMAP: {imap} (STARTTLS), IMAPS: {imaps} (implicit TLS)");
+    }
+    if let (Some(pop3), Some(pop3s)) = (running.pop3, running.pop3s) {
+        println!("POP3: {pop3} (STLS), POP3S: {pop3s} (implicit TLS)");
     }
     println!("Stop it with Ctrl-C.");
     let _ = std::io::stdout().flush();

@@ -13,9 +13,9 @@ use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
 use crate::gateway::{Connections, LoginThrottle, tls};
-use crate::imap;
 use crate::service::{Bootstrap, Principal, Service, random_password};
 use crate::store::Store;
+use crate::{imap, pop3};
 
 /// What `serve` is asked to do.
 #[derive(Clone, Debug)]
@@ -35,6 +35,10 @@ pub struct Options {
     /// Where the TLS certificate comes from (`None`: no TLS at all).
     pub tls: Option<tls::Source>,
     pub imap_config: imap::Config,
+    /// POP3 with STLS, and POP3 over implicit TLS.
+    pub pop3: Option<SocketAddr>,
+    pub pop3s: Option<SocketAddr>,
+    pub pop3_config: pop3::Config,
     /// Open connections allowed from one address, and sessions per account.
     pub connections_per_ip: usize,
     pub connections_per_account: usize,
@@ -53,6 +57,9 @@ impl Default for Options {
             imaps: None,
             tls: None,
             imap_config: imap::Config::default(),
+            pop3: None,
+            pop3s: None,
+            pop3_config: pop3::Config::default(),
             connections_per_ip: 100,
             connections_per_account: 50,
             login_failures: (10, Duration::from_secs(6)),
@@ -68,6 +75,8 @@ pub struct Running {
     /// The IMAP addresses, when enabled (with the real ports).
     pub imap: Option<SocketAddr>,
     pub imaps: Option<SocketAddr>,
+    pub pop3: Option<SocketAddr>,
+    pub pop3s: Option<SocketAddr>,
     pub bootstrap: Bootstrap,
     /// Demo accounts created now, with their passwords.
     pub demo_accounts: Vec<(String, String)>,
@@ -91,30 +100,49 @@ pub async fn start(
     };
     let (stop, stopped) = watch::channel(false);
     let tls = options.tls.as_ref().map(tls::acceptor).transpose()?;
-    let gateway = Arc::new(imap::Gateway {
+    // One throttle and one set of counters for every gateway.
+    let throttle = Arc::new(LoginThrottle::new(options.login_failures.0, options.login_failures.1));
+    let connections = Arc::new(Connections::new(
+        options.connections_per_ip,
+        options.connections_per_account,
+    ));
+    let imap_gateway = Arc::new(imap::Gateway {
         service: service.clone(),
         config: options.imap_config.clone(),
         tls: tls.clone(),
-        throttle: Arc::new(LoginThrottle::new(options.login_failures.0, options.login_failures.1)),
-        connections: Arc::new(Connections::new(
-            options.connections_per_ip,
-            options.connections_per_account,
-        )),
+        throttle: Arc::clone(&throttle),
+        connections: Arc::clone(&connections),
+    });
+    let pop3_gateway = Arc::new(pop3::Gateway {
+        service: service.clone(),
+        config: options.pop3_config.clone(),
+        tls: tls.clone(),
+        throttle,
+        connections,
     });
     let (listener, http) = bind(options.http).await?;
-    let mut imap_addrs = [None, None];
-    for (i, (addr, implicit_tls)) in [(options.imap, false), (options.imaps, true)].into_iter().enumerate() {
+    let listeners = [
+        (options.imap, Protocol::Imap, false),
+        (options.imaps, Protocol::Imap, true),
+        (options.pop3, Protocol::Pop3, false),
+        (options.pop3s, Protocol::Pop3, true),
+    ];
+    let mut bound_addrs = [None; 4];
+    for (i, (addr, protocol, implicit_tls)) in listeners.into_iter().enumerate() {
         let Some(addr) = addr else { continue };
         if implicit_tls && tls.is_none() {
-            return Err(Error::BadInput("IMAPS needs a TLS certificate".into()));
+            return Err(Error::BadInput("implicit TLS needs a TLS certificate".into()));
         }
-        let (imap_listener, bound) = bind(addr).await?;
-        imap_addrs[i] = Some(bound);
-        let gateway = Arc::clone(&gateway);
+        let (gateway_listener, bound) = bind(addr).await?;
+        bound_addrs[i] = Some(bound);
         let stopped = stopped.clone();
+        let accepting: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = match protocol {
+            Protocol::Imap => Box::pin(imap::serve(gateway_listener, Arc::clone(&imap_gateway), implicit_tls)),
+            Protocol::Pop3 => Box::pin(pop3::serve(gateway_listener, Arc::clone(&pop3_gateway), implicit_tls)),
+        };
         tokio::spawn(async move {
             tokio::select! {
-                () = imap::serve(imap_listener, gateway, implicit_tls) => {}
+                () = accepting => {}
                 () = until(stopped) => {}
             }
         });
@@ -128,12 +156,20 @@ pub async fn start(
     Ok(Running {
         service,
         http,
-        imap: imap_addrs[0],
-        imaps: imap_addrs[1],
+        imap: bound_addrs[0],
+        imaps: bound_addrs[1],
+        pop3: bound_addrs[2],
+        pop3s: bound_addrs[3],
         bootstrap,
         demo_accounts,
         task,
     })
+}
+
+#[derive(Clone, Copy)]
+enum Protocol {
+    Imap,
+    Pop3,
 }
 
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr)> {

@@ -11,7 +11,7 @@ use mailroom::{Principal, Service};
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 
-pub mod imap;
+pub mod net;
 
 pub use mailroom;
 pub use mailroom_shared as shared;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use mailroom_shared::Flags;
-use mailroom_tests::imap::{Client, Server};
+use mailroom_tests::net::{Client, Server};
 use mailroom_tests::{Backend, World};
 
 /// Runs `body` against a fresh server on SQLite and on PostgreSQL.

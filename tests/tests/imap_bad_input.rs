@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use mailroom_tests::imap::Server;
+use mailroom_tests::net::Server;
 use mailroom_tests::{Backend, World};
 use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};

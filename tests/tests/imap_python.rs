@@ -3,7 +3,7 @@
 use std::process::Command;
 
 use mailroom_shared::Flags;
-use mailroom_tests::imap::Server;
+use mailroom_tests::net::Server;
 use mailroom_tests::{Backend, World};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

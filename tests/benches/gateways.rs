@@ -1,14 +1,15 @@
-//! IMAP gateway benchmarks over real sockets: mixed operations per second
-//! at 1, 10 and 50 connections on one shared mailbox, and the time from a
-//! change to the IDLE sessions on that mailbox hearing of it.
+//! Gateway benchmarks over real sockets: IMAP mixed operations per second
+//! at 1, 10 and 50 connections on one shared mailbox, the time from a
+//! change to the IDLE sessions on that mailbox hearing of it, and POP3
+//! RETR throughput at 1, 10 and 50 sessions.
 //!
-//! `cargo bench -p mailroom-tests --bench imap` (SQLite). Prints a
+//! `cargo bench -p mailroom-tests --bench gateways` (SQLite). Prints a
 //! Markdown table for docs/BENCHMARKS.md.
 
 use std::time::{Duration, Instant};
 
 use mailroom_shared::Flags;
-use mailroom_tests::imap::{Client, Server};
+use mailroom_tests::net::{Client, Pop, Server};
 use mailroom_tests::{Backend, World};
 
 const MESSAGES: u32 = 200;
@@ -118,6 +119,45 @@ async fn idle_latency(s: &Server, sessions: usize, rounds: usize) -> (Duration, 
     (percentile(&times, 0.5), percentile(&times, 0.99))
 }
 
+/// `sessions` POP3 sessions, each its own user with `MESSAGES` messages,
+/// RETR round and round for `RUN`: (messages/s, MB/s, p50, p99).
+async fn pop3_retr(s: &Server, sessions: usize) -> (f64, f64, Duration, Duration) {
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for k in 0..sessions {
+        let addr = s.pop3;
+        handles.push(tokio::spawn(async move {
+            let mut pop = Pop::login(addr, &format!("user{k}")).await;
+            let (mut times, mut bytes) = (Vec::new(), 0usize);
+            let start = Instant::now();
+            let mut n = k as u32;
+            while start.elapsed() < RUN {
+                let t = Instant::now();
+                let (_, data) = pop.multi(&format!("RETR {}", n % MESSAGES + 1)).await;
+                times.push(t.elapsed());
+                bytes += data.len();
+                n += 1;
+            }
+            pop.ok("QUIT").await;
+            (times, bytes)
+        }));
+    }
+    let (mut all, mut bytes) = (Vec::new(), 0);
+    for h in handles {
+        let (times, b) = h.await.unwrap();
+        all.extend(times);
+        bytes += b;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    all.sort();
+    (
+        all.len() as f64 / secs,
+        bytes as f64 / secs / 1e6,
+        percentile(&all, 0.5),
+        percentile(&all, 0.99),
+    )
+}
+
 #[tokio::main]
 async fn main() {
     let world = World::new(Backend::Sqlite).await.unwrap();
@@ -135,7 +175,13 @@ async fn main() {
             .unwrap();
     }
     for k in 0..50 {
-        s.user(&format!("user{k}")).await;
+        let user = s.user(&format!("user{k}")).await;
+        for n in 0..MESSAGES {
+            s.service()
+                .append(&user, "INBOX", message(n), &Flags::default(), None)
+                .await
+                .unwrap();
+        }
         s.service()
             .set_acl(&owner, "Team", &format!("user{k}"), "lrswite")
             .await
@@ -147,6 +193,15 @@ async fn main() {
         let (ops, p50, p99) = mixed_load(&s, connections).await;
         println!(
             "| IMAP mixed load, {connections} connection(s), one shared mailbox of {MESSAGES} | {ops:.0} ops/s, p50 {}, p99 {} |",
+            ms(p50),
+            ms(p99)
+        );
+    }
+    for sessions in [1, 10, 50] {
+        let (per_s, mb, p50, p99) = pop3_retr(&s, sessions).await;
+        println!(
+            "| POP3 RETR, {sessions} session(s), messages of {} bytes | {per_s:.0} messages/s ({mb:.1} MB/s), p50 {}, p99 {} |",
+            message(0).len(),
             ms(p50),
             ms(p99)
         );

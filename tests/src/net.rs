@@ -1,6 +1,6 @@
-//! Starting the real server with its IMAP gateway, and a plain IMAP client
-//! that shows the exact bytes the server sends (for response codes and
-//! unsolicited responses a client library would hide).
+//! Starting the real server with its IMAP and POP3 gateways, and plain
+//! IMAP and POP3 clients that show the exact bytes the server sends (for
+//! response codes and unsolicited responses a client library would hide).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,6 +20,8 @@ pub struct Server {
     pub running: Running,
     pub imap: SocketAddr,
     pub imaps: SocketAddr,
+    pub pop3: SocketAddr,
+    pub pop3s: SocketAddr,
     pub cert: PathBuf,
 }
 
@@ -34,6 +36,8 @@ impl Server {
             domain: crate::DOMAIN.into(),
             imap: Some("127.0.0.1:0".parse().unwrap()),
             imaps: Some("127.0.0.1:0".parse().unwrap()),
+            pop3: Some("127.0.0.1:0".parse().unwrap()),
+            pop3s: Some("127.0.0.1:0".parse().unwrap()),
             tls: Some(mailroom::gateway::tls::Source::SelfSigned {
                 dir: dir.clone(),
                 hostname: "localhost".into(),
@@ -47,6 +51,8 @@ impl Server {
         Server {
             imap: running.imap.expect("imap listens"),
             imaps: running.imaps.expect("imaps listens"),
+            pop3: running.pop3.expect("pop3 listens"),
+            pop3s: running.pop3s.expect("pop3s listens"),
             world,
             running,
             cert: dir.join("cert.pem"),
@@ -203,5 +209,93 @@ impl Client {
             "{command} → {done} (wanted {status}) after {untagged:?}"
         );
         done
+    }
+}
+
+/// A line-level POP3 client.
+pub struct Pop {
+    io: BufReader<Box<dyn Io>>,
+}
+
+impl Pop {
+    pub async fn connect(addr: SocketAddr) -> Pop {
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        Pop::greeted(Box::new(tcp)).await
+    }
+
+    /// A client on a connection whose greeting was read already (after STLS).
+    pub fn new(io: Box<dyn Io>) -> Pop {
+        Pop { io: BufReader::new(io) }
+    }
+
+    pub async fn greeted(io: Box<dyn Io>) -> Pop {
+        let mut p = Pop::new(io);
+        let greeting = p.line().await;
+        assert!(greeting.starts_with("+OK"), "{greeting}");
+        p
+    }
+
+    /// Logged in as `name` with USER/PASS.
+    pub async fn login(addr: SocketAddr, name: &str) -> Pop {
+        let mut p = Pop::connect(addr).await;
+        p.ok(&format!("USER {name}")).await;
+        p.ok(&format!("PASS pw-{name}")).await;
+        p
+    }
+
+    pub fn into_inner(self) -> Box<dyn Io> {
+        self.io.into_inner()
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        self.io.get_mut().write_all(bytes).await.expect("send");
+        self.io.get_mut().flush().await.expect("flush");
+    }
+
+    async fn raw_line(&mut self) -> Vec<u8> {
+        let mut line = Vec::new();
+        tokio::time::timeout(WAIT, self.io.read_until(b'\n', &mut line))
+            .await
+            .expect("the server answers in time")
+            .expect("read");
+        line
+    }
+
+    pub async fn line(&mut self) -> String {
+        String::from_utf8_lossy(&self.raw_line().await).trim_end().to_owned()
+    }
+
+    /// Sends a command; returns the status line.
+    pub async fn command(&mut self, command: &str) -> String {
+        self.send_raw(format!("{command}\r\n").as_bytes()).await;
+        self.line().await
+    }
+
+    pub async fn ok(&mut self, command: &str) -> String {
+        let reply = self.command(command).await;
+        assert!(reply.starts_with("+OK"), "{command} → {reply}");
+        reply
+    }
+
+    pub async fn err(&mut self, command: &str) -> String {
+        let reply = self.command(command).await;
+        assert!(reply.starts_with("-ERR"), "{command} → {reply}");
+        reply
+    }
+
+    /// A command with a multi-line answer: the status line and the data,
+    /// dot-unstuffed, CRLFs kept.
+    pub async fn multi(&mut self, command: &str) -> (String, Vec<u8>) {
+        let status = self.ok(command).await;
+        let mut data = Vec::new();
+        loop {
+            let line = self.raw_line().await;
+            assert!(!line.is_empty(), "connection closed inside a multi-line answer");
+            if line == b".\r\n" {
+                return (status, data);
+            }
+            let line = if line.starts_with(b".") { &line[1..] } else { &line[..] };
+            data.extend_from_slice(line);
+        }
     }
 }

@@ -1,0 +1,93 @@
+//! The POP3 gateway (RFC 1939, with CAPA RFC 2449, STLS RFC 2595, AUTH
+//! RFC 5034). A session works on a snapshot of the INBOX taken at login:
+//! DELE only marks, QUIT applies the marks through the mailbox service,
+//! and a dropped connection deletes nothing. Several sessions, IMAP and
+//! the web use the same INBOX at once; nothing here locks it.
+
+mod session;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::gateway::{Connections, LoginThrottle, Stream};
+use crate::service::Service;
+
+/// How the POP3 gateway behaves.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// RETR marks the message `\Seen` (where the user has `s`).
+    pub retr_sets_seen: bool,
+    /// Refuse USER/PASS and AUTH before TLS.
+    pub require_tls: bool,
+    /// The longest command line accepted (RFC 2449 allows 255 octets;
+    /// SASL responses need more).
+    pub max_line: usize,
+    pub login_timeout: Duration,
+    /// RFC 1939 asks for at least 10 minutes.
+    pub idle_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            retr_sets_seen: true,
+            require_tls: false,
+            max_line: 8 * 1024,
+            login_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+/// What every POP3 session shares (the throttle and counters are the
+/// same objects IMAP uses).
+pub struct Gateway {
+    pub service: Service,
+    pub config: Config,
+    pub tls: Option<TlsAcceptor>,
+    pub throttle: Arc<LoginThrottle>,
+    pub connections: Arc<Connections>,
+}
+
+/// Accepts connections; `implicit_tls` starts each with a TLS handshake.
+pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, implicit_tls: bool) {
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!("pop3 accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let gateway = Arc::clone(&gateway);
+        tokio::spawn(async move { connection(tcp, peer, gateway, implicit_tls).await });
+    }
+}
+
+async fn connection(tcp: TcpStream, peer: SocketAddr, gateway: Arc<Gateway>, implicit_tls: bool) {
+    let _ = tcp.set_nodelay(true);
+    let Some(slot) = gateway.connections.from_ip(peer.ip()) else {
+        let mut tcp = tcp;
+        let _ = tokio::io::AsyncWriteExt::write_all(&mut tcp, b"-ERR [SYS/TEMP] Too many connections\r\n").await;
+        return;
+    };
+    let stream = if implicit_tls {
+        let Some(acceptor) = gateway.tls.clone() else {
+            return;
+        };
+        match tokio::time::timeout(gateway.config.login_timeout, acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => Stream::Tls(Box::new(tls)),
+            _ => return,
+        }
+    } else {
+        Stream::Plain(tcp)
+    };
+    if let Err(e) = session::run(gateway, stream, peer.ip(), slot).await {
+        tracing::debug!("pop3 session from {peer} ended: {e}");
+    }
+}
