@@ -480,3 +480,61 @@ async fn connections_per_address_and_sessions_per_account_are_limited() {
     assert!(line.starts_with("* BYE"), "{line}");
     first.ok("NOOP").await;
 }
+
+imap_test!(
+    list_extended_subscriptions_special_use_and_utf7_names,
+    async |s: Server| {
+        let alice = s.user("alice").await;
+        s.user("bob").await;
+        s.service().create_mailbox(&alice, "Projects/2026").await.unwrap();
+        s.service().set_acl(&alice, "Projects", "bob", "lr").await.unwrap();
+        let mut b = s.login("bob").await;
+        // Special-use mailboxes of a new account, with their attributes.
+        let listed = b.ok("LIST \"\" \"%\" RETURN (SPECIAL-USE)").await;
+        assert!(
+            listed.contains(&"* LIST (\\HasNoChildren \\Sent) \"/\" Sent".to_owned()),
+            "{listed:?}"
+        );
+        assert!(
+            listed.contains(&"* LIST (\\HasNoChildren \\Trash) \"/\" Trash".to_owned()),
+            "{listed:?}"
+        );
+        let special = b.ok("LIST (SPECIAL-USE) \"\" \"*\"").await;
+        assert_eq!(special.len(), 4, "{special:?}");
+        // The other-users level shows as a non-selectable parent.
+        let top = b.ok("LIST \"\" \"~%\"").await;
+        assert_eq!(top, ["* LIST (\\Noselect \\HasChildren) \"/\" ~alice"]);
+        // Subscriptions are per user and what LSUB and LIST (SUBSCRIBED) show.
+        b.ok("SUBSCRIBE ~alice/Projects").await;
+        let subscribed = b.ok("LIST (SUBSCRIBED) \"\" \"*\"").await;
+        assert_eq!(
+            subscribed,
+            ["* LIST (\\HasNoChildren \\Subscribed) \"/\" ~alice/Projects"]
+        );
+        assert_eq!(b.ok("LSUB \"\" \"*\"").await, ["* LSUB () \"/\" ~alice/Projects"]);
+        let both = b
+            .ok("LIST \"\" (\"~alice/*\" INBOX) RETURN (SUBSCRIBED CHILDREN)")
+            .await;
+        assert!(
+            both.iter()
+                .any(|l| l.contains("\\Subscribed") && l.ends_with("~alice/Projects")),
+            "{both:?}"
+        );
+        assert!(both.iter().any(|l| l.ends_with(" INBOX")), "{both:?}");
+        // Names travel in modified UTF-7.
+        b.ok("CREATE \"Entw&APw-rfe\"").await;
+        assert!(
+            s.world
+                .mailbox_names(&s.service().authenticate("bob", "pw-bob").await.unwrap())
+                .await
+                .contains(&"Entwürfe".to_owned())
+        );
+        let utf7 = b.ok("LIST \"\" \"Entw*\"").await;
+        assert_eq!(utf7, ["* LIST (\\HasNoChildren) \"/\" Entw&APw-rfe"]);
+        b.fails("CREATE \"bad&Jjo\"", "BAD").await;
+        // No \Seen side effects in an EXAMINEd mailbox.
+        b.ok("EXAMINE INBOX").await;
+        b.ok("UNSELECT").await;
+        b.fails("FETCH 1 FLAGS", "BAD").await;
+    }
+);

@@ -281,3 +281,16 @@ async fn python_poplib_runs_a_whole_session() {
     let (_, rows) = s.service().messages(&alice, "INBOX").await.unwrap();
     assert_eq!(rows.len(), 1, "the script deleted message 1");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retr_can_leave_messages_unread() {
+    let world = World::new(Backend::Sqlite).await.unwrap();
+    let s = Server::start_with(world, |o| o.pop3_config.retr_sets_seen = false).await;
+    let alice = s.user("alice").await;
+    deliver(&s, "alice", message("one")).await;
+    let mut pop = Pop::login(s.pop3, "alice").await;
+    pop.multi("RETR 1").await;
+    pop.ok("QUIT").await;
+    let (_, rows) = s.service().messages(&alice, "INBOX").await.unwrap();
+    assert!(!rows[0].flags.contains(SystemFlag::Seen));
+}
