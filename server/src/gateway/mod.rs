@@ -1,6 +1,17 @@
-//! What every mail gateway (IMAP now, POP3 and LMTP later) shares:
+//! What every mail gateway (IMAP, POP3, and LMTP later) shares:
 //! TLS, SASL PLAIN, the failed-login throttle, connection limits and the
-//! stream that may be upgraded to TLS in the middle of a session.
+//! stream that may be upgraded to TLS in the middle of a session, and the
+//! accept loop that hands each connection to its session.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 
 pub mod connections;
 pub mod sasl;
@@ -11,3 +22,65 @@ pub mod tls;
 pub use connections::{Connections, Slot};
 pub use stream::Stream;
 pub use throttle::LoginThrottle;
+
+/// How a gateway's listener takes new connections.
+pub struct Accept {
+    /// For the log: `imap`, `pop3`.
+    pub protocol: &'static str,
+    /// Start every connection with a TLS handshake (RFC 8314).
+    pub implicit_tls: bool,
+    pub tls: Option<TlsAcceptor>,
+    pub connections: Arc<Connections>,
+    /// How long a client may take over the TLS handshake.
+    pub handshake_timeout: Duration,
+    /// What a client from an address with too many connections reads.
+    pub refusal: &'static [u8],
+}
+
+/// Accepts connections until the task is dropped, each in its own task:
+/// takes a place for the client's address, does the TLS handshake when
+/// `implicit_tls`, then runs `session` on the stream.
+pub async fn accept<F, Fut>(listener: TcpListener, how: Accept, session: F)
+where
+    F: Fn(Stream, SocketAddr, Slot) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = io::Result<()>> + Send + 'static,
+{
+    let how = Arc::new(how);
+    let session = Arc::new(session);
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and the like: wait, don't spin.
+                tracing::warn!("{} accept: {e}", how.protocol);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let (how, session) = (Arc::clone(&how), Arc::clone(&session));
+        tokio::spawn(async move {
+            let Some((stream, slot)) = open(tcp, peer, &how).await else {
+                return;
+            };
+            if let Err(e) = session(stream, peer, slot).await {
+                tracing::debug!("{} session from {peer} ended: {e}", how.protocol);
+            }
+        });
+    }
+}
+
+async fn open(mut tcp: TcpStream, peer: SocketAddr, how: &Accept) -> Option<(Stream, Slot)> {
+    let _ = tcp.set_nodelay(true);
+    let Some(slot) = how.connections.from_ip(peer.ip()) else {
+        let _ = tcp.write_all(how.refusal).await;
+        return None;
+    };
+    if !how.implicit_tls {
+        return Some((Stream::Plain(tcp), slot));
+    }
+    let acceptor = how.tls.clone()?;
+    match tokio::time::timeout(how.handshake_timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => Some((Stream::Tls(Box::new(tls)), slot)),
+        _ => None,
+    }
+}

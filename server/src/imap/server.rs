@@ -2,16 +2,15 @@
 //! Each connection runs its own task, so a slow or hostile client never
 //! holds up another.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use super::frame::Limits;
 use super::session::Session;
-use crate::gateway::{Connections, LoginThrottle, Stream};
+use crate::gateway::{self, Accept, Connections, LoginThrottle};
 use crate::service::{MAX_MESSAGE_SIZE, Service};
 
 /// How the IMAP gateway behaves.
@@ -54,46 +53,19 @@ pub struct Gateway {
     pub connections: Arc<Connections>,
 }
 
-/// Accepts connections until the listener fails; `implicit_tls` makes
+/// Accepts connections until the task is dropped; `implicit_tls` makes
 /// every connection start with a TLS handshake.
 pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, implicit_tls: bool) {
-    loop {
-        let (tcp, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                // Out of file descriptors and the like: wait, don't spin.
-                tracing::warn!("imap accept: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let gateway = Arc::clone(&gateway);
-        tokio::spawn(async move { connection(tcp, peer, gateway, implicit_tls).await });
-    }
-}
-
-async fn connection(tcp: TcpStream, peer: SocketAddr, gateway: Arc<Gateway>, implicit_tls: bool) {
-    let _ = tcp.set_nodelay(true);
-    let Some(slot) = gateway.connections.from_ip(peer.ip()) else {
-        let mut tcp = tcp;
-        let _ =
-            tokio::io::AsyncWriteExt::write_all(&mut tcp, b"* BYE Too many connections from your address\r\n").await;
-        return;
+    let how = Accept {
+        protocol: "imap",
+        implicit_tls,
+        tls: gateway.tls.clone(),
+        connections: Arc::clone(&gateway.connections),
+        handshake_timeout: gateway.config.login_timeout,
+        refusal: b"* BYE Too many connections from your address\r\n",
     };
-    let stream = if implicit_tls {
-        let Some(acceptor) = gateway.tls.clone() else {
-            return;
-        };
-        let handshake = tokio::time::timeout(gateway.config.login_timeout, acceptor.accept(tcp)).await;
-        match handshake {
-            Ok(Ok(tls)) => Stream::Tls(Box::new(tls)),
-            _ => return,
-        }
-    } else {
-        Stream::Plain(tcp)
-    };
-    let session = Session::new(gateway, stream, peer.ip(), slot);
-    if let Err(e) = session.run().await {
-        tracing::debug!("imap session from {peer} ended: {e}");
-    }
+    gateway::accept(listener, how, move |stream, peer, slot| {
+        Session::new(Arc::clone(&gateway), stream, peer.ip(), slot).run()
+    })
+    .await
 }

@@ -6,14 +6,13 @@
 
 mod session;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::gateway::{Connections, LoginThrottle, Stream};
+use crate::gateway::{self, Accept, Connections, LoginThrottle};
 use crate::service::Service;
 
 /// How the POP3 gateway behaves.
@@ -55,39 +54,16 @@ pub struct Gateway {
 
 /// Accepts connections; `implicit_tls` starts each with a TLS handshake.
 pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, implicit_tls: bool) {
-    loop {
-        let (tcp, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                tracing::warn!("pop3 accept: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let gateway = Arc::clone(&gateway);
-        tokio::spawn(async move { connection(tcp, peer, gateway, implicit_tls).await });
-    }
-}
-
-async fn connection(tcp: TcpStream, peer: SocketAddr, gateway: Arc<Gateway>, implicit_tls: bool) {
-    let _ = tcp.set_nodelay(true);
-    let Some(slot) = gateway.connections.from_ip(peer.ip()) else {
-        let mut tcp = tcp;
-        let _ = tokio::io::AsyncWriteExt::write_all(&mut tcp, b"-ERR [SYS/TEMP] Too many connections\r\n").await;
-        return;
+    let how = Accept {
+        protocol: "pop3",
+        implicit_tls,
+        tls: gateway.tls.clone(),
+        connections: Arc::clone(&gateway.connections),
+        handshake_timeout: gateway.config.login_timeout,
+        refusal: b"-ERR [SYS/TEMP] Too many connections\r\n",
     };
-    let stream = if implicit_tls {
-        let Some(acceptor) = gateway.tls.clone() else {
-            return;
-        };
-        match tokio::time::timeout(gateway.config.login_timeout, acceptor.accept(tcp)).await {
-            Ok(Ok(tls)) => Stream::Tls(Box::new(tls)),
-            _ => return,
-        }
-    } else {
-        Stream::Plain(tcp)
-    };
-    if let Err(e) = session::run(gateway, stream, peer.ip(), slot).await {
-        tracing::debug!("pop3 session from {peer} ended: {e}");
-    }
+    gateway::accept(listener, how, move |stream, peer, slot| {
+        session::run(Arc::clone(&gateway), stream, peer.ip(), slot)
+    })
+    .await
 }
