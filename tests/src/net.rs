@@ -14,6 +14,50 @@ use tokio::net::TcpStream;
 
 use crate::World;
 
+/// Runs `body` against a fresh server on SQLite and on PostgreSQL (that
+/// one skipped, with a message, where no PostgreSQL answers outside CI).
+#[macro_export]
+macro_rules! server_test {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let world = World::new(Backend::Sqlite).await.expect("sqlite world");
+                ($body)(Server::start(world).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(world) = World::new(Backend::Postgres).await else {
+                    return;
+                };
+                ($body)(Server::start(world).await).await;
+            }
+        }
+    };
+}
+
+/// Runs a script of `tests/python/` with the server's host and port; it
+/// must exit successfully and print "all good".
+pub async fn run_python(script: &str, addr: SocketAddr) {
+    let path = format!("{}/python/{script}", env!("CARGO_MANIFEST_DIR"));
+    let (host, port) = (addr.ip().to_string(), addr.port().to_string());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args([&path, &host, &port])
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .expect("the script finishes");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{script} failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("all good"), "{stdout}");
+}
+
 /// A running server on free ports, with TLS from a self-signed certificate.
 pub struct Server {
     pub world: World,

@@ -7,30 +7,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use mailroom_shared::Flags;
 use mailroom_tests::net::{Client, Server};
-use mailroom_tests::{Backend, World};
-
-/// Runs `body` against a fresh server on SQLite and on PostgreSQL.
-macro_rules! imap_test {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let world = World::new(Backend::Sqlite).await.expect("sqlite world");
-                ($body)(Server::start(world).await).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(world) = World::new(Backend::Postgres).await else {
-                    return;
-                };
-                ($body)(Server::start(world).await).await;
-            }
-        }
-    };
-}
+use mailroom_tests::{Backend, World, server_test};
 
 fn message(subject: &str, body: &str) -> Vec<u8> {
     format!(
@@ -60,7 +37,7 @@ async fn noop_until(c: &mut Client, pred: impl Fn(&str) -> bool) -> Vec<String> 
     panic!("never saw the expected line; saw {seen:?}")
 }
 
-imap_test!(a_client_library_reads_and_changes_mail, async |s: Server| {
+server_test!(a_client_library_reads_and_changes_mail, async |s: Server| {
     let alice = s.user("alice").await;
     s.service()
         .append(&alice, "INBOX", message("hello", "Hi Bob"), &Flags::default(), None)
@@ -108,7 +85,7 @@ imap_test!(a_client_library_reads_and_changes_mail, async |s: Server| {
     session.logout().await.unwrap();
 });
 
-imap_test!(two_users_share_through_setacl, async |s: Server| {
+server_test!(two_users_share_through_setacl, async |s: Server| {
     s.user("alice").await;
     s.user("bob").await;
     let mut a = s.login("alice").await;
@@ -174,7 +151,7 @@ imap_test!(two_users_share_through_setacl, async |s: Server| {
     );
 });
 
-imap_test!(
+server_test!(
     idle_shows_flag_changes_and_expunges_from_another_user,
     async |s: Server| {
         let alice = s.user("alice").await;
@@ -230,7 +207,7 @@ imap_test!(
     }
 );
 
-imap_test!(an_alias_reaches_the_aliased_account, async |s: Server| {
+server_test!(an_alias_reaches_the_aliased_account, async |s: Server| {
     let alice = s.user("alice").await;
     s.user("bob").await;
     s.service().add_alias(&s.world.admin, "boss", "alice").await.unwrap();
@@ -249,7 +226,7 @@ imap_test!(an_alias_reaches_the_aliased_account, async |s: Server| {
     assert!(header[0].contains("Subject: for-boss"), "{header:?}");
 });
 
-imap_test!(anyone_grants_open_public_mailboxes, async |s: Server| {
+server_test!(anyone_grants_open_public_mailboxes, async |s: Server| {
     let admin = s.world.admin.clone();
     s.service().create_mailbox(&admin, "~public/News").await.unwrap();
     s.service()
@@ -284,7 +261,7 @@ imap_test!(anyone_grants_open_public_mailboxes, async |s: Server| {
     c.fails("SELECT ~public/Board", "NO").await;
 });
 
-imap_test!(append_copy_and_move_report_uids, async |s: Server| {
+server_test!(append_copy_and_move_report_uids, async |s: Server| {
     s.user("alice").await;
     let mut a = s.login("alice").await;
     a.ok("CREATE Archive").await;
@@ -320,7 +297,7 @@ imap_test!(append_copy_and_move_report_uids, async |s: Server| {
     assert_eq!(gone, ["* 1 EXPUNGE"]);
 });
 
-imap_test!(others_changes_arrive_only_where_rfc3501_allows, async |s: Server| {
+server_test!(others_changes_arrive_only_where_rfc3501_allows, async |s: Server| {
     let alice = s.user("alice").await;
     for subject in ["m1", "m2"] {
         s.service()
@@ -350,7 +327,7 @@ imap_test!(others_changes_arrive_only_where_rfc3501_allows, async |s: Server| {
     assert_eq!(uids, ["* 1 FETCH (UID 2)", "* 2 FETCH (UID 3)"]);
 });
 
-imap_test!(search_looks_in_decoded_text, async |s: Server| {
+server_test!(search_looks_in_decoded_text, async |s: Server| {
     let alice = s.user("alice").await;
     let encoded = b"From: =?utf-8?q?J=C3=BCrgen?= <j@example.com>\r\nSubject: =?utf-8?b?R3LDvMOfZQ==?=\r\n\
         Date: Tue, 3 Nov 2026 10:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\
@@ -392,7 +369,7 @@ imap_test!(search_looks_in_decoded_text, async |s: Server| {
     a.fails("SEARCH NOSUCHKEY", "BAD").await;
 });
 
-imap_test!(tls_from_the_start_and_after_starttls, async |s: Server| {
+server_test!(tls_from_the_start_and_after_starttls, async |s: Server| {
     s.user("alice").await;
     let connector = s.tls_connector();
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
@@ -481,7 +458,7 @@ async fn connections_per_address_and_sessions_per_account_are_limited() {
     first.ok("NOOP").await;
 }
 
-imap_test!(
+server_test!(
     list_extended_subscriptions_special_use_and_utf7_names,
     async |s: Server| {
         let alice = s.user("alice").await;

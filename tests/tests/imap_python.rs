@@ -1,9 +1,7 @@
 //! Python's standard imaplib, as a second independent client.
 
-use std::process::Command;
-
 use mailroom_shared::Flags;
-use mailroom_tests::net::Server;
+use mailroom_tests::net::{Server, run_python};
 use mailroom_tests::{Backend, World};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -17,18 +15,5 @@ async fn python_imaplib_runs_a_whole_session() {
         .append(&alice, "INBOX", message, &Flags::default(), None)
         .await
         .unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/imaplib_session.py");
-    let port = s.imap.port().to_string();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .args([script, "127.0.0.1", &port])
-            .output()
-            .expect("python3 runs")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "imaplib failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("all good"), "{stdout}");
+    run_python("imaplib_session.py", s.imap).await;
 }

@@ -4,30 +4,8 @@
 use std::time::Duration;
 
 use mailroom_shared::{Flags, SystemFlag};
-use mailroom_tests::net::{Pop, Server};
-use mailroom_tests::{Backend, World};
-
-macro_rules! pop_test {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let world = World::new(Backend::Sqlite).await.expect("sqlite world");
-                ($body)(Server::start(world).await).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(world) = World::new(Backend::Postgres).await else {
-                    return;
-                };
-                ($body)(Server::start(world).await).await;
-            }
-        }
-    };
-}
+use mailroom_tests::net::{Pop, Server, run_python};
+use mailroom_tests::{Backend, World, server_test};
 
 fn message(subject: &str) -> Vec<u8> {
     format!("From: a@example.com\r\nSubject: {subject}\r\n\r\nline 1\r\nline 2\r\nline 3\r\nline 4\r\n").into_bytes()
@@ -37,7 +15,7 @@ async fn deliver(s: &Server, to: &str, content: Vec<u8>) -> u32 {
     s.service().deliver(to, content, None).await.unwrap().uid
 }
 
-pop_test!(a_session_works_on_its_snapshot_and_quit_deletes, async |s: Server| {
+server_test!(a_session_works_on_its_snapshot_and_quit_deletes, async |s: Server| {
     let alice = s.user("alice").await;
     for subject in ["one", "two", "three"] {
         deliver(&s, "alice", message(subject)).await;
@@ -76,7 +54,7 @@ pop_test!(a_session_works_on_its_snapshot_and_quit_deletes, async |s: Server| {
     assert_eq!(rows.iter().map(|r| r.uid).collect::<Vec<_>>(), [1, 3, 4]);
 });
 
-pop_test!(imap_idle_sees_the_expunge_of_a_pop3_quit, async |s: Server| {
+server_test!(imap_idle_sees_the_expunge_of_a_pop3_quit, async |s: Server| {
     s.user("alice").await;
     deliver(&s, "alice", message("one")).await;
     deliver(&s, "alice", message("two")).await;
@@ -99,7 +77,7 @@ pop_test!(imap_idle_sees_the_expunge_of_a_pop3_quit, async |s: Server| {
     assert!(done.starts_with("OK"), "{done}");
 });
 
-pop_test!(nobody_waits_for_an_open_pop3_session, async |s: Server| {
+server_test!(nobody_waits_for_an_open_pop3_session, async |s: Server| {
     let alice = s.user("alice").await;
     let uid = deliver(&s, "alice", message("one")).await;
     deliver(&s, "alice", message("two")).await;
@@ -141,7 +119,7 @@ fn deleted() -> Flags {
     f
 }
 
-pop_test!(retr_and_top_are_byte_exact, async |s: Server| {
+server_test!(retr_and_top_are_byte_exact, async |s: Server| {
     let alice = s.user("alice").await;
     let mut big = b"Subject: big\r\n\r\n".to_vec();
     while big.len() < 1024 * 1024 {
@@ -174,7 +152,7 @@ pop_test!(retr_and_top_are_byte_exact, async |s: Server| {
     assert_eq!(seen, [true, true, false]);
 });
 
-pop_test!(bad_input_gets_err_and_the_session_goes_on, async |s: Server| {
+server_test!(bad_input_gets_err_and_the_session_goes_on, async |s: Server| {
     s.user("alice").await;
     deliver(&s, "alice", message("one")).await;
     let mut pop = Pop::connect(s.pop3).await;
@@ -202,7 +180,7 @@ pop_test!(bad_input_gets_err_and_the_session_goes_on, async |s: Server| {
     pop.ok("QUIT").await;
 });
 
-pop_test!(capa_stls_implicit_tls_and_auth_plain, async |s: Server| {
+server_test!(capa_stls_implicit_tls_and_auth_plain, async |s: Server| {
     s.user("alice").await;
     deliver(&s, "alice", message("one")).await;
     let connector = s.tls_connector();
@@ -264,20 +242,7 @@ async fn python_poplib_runs_a_whole_session() {
     let alice = s.user("alice").await;
     deliver(&s, "alice", message("one")).await;
     deliver(&s, "alice", b"Subject: two\r\n\r\n.starts with a dot\r\n".to_vec()).await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/poplib_session.py");
-    let port = s.pop3.port().to_string();
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
-            .args([script, "127.0.0.1", &port])
-            .output()
-            .expect("python3 runs")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "poplib failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("all good"), "{stdout}");
+    run_python("poplib_session.py", s.pop3).await;
     let (_, rows) = s.service().messages(&alice, "INBOX").await.unwrap();
     assert_eq!(rows.len(), 1, "the script deleted message 1");
 }
