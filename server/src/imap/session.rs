@@ -18,7 +18,7 @@ use super::response;
 use super::server::Gateway;
 use crate::error::Error;
 use crate::gateway::{Slot, Stream, sasl};
-use crate::service::{MAX_MESSAGE_SIZE, Principal, Service};
+use crate::service::{MAX_MESSAGE_SIZE, Principal};
 
 /// A session's answer to one command, short of the tagged line.
 pub type Outcome = Result<String, Failure>;
@@ -248,15 +248,17 @@ impl Session {
             .ok_or_else(|| Failure::Bad("Log in first".into()))
     }
 
-    fn selected(&mut self) -> Result<(&Principal, &mut Selected), Failure> {
-        let (_, p, s, _) = self.in_mailbox()?;
-        Ok((p, s))
-    }
-
     /// What a command on the selected mailbox works with.
-    fn in_mailbox(&mut self) -> Result<(&Service, &Principal, &mut Selected, &mut Vec<u8>), Failure> {
+    fn in_mailbox(&mut self) -> Result<(&mut Selected, Cx<'_>), Failure> {
         match (&self.principal, self.selected.as_mut()) {
-            (Some(p), Some(s)) => Ok((&self.gw.service, p, s, &mut self.out)),
+            (Some(p), Some(s)) => {
+                let cx = Cx {
+                    service: &self.gw.service,
+                    p,
+                    out: &mut self.out,
+                };
+                Ok((s, cx))
+            }
             _ => Err(Failure::Bad("Select a mailbox first".into())),
         }
     }
@@ -269,7 +271,7 @@ impl Session {
             }
             Request::Noop => Ok("NOOP completed".into()),
             Request::Check => {
-                self.selected()?;
+                self.in_mailbox()?;
                 Ok("CHECK completed".into())
             }
             Request::Id { .. } => {
@@ -291,13 +293,13 @@ impl Session {
             }
             Request::Select { mailbox, read_only } => self.select(&mailbox, read_only).await,
             Request::Close => {
-                let (service, p, s, _) = self.in_mailbox()?;
-                s.close(service, p).await;
+                let (s, cx) = self.in_mailbox()?;
+                s.close(cx.service, cx.p).await;
                 self.selected = None;
                 Ok("CLOSE completed".into())
             }
             Request::Unselect => {
-                self.selected()?;
+                self.in_mailbox()?;
                 self.selected = None;
                 Ok("UNSELECT completed".into())
             }
@@ -410,12 +412,12 @@ impl Session {
                 Ok("MYRIGHTS completed".into())
             }
             Request::Expunge { uids } => {
-                let (service, p, s, out) = self.in_mailbox()?;
-                s.expunge(Cx { service, p, out }, uids.as_ref()).await
+                let (s, cx) = self.in_mailbox()?;
+                s.expunge(cx, uids.as_ref()).await
             }
             Request::Fetch { set, uid, items } => {
-                let (service, p, s, out) = self.in_mailbox()?;
-                s.fetch(Cx { service, p, out }, &set, uid, &items).await
+                let (s, cx) = self.in_mailbox()?;
+                s.fetch(cx, &set, uid, &items).await
             }
             Request::Store {
                 set,
@@ -425,8 +427,8 @@ impl Session {
                 flags,
             } => {
                 let flags = Flags::parse(flags.iter().map(String::as_str)).map_err(|e| Failure::Bad(e.to_string()))?;
-                let (service, p, s, out) = self.in_mailbox()?;
-                s.store(Cx { service, p, out }, &set, uid, op, silent, &flags).await
+                let (s, cx) = self.in_mailbox()?;
+                s.store(cx, &set, uid, op, silent, &flags).await
             }
             Request::Search { uid, charset, key } => {
                 if let Some(charset) = charset
@@ -434,16 +436,16 @@ impl Session {
                 {
                     return Err(Failure::No("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset".into()));
                 }
-                let (service, p, s, out) = self.in_mailbox()?;
-                s.search(Cx { service, p, out }, uid, &key).await
+                let (s, cx) = self.in_mailbox()?;
+                s.search(cx, uid, &key).await
             }
             Request::Copy { set, uid, mailbox } => {
-                let (service, p, s, out) = self.in_mailbox()?;
-                s.copy(Cx { service, p, out }, &set, uid, &mailbox, false).await
+                let (s, cx) = self.in_mailbox()?;
+                s.copy(cx, &set, uid, &mailbox, false).await
             }
             Request::Move { set, uid, mailbox } => {
-                let (service, p, s, out) = self.in_mailbox()?;
-                s.copy(Cx { service, p, out }, &set, uid, &mailbox, true).await
+                let (s, cx) = self.in_mailbox()?;
+                s.copy(cx, &set, uid, &mailbox, true).await
             }
             Request::Logout | Request::StartTls | Request::Idle | Request::Authenticate { .. } => {
                 unreachable!("handled before execute")
