@@ -1,6 +1,20 @@
-//! Mailroom's web application. For now a front page that says what is
-//! running; the mail views arrive with the web interface.
+//! Mailroom's web application: rendered on the server (feature `ssr`),
+//! hydrated in the browser (feature `hydrate`).
+//!
+//! Pages load their data through server functions ([`api`]); changes are
+//! plain HTML form posts the server answers with a redirect, so every
+//! action works before (or without) the browser code. Once hydrated, the
+//! page follows the server's change events and refreshes what changed,
+//! and keyboard shortcuts work ([`browser`]).
 #![forbid(unsafe_code)]
+
+pub mod api;
+mod browser;
+mod compose;
+mod icons;
+mod login;
+mod mail;
+pub mod url;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
@@ -9,7 +23,6 @@ use leptos_router::path;
 
 /// The HTML document around the application, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    let _ = options;
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -18,6 +31,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="stylesheet" href="/mailroom.css"/>
                 <link rel="icon" href="/favicon.ico"/>
+                <HydrationScripts options/>
                 <MetaTags/>
             </head>
             <body>
@@ -33,22 +47,20 @@ pub fn App() -> impl IntoView {
     view! {
         <Title text="Mailroom"/>
         <Router>
-            <main>
-                <Routes fallback=|| view! { <h1>"Not found"</h1> }>
-                    <Route path=path!("/") view=Home/>
-                </Routes>
-            </main>
+            <Routes fallback=|| view! { <main class="notfound"><h1>"Not found"</h1><a href="/mail">"Back to your mail"</a></main> }>
+                <Route path=path!("/") view=mail::MailPage/>
+                <Route path=path!("/mail") view=mail::MailPage/>
+                <Route path=path!("/login") view=login::LoginPage/>
+                <Route path=path!("/compose") view=compose::ComposePage/>
+            </Routes>
         </Router>
     }
 }
 
-#[component]
-fn Home() -> impl IntoView {
-    view! {
-        <section class="welcome">
-            <h1>"Mailroom"</h1>
-            <p>"Shared mail for teams: your own, other people's and public mailboxes, in the browser and in your mail client."</p>
-            <p class="note">"The web interface is on its way. Until then, manage accounts and mailboxes with the mailroom command."</p>
-        </section>
-    }
+/// The browser's entry point: takes over the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
 }

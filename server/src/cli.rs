@@ -91,6 +91,9 @@ pub struct ServeArgs {
     /// Also create demo users, messages and shared mailboxes.
     #[arg(long)]
     pub demo: bool,
+    /// Where the browser code is (the `pkg/` that scripts/build-web makes).
+    #[arg(long, env = "MAILROOM_SITE_ROOT")]
+    pub site_root: Option<PathBuf>,
     /// IMAP address (plain, with STARTTLS).
     #[arg(long, default_value = "127.0.0.1:1143")]
     pub imap: SocketAddr,
@@ -302,6 +305,7 @@ async fn serve(store: Store, args: ServeArgs, data: &Path) -> Result<()> {
         },
         connections_per_ip: args.max_connections_per_ip,
         connections_per_account: args.max_sessions_per_account,
+        site_root: args.site_root.unwrap_or(defaults.site_root.clone()),
         ..defaults
     };
     let shutdown = async {

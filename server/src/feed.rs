@@ -112,11 +112,23 @@ fn merge(into: &mut ChangeKind, next: &ChangeKind) -> bool {
     }
 }
 
-/// Subscribers per mailbox.
-#[derive(Default)]
+/// Subscribers per mailbox, and to every mailbox at once.
 pub struct Feed {
     channels: Mutex<HashMap<i64, broadcast::Sender<Arc<Change>>>>,
+    /// Which mailbox changed, and whether the mailbox itself (created,
+    /// renamed, deleted, its ACL): what a folder tree needs to know.
+    any: broadcast::Sender<(i64, bool)>,
     wake: Arc<Notify>,
+}
+
+impl Default for Feed {
+    fn default() -> Feed {
+        Feed {
+            channels: Mutex::default(),
+            any: broadcast::channel(CHANNEL_CAPACITY).0,
+            wake: Arc::default(),
+        }
+    }
 }
 
 /// How many changes a slow subscriber may fall behind before it is told
@@ -132,7 +144,18 @@ impl Feed {
             .subscribe()
     }
 
+    /// Every mailbox's changes, as (mailbox id, whether the mailbox itself
+    /// changed). A lagging receiver should assume anything changed.
+    pub fn subscribe_any(&self) -> broadcast::Receiver<(i64, bool)> {
+        self.any.subscribe()
+    }
+
     fn publish(&self, change: Change) {
+        let itself = !matches!(
+            change.kind,
+            ChangeKind::Added(_) | ChangeKind::FlagsChanged { .. } | ChangeKind::Expunged(_)
+        );
+        let _ = self.any.send((change.mailbox_id, itself));
         let mut channels = self.channels.lock().expect("feed lock");
         let id = change.mailbox_id;
         if let Some(sender) = channels.get(&id)

@@ -10,6 +10,7 @@ pub mod gateway;
 pub mod http;
 pub mod imap;
 pub mod mbox;
+pub mod message;
 pub mod pop3;
 pub mod serve;
 pub mod service;

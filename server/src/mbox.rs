@@ -7,6 +7,7 @@
 //! `>` on writing and loses one on reading; the empty line before the next
 //! `From ` line belongs to the file, not the message.
 
+use mailroom_shared::dates::{MONTHS, WEEKDAYS, civil_from_days, days_from_civil};
 use std::io::{self, Write};
 
 /// One message of an mbox file.
@@ -113,11 +114,6 @@ fn read_from_line(line: &[u8]) -> Option<(String, Option<i64>)> {
     Some((sender.to_owned(), parse_asctime(date)))
 }
 
-pub(crate) const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-
 /// Reads `Sat Nov 28 13:53:08 2026` (a zone before the year is ignored),
 /// as UTC.
 pub fn parse_asctime(s: &str) -> Option<i64> {
@@ -131,32 +127,6 @@ pub fn parse_asctime(s: &str) -> Option<i64> {
         return None;
     }
     Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + sec)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// algorithm).
-pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The calendar date (year, month 1–12, day) of days since 1970-01-01.
-pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// Formats Unix seconds as asctime in UTC: `Sat Nov 28 13:53:08 2026`.

@@ -44,6 +44,8 @@ pub struct Options {
     pub connections_per_account: usize,
     /// Failed logins allowed in a burst, then one more per period.
     pub login_failures: (u32, Duration),
+    /// Where the browser code (`pkg/`) is.
+    pub site_root: std::path::PathBuf,
 }
 
 impl Default for Options {
@@ -63,6 +65,7 @@ impl Default for Options {
             connections_per_ip: 100,
             connections_per_account: 50,
             login_failures: (10, Duration::from_secs(6)),
+            site_root: crate::http::default_site_root(),
         }
     }
 }
@@ -98,6 +101,7 @@ pub async fn start(
     } else {
         Vec::new()
     };
+    summarise_in_background(service.clone());
     let (stop, stopped) = watch::channel(false);
     let tls = options.tls.as_ref().map(tls::acceptor).transpose()?;
     // One throttle and one set of counters for every gateway.
@@ -117,7 +121,7 @@ pub async fn start(
         service: service.clone(),
         config: options.pop3_config.clone(),
         tls: tls.clone(),
-        throttle,
+        throttle: Arc::clone(&throttle),
         connections,
     });
     let (listener, http) = bind(options.http).await?;
@@ -151,8 +155,12 @@ pub async fn start(
         shutdown.await;
         let _ = stop.send(true);
     });
-    let app = crate::http::app(service.clone());
-    let task = tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(until(stopped)).await });
+    let app = crate::http::app(service.clone(), throttle, stopped.clone(), options.site_root.clone()).await?;
+    let task = tokio::spawn(async move {
+        axum::serve(listener, crate::http::make_service(app))
+            .with_graceful_shutdown(until(stopped))
+            .await
+    });
     Ok(Running {
         service,
         http,
@@ -164,6 +172,23 @@ pub async fn start(
         demo_accounts,
         task,
     })
+}
+
+/// Gives messages stored before the web's summaries existed theirs, a
+/// batch at a time, while the server already runs.
+fn summarise_in_background(service: Service) {
+    tokio::spawn(async move {
+        loop {
+            match service.summarise_old_messages(200).await {
+                Ok(0) => break,
+                Ok(_) => tokio::task::yield_now().await,
+                Err(e) => {
+                    tracing::warn!("summarising stored messages: {e}");
+                    break;
+                }
+            }
+        }
+    });
 }
 
 #[derive(Clone, Copy)]

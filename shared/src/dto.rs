@@ -55,3 +55,154 @@ pub struct MailboxCounts {
     pub messages: u32,
     pub unseen: u32,
 }
+
+/// A folder in the web's folder tree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Folder {
+    pub info: MailboxInfo,
+    pub counts: MailboxCounts,
+}
+
+impl Folder {
+    /// Which group of the folder tree it belongs in.
+    pub fn group(&self) -> FolderGroup {
+        if self.info.name.starts_with("~public/") {
+            FolderGroup::Public
+        } else if self.info.name.starts_with('~') {
+            FolderGroup::OtherUsers
+        } else {
+            FolderGroup::Mine
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FolderGroup {
+    Mine,
+    OtherUsers,
+    Public,
+}
+
+/// How a message list is ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SortKey {
+    /// Newest first.
+    #[default]
+    Date,
+    Sender,
+    Subject,
+    /// Largest first.
+    Size,
+}
+
+impl SortKey {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Date => "date",
+            SortKey::Sender => "sender",
+            SortKey::Subject => "subject",
+            SortKey::Size => "size",
+        }
+    }
+
+    pub fn parse(s: &str) -> SortKey {
+        match s {
+            "sender" => SortKey::Sender,
+            "subject" => SortKey::Subject,
+            "size" => SortKey::Size,
+            _ => SortKey::Date,
+        }
+    }
+}
+
+/// One line of a message list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageSummary {
+    pub uid: u32,
+    pub seen: bool,
+    pub flagged: bool,
+    pub answered: bool,
+    pub draft: bool,
+    pub deleted: bool,
+    /// The sender's display name, or address.
+    pub sender: String,
+    pub recipients: String,
+    pub subject: String,
+    /// From the Date header (else arrival), Unix seconds.
+    pub date: i64,
+    pub size: u32,
+    pub has_attachments: bool,
+    /// The first words of the text.
+    pub preview: String,
+}
+
+/// One page of a mailbox's messages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessagePage {
+    pub mailbox: MailboxInfo,
+    /// How many messages match (the whole mailbox, or the search).
+    pub total: u32,
+    pub offset: u32,
+    pub messages: Vec<MessageSummary>,
+    /// The server's clock when the page was read (for "today" in dates,
+    /// the same on the server and in the browser).
+    pub now: i64,
+}
+
+/// An attachment of a message, downloadable by its index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentInfo {
+    pub index: u32,
+    pub filename: String,
+    pub content_type: String,
+    pub size: u32,
+}
+
+/// A message as the reader sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageView {
+    pub uid: u32,
+    pub summary: MessageSummary,
+    pub from: String,
+    pub to: String,
+    pub cc: String,
+    pub reply_to: String,
+    pub message_id: String,
+    pub references: String,
+    /// The plain text to show (or quote in a reply).
+    pub text: String,
+    /// A complete, sanitised HTML document for a sandboxed frame.
+    pub html: Option<String>,
+    /// The HTML refers to remote images that were left out.
+    pub remote_images: bool,
+    pub attachments: Vec<AttachmentInfo>,
+    /// The reader's rights on the mailbox, for the buttons to offer.
+    pub rights: Rights,
+}
+
+/// A message being written in the web's compose form.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Draft {
+    pub to: String,
+    pub cc: String,
+    pub subject: String,
+    pub body: String,
+    pub in_reply_to: String,
+    pub references: String,
+    pub attachments: Vec<DraftAttachment>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftAttachment {
+    pub filename: String,
+    pub content_type: String,
+    /// The content, base64.
+    pub data: String,
+}
+
+/// The signed-in user, as the web shows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebUser {
+    pub address: String,
+    pub server_admin: bool,
+}

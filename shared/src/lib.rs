@@ -4,9 +4,11 @@
 #![forbid(unsafe_code)]
 
 pub mod acl;
+pub mod dates;
 pub mod dto;
 pub mod flags;
 pub mod name;
+pub mod reply;
 pub mod rights;
 
 pub use acl::{AclEntry, Identifier, Who, effective_rights, explain_rights};

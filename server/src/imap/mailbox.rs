@@ -596,11 +596,11 @@ fn section_spec(line: &mut Vec<u8>, section: &Section) {
 
 /// `28-Nov-2026 16:37:40 +0000`.
 fn internal_date(t: i64) -> String {
-    let (year, month, day) = crate::mbox::civil_from_days(t.div_euclid(86_400));
+    let (year, month, day) = mailroom_shared::dates::civil_from_days(t.div_euclid(86_400));
     let secs = t.rem_euclid(86_400);
     format!(
         "{day:02}-{}-{year:04} {:02}:{:02}:{:02} +0000",
-        crate::mbox::MONTHS[month as usize - 1],
+        mailroom_shared::dates::MONTHS[month as usize - 1],
         secs / 3600,
         secs / 60 % 60,
         secs % 60

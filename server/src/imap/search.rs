@@ -169,21 +169,20 @@ fn date(c: &mut Cursor) -> Parsed<i64> {
     parse_day(&s).ok_or_else(|| format!("{s} is not a date like 1-Feb-1994"))
 }
 
-const MONTHS: [&str; 12] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-];
-
 /// `d-Mon-yyyy` as days since 1970-01-01.
 pub fn parse_day(s: &str) -> Option<i64> {
     let mut parts = s.trim().split('-');
     let day: i64 = parts.next()?.trim().parse().ok()?;
     let month = parts.next()?.to_ascii_lowercase();
-    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
+    let month = mailroom_shared::dates::MONTHS
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(&month))? as i64
+        + 1;
     let year: i64 = parts.next()?.parse().ok()?;
     if parts.next().is_some() || !(1..=31).contains(&day) || !(1..=9999).contains(&year) {
         return None;
     }
-    Some(crate::mbox::days_from_civil(year, month, day))
+    Some(mailroom_shared::dates::days_from_civil(year, month, day))
 }
 
 /// What a message offers to the evaluation; the decoded text is only

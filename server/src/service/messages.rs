@@ -80,7 +80,7 @@ impl Opened {
 
     /// The account whose own `\Seen` this principal reads and writes, in a
     /// per-user seen mailbox.
-    fn seen_reader(&self, p: &Principal) -> Option<i64> {
+    pub(super) fn seen_reader(&self, p: &Principal) -> Option<i64> {
         (self.mailbox.seen_mode == SeenMode::PerUser).then_some(p.account_id)
     }
 

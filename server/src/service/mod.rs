@@ -13,6 +13,7 @@ mod mailboxes;
 mod messages;
 pub mod router;
 mod watch;
+mod web;
 
 use std::sync::{Arc, OnceLock};
 
@@ -28,6 +29,7 @@ use crate::store::{AccountRow, MailboxRow, Store};
 pub use admin::{Bootstrap, PUBLIC_ACCOUNT, random_password};
 pub use messages::{DeliveryReport, MAX_MESSAGE_SIZE};
 pub use watch::Watch;
+pub use web::{FolderWatch, MAX_PAGE, WEB_SESSION_SECONDS};
 
 /// Who is acting. Not serialisable and not constructible outside this
 /// crate: a gateway gets one only by authenticating.

@@ -199,12 +199,19 @@ impl Store {
         Ok(())
     }
 
+    /// Sets a new password and ends the account's web sessions.
     pub async fn set_password_hash(&self, id: i64, hash: &str) -> Result<()> {
+        let mut tx = self.write().await?;
         sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
             .bind(hash)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM web_sessions WHERE account_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use sqlx::{Any, Row, Transaction};
 use super::mailboxes::bump_modseq;
 use super::{Result, Store, StoreError};
 
-type Tx = Transaction<'static, Any>;
+pub(super) type Tx = Transaction<'static, Any>;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageRow {
@@ -128,7 +128,7 @@ async fn log_message_change(tx: &mut Tx, store: &Store, c: MessageChange<'_>) ->
     Ok(())
 }
 
-fn message_from(row: &AnyRow) -> Result<MessageRow> {
+pub(super) fn message_from(row: &AnyRow) -> Result<MessageRow> {
     let mut flags = Flags::from_stored(row.try_get("system_flags")?, &row.try_get::<String, _>("keywords")?);
     if row.try_get::<i64, _>("seen_by_reader")? != 0 {
         flags.insert(SystemFlag::Seen);
@@ -146,11 +146,21 @@ fn message_from(row: &AnyRow) -> Result<MessageRow> {
 
 /// `$2` is the reader's account for per-user `\Seen` (any id that matches
 /// no row, such as 0, in shared mode).
-const MESSAGE_SELECT: &str = "SELECT m.uid, m.modseq, m.system_flags, m.keywords, m.internal_date, \
-     m.size, m.blob_hash, m.envelope_from, \
-     (SELECT COUNT(*) FROM seen_by s WHERE s.mailbox_id = m.mailbox_id AND s.uid = m.uid \
-      AND s.account_id = $2) AS seen_by_reader \
-     FROM messages m WHERE m.mailbox_id = $1";
+/// The columns `message_from` reads; `$2` is the reader of a per-user
+/// seen mailbox.
+macro_rules! message_columns {
+    () => {
+        "m.uid, m.modseq, m.system_flags, m.keywords, m.internal_date, m.size, m.blob_hash, m.envelope_from, \
+         (SELECT COUNT(*) FROM seen_by r WHERE r.mailbox_id = m.mailbox_id AND r.uid = m.uid \
+          AND r.account_id = $2) AS seen_by_reader"
+    };
+}
+pub(super) const MESSAGE_COLUMNS: &str = message_columns!();
+const MESSAGE_SELECT: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM messages m WHERE m.mailbox_id = $1"
+);
 
 fn change_from(row: &AnyRow) -> Result<ChangeRow> {
     let system: Option<i64> = row.try_get("system_flags")?;
@@ -219,6 +229,8 @@ impl Store {
                         .bind(bytes.as_slice())
                         .execute(&mut **tx)
                         .await?;
+                    let summary = crate::message::summarize(&bytes);
+                    super::web::insert_summary(tx, self, &hash, &summary).await?;
                     (hash, bytes.len() as i64)
                 }
                 Content::Stored { hash, size } => (hash, i64::from(size)),

@@ -11,11 +11,18 @@ use super::{Backend, Result, Store};
 
 /// `(version, SQLite script, PostgreSQL script)`, in order. Never edit a
 /// released script: add the next version.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    include_str!("../../migrations/sqlite/0001_initial.sql"),
-    include_str!("../../migrations/postgres/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        include_str!("../../migrations/sqlite/0001_initial.sql"),
+        include_str!("../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        include_str!("../../migrations/sqlite/0002_web.sql"),
+        include_str!("../../migrations/postgres/0002_web.sql"),
+    ),
+];
 
 pub(super) async fn run(store: &Store) -> Result<()> {
     let mut tx = store.write().await?;

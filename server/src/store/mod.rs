@@ -11,6 +11,7 @@ mod accounts;
 mod mailboxes;
 mod messages;
 mod migrate;
+mod web;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -22,6 +23,7 @@ use sqlx::{Any, AnyPool, Transaction};
 pub use accounts::{AccountRow, DomainRow, RoutingRule};
 pub use mailboxes::{MailboxRow, NewMailbox};
 pub use messages::{ChangeRow, Content, MessageRow, NewMessage, content_hash};
+pub use web::ListedMessage;
 
 /// Which database is behind the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

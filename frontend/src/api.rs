@@ -1,0 +1,113 @@
+//! The server functions the pages load their data with, and — on the
+//! server — the interface the server implements behind them.
+//!
+//! The frontend cannot name the server's types (the server depends on
+//! it), so the server puts a [`Mail`] for the signed-in user into each
+//! request's extensions; the functions here find it there. Changes are
+//! plain form posts to the server (see `server/src/http.rs`), so they
+//! work before the page has hydrated.
+
+use leptos::prelude::*;
+use mailroom_shared::dto::{Draft, Folder, MessagePage, MessageView, SortKey, WebUser};
+use serde::{Deserialize, Serialize};
+
+/// Messages per page of the list.
+pub const PAGE_SIZE: u32 = 50;
+
+/// The signed-in user and their folder tree.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sidebar {
+    pub user: WebUser,
+    pub folders: Vec<Folder>,
+}
+
+/// How the compose form starts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ComposeStart {
+    pub draft: Draft,
+    /// The message being answered, flagged `\Answered` once sent.
+    pub answers: Option<(String, u32)>,
+}
+
+#[cfg(feature = "ssr")]
+pub use server_side::{Fut, Mail, MailHandle};
+
+#[cfg(feature = "ssr")]
+mod server_side {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Arc;
+
+    use leptos::prelude::*;
+    use mailroom_shared::dto::{Folder, MessagePage, MessageView, SortKey, WebUser};
+
+    pub type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
+
+    /// The mailbox service as the signed-in user uses it from the web.
+    pub trait Mail: Send + Sync {
+        fn user(&self) -> WebUser;
+        fn folders(&self) -> Fut<'_, Vec<Folder>>;
+        fn page(&self, mailbox: String, sort: SortKey, offset: u32, search: Option<String>) -> Fut<'_, MessagePage>;
+        fn message(&self, mailbox: String, uid: u32, remote_images: bool) -> Fut<'_, MessageView>;
+    }
+
+    /// What the server puts into a signed-in request's extensions.
+    #[derive(Clone)]
+    pub struct MailHandle(pub Arc<dyn Mail>);
+
+    /// The signed-in user's [`Mail`], or the error a signed-out request gets.
+    pub fn mail() -> Result<Arc<dyn Mail>, ServerFnError> {
+        use_context::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<MailHandle>().cloned())
+            .map(|h| h.0)
+            .ok_or_else(|| ServerFnError::new("You are not signed in."))
+    }
+}
+
+#[server]
+pub async fn load_sidebar() -> Result<Sidebar, ServerFnError> {
+    let mail = server_side::mail()?;
+    let folders = mail.folders().await.map_err(ServerFnError::new)?;
+    Ok(Sidebar {
+        user: mail.user(),
+        folders,
+    })
+}
+
+#[server]
+pub async fn load_page(
+    mailbox: String,
+    sort: SortKey,
+    page: u32,
+    search: Option<String>,
+) -> Result<MessagePage, ServerFnError> {
+    let mail = server_side::mail()?;
+    mail.page(mailbox, sort, page.saturating_mul(PAGE_SIZE), search)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+#[server]
+pub async fn load_message(mailbox: String, uid: u32, remote_images: bool) -> Result<MessageView, ServerFnError> {
+    let mail = server_side::mail()?;
+    mail.message(mailbox, uid, remote_images)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// The compose form's start: empty, or a reply, reply-all or forward of a
+/// message.
+#[server]
+pub async fn load_compose(mode: String, mailbox: String, uid: u32) -> Result<ComposeStart, ServerFnError> {
+    let mail = server_side::mail()?;
+    let me = mail.user().address;
+    let mode =
+        mailroom_shared::reply::ReplyMode::parse(&mode).ok_or_else(|| ServerFnError::new("unknown compose mode"))?;
+    let original = mail
+        .message(mailbox.clone(), uid, false)
+        .await
+        .map_err(ServerFnError::new)?;
+    let draft = mailroom_shared::reply::draft_for(mode, &me, &original);
+    let answers = (mode != mailroom_shared::reply::ReplyMode::Forward).then_some((mailbox, uid));
+    Ok(ComposeStart { draft, answers })
+}

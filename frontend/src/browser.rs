@@ -1,0 +1,146 @@
+//! What only the browser does: follow the server's change events so the
+//! open page refreshes itself, and keyboard shortcuts. On the server
+//! these do nothing.
+
+use leptos::prelude::*;
+
+/// Refreshes the page's data whenever the server reports a change to one
+/// of the user's folders (from IMAP, POP3, delivery, another browser…).
+pub fn follow_changes(refresh: RwSignal<u32>) {
+    #[cfg(feature = "hydrate")]
+    imp::follow_changes(refresh);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = refresh;
+}
+
+/// j/k next/previous message, c compose, r/a/f reply/all/forward,
+/// # or Delete delete, / search, u back to the list, x select.
+pub fn shortcuts() {
+    #[cfg(feature = "hydrate")]
+    imp::shortcuts();
+}
+
+#[cfg(feature = "hydrate")]
+mod imp {
+    use std::cell::{Cell, RefCell};
+
+    use leptos::prelude::*;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::prelude::Closure;
+    use web_sys::{EventSource, HtmlElement, HtmlInputElement, KeyboardEvent, MessageEvent};
+
+    thread_local! {
+        /// The mail page's refresh counter, while one is shown.
+        static REFRESH: Cell<Option<RwSignal<u32>>> = const { Cell::new(None) };
+        static EVENTS: RefCell<Option<EventSource>> = const { RefCell::new(None) };
+        static KEYS: Cell<bool> = const { Cell::new(false) };
+    }
+
+    pub fn follow_changes(refresh: RwSignal<u32>) {
+        REFRESH.with(|r| r.set(Some(refresh)));
+        Effect::new(move |_| {
+            EVENTS.with(|events| {
+                if events.borrow().is_some() {
+                    return;
+                }
+                let Ok(source) = EventSource::new("/events") else {
+                    return;
+                };
+                let on_change = Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| {
+                    if let Some(refresh) = REFRESH.with(Cell::get) {
+                        refresh.try_update(|n| *n += 1);
+                    }
+                });
+                source.set_onmessage(Some(on_change.as_ref().unchecked_ref()));
+                // The source lives as long as the page.
+                on_change.forget();
+                *events.borrow_mut() = Some(source);
+            });
+            if let Some(body) = document().body() {
+                let _ = body.set_attribute("data-hydrated", "true");
+            }
+        });
+    }
+
+    fn element<T: JsCast>(selector: &str) -> Option<T> {
+        document().query_selector(selector).ok().flatten()?.dyn_into::<T>().ok()
+    }
+
+    fn click(selector: &str) {
+        if let Some(e) = element::<HtmlElement>(selector) {
+            e.click();
+        }
+    }
+
+    /// Opens the message after (`step` 1) or before (-1) the current one.
+    fn step(step: i32) {
+        let Ok(rows) = document().query_selector_all(".msg-row") else {
+            return;
+        };
+        let rows: Vec<HtmlElement> = (0..rows.length())
+            .filter_map(|i| rows.item(i)?.dyn_into::<HtmlElement>().ok())
+            .collect();
+        let current = rows.iter().position(|r| r.class_list().contains("current"));
+        let next = match current {
+            None => 0,
+            Some(i) => (i as i32 + step).clamp(0, rows.len() as i32 - 1) as usize,
+        };
+        if let Some(link) = rows.get(next).and_then(|r| r.query_selector("a").ok().flatten())
+            && let Ok(link) = link.dyn_into::<HtmlElement>()
+        {
+            link.click();
+        }
+    }
+
+    fn in_text_field(ev: &KeyboardEvent) -> bool {
+        ev.target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .is_some_and(|e| matches!(e.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"))
+    }
+
+    pub fn shortcuts() {
+        if KEYS.with(|k| k.replace(true)) {
+            return;
+        }
+        let handle = window_event_listener(leptos::ev::keydown, |ev: KeyboardEvent| {
+            if ev.ctrl_key() || ev.meta_key() || ev.alt_key() || in_text_field(&ev) {
+                return;
+            }
+            match ev.key().as_str() {
+                "j" | "ArrowDown" => step(1),
+                "k" | "ArrowUp" => step(-1),
+                "c" => click("#compose"),
+                "r" => click("#reply"),
+                "a" => click("#reply-all"),
+                "f" => click("#forward"),
+                "#" | "Delete" => click("#delete"),
+                "u" | "Escape" => click(".message .back"),
+                "/" => {
+                    if let Some(search) = element::<HtmlInputElement>("#search") {
+                        ev.prevent_default();
+                        let _ = search.focus();
+                    }
+                }
+                _ => {}
+            }
+        });
+        // Installed once for the page's whole life.
+        std::mem::forget(handle);
+        let select_all = window_event_listener(leptos::ev::change, |ev| {
+            let Some(target) = ev.target().and_then(|t| t.dyn_into::<HtmlInputElement>().ok()) else {
+                return;
+            };
+            if target.id() != "select-all" {
+                return;
+            }
+            if let Ok(boxes) = document().query_selector_all(".msg-row input[type=checkbox]") {
+                for i in 0..boxes.length() {
+                    if let Some(b) = boxes.item(i).and_then(|b| b.dyn_into::<HtmlInputElement>().ok()) {
+                        b.set_checked(target.checked());
+                    }
+                }
+            }
+        });
+        std::mem::forget(select_all);
+    }
+}

@@ -1,0 +1,453 @@
+//! The mail view: folder tree, message list and reading pane, driven by
+//! the query string (see [`crate::url::MailView`]).
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+use mailroom_shared::dates::{long_date, short_date};
+use mailroom_shared::dto::{Folder, FolderGroup, MessagePage, MessageSummary, MessageView, SortKey};
+use mailroom_shared::{Right, Rights};
+
+use crate::api::{Sidebar, load_message, load_page, load_sidebar};
+use crate::icons::Icon;
+use crate::url::{MailView, encode, folder_href};
+
+#[component]
+pub fn MailPage() -> impl IntoView {
+    let query = use_query_map();
+    let view_state = Memo::new(move |_| MailView::from_query(&query.read()));
+    let refresh = RwSignal::new(0u32);
+    crate::browser::follow_changes(refresh);
+    crate::browser::shortcuts();
+
+    let sidebar = Resource::new(move || refresh.get(), |_| load_sidebar());
+    let page = Resource::new(
+        move || (view_state.get().list(), refresh.get()),
+        |(v, _)| load_page(v.mailbox, v.sort, v.page, v.search),
+    );
+    let message = Resource::new(
+        move || {
+            let v = view_state.get();
+            (v.mailbox, v.uid, v.images)
+        },
+        |(mailbox, uid, images)| async move {
+            match uid {
+                Some(uid) => load_message(mailbox, uid, images).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    );
+    let notice = move || query.read().get("notice");
+    let error = move || query.read().get("error");
+
+    view! {
+        <Title text=move || format!("{} · Mailroom", view_state.get().mailbox)/>
+        <div class="app" class:reading=move || view_state.get().uid.is_some()>
+            <TopBar view_state/>
+            <Transition fallback=|| view! { <nav class="folders"><p class="muted">"Loading folders…"</p></nav> }>
+                {move || Suspend::new(async move {
+                    match sidebar.await {
+                        Ok(s) => view! { <FolderTree sidebar=s current=view_state.get().mailbox/> }.into_any(),
+                        Err(e) => view! { <nav class="folders"><SignedOut error=e.to_string()/></nav> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <section class="list" aria-label="Messages">
+                {move || notice().map(|n| view! { <p class="alert notice" role="status">{n}</p> })}
+                {move || error().map(|e| view! { <p class="alert error" role="alert">{e}</p> })}
+                <Transition fallback=|| view! { <p class="muted pad">"Loading messages…"</p> }>
+                    {move || Suspend::new(async move {
+                        let folders = sidebar.await.map(|s| s.folders).unwrap_or_default();
+                        match page.await {
+                            Ok(p) => view! { <MessageList page=p folders view_state=view_state.get()/> }.into_any(),
+                            Err(e) => view! { <p class="alert error">{e.to_string()}</p> }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </section>
+            <section class="reader" aria-label="Message">
+                <Transition fallback=|| view! { <p class="muted pad">"Opening…"</p> }>
+                    {move || Suspend::new(async move {
+                        match message.await {
+                            Ok(Some(m)) => view! { <Reader message=m view_state=view_state.get_untracked()/> }.into_any(),
+                            Ok(None) => view! { <div class="empty-reader"><span class="logo big"><Icon name="mail"/></span><p>"Choose a message to read it."</p><p class="muted small">"Shortcuts: j/k next and previous · c compose · r reply · a reply all · f forward · # delete · / search"</p></div> }.into_any(),
+                            Err(e) => view! { <p class="alert error pad">{e.to_string()}</p> }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </section>
+        </div>
+    }
+}
+
+#[component]
+fn SignedOut(error: String) -> impl IntoView {
+    view! {
+        <p class="alert error">{error}</p>
+        <a class="button" href="/login">"Sign in"</a>
+    }
+}
+
+#[component]
+fn TopBar(view_state: Memo<MailView>) -> impl IntoView {
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/mail"><span class="logo">"✉"</span>" Mailroom"</a>
+            <form class="search" method="get" action="/mail" role="search">
+                <input type="hidden" name="box" value=move || view_state.get().mailbox/>
+                <input id="search" type="search" name="q" placeholder="Search this folder (/ )"
+                    aria-label="Search this folder" value=move || view_state.get().search.unwrap_or_default()/>
+            </form>
+            <form method="post" action="/logout" class="signout">
+                <button type="submit" class="ghost">"Sign out"</button>
+            </form>
+        </header>
+    }
+}
+
+fn group_title(g: FolderGroup) -> &'static str {
+    match g {
+        FolderGroup::Mine => "My folders",
+        FolderGroup::OtherUsers => "Other users",
+        FolderGroup::Public => "Public folders",
+    }
+}
+
+fn folder_icon(f: &Folder) -> &'static str {
+    match f.info.special_use.as_deref() {
+        Some("\\Sent") => "sent",
+        Some("\\Drafts") => "drafts",
+        Some("\\Trash") => "trash",
+        Some("\\Junk") => "junk",
+        _ if f.info.name.eq_ignore_ascii_case("INBOX") => "inbox",
+        _ => "folder",
+    }
+}
+
+/// INBOX first, then Drafts, Sent, Junk, Trash, then the rest by name;
+/// sub-folders under their parent.
+fn in_tree_order(mut folders: Vec<Folder>) -> Vec<Folder> {
+    let rank = |f: &Folder| -> u8 {
+        if f.info.name.eq_ignore_ascii_case("INBOX") {
+            return 0;
+        }
+        match f.info.special_use.as_deref() {
+            Some("\\Drafts") => 1,
+            Some("\\Sent") => 2,
+            Some("\\Junk") => 3,
+            Some("\\Trash") => 4,
+            _ => 5,
+        }
+    };
+    let tops: std::collections::HashMap<String, u8> = folders
+        .iter()
+        .filter(|f| !f.info.name.contains('/'))
+        .map(|f| (f.info.name.clone(), rank(f)))
+        .collect();
+    folders.sort_by_cached_key(|f| {
+        let top = f.info.name.split('/').next().unwrap_or_default();
+        (tops.get(top).copied().unwrap_or(5), f.info.name.clone())
+    });
+    folders
+}
+
+/// The name shown in the tree: the last level, indented by depth.
+fn folder_label(f: &Folder) -> (String, usize) {
+    let name = &f.info.name;
+    let inner = match f.group() {
+        FolderGroup::Mine => name.as_str(),
+        _ => name.split_once('/').map_or(name.as_str(), |(_, rest)| rest),
+    };
+    let depth = inner.matches('/').count();
+    let leaf = inner.rsplit('/').next().unwrap_or(inner);
+    let label = if f.group() == FolderGroup::OtherUsers && depth == 0 {
+        format!("{} · {leaf}", name.split('/').next().unwrap_or(""))
+    } else {
+        leaf.to_owned()
+    };
+    (label, depth)
+}
+
+#[component]
+fn FolderTree(sidebar: Sidebar, current: String) -> impl IntoView {
+    let groups = [FolderGroup::Mine, FolderGroup::OtherUsers, FolderGroup::Public];
+    let user = sidebar.user.address.clone();
+    let total_unread: u32 = sidebar.folders.iter().map(|f| f.counts.unseen).sum();
+    let sections = groups
+        .into_iter()
+        .filter_map(|g| {
+            let folders = in_tree_order(sidebar.folders.iter().filter(|f| f.group() == g).cloned().collect());
+            if folders.is_empty() {
+                return None;
+            }
+            let items = folders
+                .into_iter()
+                .map(|f| {
+                    let (label, depth) = folder_label(&f);
+                    let active = f.info.name == current;
+                    let unseen = f.counts.unseen;
+                    view! {
+                        <li class:active=active style=format!("--depth:{depth}")>
+                            <a href=folder_href(&f.info.name) data-folder=f.info.name.clone() title=f.info.name.clone()>
+                                <Icon name=folder_icon(&f)/>
+                                <span class="name">{label}</span>
+                                {(unseen > 0).then(|| view! { <span class="badge" aria-label="unread">{unseen}</span> })}
+                            </a>
+                        </li>
+                    }
+                })
+                .collect_view();
+            Some(view! {
+                <h3>{group_title(g)}</h3>
+                <ul>{items}</ul>
+            })
+        })
+        .collect_view();
+    view! {
+        <nav class="folders" aria-label="Folders" data-unread=total_unread>
+            <a class="button primary compose-button" href="/compose" id="compose"><Icon name="drafts"/>"Compose"</a>
+            {sections}
+            <form class="new-folder" method="post" action="/folders">
+                <input type="hidden" name="op" value="create"/>
+                <input type="text" name="name" placeholder="New folder" aria-label="New folder name" required/>
+                <button type="submit" class="ghost" title="Create folder">"+"</button>
+            </form>
+            <p class="me muted small">{user}</p>
+        </nav>
+    }
+}
+
+/// The actions the rights allow, the way the service checks them.
+fn may(rights: Rights, needed: &[Right]) -> bool {
+    needed.iter().all(|r| rights.contains(*r))
+}
+
+#[component]
+fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView) -> impl IntoView {
+    let rights = page.mailbox.rights;
+    let mailbox = page.mailbox.name.clone();
+    let list_view = view_state.list();
+    let back = view_state.href();
+    let now = page.now;
+    let first = page.offset + 1;
+    let last = page.offset + page.messages.len() as u32;
+    let total = page.total;
+    let has_prev = view_state.page > 0;
+    let has_next = last < total;
+    let prev_href = MailView {
+        page: view_state.page.saturating_sub(1),
+        ..list_view.clone()
+    }
+    .href();
+    let next_href = MailView {
+        page: view_state.page + 1,
+        ..list_view.clone()
+    }
+    .href();
+    let sort_link = |key: SortKey, label: &'static str| {
+        let href = MailView {
+            sort: key,
+            page: 0,
+            ..list_view.clone()
+        }
+        .href();
+        let active = list_view.sort == key;
+        view! { <a href=href class:active=active>{label}</a> }
+    };
+    let title = match &view_state.search {
+        Some(q) => format!("Search “{q}” in {mailbox}"),
+        None => mailbox.clone(),
+    };
+    let can_manage = may(rights, &[Right::DeleteMailbox]) && !mailbox.eq_ignore_ascii_case("INBOX");
+    let rows = page.messages.iter().map(|m| row(m, &view_state, now)).collect_view();
+    let empty = page.messages.is_empty();
+    view! {
+        <div class="list-head">
+            <h1 class="folder-title">{title}</h1>
+            <span class="muted small">{if total == 0 { "No messages".to_owned() } else { format!("{first}–{last} of {total}") }}</span>
+            {can_manage.then(|| view! { <FolderManage mailbox=mailbox.clone()/> })}
+        </div>
+        <form id="list-form" method="post" action="/actions">
+            <input type="hidden" name="mailbox" value=mailbox.clone()/>
+            <input type="hidden" name="back" value=back/>
+            <div class="toolbar" role="toolbar">
+                <input type="checkbox" id="select-all" aria-label="Select all" title="Select all"/>
+                {may(rights, &[Right::Seen]).then(|| view! {
+                    <button name="op" value="read" class="ghost">"Mark read"</button>
+                    <button name="op" value="unread" class="ghost">"Mark unread"</button>
+                })}
+                {may(rights, &[Right::Write]).then(|| view! {
+                    <button name="op" value="flag" class="ghost">"★ Flag"</button>
+                })}
+                {may(rights, &[Right::DeleteMessage, Right::Expunge]).then(|| view! {
+                    <button name="op" value="delete" class="ghost danger">"Delete"</button>
+                })}
+                <MoveControls mailbox=mailbox.clone() folders rights/>
+                <span class="sort muted small">"Sort: " {sort_link(SortKey::Date, "date")} " " {sort_link(SortKey::Sender, "sender")} " " {sort_link(SortKey::Subject, "subject")} " " {sort_link(SortKey::Size, "size")}</span>
+            </div>
+            <ul class="messages">
+                {rows}
+            </ul>
+            {empty.then(|| view! { <p class="muted pad center">{if view_state.search.is_some() { "Nothing found." } else { "This folder is empty." }}</p> })}
+        </form>
+        <nav class="pager">
+            {has_prev.then(|| view! { <a class="button ghost" href=prev_href>"← Newer"</a> })}
+            {has_next.then(|| view! { <a class="button ghost" href=next_href>"Older →"</a> })}
+        </nav>
+    }
+}
+
+fn row(m: &MessageSummary, v: &MailView, now: i64) -> impl IntoView + use<> {
+    let current = v.uid == Some(m.uid);
+    let href = v.with_uid(m.uid).href();
+    let sender = if m.sender.is_empty() {
+        "(no sender)".to_owned()
+    } else {
+        m.sender.clone()
+    };
+    let subject = if m.subject.is_empty() {
+        "(no subject)".to_owned()
+    } else {
+        m.subject.clone()
+    };
+    let date = short_date(m.date, now.max(m.date));
+    view! {
+        <li class="msg-row" class:unread=!m.seen class:current=current class:flagged=m.flagged data-uid=m.uid>
+            <input type="checkbox" name="uid" value=m.uid aria-label="Select"/>
+            <a href=href class="msg-link">
+                <span class="sender">{sender}</span>
+                <span class="date">{date}</span>
+                <span class="subject">
+                    {m.flagged.then(|| view! { <span class="star" title="Flagged">"★"</span> })}
+                    {m.answered.then(|| view! { <span class="mark" title="Answered">"↩"</span> })}
+                    {m.has_attachments.then(|| view! { <span class="mark clip" title="Has attachments"><Icon name="clip"/></span> })}
+                    {subject}
+                </span>
+                <span class="preview">{m.preview.clone()}</span>
+            </a>
+        </li>
+    }
+}
+
+/// Move and copy: a target folder and the buttons the rights allow.
+#[component]
+fn MoveControls(mailbox: String, folders: Vec<Folder>, rights: Rights) -> impl IntoView {
+    let can_move = may(rights, &[Right::DeleteMessage, Right::Expunge]);
+    let options = folders
+        .into_iter()
+        .filter(|f| f.info.name != mailbox && f.info.rights.contains(Right::Insert))
+        .map(|f| view! { <option value=f.info.name.clone()>{f.info.name.clone()}</option> })
+        .collect_view();
+    view! {
+        <select name="target" aria-label="Target folder" class="target">
+            <option value="" selected>"Move or copy to…"</option>
+            {options}
+        </select>
+        {can_move.then(|| view! { <button name="op" value="move" class="ghost">"Move"</button> })}
+        <button name="op" value="copy" class="ghost">"Copy"</button>
+    }
+}
+
+#[component]
+fn FolderManage(mailbox: String) -> impl IntoView {
+    view! {
+        <details class="manage">
+            <summary class="ghost small">"Folder…"</summary>
+            <form method="post" action="/folders">
+                <input type="hidden" name="name" value=mailbox.clone()/>
+                <input type="text" name="new_name" value=mailbox.clone() aria-label="New name"/>
+                <button name="op" value="rename" class="ghost">"Rename"</button>
+                <button name="op" value="delete" class="ghost danger">"Delete folder"</button>
+            </form>
+        </details>
+    }
+}
+
+#[component]
+fn Reader(message: MessageView, view_state: MailView) -> impl IntoView {
+    let mailbox = view_state.mailbox.clone();
+    let uid = message.uid;
+    let rights = message.rights;
+    let s = message.summary.clone();
+    let list_href = view_state.list().href();
+    let images_href = MailView {
+        images: true,
+        ..view_state.clone()
+    }
+    .href();
+    let base = format!("box={}&uid={uid}", encode(&mailbox));
+    let reply = |mode: &str| format!("/compose?mode={mode}&{base}");
+    let subject = if s.subject.is_empty() {
+        "(no subject)".to_owned()
+    } else {
+        s.subject.clone()
+    };
+    let attachments = message
+        .attachments
+        .iter()
+        .map(|a| {
+            let href = format!("/attachment?{base}&part={}", a.index);
+            view! {
+                <li><a href=href download=a.filename.clone()>
+                    <Icon name="clip"/>{a.filename.clone()}
+                    <span class="muted small">{format!(" {} · {}", a.content_type, human_size(a.size))}</span>
+                </a></li>
+            }
+        })
+        .collect_view();
+    let has_attachments = !message.attachments.is_empty();
+    let body = match &message.html {
+        Some(doc) => view! {
+            <iframe class="html-body" title="Message content" sandbox="allow-popups allow-popups-to-escape-sandbox"
+                referrerpolicy="no-referrer" srcdoc=doc.clone()></iframe>
+        }
+        .into_any(),
+        None => view! { <pre class="text-body">{message.text.clone()}</pre> }.into_any(),
+    };
+    view! {
+        <article class="message" data-uid=uid>
+            <a class="back" href=list_href.clone()>"← Back to the list"</a>
+            <h2 class="subject">{subject}</h2>
+            <dl class="headers">
+                <dt>"From"</dt><dd class="from">{message.from.clone()}</dd>
+                <dt>"To"</dt><dd>{message.to.clone()}</dd>
+                {(!message.cc.is_empty()).then(|| view! { <dt>"Cc"</dt><dd>{message.cc.clone()}</dd> })}
+                <dt>"Date"</dt><dd>{long_date(s.date)}</dd>
+            </dl>
+            <div class="actions" role="toolbar">
+                <a class="button" id="reply" href=reply("reply")>"↩ Reply"</a>
+                <a class="button ghost" id="reply-all" href=reply("all")>"Reply all"</a>
+                <a class="button ghost" id="forward" href=reply("forward")>"Forward ➜"</a>
+                <form method="post" action="/actions" class="inline">
+                    <input type="hidden" name="mailbox" value=mailbox.clone()/>
+                    <input type="hidden" name="uid" value=uid/>
+                    <input type="hidden" name="back" value=list_href/>
+                    {may(rights, &[Right::Seen]).then(|| view! {
+                        <button name="op" value="unread" class="ghost">"Mark unread"</button>
+                    })}
+                    {may(rights, &[Right::Write]).then(|| view! {
+                        <button name="op" value=if s.flagged { "unflag" } else { "flag" } class="ghost">{if s.flagged { "☆ Unflag" } else { "★ Flag" }}</button>
+                    })}
+                    {may(rights, &[Right::DeleteMessage, Right::Expunge]).then(|| view! {
+                        <button name="op" value="delete" class="ghost danger" id="delete">"Delete"</button>
+                    })}
+                </form>
+                <a class="button ghost" href=format!("/raw?{base}") target="_blank">"Source"</a>
+            </div>
+            {message.remote_images.then(|| view! {
+                <p class="alert notice images">"Remote images are blocked to protect your privacy. "
+                    <a href=images_href.clone()>"Show images"</a></p>
+            })}
+            {body}
+            {has_attachments.then(|| view! { <ul class="attachments">{attachments}</ul> })}
+        </article>
+    }
+}
+
+fn human_size(n: u32) -> String {
+    match n {
+        0..=1023 => format!("{n} B"),
+        1024..=1_048_575 => format!("{:.0} KB", f64::from(n) / 1024.0),
+        _ => format!("{:.1} MB", f64::from(n) / 1_048_576.0),
+    }
+}

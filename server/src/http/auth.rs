@@ -1,0 +1,248 @@
+//! Signing in and out, the session every request carries, and the
+//! same-origin rule for everything that changes something.
+//!
+//! A session is a row in the store (so sign-out, a password change and
+//! the account's deletion end it, on every node) named by a signed token
+//! (jsonwebtoken, HS256) in an HttpOnly, SameSite=Strict cookie.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::Form;
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use mailroom_frontend::api::MailHandle;
+use mailroom_frontend::url::encode;
+use serde::{Deserialize, Serialize};
+
+use super::Web;
+use super::mail::WebMail;
+use crate::error::Error;
+use crate::service::{Principal, WEB_SESSION_SECONDS};
+use crate::store::now;
+
+pub const SESSION_COOKIE: &str = "mailroom_session";
+
+pub(crate) struct Keys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl Keys {
+    pub fn new(secret: &[u8]) -> Keys {
+        Keys {
+            encoding: EncodingKey::from_secret(secret).expect("a 32-byte key"),
+            decoding: DecodingKey::from_secret(secret).expect("a 32-byte key"),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Claims {
+    /// The account's address.
+    sub: String,
+    /// The session's id in the store.
+    sid: String,
+    exp: i64,
+}
+
+/// The signed-in user of a request, for the handlers.
+#[derive(Clone)]
+pub(crate) struct SignedIn {
+    pub principal: Principal,
+    pub session: String,
+}
+
+async fn signed_in(web: &Web, jar: &CookieJar) -> Option<SignedIn> {
+    let token = jar.get(SESSION_COOKIE)?.value().to_owned();
+    let claims = jsonwebtoken::decode::<Claims>(&token, &web.keys.decoding, &Validation::new(Algorithm::HS256))
+        .ok()?
+        .claims;
+    let principal = web.service.web_session(&claims.sid).await.ok()??;
+    (principal.address() == claims.sub).then_some(SignedIn {
+        principal,
+        session: claims.sid,
+    })
+}
+
+/// Pages that need a signed-in user: others are sent to sign in first.
+fn needs_sign_in(path: &str) -> bool {
+    matches!(path, "/" | "/mail" | "/compose")
+}
+
+/// Finds the request's session; a signed-in request gets the user's
+/// [`MailHandle`] for the server functions and [`SignedIn`] for the
+/// handlers here.
+pub(crate) async fn session(State(web): State<Web>, jar: CookieJar, mut req: Request, next: Next) -> Response {
+    match signed_in(&web, &jar).await {
+        Some(user) => {
+            let mail = WebMail::new(web.service.clone(), user.principal.clone());
+            req.extensions_mut().insert(MailHandle(Arc::new(mail)));
+            req.extensions_mut().insert(user);
+        }
+        None if req.method() == Method::GET && needs_sign_in(req.uri().path()) => {
+            let next = req.uri().path_and_query().map_or("/mail".into(), |p| p.to_string());
+            let to = format!("/login?next={}", encode(&next));
+            return Redirect::to(&to).into_response();
+        }
+        None => {}
+    }
+    next.run(req).await
+}
+
+/// Refuses a request that changes something unless the browser says it
+/// comes from one of our own pages (`Origin`, else `Referer`, must name
+/// this host): the CSRF defence besides SameSite cookies. Server
+/// functions only read, but are held to the same rule.
+pub(crate) async fn same_origin(req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) || is_same_origin(req.headers()) {
+        return next.run(req).await;
+    }
+    (
+        StatusCode::FORBIDDEN,
+        "This request did not come from a Mailroom page, so it was refused.",
+    )
+        .into_response()
+}
+
+fn is_same_origin(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let source = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))
+        .and_then(|h| h.to_str().ok());
+    let Some(source) = source else {
+        return false;
+    };
+    let rest = source
+        .strip_prefix("http://")
+        .or_else(|| source.strip_prefix("https://"))
+        .unwrap_or("");
+    rest.split('/').next() == Some(host)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SignInForm {
+    login: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// Only our own pages as targets after sign-in (no open redirect).
+fn local_target(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+        next
+    } else {
+        "/mail"
+    }
+}
+
+fn back_to_login(error: &str, next: &str) -> Response {
+    let to = format!("/login?error={}&next={}", encode(error), encode(next));
+    Redirect::to(&to).into_response()
+}
+
+pub(crate) async fn sign_in(
+    State(web): State<Web>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    jar: CookieJar,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let next = local_target(&form.next).to_owned();
+    if web.throttle.wait(peer.ip(), &form.login).is_some() {
+        return back_to_login("Too many failed sign-ins. Wait a little and try again.", &next);
+    }
+    let (sid, principal) = match web.service.start_web_session(&form.login, &form.password).await {
+        Ok(ok) => ok,
+        Err(Error::AuthFailed) => {
+            web.throttle.failed(peer.ip(), &form.login);
+            return back_to_login("Wrong address or password.", &next);
+        }
+        Err(e) => {
+            tracing::error!("web sign-in: {e}");
+            return back_to_login("The server could not sign you in. Try again later.", &next);
+        }
+    };
+    let claims = Claims {
+        sub: principal.address().to_owned(),
+        sid,
+        exp: now() + WEB_SESSION_SECONDS,
+    };
+    let Ok(token) = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &web.keys.encoding) else {
+        return back_to_login("The server could not sign you in.", &next);
+    };
+    let cookie = Cookie::build((SESSION_COOKIE, token))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .max_age(time_seconds(WEB_SESSION_SECONDS))
+        .build();
+    (jar.add(cookie), Redirect::to(&next)).into_response()
+}
+
+fn time_seconds(s: i64) -> cookie::time::Duration {
+    cookie::time::Duration::seconds(s)
+}
+
+pub(crate) async fn sign_out(
+    State(web): State<Web>,
+    user: Option<axum::Extension<SignedIn>>,
+    jar: CookieJar,
+) -> Response {
+    if let Some(axum::Extension(user)) = user
+        && let Err(e) = web.service.end_web_session(&user.session).await
+    {
+        tracing::error!("web sign-out: {e}");
+    }
+    let gone = Cookie::build((SESSION_COOKIE, "")).path("/").build();
+    (jar.remove(gone), Redirect::to("/login")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().expect("header"));
+        }
+        h
+    }
+
+    #[test]
+    fn only_our_own_pages_may_post() {
+        assert!(is_same_origin(&headers(&[
+            ("host", "mail.example:8080"),
+            ("origin", "http://mail.example:8080")
+        ])));
+        assert!(is_same_origin(&headers(&[
+            ("host", "m.example"),
+            ("referer", "https://m.example/mail?box=INBOX")
+        ])));
+        assert!(!is_same_origin(&headers(&[
+            ("host", "m.example"),
+            ("origin", "https://evil.example")
+        ])));
+        assert!(!is_same_origin(&headers(&[
+            ("host", "m.example"),
+            ("origin", "https://m.example.evil.example")
+        ])));
+        assert!(!is_same_origin(&headers(&[("host", "m.example")])));
+        assert!(!is_same_origin(&headers(&[("host", "m.example"), ("origin", "null")])));
+    }
+
+    #[test]
+    fn no_open_redirects() {
+        assert_eq!(local_target("/mail?box=x"), "/mail?box=x");
+        assert_eq!(local_target("//evil.example"), "/mail");
+        assert_eq!(local_target("https://evil.example"), "/mail");
+    }
+}

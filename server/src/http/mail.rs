@@ -1,0 +1,173 @@
+//! The signed-in user's mail for the pages' server functions, and the
+//! downloads (attachments, raw source).
+
+use axum::Extension;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use mailroom_frontend::api::{Fut, Mail};
+use mailroom_shared::dto::{Folder, MessagePage, MessageView, SortKey, WebUser};
+use serde::Deserialize;
+
+use super::Web;
+use super::auth::SignedIn;
+use crate::error::Error;
+use crate::service::{Principal, Service};
+
+/// The service, acting for one principal.
+pub(crate) struct WebMail {
+    service: Service,
+    principal: Principal,
+}
+
+impl WebMail {
+    pub fn new(service: Service, principal: Principal) -> WebMail {
+        WebMail { service, principal }
+    }
+}
+
+/// What the user is told when something fails.
+pub(crate) fn message_of(e: &Error) -> String {
+    match e {
+        Error::Internal(inner) => {
+            tracing::error!("web: {inner}");
+            "The server failed to do that; try again later.".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+impl Mail for WebMail {
+    fn user(&self) -> WebUser {
+        WebUser {
+            address: self.principal.address().to_owned(),
+            server_admin: self.principal.is_server_admin(),
+        }
+    }
+
+    fn folders(&self) -> Fut<'_, Vec<Folder>> {
+        Box::pin(async move { self.service.folders(&self.principal).await.map_err(|e| message_of(&e)) })
+    }
+
+    fn page(&self, mailbox: String, sort: SortKey, offset: u32, search: Option<String>) -> Fut<'_, MessagePage> {
+        Box::pin(async move {
+            self.service
+                .page(
+                    &self.principal,
+                    &mailbox,
+                    sort,
+                    offset,
+                    mailroom_frontend::api::PAGE_SIZE,
+                    search.as_deref(),
+                )
+                .await
+                .map_err(|e| message_of(&e))
+        })
+    }
+
+    fn message(&self, mailbox: String, uid: u32, remote_images: bool) -> Fut<'_, MessageView> {
+        Box::pin(async move {
+            self.service
+                .read_message(&self.principal, &mailbox, uid, remote_images)
+                .await
+                .map_err(|e| message_of(&e))
+        })
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PartQuery {
+    #[serde(rename = "box")]
+    mailbox: String,
+    uid: u32,
+    #[serde(default)]
+    part: u32,
+}
+
+fn refused(e: &Error) -> Response {
+    let status = match e {
+        Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::NoPermission(_) => StatusCode::FORBIDDEN,
+        Error::BadInput(_) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, message_of(e)).into_response()
+}
+
+fn not_signed_in() -> Response {
+    (StatusCode::UNAUTHORIZED, "You are not signed in.").into_response()
+}
+
+/// An attachment, as a download with its name and type.
+pub(crate) async fn attachment(
+    State(web): State<Web>,
+    user: Option<Extension<SignedIn>>,
+    Query(q): Query<PartQuery>,
+) -> Response {
+    let Some(Extension(user)) = user else {
+        return not_signed_in();
+    };
+    match web.service.attachment(&user.principal, &q.mailbox, q.uid, q.part).await {
+        Ok((name, ctype, bytes)) => {
+            let ascii: String = name
+                .chars()
+                .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' })
+                .collect();
+            let disposition = format!(
+                "attachment; filename=\"{}\"; filename*=UTF-8''{}",
+                ascii.replace('"', "_"),
+                mailroom_frontend::url::encode(&name)
+            );
+            let ctype = if is_content_type(&ctype) {
+                ctype
+            } else {
+                "application/octet-stream".into()
+            };
+            (
+                [
+                    (header::CONTENT_TYPE, ctype),
+                    (header::CONTENT_DISPOSITION, disposition),
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
+                    (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'".into()),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        Err(e) => refused(&e),
+    }
+}
+
+/// A message's source, as plain text (never rendered).
+pub(crate) async fn raw(
+    State(web): State<Web>,
+    user: Option<Extension<SignedIn>>,
+    Query(q): Query<PartQuery>,
+) -> Response {
+    let Some(Extension(user)) = user else {
+        return not_signed_in();
+    };
+    match web.service.fetch(&user.principal, &q.mailbox, q.uid).await {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => refused(&e),
+    }
+}
+
+/// A content type good enough to send as a header: `type/subtype` in
+/// token characters (it came from a message, so it is checked).
+fn is_content_type(s: &str) -> bool {
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    s.split_once('/').is_some_and(|(a, b)| token(a) && token(b))
+}

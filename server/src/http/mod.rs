@@ -1,0 +1,111 @@
+//! The HTTP gateway: the Leptos web application rendered on the server,
+//! the browser code it hydrates with, sign-in, the form posts that change
+//! mail, downloads, and the change events that keep open pages live.
+//!
+//! Like every gateway it only translates: who may do what is decided by
+//! the mailbox service, called with the signed-in user's principal.
+
+mod actions;
+mod auth;
+mod events;
+mod mail;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::header;
+use axum::middleware;
+use axum::routing::{get, post};
+use leptos::prelude::LeptosOptions;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use mailroom_frontend::{App, shell};
+use tokio::sync::watch;
+use tower_http::services::ServeDir;
+
+use crate::gateway::LoginThrottle;
+use crate::service::Service;
+
+pub use auth::SESSION_COOKIE;
+
+const STYLESHEET: &str = include_str!("../../../style/mailroom.css");
+const FAVICON: &[u8] = include_bytes!("../../../public/favicon.ico");
+
+/// Where `scripts/build-web` puts the browser code (`pkg/`), unless
+/// `--site-root` says otherwise.
+pub fn default_site_root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site"))
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub(crate) struct Web {
+    pub service: Service,
+    pub keys: Arc<auth::Keys>,
+    pub throttle: Arc<LoginThrottle>,
+    /// Turns true when the server stops: open event streams end.
+    pub stopped: watch::Receiver<bool>,
+}
+
+/// The web application's routes, ready to serve with connect info.
+pub async fn app(
+    service: Service,
+    throttle: Arc<LoginThrottle>,
+    stopped: watch::Receiver<bool>,
+    site_root: PathBuf,
+) -> crate::Result<Router> {
+    let keys = Arc::new(auth::Keys::new(&service.web_signing_key().await?));
+    let web = Web {
+        service,
+        keys,
+        throttle,
+        stopped,
+    };
+    if !site_root.join("pkg").is_dir() {
+        tracing::warn!(
+            "no browser code in {}/pkg: pages work, but without live updates (run scripts/build-web)",
+            site_root.display()
+        );
+    }
+    let options = LeptosOptions::builder()
+        .output_name("mailroom")
+        .site_root(site_root.to_string_lossy().into_owned())
+        .build();
+    let routes = generate_route_list(App);
+    let leptos = Router::new()
+        .leptos_routes(&options, routes, {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
+        .with_state(options);
+    let own = Router::new()
+        .route("/login", post(auth::sign_in))
+        .route("/logout", post(auth::sign_out))
+        .route("/actions", post(actions::messages))
+        .route("/folders", post(actions::folders))
+        .route("/compose", post(actions::compose))
+        .route("/attachment", get(mail::attachment))
+        .route("/raw", get(mail::raw))
+        .route("/events", get(events::stream))
+        .with_state(web.clone());
+    Ok(Router::new()
+        .route(
+            "/mailroom.css",
+            get(|| async { ([(header::CONTENT_TYPE, "text/css")], STYLESHEET) }),
+        )
+        .route(
+            "/favicon.ico",
+            get(|| async { ([(header::CONTENT_TYPE, "image/x-icon")], FAVICON) }),
+        )
+        .nest_service("/pkg", ServeDir::new(site_root.join("pkg")))
+        .merge(own)
+        .merge(leptos)
+        .layer(middleware::from_fn_with_state(web.clone(), auth::session))
+        .layer(middleware::from_fn(auth::same_origin)))
+}
+
+/// How the server is served: with the peer's address, for throttling.
+pub fn make_service(router: Router) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
+    router.into_make_service_with_connect_info::<SocketAddr>()
+}

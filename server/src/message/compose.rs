@@ -1,0 +1,138 @@
+//! New messages written in the browser, built with mail-builder (which
+//! encodes headers and bodies and keeps line lengths legal).
+
+use base64::Engine;
+use mail_builder::MessageBuilder;
+use mail_builder::headers::address::Address;
+use mailroom_shared::dto::Draft;
+
+/// A message ready to store and deliver.
+pub struct Composed {
+    pub bytes: Vec<u8>,
+    /// Every address of To and Cc.
+    pub recipients: Vec<String>,
+}
+
+/// The addresses of a To/Cc field (`a@x, "B" <b@y>`), or what is wrong
+/// with it.
+pub fn parse_recipients(field: &str) -> Result<Vec<(Option<String>, String)>, String> {
+    if field.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = mailparse::addrparse(field).map_err(|e| format!("cannot read the addresses {field:?}: {e}"))?;
+    let mut out = Vec::new();
+    for addr in list.iter() {
+        match addr {
+            mailparse::MailAddr::Single(s) => out.push((s.display_name.clone(), s.addr.clone())),
+            mailparse::MailAddr::Group(g) => {
+                out.extend(g.addrs.iter().map(|s| (s.display_name.clone(), s.addr.clone())));
+            }
+        }
+    }
+    for (_, addr) in &out {
+        let valid = addr
+            .split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty());
+        if !valid {
+            return Err(format!("{addr:?} is not an e-mail address"));
+        }
+    }
+    Ok(out)
+}
+
+fn address_list(list: &[(Option<String>, String)]) -> Address<'static> {
+    Address::new_list(
+        list.iter()
+            .map(|(name, addr)| Address::new_address(name.clone(), addr.clone()))
+            .collect(),
+    )
+}
+
+/// Builds the message `from` writes. `id_domain` names the server in the
+/// new Message-ID.
+pub fn compose(from: &str, draft: &Draft, date: i64, id_domain: &str) -> Result<Composed, String> {
+    let to = parse_recipients(&draft.to)?;
+    let cc = parse_recipients(&draft.cc)?;
+    let id = format!("{:016x}.{date}@{id_domain}", rand::random::<u64>());
+    let mut builder = MessageBuilder::new()
+        .from(Address::new_address(None::<String>, from.to_owned()))
+        .subject(draft.subject.clone())
+        .date(date)
+        .message_id(id)
+        .text_body(draft.body.replace("\r\n", "\n"));
+    if !to.is_empty() {
+        builder = builder.to(address_list(&to));
+    }
+    if !cc.is_empty() {
+        builder = builder.cc(address_list(&cc));
+    }
+    let ids = |s: &str| -> Vec<String> {
+        s.split_whitespace()
+            .map(|id| id.trim_matches(['<', '>']).to_owned())
+            .filter(|id| !id.is_empty())
+            .collect()
+    };
+    let in_reply_to = ids(&draft.in_reply_to);
+    if !in_reply_to.is_empty() {
+        builder = builder.in_reply_to(in_reply_to);
+    }
+    let references = ids(&draft.references);
+    if !references.is_empty() {
+        builder = builder.references(references);
+    }
+    for a in &draft.attachments {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(a.data.trim())
+            .map_err(|_| format!("the attachment {} is not valid base64", a.filename))?;
+        let ctype = if a.content_type.contains('/') && !a.content_type.contains(['\r', '\n', ';']) {
+            a.content_type.clone()
+        } else {
+            "application/octet-stream".to_owned()
+        };
+        builder = builder.attachment(ctype, a.filename.replace(['\r', '\n', '"'], "_"), bytes);
+    }
+    let bytes = builder.write_to_vec().map_err(|e| e.to_string())?;
+    let recipients = to.into_iter().chain(cc).map(|(_, a)| a).collect();
+    Ok(Composed { bytes, recipients })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailroom_shared::dto::DraftAttachment;
+
+    #[test]
+    fn composes_a_reply_with_an_attachment() {
+        let draft = Draft {
+            to: "Bob <bob@example.com>, carol@example.com".into(),
+            cc: String::new(),
+            subject: "Re: Café\r\nBcc: injected@evil".into(),
+            body: "Thanks!\n".into(),
+            in_reply_to: "<orig@example.com>".into(),
+            references: "<first@example.com> <orig@example.com>".into(),
+            attachments: vec![DraftAttachment {
+                filename: "notes.txt".into(),
+                content_type: "text/plain".into(),
+                data: "aGVsbG8=".into(),
+            }],
+        };
+        let c = compose("alice@example.com", &draft, 1_800_000_000, "example.com").expect("composed");
+        assert_eq!(c.recipients, ["bob@example.com", "carol@example.com"]);
+        let mail = mailparse::parse_mail(&c.bytes).expect("parses");
+        use mailparse::MailHeaderMap;
+        assert_eq!(
+            mail.headers.get_first_value("In-Reply-To").as_deref(),
+            Some("<orig@example.com>")
+        );
+        assert!(mail.headers.get_first_value("Bcc").is_none(), "header injection");
+        let s = super::super::summarize(&c.bytes);
+        assert!(s.has_attachments);
+        assert!(s.text.contains("Thanks!"));
+    }
+
+    #[test]
+    fn bad_addresses_are_refused() {
+        assert!(parse_recipients("not an address").is_err());
+        assert!(parse_recipients("").expect("empty is fine").is_empty());
+    }
+}

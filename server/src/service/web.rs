@@ -1,0 +1,326 @@
+//! What the web interface asks of the service: the folder tree, pages of
+//! messages, search, the reading view, sending, drafts, deleting to
+//! Trash, browser sessions and a feed of every visible mailbox's changes.
+//! Rights are checked exactly as for IMAP: through `open` and `require`.
+
+use std::collections::HashSet;
+
+use mailroom_shared::dto::{Draft, Folder, MailboxCounts, MessagePage, MessageSummary, MessageView, SortKey};
+use mailroom_shared::{FlagOp, Flags, Right, SystemFlag};
+use tokio::sync::broadcast;
+
+use super::{Principal, Service};
+use crate::error::{Error, Result};
+use crate::message;
+use crate::store::{ListedMessage, MessageRow, now};
+
+/// The most messages one page may hold.
+pub const MAX_PAGE: u32 = 500;
+/// How long a web sign-in lasts.
+pub const WEB_SESSION_SECONDS: i64 = 14 * 24 * 3600;
+
+fn summary_of(row: &MessageRow, s: &message::Summary) -> MessageSummary {
+    MessageSummary {
+        uid: row.uid,
+        seen: row.flags.contains(SystemFlag::Seen),
+        flagged: row.flags.contains(SystemFlag::Flagged),
+        answered: row.flags.contains(SystemFlag::Answered),
+        draft: row.flags.contains(SystemFlag::Draft),
+        deleted: row.flags.contains(SystemFlag::Deleted),
+        sender: s.sender.clone(),
+        recipients: s.recipients.clone(),
+        subject: s.subject.clone(),
+        date: s.sent_at.unwrap_or(row.internal_date),
+        size: row.size,
+        has_attachments: s.has_attachments,
+        preview: s.preview.clone(),
+    }
+}
+
+fn listed(l: &ListedMessage) -> MessageSummary {
+    summary_of(&l.row, &l.summary)
+}
+
+fn one_flag(flag: SystemFlag) -> Flags {
+    let mut flags = Flags::default();
+    flags.insert(flag);
+    flags
+}
+
+/// A principal's live view of every mailbox it can see: it yields when
+/// one of them changes (or when the set of them may have).
+pub struct FolderWatch {
+    rx: broadcast::Receiver<(i64, bool)>,
+    visible: HashSet<i64>,
+    service: Service,
+    principal: Principal,
+}
+
+impl FolderWatch {
+    /// Waits for the next change to a visible mailbox.
+    pub async fn next(&mut self) -> Result<()> {
+        loop {
+            match self.rx.recv().await {
+                Ok((id, itself)) => {
+                    if itself {
+                        // A mailbox appeared, went, or was shared: the
+                        // tree may have changed whoever's it was.
+                        self.visible = self.service.visible_ids(&self.principal).await?;
+                        return Ok(());
+                    }
+                    if self.visible.contains(&id) {
+                        return Ok(());
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => return Ok(()),
+                Err(broadcast::error::RecvError::Closed) => {
+                    return Err(Error::NotFound("the server is stopping".into()));
+                }
+            }
+        }
+    }
+}
+
+impl Service {
+    /// The folder tree: every mailbox the principal may look up, with
+    /// message and unseen counts where it may read them.
+    pub async fn folders(&self, p: &Principal) -> Result<Vec<Folder>> {
+        let mut out = Vec::new();
+        for info in self.list_mailboxes(p).await? {
+            let counts = if info.rights.contains(Right::Read) {
+                let m = self.open(p, &info.name).await?;
+                let (messages, unseen) = self.store.count(m.mailbox.id, m.seen_reader(p)).await?;
+                MailboxCounts { messages, unseen }
+            } else {
+                MailboxCounts::default()
+            };
+            out.push(Folder { info, counts });
+        }
+        Ok(out)
+    }
+
+    async fn visible_ids(&self, p: &Principal) -> Result<HashSet<i64>> {
+        let mut ids = HashSet::new();
+        for info in self.list_mailboxes(p).await? {
+            if let Ok(m) = self.open(p, &info.name).await {
+                ids.insert(m.mailbox.id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Starts watching every mailbox the principal can see.
+    pub async fn watch_folders(&self, p: &Principal) -> Result<FolderWatch> {
+        let rx = self.feed.subscribe_any();
+        Ok(FolderWatch {
+            rx,
+            visible: self.visible_ids(p).await?,
+            service: self.clone(),
+            principal: p.clone(),
+        })
+    }
+
+    /// One page of a mailbox (needs `r`), sorted, or the messages matching
+    /// a search (newest first).
+    pub async fn page(
+        &self,
+        p: &Principal,
+        name: &str,
+        sort: SortKey,
+        offset: u32,
+        limit: u32,
+        search: Option<&str>,
+    ) -> Result<MessagePage> {
+        let m = self.open(p, name).await?;
+        m.require(Right::Read, "read it")?;
+        let limit = limit.clamp(1, MAX_PAGE);
+        let reader = m.seen_reader(p);
+        let (total, rows) = match search.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(text) => self.store.search(m.mailbox.id, reader, text, offset, limit).await?,
+            None => {
+                let (total, _) = self.store.count(m.mailbox.id, reader).await?;
+                (total, self.store.page(m.mailbox.id, reader, sort, offset, limit).await?)
+            }
+        };
+        Ok(MessagePage {
+            mailbox: m.info(),
+            total,
+            offset,
+            messages: rows.iter().map(listed).collect(),
+            now: now(),
+        })
+    }
+
+    /// A message to read (needs `r`); opening it marks it `\Seen` where
+    /// the principal has `s`.
+    pub async fn read_message(&self, p: &Principal, name: &str, uid: u32, allow_remote: bool) -> Result<MessageView> {
+        let m = self.open(p, name).await?;
+        m.require(Right::Read, "read it")?;
+        let gone = || Error::NotFound(format!("no message with UID {uid} in {name}"));
+        let mut row = self
+            .store
+            .message(m.mailbox.id, uid, m.seen_reader(p))
+            .await?
+            .ok_or_else(gone)?;
+        let raw = self.store.content(&row.blob_hash).await?.ok_or_else(gone)?;
+        if !row.flags.contains(SystemFlag::Seen) && m.rights.contains(Right::Seen) {
+            self.store_flags(p, name, &[uid], FlagOp::Add, &one_flag(SystemFlag::Seen))
+                .await?;
+            row.flags.insert(SystemFlag::Seen);
+        }
+        let summary = summary_of(&row, &message::summarize(&raw));
+        Ok(MessageView {
+            rights: m.rights,
+            ..message::view(&raw, summary, allow_remote)
+        })
+    }
+
+    /// One attachment: file name, content type and bytes (needs `r`).
+    pub async fn attachment(
+        &self,
+        p: &Principal,
+        name: &str,
+        uid: u32,
+        index: u32,
+    ) -> Result<(String, String, Vec<u8>)> {
+        let raw = self.fetch(p, name, uid).await?;
+        message::attachment(&raw, index).ok_or_else(|| Error::NotFound(format!("message {uid} has no part {index}")))
+    }
+
+    /// The principal's own mailbox with a special use (`\Sent`, …).
+    async fn special(&self, p: &Principal, use_: &str) -> Result<Option<String>> {
+        let Some(me) = self.store.account_by_id(p.account_id).await? else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .mailboxes_of(me.id)
+            .await?
+            .into_iter()
+            .find(|m| m.special_use.as_deref() == Some(use_))
+            .map(|m| m.name))
+    }
+
+    /// Sends a message written in the browser: every recipient must be a
+    /// local address (a relay for others arrives with delivery), each
+    /// gets it in their INBOX, and the sender keeps a copy in Sent. With
+    /// `answers`, that message is flagged `\Answered`.
+    pub async fn send(&self, p: &Principal, draft: &Draft, answers: Option<(&str, u32)>) -> Result<Vec<String>> {
+        let domain = self.primary_domain().await?;
+        let composed = message::compose(p.address(), draft, now(), &domain).map_err(Error::BadInput)?;
+        if composed.recipients.is_empty() {
+            return Err(Error::BadInput("add at least one recipient".into()));
+        }
+        for to in &composed.recipients {
+            if super::router::resolve(&self.store, to, &domain).await?.is_none() {
+                return Err(Error::BadInput(format!(
+                    "{to} is not an address on this server, and sending to other servers is not set up"
+                )));
+            }
+        }
+        let mut delivered = Vec::new();
+        for to in &composed.recipients {
+            delivered.push(
+                self.deliver(to, composed.bytes.clone(), Some(p.address()))
+                    .await?
+                    .account,
+            );
+        }
+        if let Some(sent) = self.special(p, "\\Sent").await? {
+            self.append(p, &sent, composed.bytes, &one_flag(SystemFlag::Seen), None)
+                .await?;
+        }
+        if let Some((mailbox, uid)) = answers {
+            // The reply went out; failing to flag the original is no reason
+            // to report failure.
+            let _ = self
+                .store_flags(p, mailbox, &[uid], FlagOp::Add, &one_flag(SystemFlag::Answered))
+                .await;
+        }
+        Ok(delivered)
+    }
+
+    /// Keeps an unfinished message in Drafts; `replaces` is the previous
+    /// version's UID there, removed once the new one is stored.
+    pub async fn save_draft(&self, p: &Principal, draft: &Draft, replaces: Option<u32>) -> Result<u32> {
+        let drafts = self
+            .special(p, "\\Drafts")
+            .await?
+            .ok_or_else(|| Error::NotFound("you have no Drafts folder".into()))?;
+        let domain = self.primary_domain().await?;
+        let composed = message::compose(p.address(), draft, now(), &domain).map_err(Error::BadInput)?;
+        let mut flags = one_flag(SystemFlag::Draft);
+        flags.insert(SystemFlag::Seen);
+        let (_, uid) = self.append(p, &drafts, composed.bytes, &flags, None).await?;
+        if let Some(old) = replaces {
+            self.store_flags(p, &drafts, &[old], FlagOp::Add, &one_flag(SystemFlag::Deleted))
+                .await?;
+            self.expunge(p, &drafts, Some(&[old])).await?;
+        }
+        Ok(uid)
+    }
+
+    /// Deletes messages the way a mail client does: into the principal's
+    /// Trash, or — in the Trash itself, or for a principal without one —
+    /// flagged `\Deleted` and expunged.
+    pub async fn delete_messages(&self, p: &Principal, name: &str, uids: &[u32]) -> Result<()> {
+        let trash = self.special(p, "\\Trash").await?;
+        match trash {
+            Some(trash) if trash != name => {
+                self.move_messages(p, name, uids, &trash).await?;
+            }
+            _ => {
+                self.store_flags(p, name, uids, FlagOp::Add, &one_flag(SystemFlag::Deleted))
+                    .await?;
+                self.expunge(p, name, Some(uids)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a web session for an account's password: returns its id.
+    pub async fn start_web_session(&self, login: &str, password: &str) -> Result<(String, Principal)> {
+        let p = self.authenticate(login, password).await?;
+        let id = hex::encode(rand::random::<[u8; 32]>());
+        let now = now();
+        self.store
+            .insert_web_session(&id, p.account_id, now, now + WEB_SESSION_SECONDS)
+            .await?;
+        Ok((id, p))
+    }
+
+    /// The principal of a live web session (ended by sign-out, expiry, a
+    /// password change or the account's deletion).
+    pub async fn web_session(&self, id: &str) -> Result<Option<Principal>> {
+        let Some(account) = self.store.web_session_account(id, now()).await? else {
+            return Ok(None);
+        };
+        Ok(self.store.account_by_id(account).await?.map(|a| Principal::of(&a)))
+    }
+
+    pub async fn end_web_session(&self, id: &str) -> Result<()> {
+        Ok(self.store.delete_web_session(id).await?)
+    }
+
+    /// The key web session tokens are signed with: made once, kept in the
+    /// store so every node signs alike.
+    pub async fn web_signing_key(&self) -> Result<Vec<u8>> {
+        let hex_key = self
+            .store
+            .setting_or_insert("web_signing_key", || hex::encode(rand::random::<[u8; 32]>()))
+            .await?;
+        hex::decode(hex_key).map_err(|_| Error::Internal(crate::store::StoreError::Corrupt("web signing key".into())))
+    }
+
+    /// Summarises content stored before summaries existed; returns how
+    /// many it did (0 when none are left).
+    pub async fn summarise_old_messages(&self, batch: i64) -> Result<usize> {
+        let hashes = self.store.unsummarised(batch).await?;
+        for hash in &hashes {
+            if let Some(raw) = self.store.content(hash).await? {
+                self.store.add_summary(hash, &message::summarize(&raw)).await?;
+            }
+        }
+        Ok(hashes.len())
+    }
+}
