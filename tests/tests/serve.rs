@@ -88,13 +88,15 @@ async fn first_start_creates_the_admin_and_the_demo_world() {
         .await
         .unwrap();
 
-    let (status, body) = get(running.http, "/").await;
+    let (status, _) = get(running.http, "/").await;
+    assert!(status.contains("303"), "the mail view asks to sign in first: {status}");
+    let (status, body) = get(running.http, "/login").await;
     assert!(status.contains("200"), "{status}");
-    assert!(body.contains("<h1>Mailroom</h1>"), "{body}");
+    assert!(body.contains("Sign in"), "{body}");
     let (status, _) = get(running.http, "/no/such/page").await;
     assert!(status.contains("404"), "{status}");
     let (status, css) = get(running.http, "/mailroom.css").await;
-    assert!(status.contains("200") && css.contains(".welcome"), "{status}");
+    assert!(status.contains("200") && css.contains(".login-card"), "{status}");
     running.task.abort();
 
     let again = start(db.store().await, options(true), std::future::pending())
@@ -184,7 +186,7 @@ async fn the_binary_prints_where_it_listens() {
         .await
         .unwrap();
     assert!(reply.contains("\r\na OK "), "{reply}");
-    let (status, body) = get(addr, "/").await;
+    let (status, body) = get(addr, "/login").await;
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(status.contains("200") && body.contains("Mailroom"), "{status} {body}");

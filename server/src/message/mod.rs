@@ -33,8 +33,25 @@ pub struct Summary {
 }
 
 /// Reads the summary of a raw message; never fails (a message that does
-/// not parse is summarised from its bytes).
+/// not parse is summarised from its bytes). NULs are dropped: PostgreSQL
+/// text cannot hold them.
 pub fn summarize(raw: &[u8]) -> Summary {
+    let mut s = read_summary(raw);
+    for field in [
+        &mut s.sender,
+        &mut s.recipients,
+        &mut s.subject,
+        &mut s.preview,
+        &mut s.text,
+    ] {
+        if field.contains('\0') {
+            *field = field.replace('\0', "");
+        }
+    }
+    s
+}
+
+fn read_summary(raw: &[u8]) -> Summary {
     let Ok(mail) = mailparse::parse_mail(raw) else {
         let text = String::from_utf8_lossy(raw).into_owned();
         return Summary {
