@@ -94,7 +94,7 @@ async fn bench(backend: Backend, count: u32) {
     seed(&world, count).await;
     let server = Server::start(world).await;
     let s = server.service();
-    let alice = server.user("alice").await;
+    let alice = s.authenticate("alice", "pw-alice").await.unwrap();
     let name = format!("{backend:?}");
     let row = |what: &str, d: Duration| println!("| {name} | {what} | {} |", ms(d));
 

@@ -57,6 +57,11 @@ server_test!(
         alice.sign_in("alice", "pw-alice").await;
         let r = alice.get("/mail").await;
         assert_eq!(r.status, 200);
+        assert_eq!(
+            r.header("x-frame-options"),
+            Some("DENY"),
+            "other sites must not frame the mail view"
+        );
         assert!(r.body.contains("alice@example.com"), "the page shows who is signed in");
         let stolen = alice.cookie.clone();
         let r = alice.post_form("/logout", "").await;
@@ -269,3 +274,29 @@ mailroom_tests::both_backends!(pages_sorts_and_search, |world: World| async move
             .is_err()
     );
 });
+
+server_test!(
+    failed_sign_ins_are_throttled_with_imap_logins,
+    |server: Server| async move {
+        server.user("alice").await;
+        let browser = Browser::new(server.running.http);
+        // Ten failures are allowed in a burst; the eleventh locks the account.
+        for _ in 0..11 {
+            let r = browser
+                .post_form("/login", "login=alice&password=guess&next=/mail")
+                .await;
+            assert!(r.header("location").unwrap().contains("error="), "{r:?}");
+        }
+        let r = browser
+            .post_form("/login", "login=alice&password=pw-alice&next=/mail")
+            .await;
+        assert!(r.header("location").unwrap().contains("Too%20many"), "{r:?}");
+        assert!(
+            r.session_cookie().is_none(),
+            "the right password got through the lock-out"
+        );
+        let mut imap = server.connect().await;
+        let refused = imap.fails("LOGIN alice pw-alice", "NO").await;
+        assert!(refused.contains("UNAVAILABLE"), "{refused}");
+    }
+);

@@ -99,14 +99,22 @@ pub(crate) async fn session(State(web): State<Web>, jar: CookieJar, mut req: Req
 /// this host): the CSRF defence besides SameSite cookies. Server
 /// functions only read, but are held to the same rule.
 pub(crate) async fn same_origin(req: Request, next: Next) -> Response {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) || is_same_origin(req.headers()) {
-        return next.run(req).await;
-    }
-    (
-        StatusCode::FORBIDDEN,
-        "This request did not come from a Mailroom page, so it was refused.",
-    )
-        .into_response()
+    let mut response =
+        if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) || is_same_origin(req.headers()) {
+            next.run(req).await
+        } else {
+            let refusal = "This request did not come from a Mailroom page, so it was refused.";
+            (StatusCode::FORBIDDEN, refusal).into_response()
+        };
+    // No other site may frame our pages (clickjacking), and our URLs stay
+    // out of the Referer headers sent elsewhere.
+    let headers = response.headers_mut();
+    headers.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("same-origin"));
+    headers
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(header::HeaderValue::from_static("nosniff"));
+    response
 }
 
 fn is_same_origin(headers: &HeaderMap) -> bool {

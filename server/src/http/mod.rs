@@ -89,7 +89,11 @@ pub async fn app(
         .route("/raw", get(mail::raw))
         .route("/events", get(events::stream))
         .with_state(web.clone());
+    // Static files need no session: the session layer goes on first.
     Ok(Router::new()
+        .merge(own)
+        .merge(leptos)
+        .layer(middleware::from_fn_with_state(web.clone(), auth::session))
         .route(
             "/mailroom.css",
             get(|| async { ([(header::CONTENT_TYPE, "text/css")], STYLESHEET) }),
@@ -99,9 +103,6 @@ pub async fn app(
             get(|| async { ([(header::CONTENT_TYPE, "image/x-icon")], FAVICON) }),
         )
         .nest_service("/pkg", ServeDir::new(site_root.join("pkg")))
-        .merge(own)
-        .merge(leptos)
-        .layer(middleware::from_fn_with_state(web.clone(), auth::session))
         .layer(middleware::from_fn(auth::same_origin)))
 }
 

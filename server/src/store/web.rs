@@ -130,10 +130,15 @@ impl Store {
         offset: u32,
         limit: u32,
     ) -> Result<Vec<ListedMessage>> {
+        // The page's UIDs first, then their columns: PostgreSQL would
+        // otherwise compute every column of the rows OFFSET skips.
+        let order = order_by(sort);
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS}, {SUMMARY_COLUMNS} FROM messages m LEFT JOIN summaries s ON s.hash = m.blob_hash \
-             WHERE m.mailbox_id = $1 ORDER BY {} LIMIT $3 OFFSET $4",
-            order_by(sort)
+            "SELECT {MESSAGE_COLUMNS}, {SUMMARY_COLUMNS} FROM \
+             (SELECT m.uid AS page_uid FROM messages m LEFT JOIN summaries s ON s.hash = m.blob_hash \
+              WHERE m.mailbox_id = $1 ORDER BY {order} LIMIT $3 OFFSET $4) p \
+             JOIN messages m ON m.mailbox_id = $1 AND m.uid = p.page_uid \
+             LEFT JOIN summaries s ON s.hash = m.blob_hash ORDER BY {order}"
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(mailbox_id)
@@ -157,18 +162,25 @@ impl Store {
         offset: u32,
         limit: u32,
     ) -> Result<(u32, Vec<ListedMessage>)> {
-        let (matching, query) = match self.backend {
+        // Driven from the word index: a rare word touches a handful of
+        // rows, not the whole mailbox. (SQLite's CROSS JOIN keeps that
+        // order; PostgreSQL plans it from the GIN index by itself.)
+        let (from, query) = match self.backend {
             Backend::Sqlite => match fts5_query(text) {
                 Some(q) => (
-                    "s.rowid IN (SELECT rowid FROM message_text WHERE message_text MATCH $3)",
+                    "FROM message_text t CROSS JOIN summaries s ON s.rowid = t.rowid \
+                     CROSS JOIN messages m ON m.blob_hash = s.hash \
+                     WHERE message_text MATCH $3 AND m.mailbox_id = $1",
                     q,
                 ),
                 None => return Ok((0, Vec::new())),
             },
-            Backend::Postgres => ("s.words @@ plainto_tsquery('simple', $3)", text.to_owned()),
+            Backend::Postgres => (
+                "FROM messages m JOIN summaries s ON s.hash = m.blob_hash \
+                 WHERE m.mailbox_id = $1 AND s.words @@ plainto_tsquery('simple', $3)",
+                text.to_owned(),
+            ),
         };
-        let from =
-            format!("FROM messages m JOIN summaries s ON s.hash = m.blob_hash WHERE m.mailbox_id = $1 AND {matching}");
         let count_sql = format!("SELECT COUNT(*) {from} AND $2 = $2");
         let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql))
             .bind(mailbox_id)
@@ -176,9 +188,12 @@ impl Store {
             .bind(query.as_str())
             .fetch_one(&self.pool)
             .await?;
+        let newest_first = "m.internal_date DESC, m.uid DESC";
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS}, {SUMMARY_COLUMNS} {from} ORDER BY m.internal_date DESC, m.uid DESC \
-             LIMIT $4 OFFSET $5"
+            "SELECT {MESSAGE_COLUMNS}, {SUMMARY_COLUMNS} FROM \
+             (SELECT m.uid AS page_uid {from} ORDER BY {newest_first} LIMIT $4 OFFSET $5) p \
+             JOIN messages m ON m.mailbox_id = $1 AND m.uid = p.page_uid \
+             LEFT JOIN summaries s ON s.hash = m.blob_hash ORDER BY {newest_first}"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(mailbox_id)
