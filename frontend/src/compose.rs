@@ -8,6 +8,7 @@ use leptos_router::hooks::use_query_map;
 use mailroom_shared::dto::Draft;
 
 use crate::api::{ComposeStart, load_compose};
+use crate::icons::Icon;
 
 #[component]
 pub fn ComposePage() -> impl IntoView {
@@ -82,7 +83,7 @@ fn ComposeForm(start: ComposeStart) -> impl IntoView {
             <input type="hidden" name="references" value=d.references/>
             <input type="hidden" name="answers_box" value=answers_box/>
             <input type="hidden" name="answers_uid" value=answers_uid/>
-            <label class="attach">"📎 Attach files" <input type="file" name="attachment" multiple/></label>
+            <label class="attach"><Icon name="clip"/>"Attach files" <input type="file" name="attachment" multiple/></label>
             <div class="actions">
                 <button type="submit" name="op" value="send" class="primary" id="send">"Send"</button>
                 <button type="submit" name="op" value="draft" class="ghost" id="save-draft">"Save draft"</button>

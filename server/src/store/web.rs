@@ -163,14 +163,17 @@ impl Store {
         limit: u32,
     ) -> Result<(u32, Vec<ListedMessage>)> {
         // Driven from the word index: a rare word touches a handful of
-        // rows, not the whole mailbox. (SQLite's CROSS JOIN keeps that
-        // order; PostgreSQL plans it from the GIN index by itself.)
+        // rows, not the whole mailbox. On SQLite, CROSS JOIN keeps that
+        // order and the unary `+` stops it from reaching the messages
+        // through the mailbox's primary key (every message of the mailbox
+        // per hit) instead of the blob index. PostgreSQL plans it from the
+        // GIN index by itself.
         let (from, query) = match self.backend {
             Backend::Sqlite => match fts5_query(text) {
                 Some(q) => (
                     "FROM message_text t CROSS JOIN summaries s ON s.rowid = t.rowid \
                      CROSS JOIN messages m ON m.blob_hash = s.hash \
-                     WHERE message_text MATCH $3 AND m.mailbox_id = $1",
+                     WHERE message_text MATCH $3 AND +m.mailbox_id = $1",
                     q,
                 ),
                 None => return Ok((0, Vec::new())),
