@@ -8,7 +8,9 @@
 //! work before the page has hydrated.
 
 use leptos::prelude::*;
-use mailroom_shared::dto::{Draft, Folder, MessagePage, MessageView, SortKey, WebUser};
+use mailroom_shared::dto::{
+    AccountFolder, AclPlan, AdminView, Draft, Folder, MessagePage, MessageView, RightsWhy, Sharing, SortKey, WebUser,
+};
 use serde::{Deserialize, Serialize};
 
 /// Messages per page of the list.
@@ -29,6 +31,16 @@ pub struct ComposeStart {
     pub answers: Option<(String, u32)>,
 }
 
+/// The sharing page: the mailbox's sharing, and what was asked on it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SharePage {
+    pub sharing: Sharing,
+    /// What *apply to sub-folders* would change, when asked.
+    pub plan: Option<Vec<AclPlan>>,
+    /// Why someone has their rights, when asked (or why that failed).
+    pub why: Option<Result<RightsWhy, String>>,
+}
+
 #[cfg(feature = "ssr")]
 pub use server_side::{Fut, Mail, MailHandle};
 
@@ -39,7 +51,9 @@ mod server_side {
     use std::sync::Arc;
 
     use leptos::prelude::*;
-    use mailroom_shared::dto::{Folder, MessagePage, MessageView, SortKey, WebUser};
+    use mailroom_shared::dto::{
+        AccountFolder, AclPlan, AdminView, Folder, MessagePage, MessageView, RightsWhy, Sharing, SortKey, WebUser,
+    };
 
     pub type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
 
@@ -49,6 +63,11 @@ mod server_side {
         fn folders(&self) -> Fut<'_, Vec<Folder>>;
         fn page(&self, mailbox: String, sort: SortKey, offset: u32, search: Option<String>) -> Fut<'_, MessagePage>;
         fn message(&self, mailbox: String, uid: u32, remote_images: bool) -> Fut<'_, MessageView>;
+        fn sharing(&self, mailbox: String) -> Fut<'_, Sharing>;
+        fn plan_sub_folders(&self, mailbox: String) -> Fut<'_, Vec<AclPlan>>;
+        fn why(&self, mailbox: String, user: String) -> Fut<'_, RightsWhy>;
+        fn account_folders(&self, account: String) -> Fut<'_, Vec<AccountFolder>>;
+        fn admin(&self) -> Fut<'_, AdminView>;
     }
 
     /// What the server puts into a signed-in request's extensions.
@@ -110,4 +129,35 @@ pub async fn load_compose(mode: String, mailbox: String, uid: u32) -> Result<Com
     let draft = mailroom_shared::reply::draft_for(mode, &me, &original);
     let answers = (mode != mailroom_shared::reply::ReplyMode::Forward).then_some((mailbox, uid));
     Ok(ComposeStart { draft, answers })
+}
+
+#[server]
+pub async fn load_sharing(mailbox: String, preview: bool, why: Option<String>) -> Result<SharePage, ServerFnError> {
+    let mail = server_side::mail()?;
+    let sharing = mail.sharing(mailbox.clone()).await.map_err(ServerFnError::new)?;
+    let plan = match preview {
+        true => Some(
+            mail.plan_sub_folders(mailbox.clone())
+                .await
+                .map_err(ServerFnError::new)?,
+        ),
+        false => None,
+    };
+    let why = match why.filter(|w| !w.trim().is_empty()) {
+        Some(user) => Some(mail.why(mailbox, user).await),
+        None => None,
+    };
+    Ok(SharePage { sharing, plan, why })
+}
+
+#[server]
+pub async fn load_account_folders(account: String) -> Result<Vec<AccountFolder>, ServerFnError> {
+    let mail = server_side::mail()?;
+    mail.account_folders(account).await.map_err(ServerFnError::new)
+}
+
+#[server]
+pub async fn load_admin() -> Result<AdminView, ServerFnError> {
+    let mail = server_side::mail()?;
+    mail.admin().await.map_err(ServerFnError::new)
 }

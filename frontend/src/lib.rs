@@ -8,12 +8,15 @@
 //! and keyboard shortcuts work ([`browser`]).
 #![forbid(unsafe_code)]
 
+mod admin;
 pub mod api;
 mod browser;
 mod compose;
 mod icons;
 mod login;
 mod mail;
+mod page;
+mod sharing;
 pub mod url;
 
 use leptos::prelude::*;
@@ -52,6 +55,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/mail") view=mail::MailPage/>
                 <Route path=path!("/login") view=login::LoginPage/>
                 <Route path=path!("/compose") view=compose::ComposePage/>
+                <Route path=path!("/share") view=sharing::SharePageView/>
+                <Route path=path!("/browse") view=sharing::BrowsePage/>
+                <Route path=path!("/admin") view=admin::AdminPage/>
             </Routes>
         </Router>
     }

@@ -10,6 +10,7 @@ use mailroom_shared::{Right, Rights};
 
 use crate::api::{Sidebar, load_message, load_page, load_sidebar};
 use crate::icons::Icon;
+use crate::sharing::share_href;
 use crate::url::{MailView, encode, folder_href};
 
 #[component]
@@ -60,7 +61,12 @@ pub fn MailPage() -> impl IntoView {
                         let folders = sidebar.await.map(|s| s.folders).unwrap_or_default();
                         match page.await {
                             Ok(p) => view! { <MessageList page=p folders view_state=view_state.get()/> }.into_any(),
-                            Err(e) => view! { <p class="alert error">{e.to_string()}</p> }.into_any(),
+                            // Without `r` a user may still administer the
+                            // mailbox (a server admin on a public one).
+                            Err(e) => view! {
+                                <p class="alert error">{e.to_string()}</p>
+                                <p class="pad"><a href=share_href(&view_state.get_untracked().mailbox)>"Sharing of this folder"</a></p>
+                            }.into_any(),
                         }
                     })}
                 </Transition>
@@ -172,6 +178,7 @@ fn folder_label(f: &Folder) -> (String, usize) {
 fn FolderTree(sidebar: Sidebar, current: String) -> impl IntoView {
     let groups = [FolderGroup::Mine, FolderGroup::OtherUsers, FolderGroup::Public];
     let user = sidebar.user.address.clone();
+    let admin = sidebar.user.server_admin;
     let total_unread: u32 = sidebar.folders.iter().map(|f| f.counts.unseen).sum();
     let sections = groups
         .into_iter()
@@ -212,6 +219,11 @@ fn FolderTree(sidebar: Sidebar, current: String) -> impl IntoView {
                 <input type="text" name="name" placeholder="New folder" aria-label="New folder name" required/>
                 <button type="submit" class="ghost" title="Create folder">"+"</button>
             </form>
+            <form class="new-folder" method="get" action="/browse" id="open-account">
+                <input type="text" name="account" placeholder="~name: open another user's folders" aria-label="Open another user's folders" required/>
+                <button type="submit" class="ghost" title="Open">"→"</button>
+            </form>
+            {admin.then(|| view! { <a class="admin-link small" href="/admin" id="admin-link">"Server administration"</a> })}
             <p class="me muted small">{user}</p>
         </nav>
     }
@@ -258,14 +270,16 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView) ->
         Some(q) => format!("Search “{q}” in {mailbox}"),
         None => mailbox.clone(),
     };
-    let can_manage = may(rights, &[Right::DeleteMailbox]) && !mailbox.eq_ignore_ascii_case("INBOX");
+    let can_rename = may(rights, &[Right::DeleteMailbox]) && !mailbox.eq_ignore_ascii_case("INBOX");
+    let can_create = may(rights, &[Right::CreateMailbox]);
     let rows = page.messages.iter().map(|m| row(m, &view_state, now)).collect_view();
     let empty = page.messages.is_empty();
     view! {
         <div class="list-head">
             <h1 class="folder-title">{title}</h1>
             <span class="muted small">{if total == 0 { "No messages".to_owned() } else { format!("{first}–{last} of {total}") }}</span>
-            {can_manage.then(|| view! { <FolderManage mailbox=mailbox.clone()/> })}
+            <a class="small sharing-link" href=share_href(&mailbox) id="sharing-link">"Sharing"</a>
+            {(can_rename || can_create).then(|| view! { <FolderManage mailbox=mailbox.clone() can_rename can_create/> })}
         </div>
         <form id="list-form" method="post" action="/actions">
             <input type="hidden" name="mailbox" value=mailbox.clone()/>
@@ -348,17 +362,28 @@ fn MoveControls(mailbox: String, folders: Vec<Folder>, rights: Rights) -> impl I
     }
 }
 
+/// Rename and delete (with `x`), and a new sub-folder (with `k`).
 #[component]
-fn FolderManage(mailbox: String) -> impl IntoView {
+fn FolderManage(mailbox: String, can_rename: bool, can_create: bool) -> impl IntoView {
     view! {
         <details class="manage">
             <summary class="ghost small">"Folder…"</summary>
-            <form method="post" action="/folders">
-                <input type="hidden" name="name" value=mailbox.clone()/>
-                <input type="text" name="new_name" value=mailbox.clone() aria-label="New name"/>
-                <button name="op" value="rename" class="ghost">"Rename"</button>
-                <button name="op" value="delete" class="ghost danger">"Delete folder"</button>
-            </form>
+            {can_rename.then(|| view! {
+                <form method="post" action="/folders">
+                    <input type="hidden" name="name" value=mailbox.clone()/>
+                    <input type="text" name="new_name" value=mailbox.clone() aria-label="New name"/>
+                    <button name="op" value="rename" class="ghost">"Rename"</button>
+                    <button name="op" value="delete" class="ghost danger">"Delete folder"</button>
+                </form>
+            })}
+            {can_create.then(|| view! {
+                <form method="post" action="/folders" id="new-sub-folder">
+                    <input type="hidden" name="op" value="create"/>
+                    <input type="hidden" name="parent" value=mailbox.clone()/>
+                    <input type="text" name="name" placeholder="New sub-folder" aria-label="New sub-folder name" required/>
+                    <button type="submit" class="ghost">"Create"</button>
+                </form>
+            })}
         </details>
     }
 }

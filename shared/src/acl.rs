@@ -153,7 +153,7 @@ pub struct Who<'a> {
 }
 
 /// Why a principal has the rights it has on one mailbox.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Explanation {
     pub rights: Rights,
     pub is_owner: bool,

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::acl::{AclEntry, Explanation};
 use crate::rights::Rights;
 
 /// Whether `\Seen` is one flag for everybody or kept per user.
@@ -205,4 +206,82 @@ pub struct DraftAttachment {
 pub struct WebUser {
     pub address: String,
     pub server_admin: bool,
+}
+
+/// A mailbox's sharing page, as one user sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sharing {
+    /// The mailbox, with this user's own rights on it.
+    pub mailbox: MailboxInfo,
+    /// Its access control list; `None` unless this user may administer
+    /// it (`a`), since the ACL is the administrator's business.
+    pub acl: Option<Vec<AclEntry>>,
+    /// Its sub-folders, as this user writes their names.
+    pub sub_folders: Vec<String>,
+    /// Account addresses to offer when adding an entry (the user's own
+    /// domain), empty for users who may not administer.
+    pub accounts: Vec<String>,
+}
+
+/// What *apply to sub-folders* would do to one sub-folder.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AclPlan {
+    pub mailbox: String,
+    pub before: Vec<AclEntry>,
+    pub after: Vec<AclEntry>,
+    /// Why it is left alone (the user may not administer it), if it is.
+    pub refused: Option<String>,
+}
+
+/// Why one user has the rights they have on a mailbox.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RightsWhy {
+    /// The account asked about, `name@domain`.
+    pub user: String,
+    pub explanation: Explanation,
+}
+
+/// A mailbox of another account, on the page that opens it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountFolder {
+    pub info: MailboxInfo,
+    /// In the user's subscriptions (the list IMAP `LSUB` shows).
+    pub subscribed: bool,
+}
+
+/// What the server administration page shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminView {
+    pub domains: Vec<DomainView>,
+    pub accounts: Vec<AccountView>,
+    pub routing_rules: Vec<RoutingRuleView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainView {
+    pub name: String,
+    pub aliases: Vec<String>,
+    /// Where the accounts' INBOXes live outside Mailroom, if they do.
+    pub external_inbox: Option<String>,
+    /// The mailboxes of the domain's `public` account, as the admin
+    /// writes them (`~public/Support`).
+    pub public_mailboxes: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    pub address: String,
+    pub server_admin: bool,
+    /// Has a password (the `public` accounts have none).
+    pub can_sign_in: bool,
+    /// Other addresses of the account (`name@domain`).
+    pub aliases: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingRuleView {
+    pub id: i64,
+    pub priority: i64,
+    pub pattern: String,
+    pub target: String,
 }

@@ -17,25 +17,29 @@ use super::auth::SignedIn;
 use super::mail::message_of;
 use crate::error::{Error, Result};
 
-/// `back` with a notice or error added; only our own mail pages.
-fn back_with(back: &str, key: &str, text: &str) -> Response {
-    let back = if back.starts_with("/mail") || back.starts_with("/compose") {
-        back
-    } else {
-        "/mail"
-    };
+/// Our own pages a form may send the browser back to (never another
+/// site: no open redirect).
+const BACK_TO: [&str; 5] = ["/mail", "/compose", "/share", "/browse", "/admin"];
+
+/// `back` with a notice or error added; only our own pages.
+pub(crate) fn back_with(back: &str, key: &str, text: &str) -> Response {
+    let ours = BACK_TO.iter().any(|page| {
+        back.strip_prefix(page)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('?'))
+    });
+    let back = if ours { back } else { "/mail" };
     let sep = if back.contains('?') { '&' } else { '?' };
     Redirect::to(&format!("{back}{sep}{key}={}", encode(text))).into_response()
 }
 
-fn outcome(back: &str, result: Result<String>) -> Response {
+pub(crate) fn outcome(back: &str, result: Result<String>) -> Response {
     match result {
         Ok(notice) => back_with(back, "notice", &notice),
         Err(e) => back_with(back, "error", &message_of(&e)),
     }
 }
 
-fn signed_out() -> Response {
+pub(crate) fn signed_out() -> Response {
     Redirect::to("/login").into_response()
 }
 
@@ -122,6 +126,10 @@ pub(crate) struct FolderAction {
     name: String,
     #[serde(default)]
     new_name: String,
+    /// Creating a sub-folder: the folder it goes in (`name` is then the
+    /// new folder's own name).
+    #[serde(default)]
+    parent: String,
 }
 
 pub(crate) async fn folders(
@@ -135,10 +143,23 @@ pub(crate) async fn folders(
     let (s, p) = (&web.service, &user.principal);
     let name = a.name.trim();
     match a.op.as_str() {
-        "create" => match s.create_mailbox(p, name).await {
-            Ok(m) => back_with(&folder_href(&m.name), "notice", "Folder created."),
-            Err(e) => back_with("/mail", "error", &message_of(&e)),
-        },
+        "create" => {
+            let full = match a.parent.trim() {
+                "" => name.to_owned(),
+                parent => format!("{parent}/{name}"),
+            };
+            match s.create_mailbox(p, &full).await {
+                // A mailbox made for others (a server admin's public one)
+                // is shared next; its creator may not even read it.
+                Ok(m) if !m.rights.contains(mailroom_shared::Right::Read) => back_with(
+                    &format!("/share?box={}", encode(&m.name)),
+                    "notice",
+                    "Folder created. Now choose who may use it.",
+                ),
+                Ok(m) => back_with(&folder_href(&m.name), "notice", "Folder created."),
+                Err(e) => back_with("/mail", "error", &message_of(&e)),
+            }
+        }
         "rename" => match s.rename_mailbox(p, name, a.new_name.trim()).await {
             Ok(m) => back_with(&folder_href(&m.name), "notice", "Folder renamed."),
             Err(e) => back_with(&folder_href(name), "error", &message_of(&e)),

@@ -71,7 +71,7 @@ async fn signed_in(web: &Web, jar: &CookieJar) -> Option<SignedIn> {
 
 /// Pages that need a signed-in user: others are sent to sign in first.
 fn needs_sign_in(path: &str) -> bool {
-    matches!(path, "/" | "/mail" | "/compose")
+    matches!(path, "/" | "/mail" | "/compose" | "/share" | "/browse" | "/admin")
 }
 
 /// Finds the request's session; a signed-in request gets the user's

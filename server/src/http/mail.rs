@@ -6,7 +6,9 @@ use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mailroom_frontend::api::{Fut, Mail};
-use mailroom_shared::dto::{Folder, MessagePage, MessageView, SortKey, WebUser};
+use mailroom_shared::dto::{
+    AccountFolder, AclPlan, AdminView, Folder, MessagePage, MessageView, RightsWhy, Sharing, SortKey, WebUser,
+};
 use serde::Deserialize;
 
 use super::Web;
@@ -35,6 +37,11 @@ pub(crate) fn message_of(e: &Error) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// A service result with its error as the user is told it.
+fn told<T>(result: crate::Result<T>) -> Result<T, String> {
+    result.map_err(|e| message_of(&e))
 }
 
 impl Mail for WebMail {
@@ -72,6 +79,26 @@ impl Mail for WebMail {
                 .await
                 .map_err(|e| message_of(&e))
         })
+    }
+
+    fn sharing(&self, mailbox: String) -> Fut<'_, Sharing> {
+        Box::pin(async move { told(self.service.sharing(&self.principal, &mailbox).await) })
+    }
+
+    fn plan_sub_folders(&self, mailbox: String) -> Fut<'_, Vec<AclPlan>> {
+        Box::pin(async move { told(self.service.plan_acl_for_sub_folders(&self.principal, &mailbox).await) })
+    }
+
+    fn why(&self, mailbox: String, user: String) -> Fut<'_, RightsWhy> {
+        Box::pin(async move { told(self.service.why(&self.principal, &mailbox, &user).await) })
+    }
+
+    fn account_folders(&self, account: String) -> Fut<'_, Vec<AccountFolder>> {
+        Box::pin(async move { told(self.service.account_folders(&self.principal, &account).await) })
+    }
+
+    fn admin(&self) -> Fut<'_, AdminView> {
+        Box::pin(async move { told(self.service.admin_view(&self.principal).await) })
     }
 }
 

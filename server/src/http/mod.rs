@@ -6,9 +6,11 @@
 //! the mailbox service, called with the signed-in user's principal.
 
 mod actions;
+mod admin;
 mod auth;
 mod events;
 mod mail;
+mod sharing;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -85,6 +87,9 @@ pub async fn app(
         .route("/actions", post(actions::messages))
         .route("/folders", post(actions::folders))
         .route("/compose", post(actions::compose))
+        .route("/share", post(sharing::share))
+        .route("/subscriptions", post(sharing::subscriptions))
+        .route("/admin", post(admin::admin))
         .route("/attachment", get(mail::attachment))
         .route("/raw", get(mail::raw))
         .route("/events", get(events::stream))

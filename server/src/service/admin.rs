@@ -3,9 +3,9 @@
 //! account may change its own password.
 
 use mailroom_shared::acl::{normalize_address, normalize_name};
-use mailroom_shared::dto::SeenMode;
+use mailroom_shared::dto::{AccountView, AdminView, DomainView, RoutingRuleView, SeenMode};
 
-use super::{Principal, Service, check_password, hash_password};
+use super::{Principal, Service, check_password, display_name, hash_password};
 use crate::error::{Error, Result};
 use crate::store::{AccountRow, DomainRow, NewMailbox};
 
@@ -156,6 +156,9 @@ impl Service {
         if account.name == PUBLIC_ACCOUNT {
             return Err(Error::BadInput("the public account belongs to its domain".into()));
         }
+        if account.id == p.account_id {
+            return Err(Error::BadInput("you cannot delete your own account".into()));
+        }
         Ok(self.store.delete_account(account.id).await?)
     }
 
@@ -200,6 +203,112 @@ impl Service {
             .store
             .insert_routing_rule(priority, &pattern.to_ascii_lowercase(), &target.to_ascii_lowercase())
             .await?)
+    }
+
+    /// Everything the administration page shows.
+    pub async fn admin_view(&self, p: &Principal) -> Result<AdminView> {
+        require_admin(p)?;
+        let domain_aliases = self.store.domain_aliases().await?;
+        let account_aliases = self.store.account_aliases().await?;
+        let accounts = self.store.accounts().await?;
+        let mut domains = Vec::new();
+        for d in self.store.domains().await? {
+            let mut public_mailboxes = Vec::new();
+            if let Some(public) = accounts
+                .iter()
+                .find(|a| a.domain_id == d.id && a.name == PUBLIC_ACCOUNT)
+            {
+                for m in self.store.mailboxes_of(public.id).await? {
+                    public_mailboxes.push(display_name(p, public, &m.name));
+                }
+            }
+            domains.push(DomainView {
+                aliases: domain_aliases
+                    .iter()
+                    .filter(|(_, id)| *id == d.id)
+                    .map(|(a, _)| a.clone())
+                    .collect(),
+                name: d.name,
+                external_inbox: d.external_inbox,
+                public_mailboxes,
+            });
+        }
+        let accounts = accounts
+            .iter()
+            .map(|a| AccountView {
+                address: a.address(),
+                server_admin: a.is_admin,
+                can_sign_in: a.password_hash.is_some(),
+                aliases: account_aliases
+                    .iter()
+                    .filter(|(_, id)| *id == a.id)
+                    .map(|(alias, _)| alias.clone())
+                    .collect(),
+            })
+            .collect();
+        let routing_rules = self
+            .store
+            .routing_rules()
+            .await?
+            .into_iter()
+            .map(|r| RoutingRuleView {
+                id: r.id,
+                priority: r.priority,
+                pattern: r.pattern,
+                target: r.target,
+            })
+            .collect();
+        Ok(AdminView {
+            domains,
+            accounts,
+            routing_rules,
+        })
+    }
+
+    pub async fn remove_domain_alias(&self, p: &Principal, alias: &str) -> Result<()> {
+        require_admin(p)?;
+        if self.store.delete_domain_alias(&domain_name(alias)?).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound(format!("no domain alias {alias}")))
+        }
+    }
+
+    /// Removes an account alias (`name@domain`, or a name in the admin's
+    /// domain).
+    pub async fn remove_alias(&self, p: &Principal, alias: &str) -> Result<()> {
+        require_admin(p)?;
+        let (name, domain) = self.new_address(p, alias).await?;
+        if self.store.delete_account_alias(domain.id, &name).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound(format!("no alias {name}@{}", domain.name)))
+        }
+    }
+
+    /// Makes an account a server admin or an ordinary one. An admin cannot
+    /// demote themselves (someone must be left to undo mistakes).
+    pub async fn set_server_admin(&self, p: &Principal, address: &str, admin: bool) -> Result<()> {
+        require_admin(p)?;
+        let account = self.account(p, address).await?;
+        if account.id == p.account_id && !admin {
+            return Err(Error::BadInput(
+                "you cannot take away your own administration rights".into(),
+            ));
+        }
+        if account.name == PUBLIC_ACCOUNT {
+            return Err(Error::BadInput("the public account cannot sign in".into()));
+        }
+        Ok(self.store.set_admin(account.id, admin).await?)
+    }
+
+    pub async fn delete_routing_rule(&self, p: &Principal, id: i64) -> Result<()> {
+        require_admin(p)?;
+        if self.store.delete_routing_rule(id).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound(format!("no routing rule {id}")))
+        }
     }
 
     /// On a database without a server admin (a new one): creates `domain`

@@ -145,7 +145,7 @@ impl Service {
         Ok(())
     }
 
-    async fn children<'a>(
+    pub(super) async fn children<'a>(
         &self,
         m: &Opened,
         path: &'a MailboxPath,

@@ -12,6 +12,7 @@ mod admin;
 mod mailboxes;
 mod messages;
 pub mod router;
+mod sharing;
 mod watch;
 mod web;
 

@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 
+use mailroom_shared::acl::Identifier;
 use mailroom_shared::dto::{Draft, Folder, MailboxCounts, MessagePage, MessageSummary, MessageView, SortKey};
 use mailroom_shared::{FlagOp, Flags, Right, SystemFlag};
 use tokio::sync::broadcast;
@@ -82,11 +83,18 @@ impl FolderWatch {
 }
 
 impl Service {
-    /// The folder tree: every mailbox the principal may look up, with
-    /// message and unseen counts where it may read them.
+    /// The folder tree: the principal's own mailboxes, other accounts'
+    /// mailboxes shared with it by name, and those it subscribed to (a
+    /// mailbox open to `anyone` does not land in everybody's tree
+    /// uninvited); with message and unseen counts where it may read them.
     pub async fn folders(&self, p: &Principal) -> Result<Vec<Folder>> {
+        let subscribed: HashSet<String> = self.subscriptions(p).await?.into_iter().collect();
         let mut out = Vec::new();
         for info in self.list_mailboxes(p).await? {
+            let own = info.owner == p.address;
+            if !own && !subscribed.contains(&info.name) && !self.shared_by_name(p, &info.name).await? {
+                continue;
+            }
             let counts = if info.rights.contains(Right::Read) {
                 let m = self.open(p, &info.name).await?;
                 let (messages, unseen) = self.store.count(m.mailbox.id, m.seen_reader(p)).await?;
@@ -97,6 +105,14 @@ impl Service {
             out.push(Folder { info, counts });
         }
         Ok(out)
+    }
+
+    /// Whether the mailbox's ACL names the principal itself.
+    async fn shared_by_name(&self, p: &Principal, name: &str) -> Result<bool> {
+        let m = self.open(p, name).await?;
+        Ok(m.acl
+            .iter()
+            .any(|e| !e.negative && e.identifier == Identifier::User(p.address.clone())))
     }
 
     async fn visible_ids(&self, p: &Principal) -> Result<HashSet<i64>> {

@@ -114,6 +114,24 @@ impl Store {
         Ok(())
     }
 
+    /// Every domain alias, as (alias, domain id).
+    pub async fn domain_aliases(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT name, domain_id FROM domain_aliases ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("name")?, r.try_get("domain_id")?)))
+            .collect()
+    }
+
+    pub async fn delete_domain_alias(&self, alias: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM domain_aliases WHERE name = $1")
+            .bind(alias)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     pub async fn insert_account(
         &self,
         domain_id: i64,
@@ -223,6 +241,48 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Every account alias, as (`name@domain`, account id).
+    pub async fn account_aliases(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT x.name, d.name AS domain, x.account_id FROM account_aliases x \
+             JOIN domains d ON d.id = x.domain_id ORDER BY d.name, x.name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let (name, domain): (String, String) = (r.try_get("name")?, r.try_get("domain")?);
+                Ok((format!("{name}@{domain}"), r.try_get("account_id")?))
+            })
+            .collect()
+    }
+
+    pub async fn delete_account_alias(&self, domain_id: i64, name: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM account_aliases WHERE domain_id = $1 AND name = $2")
+            .bind(domain_id)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn set_admin(&self, id: i64, admin: bool) -> Result<()> {
+        sqlx::query("UPDATE accounts SET is_admin = $1 WHERE id = $2")
+            .bind(i64::from(admin))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_routing_rule(&self, id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM routing_rules WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     pub async fn insert_routing_rule(&self, priority: i64, pattern: &str, target: &str) -> Result<i64> {

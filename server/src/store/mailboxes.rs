@@ -226,6 +226,23 @@ impl Store {
         Ok(modseq as u64)
     }
 
+    /// Replaces a mailbox's whole ACL in one transaction (for *apply to
+    /// sub-folders*); publishes an ACL change.
+    pub async fn replace_acl(&self, mailbox_id: i64, acl: &[AclEntry]) -> Result<u64> {
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM acl WHERE mailbox_id = $1")
+            .bind(mailbox_id)
+            .execute(&mut *tx)
+            .await?;
+        for entry in acl.iter().filter(|e| !e.rights.is_empty()) {
+            upsert_acl(&mut tx, mailbox_id, entry).await?;
+        }
+        let modseq = bump_modseq(&mut tx, mailbox_id).await?;
+        log_change(&mut tx, self, mailbox_id, modseq, ChangeKindTag::AclChanged).await?;
+        tx.commit().await?;
+        Ok(modseq as u64)
+    }
+
     pub async fn subscriptions(&self, account_id: i64) -> Result<Vec<String>> {
         Ok(
             sqlx::query_scalar("SELECT name FROM subscriptions WHERE account_id = $1 ORDER BY name")

@@ -1,0 +1,211 @@
+//! Server administration: domains and their aliases, public mailboxes,
+//! accounts (create, delete, reset password, admin flag), account aliases
+//! and routing rules. Only server admins get the data; every form posts
+//! to the server's `/admin`, which checks again.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use mailroom_shared::dto::{AccountView, AdminView, DomainView, RoutingRuleView};
+
+use crate::api::load_admin;
+use crate::page::PageFrame;
+use crate::sharing::share_href;
+
+#[component]
+pub fn AdminPage() -> impl IntoView {
+    let view_data = Resource::new(|| (), |_| load_admin());
+    let back = Signal::derive(|| ("/mail".to_owned(), "← Back to your mail".to_owned()));
+    view! {
+        <Title text="Administration · Mailroom"/>
+        <PageFrame back>
+            <h1>"Server administration"</h1>
+            <Suspense fallback=|| view! { <p class="muted pad">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match view_data.await {
+                        Ok(v) => view! { <AdminBody view=v/> }.into_any(),
+                        Err(e) => view! { <p class="alert error" role="alert" id="admin-refused">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </PageFrame>
+    }
+}
+
+/// A one-button form posting `op` (and hidden fields) to `/admin`.
+fn admin_button(
+    op: &'static str,
+    fields: Vec<(&'static str, String)>,
+    label: &'static str,
+    danger: bool,
+) -> impl IntoView {
+    let hidden = fields
+        .into_iter()
+        .map(|(name, value)| view! { <input type="hidden" name=name value=value/> })
+        .collect_view();
+    view! {
+        <form method="post" action="/admin" class="inline">
+            {hidden}
+            <button type="submit" name="op" value=op class="ghost" class:danger=danger>{label}</button>
+        </form>
+    }
+}
+
+#[component]
+fn AdminBody(view: AdminView) -> impl IntoView {
+    let AdminView {
+        domains,
+        accounts,
+        routing_rules,
+    } = view;
+    view! {
+        <Domains domains/>
+        <Accounts accounts/>
+        <RoutingRules rules=routing_rules/>
+    }
+}
+
+#[component]
+fn Domains(domains: Vec<DomainView>) -> impl IntoView {
+    let rows = domains
+        .into_iter()
+        .map(|d| {
+            let aliases = d
+                .aliases
+                .iter()
+                .map(|a| {
+                    view! { <li>{a.clone()} {admin_button("remove_domain_alias", vec![("alias", a.clone())], "Remove", true)}</li> }
+                })
+                .collect_view();
+            let public = d
+                .public_mailboxes
+                .iter()
+                .map(|m| view! { <li><a href=share_href(m)>{m.clone()}</a></li> })
+                .collect_view();
+            view! {
+                <tr data-domain=d.name.clone()>
+                    <td><strong>{d.name.clone()}</strong>
+                        <p class="muted small">{match d.external_inbox.clone() {
+                            Some(t) => format!("INBOXes outside Mailroom: {t}"),
+                            None => "INBOXes kept by Mailroom".to_owned(),
+                        }}</p></td>
+                    <td><ul class="plain">{aliases}</ul>
+                        <form method="post" action="/admin" class="inline-form">
+                            <input type="hidden" name="domain" value=d.name.clone()/>
+                            <input type="text" name="alias" placeholder="alias.example" aria-label="New domain alias" required/>
+                            <button type="submit" name="op" value="add_domain_alias" class="ghost">"Add alias"</button>
+                        </form></td>
+                    <td><ul class="plain">{public}</ul>
+                        <form method="post" action="/admin" class="inline-form">
+                            <input type="hidden" name="domain" value=d.name.clone()/>
+                            <input type="text" name="name" placeholder="Support" aria-label="New public mailbox" required/>
+                            <button type="submit" name="op" value="create_public" class="ghost">"Create public mailbox"</button>
+                        </form></td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card" id="domains">
+            <h2>"Domains"</h2>
+            <table>
+                <thead><tr><th>"Domain"</th><th>"Aliases"</th><th>"Public mailboxes (~public)"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+            <form method="post" action="/admin" class="inline-form">
+                <input type="text" name="domain" placeholder="example.org" aria-label="New domain" required/>
+                <button type="submit" name="op" value="add_domain" class="ghost">"Add domain"</button>
+            </form>
+        </section>
+    }
+}
+
+#[component]
+fn Accounts(accounts: Vec<AccountView>) -> impl IntoView {
+    let rows = accounts
+        .into_iter()
+        .filter(|a| a.can_sign_in)
+        .map(|a| {
+            let address = a.address.clone();
+            let aliases = a
+                .aliases
+                .iter()
+                .map(|alias| view! { <li>{alias.clone()} {admin_button("remove_alias", vec![("alias", alias.clone())], "Remove", true)}</li> })
+                .collect_view();
+            let admin_toggle = match a.server_admin {
+                true => admin_button("unmake_admin", vec![("address", address.clone())], "Remove admin", false).into_any(),
+                false => admin_button("make_admin", vec![("address", address.clone())], "Make admin", false).into_any(),
+            };
+            view! {
+                <tr data-account=address.clone()>
+                    <td><strong>{address.clone()}</strong>
+                        {a.server_admin.then(|| view! { " " <span class="tag">"admin"</span> })}</td>
+                    <td><ul class="plain">{aliases}</ul>
+                        <form method="post" action="/admin" class="inline-form">
+                            <input type="hidden" name="address" value=address.clone()/>
+                            <input type="text" name="alias" placeholder="alias name" aria-label="New alias" required/>
+                            <button type="submit" name="op" value="add_alias" class="ghost">"Add alias"</button>
+                        </form></td>
+                    <td>
+                        <form method="post" action="/admin" class="inline-form">
+                            <input type="hidden" name="address" value=address.clone()/>
+                            <input type="password" name="password" placeholder="new password" aria-label="New password"
+                                autocomplete="new-password" required/>
+                            <button type="submit" name="op" value="reset_password" class="ghost">"Reset password"</button>
+                        </form>
+                        {admin_toggle}
+                        {admin_button("delete_account", vec![("address", address.clone())], "Delete account", true)}
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card" id="accounts">
+            <h2>"Accounts"</h2>
+            <table>
+                <thead><tr><th>"Account"</th><th>"Aliases"</th><th></th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+            <form method="post" action="/admin" class="inline-form" id="add-account">
+                <input type="text" name="address" placeholder="name@domain" aria-label="New account" required/>
+                <input type="password" name="password" placeholder="password" aria-label="Password" autocomplete="new-password"/>
+                <label class="small"><input type="checkbox" name="admin" value="1"/>" server admin"</label>
+                <button type="submit" name="op" value="add_account" class="primary">"Create account"</button>
+            </form>
+            <p class="muted small">"Deleting an account deletes its mailboxes and messages."</p>
+        </section>
+    }
+}
+
+#[component]
+fn RoutingRules(rules: Vec<RoutingRuleView>) -> impl IntoView {
+    let rows = rules
+        .into_iter()
+        .map(|r| {
+            view! {
+                <tr>
+                    <td>{r.priority}</td>
+                    <td><code>{r.pattern}</code></td>
+                    <td><code>{r.target}</code></td>
+                    <td>{admin_button("delete_rule", vec![("id", r.id.to_string())], "Remove", true)}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card" id="routing">
+            <h2>"Routing rules"</h2>
+            <p class="muted small">"Applied to recipient addresses before aliases, lowest priority first: a “*” in the pattern matches any text, and a “*” in the target is replaced by it (*@old.example → *@example.com)."</p>
+            <table>
+                <thead><tr><th>"Priority"</th><th>"Pattern"</th><th>"Target"</th><th></th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+            <form method="post" action="/admin" class="inline-form">
+                <input type="number" name="priority" placeholder="100" aria-label="Priority" class="narrow"/>
+                <input type="text" name="pattern" placeholder="*@old.example" aria-label="Pattern" required/>
+                <input type="text" name="target" placeholder="*@example.com" aria-label="Target" required/>
+                <button type="submit" name="op" value="add_rule" class="ghost">"Add rule"</button>
+            </form>
+        </section>
+    }
+}

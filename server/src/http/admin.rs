@@ -1,0 +1,139 @@
+//! The server administration page's form posts: domains and their
+//! aliases, accounts (create, delete, reset password, admin flag), account
+//! aliases, routing rules and public mailboxes. Every one is checked by
+//! the service (only server admins); a refusal is an error on the page.
+
+use axum::Extension;
+use axum::extract::State;
+use axum::response::Response;
+use axum_extra::extract::Form;
+use serde::Deserialize;
+
+use super::Web;
+use super::actions::{outcome, signed_out};
+use super::auth::SignedIn;
+use crate::error::Error;
+
+#[derive(Deserialize)]
+pub(crate) struct AdminAction {
+    op: String,
+    #[serde(default)]
+    domain: String,
+    #[serde(default)]
+    alias: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    password: String,
+    /// A checkbox: the new account is a server admin.
+    #[serde(default)]
+    admin: Option<String>,
+    #[serde(default)]
+    pattern: String,
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    priority: String,
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    name: String,
+}
+
+fn number(what: &str, text: &str) -> crate::Result<i64> {
+    text.trim()
+        .parse()
+        .map_err(|_| Error::BadInput(format!("the {what} must be a number")))
+}
+
+pub(crate) async fn admin(
+    State(web): State<Web>,
+    user: Option<Extension<SignedIn>>,
+    Form(a): Form<AdminAction>,
+) -> Response {
+    let Some(Extension(user)) = user else {
+        return signed_out();
+    };
+    let (s, p) = (&web.service, &user.principal);
+    let (address, alias, domain) = (a.address.trim(), a.alias.trim(), a.domain.trim());
+    let result = async {
+        match a.op.as_str() {
+            "add_domain" => {
+                let d = s.add_domain(p, domain, &[]).await?;
+                Ok(format!("Domain {} created, with its public account.", d.name))
+            }
+            "add_domain_alias" => {
+                s.add_domain_alias(p, domain, alias).await?;
+                Ok(format!("{alias} is now another name of {domain}."))
+            }
+            "remove_domain_alias" => {
+                s.remove_domain_alias(p, alias).await?;
+                Ok(format!("Domain alias {alias} removed."))
+            }
+            "add_account" => {
+                let password = Some(a.password.as_str()).filter(|pw| !pw.is_empty());
+                let account = s.add_account(p, address, password, a.admin.is_some()).await?;
+                Ok(format!("Account {} created.", account.address()))
+            }
+            "delete_account" => {
+                s.delete_account(p, address).await?;
+                Ok(format!("Account {address} deleted."))
+            }
+            "reset_password" => {
+                if a.password.is_empty() {
+                    return Err(Error::BadInput("type the new password".into()));
+                }
+                s.set_password(p, address, &a.password).await?;
+                Ok(format!("New password set for {address}; their sessions were ended."))
+            }
+            "make_admin" | "unmake_admin" => {
+                let on = a.op == "make_admin";
+                s.set_server_admin(p, address, on).await?;
+                Ok(match on {
+                    true => format!("{address} is now a server administrator."),
+                    false => format!("{address} is no longer a server administrator."),
+                })
+            }
+            "add_alias" => {
+                s.add_alias(p, alias, address).await?;
+                Ok(format!("{alias} now reaches {address}."))
+            }
+            "remove_alias" => {
+                s.remove_alias(p, alias).await?;
+                Ok(format!("Alias {alias} removed."))
+            }
+            "add_rule" => {
+                let priority = match a.priority.trim() {
+                    "" => 100,
+                    text => number("priority", text)?,
+                };
+                s.add_routing_rule(p, a.pattern.trim(), a.target.trim(), priority)
+                    .await?;
+                Ok(format!(
+                    "Routing rule {} → {} added.",
+                    a.pattern.trim(),
+                    a.target.trim()
+                ))
+            }
+            "delete_rule" => {
+                s.delete_routing_rule(p, number("rule id", &a.id)?).await?;
+                Ok("Routing rule removed.".to_owned())
+            }
+            "create_public" => {
+                let name = a.name.trim().trim_start_matches('/');
+                let account = match domain {
+                    "" => "~public".to_owned(),
+                    d => format!("~public@{d}"),
+                };
+                let m = s.create_mailbox(p, &format!("{account}/{name}")).await?;
+                Ok(format!(
+                    "{} created: open its sharing to choose who may use it.",
+                    m.name
+                ))
+            }
+            other => Err(Error::BadInput(format!("unknown administration action {other:?}"))),
+        }
+    }
+    .await;
+    outcome("/admin", result)
+}
