@@ -20,7 +20,7 @@ function cli(data, args, input) {
   return execFileSync(binary, ['--data', data, ...args], { input, encoding: 'utf8' });
 }
 
-/** Starts `mailroom serve` on free ports with accounts alice, bob and carol. */
+/** Starts `mailroom serve` on free ports with accounts alice, bob, carol and dave (and admin). */
 export async function startServer() {
   const data = mkdtempSync(join(tmpdir(), 'mailroom-e2e-'));
   const child = spawn(binary, ['--data', data, 'serve', '--domain', 'example.com',
@@ -39,7 +39,7 @@ export async function startServer() {
   });
   const web = printed.match(/Web: (http:\/\/[^/\s]+)/)[1];
   const imap = printed.match(/IMAP: ([\d.]+):(\d+)/);
-  for (const user of ['alice', 'bob', 'carol']) {
+  for (const user of ['alice', 'bob', 'carol', 'dave']) {
     cli(data, ['account', 'add', `${user}@example.com`, '--password-stdin'], `${PASSWORD}\n`);
   }
   mkdirSync(output, { recursive: true });

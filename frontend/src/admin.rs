@@ -57,11 +57,11 @@ fn AdminBody(view: AdminView) -> impl IntoView {
         accounts,
         routing_rules,
     } = view;
-    view! {
-        <Domains domains/>
-        <Accounts accounts/>
-        <RoutingRules rules=routing_rules/>
-    }
+    (
+        view! { <Domains domains/> }.into_any(),
+        view! { <Accounts accounts/> }.into_any(),
+        view! { <RoutingRules rules=routing_rules/> }.into_any(),
+    )
 }
 
 #[component]

@@ -13,6 +13,17 @@ pub fn follow_changes(refresh: RwSignal<u32>) {
     let _ = refresh;
 }
 
+/// Marks the body once the browser code runs (`data-hydrated`), on pages
+/// that follow no changes; the tests wait for it before clicking.
+pub fn mark_hydrated() {
+    #[cfg(feature = "hydrate")]
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+}
+
 /// j/k next/previous message, c compose, r/a/f reply/all/forward,
 /// # or Delete delete, / search, u back to the list, x select.
 pub fn shortcuts() {

@@ -7,6 +7,9 @@
 //! page follows the server's change events and refreshes what changed,
 //! and keyboard shortcuts work ([`browser`]).
 #![forbid(unsafe_code)]
+// Leptos's view types nest one level per element; the administration
+// and sharing pages' tables go deeper than the default limit (128).
+#![recursion_limit = "256"]
 
 mod admin;
 pub mod api;

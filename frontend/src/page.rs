@@ -12,6 +12,7 @@ pub fn PageFrame(
     back: Signal<(String, String)>,
     children: Children,
 ) -> impl IntoView {
+    crate::browser::mark_hydrated();
     let query = use_query_map();
     let notice = move || query.read().get("notice");
     let error = move || query.read().get("error");

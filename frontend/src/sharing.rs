@@ -64,14 +64,15 @@ fn ShareBody(page: SharePage) -> impl IntoView {
     let SharePage { sharing, plan, why } = page;
     let name = sharing.mailbox.name.clone();
     let mine = sharing.mailbox.rights;
+    // Each part is erased to `AnyView`: together their view types nest
+    // deeper than the compiler's limit.
     let admin_part = sharing.acl.clone().map(|acl| {
-        view! {
-            <AclEditor sharing=sharing.clone() acl/>
-            <SubFolders sharing=sharing.clone() plan/>
-            <SeenModeForm sharing=sharing.clone()/>
-            <WhyForm mailbox=sharing.mailbox.name.clone() why/>
-        }
-        .into_any()
+        (
+            view! { <AclEditor sharing=sharing.clone() acl/> }.into_any(),
+            view! { <SubFolders sharing=sharing.clone() plan/> }.into_any(),
+            view! { <SeenModeForm sharing=sharing.clone()/> }.into_any(),
+            view! { <WhyForm mailbox=sharing.mailbox.name.clone() why/> }.into_any(),
+        )
     });
     let not_admin = sharing.acl.is_none().then(|| {
         view! { <p class="muted">"Only the folder's administrators (the “a” right) can see and change who may use it."</p> }
@@ -94,13 +95,15 @@ fn AclEditor(sharing: Sharing, acl: Vec<AclEntry>) -> impl IntoView {
     let mailbox = sharing.mailbox.name.clone();
     let rows = acl
         .into_iter()
-        .map(|e| view! { <EntryRow mailbox=mailbox.clone() entry=e/> })
+        .map(|e| view! { <EntryRow mailbox=mailbox.clone() entry=e/> }.into_any())
         .collect_view();
     let options = sharing
         .accounts
         .iter()
         .map(|a| view! { <option value=a.clone()></option> })
         .collect_view();
+    let preset = view! { <PresetSelect current=Rights::READ/> }.into_any();
+    let boxes = view! { <RightsBoxes rights=Rights::NONE/> }.into_any();
     view! {
         <section class="card" id="acl">
             <h2>"Who may use it"</h2>
@@ -116,12 +119,12 @@ fn AclEditor(sharing: Sharing, acl: Vec<AclEntry>) -> impl IntoView {
                 <input type="text" name="identifier" list="accounts" placeholder="name, anyone, authenticated, anyone@domain"
                     aria-label="Who" required autocomplete="off"/>
                 <datalist id="accounts">{options}</datalist>
-                <PresetSelect current=Rights::READ/>
+                {preset}
                 <label class="small"><input type="checkbox" name="negative" value="1"/>" deny these rights instead"</label>
                 <button type="submit" class="primary">"Add"</button>
                 <details class="custom">
                     <summary class="small">"Choose single rights…"</summary>
-                    <RightsBoxes rights=Rights::NONE/>
+                    {boxes}
                     <button type="submit" name="custom" value="1" class="ghost">"Add with these rights"</button>
                 </details>
             </form>
@@ -150,6 +153,8 @@ fn PresetSelect(current: Rights) -> impl IntoView {
 fn EntryRow(mailbox: String, entry: AclEntry) -> impl IntoView {
     let who = entry.identifier_string();
     let label = entry.identifier.to_string();
+    let preset = view! { <PresetSelect current=entry.rights/> }.into_any();
+    let boxes = view! { <RightsBoxes rights=entry.rights/> }.into_any();
     view! {
         <tr data-entry=who.clone()>
             <td class="who">{label}{entry.negative.then(|| view! { " " <span class="tag danger">"denied"</span> })}</td>
@@ -158,11 +163,11 @@ fn EntryRow(mailbox: String, entry: AclEntry) -> impl IntoView {
                     <input type="hidden" name="mailbox" value=mailbox.clone()/>
                     <input type="hidden" name="identifier" value=who.clone()/>
                     <input type="hidden" name="op" value="set"/>
-                    <PresetSelect current=entry.rights/>
+                    {preset}
                     <button type="submit" class="ghost">"Save"</button>
                     <details class="custom">
                         <summary class="small">"Rights…"</summary>
-                        <RightsBoxes rights=entry.rights/>
+                        {boxes}
                         <button type="submit" name="custom" value="1" class="ghost">"Save these rights"</button>
                     </details>
                 </form>
