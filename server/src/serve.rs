@@ -267,6 +267,12 @@ async fn seed_demo(service: &Service) -> Result<Vec<(String, String)>> {
             mailroom_shared::dto::SeenMode::PerUser,
         )
         .await?;
+    // Open to anyone, so in the folder trees of those who subscribe: the
+    // demo's users have.
+    for (address, password) in &accounts {
+        let user = service.authenticate(address, password).await?;
+        service.subscribe(&user, "~public/Announcements").await?;
+    }
     let note = welcome(
         "everyone",
         "Public folders",

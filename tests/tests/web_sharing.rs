@@ -190,6 +190,23 @@ server_test!(
         }
         let page = alice.get("/share?box=Projects&preview=1").await;
         assert!(page.body.contains("already have exactly these rights"), "{}", page.body);
+
+        // A delegate administers the parent only: a sub-folder they can see
+        // but not administer is left alone, one they cannot see is not
+        // even named.
+        for name in ["Shared", "Shared/Open", "Shared/Secret"] {
+            service.create_mailbox(&alice_p, name).await.unwrap();
+        }
+        service.set_acl(&alice_p, "Shared", "bob", "lra").await.unwrap();
+        service.set_acl(&alice_p, "Shared/Open", "bob", "lr").await.unwrap();
+        let bob = signed_in(&server, "bob").await;
+        let page = bob.get("/share?box=~alice/Shared&preview=1").await;
+        assert!(page.body.contains("left alone"), "{}", page.body);
+        assert!(!page.body.contains("Secret"), "a hidden sub-folder was named");
+        let r = bob.post_form("/share", "mailbox=~alice/Shared&op=apply").await;
+        assert!(location(&r).contains("0%20sub-folder"), "{r:?}");
+        assert_eq!(acl(&server, &alice_p, "Shared/Open").await, ["bob@example.com lr"]);
+        assert!(acl(&server, &alice_p, "Shared/Secret").await.is_empty());
     }
 );
 

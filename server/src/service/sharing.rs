@@ -18,16 +18,14 @@ impl Service {
     pub async fn sharing(&self, p: &Principal, name: &str) -> Result<Sharing> {
         let m = self.open(p, name).await?;
         let admin = m.rights.contains(Right::Administer);
-        let sub_folders = self
-            .sub_folders(&m)
-            .await?
-            .into_iter()
-            .map(|c| display_name(p, &m.owner, &c.name))
-            .collect();
-        let accounts = if admin {
-            self.addresses_in_domain(p).await?
+        let (sub_folders, accounts) = if admin {
+            let subs = self.sub_folders(p, &m).await?;
+            (
+                subs.into_iter().map(|c| c.name).collect(),
+                self.addresses_in_domain(p).await?,
+            )
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         Ok(Sharing {
             mailbox: m.info(),
@@ -37,9 +35,19 @@ impl Service {
         })
     }
 
-    async fn sub_folders(&self, m: &Opened) -> Result<Vec<crate::store::MailboxRow>> {
+    /// The sub-folders of `m` the principal may look up (the others are
+    /// not its business, not even their names).
+    async fn sub_folders(&self, p: &Principal, m: &Opened) -> Result<Vec<Opened>> {
         let path = MailboxPath::parse(&m.mailbox.name).map_err(|e| Error::BadInput(e.to_string()))?;
-        Ok(self.children(m, &path).await?.collect())
+        let mut out = Vec::new();
+        for child in self.children(m, &path).await? {
+            match self.open(p, &display_name(p, &m.owner, &child.name)).await {
+                Ok(opened) => out.push(opened),
+                Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     /// The addresses of the accounts in the principal's domain, for
@@ -63,14 +71,12 @@ impl Service {
         let m = self.open(p, name).await?;
         m.require(Right::Administer, "change who may use it")?;
         let mut plans = Vec::new();
-        for child in self.sub_folders(&m).await? {
-            let child_name = display_name(p, &m.owner, &child.name);
-            let child = self.open(p, &child_name).await?;
+        for child in self.sub_folders(p, &m).await? {
             let refused = (!child.rights.contains(Right::Administer))
-                .then(|| format!("you may not change who may use {child_name}"));
+                .then(|| format!("you may not change who may use {}", child.name));
             if child.acl != m.acl {
                 plans.push(AclPlan {
-                    mailbox: child_name,
+                    mailbox: child.name,
                     before: child.acl,
                     after: m.acl.clone(),
                     refused,
