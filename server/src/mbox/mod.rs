@@ -1,4 +1,5 @@
-//! The mbox format (mboxrd flavour), for `mailroom import` and `export`.
+//! The mbox format (mboxrd flavour), for `mailroom import` and `export`
+//! and for INBOXes kept as mbox files shared with other programs ([`lock`]).
 //!
 //! Written here: the mbox crates on crates.io either only read, or do not
 //! keep `>From ` quoting reversible. mboxrd is: a message starts at a line
@@ -6,6 +7,8 @@
 //! empty line; inside a message every line matching `^>*From ` gains one
 //! `>` on writing and loses one on reading; the empty line before the next
 //! `From ` line belongs to the file, not the message.
+
+pub mod lock;
 
 use mailroom_shared::dates::{MONTHS, WEEKDAYS, civil_from_days, days_from_civil};
 use std::io::{self, Write};
