@@ -9,6 +9,7 @@
 //! `From ` line belongs to the file, not the message.
 
 pub mod lock;
+pub mod shared_file;
 
 use mailroom_shared::dates::{MONTHS, WEEKDAYS, civil_from_days, days_from_civil};
 use std::io::{self, Write};

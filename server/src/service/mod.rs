@@ -28,7 +28,7 @@ use crate::feed::Feed;
 use crate::store::{AccountRow, MailboxRow, Store};
 
 pub use admin::{Bootstrap, PUBLIC_ACCOUNT, random_password};
-pub use messages::{DeliveryReport, MAX_MESSAGE_SIZE};
+pub use messages::{DeliveryReport, MAX_MESSAGE_SIZE, crlf};
 pub use watch::Watch;
 pub use web::{FolderWatch, MAX_PAGE, WEB_SESSION_SECONDS};
 
