@@ -138,8 +138,35 @@ pub enum DomainCommand {
         /// Other names of the domain.
         #[arg(long = "alias")]
         aliases: Vec<String>,
+        #[command(flatten)]
+        external: ExternalInboxArgs,
+    },
+    /// Change where a domain's INBOXes live.
+    Set {
+        name: String,
+        #[command(flatten)]
+        external: ExternalInboxArgs,
+        /// Keep the INBOXes in Mailroom's store again.
+        #[arg(long, conflicts_with = "external_inbox")]
+        internal_inbox: bool,
     },
     List,
+}
+
+/// Where a domain keeps its INBOXes, when outside Mailroom.
+#[derive(clap::Args, Debug, Default)]
+pub struct ExternalInboxArgs {
+    /// Keep each account's INBOX in an mbox file shared with other
+    /// programs: a path with `{user}`, such as `/var/mail/{user}`.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub external_inbox: Option<String>,
+    /// The file locks to take, in order (`fcntl`, `flock`, `dotlock`;
+    /// default `fcntl,dotlock`, as Debian's mutt and procmail).
+    #[arg(long, value_name = "METHODS")]
+    pub locks: Option<String>,
+    /// Seconds to wait for another program's lock (default 10).
+    #[arg(long, value_name = "SECONDS")]
+    pub lock_timeout: Option<u64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -345,16 +372,56 @@ async fn serve(store: Store, args: ServeArgs, data: &Path) -> Result<()> {
 
 async fn domain(service: &Service, system: &Principal, command: DomainCommand) -> Result<()> {
     match command {
-        DomainCommand::Add { name, aliases } => {
+        DomainCommand::Add {
+            name,
+            aliases,
+            external,
+        } => {
             let d = service.add_domain(system, &name, &aliases).await?;
             println!("Added domain {} (with its public account)", d.name);
+            if external.external_inbox.is_some() {
+                set_external(service, system, &name, external).await?;
+            }
+        }
+        DomainCommand::Set {
+            name,
+            external,
+            internal_inbox,
+        } => {
+            if internal_inbox {
+                service.set_external_inbox(system, &name, None).await?;
+                println!("{name}: INBOXes are kept by Mailroom");
+            } else {
+                set_external(service, system, &name, external).await?;
+            }
         }
         DomainCommand::List => {
             for d in service.domains(system).await? {
-                println!("{}", d.name);
+                match &d.external_inbox {
+                    Some(t) => println!(
+                        "{} (INBOXes in {t}, locks {})",
+                        d.name,
+                        d.lock_methods.as_deref().unwrap_or("fcntl,dotlock")
+                    ),
+                    None => println!("{}", d.name),
+                }
             }
         }
     }
+    Ok(())
+}
+
+async fn set_external(service: &Service, system: &Principal, domain: &str, args: ExternalInboxArgs) -> Result<()> {
+    let Some(template) = args.external_inbox else {
+        return Err(Error::BadInput("say where: --external-inbox /var/mail/{user}".into()));
+    };
+    let settings = crate::service::ExternalInbox {
+        template,
+        locks: args.locks,
+        lock_timeout: args.lock_timeout,
+    };
+    service.set_external_inbox(system, domain, Some(&settings)).await?;
+    println!("{domain}: INBOXes in {}", settings.template);
     Ok(())
 }
 

@@ -17,6 +17,10 @@ pub enum Error {
     /// Malformed or out-of-range input: nothing was changed.
     #[error("{0}")]
     BadInput(String),
+    /// Another program holds the mailbox (an external INBOX's file lock):
+    /// nothing was changed; try again shortly.
+    #[error("{0}")]
+    InUse(String),
     /// Wrong user name or password (never says which).
     #[error("authentication failed")]
     AuthFailed,

@@ -103,6 +103,11 @@ pub async fn start(
     };
     summarise_in_background(service.clone());
     let (stop, stopped) = watch::channel(false);
+    // Other programs' changes to external INBOX files reach waiting sessions.
+    tokio::spawn({
+        let (service, stopped) = (service.clone(), stopped.clone());
+        async move { service.watch_mirrors(stopped).await }
+    });
     let tls = options.tls.as_ref().map(tls::acceptor).transpose()?;
     // One throttle and one set of counters for every gateway.
     let throttle = Arc::new(LoginThrottle::new(options.login_failures.0, options.login_failures.1));

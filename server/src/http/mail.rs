@@ -116,6 +116,7 @@ fn refused(e: &Error) -> Response {
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::NoPermission(_) => StatusCode::FORBIDDEN,
         Error::BadInput(_) => StatusCode::BAD_REQUEST,
+        Error::InUse(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     (status, message_of(e)).into_response()

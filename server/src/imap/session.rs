@@ -38,6 +38,7 @@ impl From<Error> for Failure {
             Error::NoPermission(m) => Failure::No(format!("[NOPERM] {m}")),
             Error::AlreadyExists(m) => Failure::No(format!("[ALREADYEXISTS] {m}")),
             Error::BadInput(m) => Failure::Bad(m),
+            Error::InUse(m) => Failure::No(format!("[INUSE] {m}")),
             Error::AuthFailed => Failure::No("[AUTHENTICATIONFAILED] Authentication failed".into()),
             Error::Internal(_) => Failure::No("[SERVERBUG] Internal error, please try again".into()),
         }

@@ -300,7 +300,10 @@ impl Session {
             .service
             .messages(&principal, "INBOX")
             .await
-            .map_err(|e| format!("[SYS/TEMP] {e}"))?;
+            .map_err(|e| match e {
+                Error::InUse(m) => format!("[IN-USE] {m}"),
+                other => format!("[SYS/TEMP] {other}"),
+            })?;
         self.account_slot = Some(slot);
         let messages: Vec<Entry> = rows
             .into_iter()
@@ -458,6 +461,7 @@ impl Session {
         match result {
             Ok(gone) => self.reply(&format!("+OK Bye; {} messages deleted", gone.len())),
             Err(Error::NoPermission(m)) => self.reply(&format!("-ERR [SYS/PERM] {m}")),
+            Err(Error::InUse(m)) => self.reply(&format!("-ERR [IN-USE] {m}")),
             Err(e) => self.reply(&format!("-ERR [SYS/TEMP] {e}")),
         }
         self.flush().await

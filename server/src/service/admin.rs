@@ -7,6 +7,7 @@ use mailroom_shared::dto::{AccountView, AdminView, DomainView, RoutingRuleView, 
 
 use super::{Principal, Service, check_password, display_name, hash_password};
 use crate::error::{Error, Result};
+use crate::mbox::lock::parse_methods;
 use crate::store::{AccountRow, DomainRow, NewMailbox};
 
 /// The account every domain has for its public mailboxes (`~public/…`).
@@ -56,6 +57,73 @@ impl Service {
             .await?;
         self.create_standard_mailboxes(public, &STANDARD_MAILBOXES[..1]).await?;
         Ok(domain)
+    }
+
+    /// Keeps a domain's INBOXes in mbox files outside Mailroom (or, with
+    /// `None`, in its store again). Creates the files of existing accounts
+    /// that lack one. Refused while an INBOX of the domain still holds
+    /// messages in the store, which the file would not have.
+    pub async fn set_external_inbox(
+        &self,
+        p: &Principal,
+        domain: &str,
+        external: Option<&ExternalInbox>,
+    ) -> Result<()> {
+        require_admin(p)?;
+        let domain = self.domain(domain).await?;
+        let accounts: Vec<AccountRow> = self
+            .store
+            .accounts()
+            .await?
+            .into_iter()
+            .filter(|a| a.domain_id == domain.id && a.name != PUBLIC_ACCOUNT)
+            .collect();
+        let Some(external) = external else {
+            self.store.set_domain_external(domain.id, None, None, None).await?;
+            self.forget_mirrors();
+            return Ok(());
+        };
+        let locks = match external.locks.as_deref() {
+            Some(text) => Some(
+                parse_methods(text)
+                    .map_err(Error::BadInput)?
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            None => None,
+        };
+        let template = external.template.trim();
+        if !template.starts_with('/') || !template.contains("{user}") {
+            return Err(Error::BadInput(format!(
+                "{template:?} must be an absolute path with {{user}} in it, such as /var/mail/{{user}}"
+            )));
+        }
+        if domain.external_inbox.is_none() {
+            for account in &accounts {
+                if let Some(inbox) = self.store.mailbox_by_name(account.id, "INBOX").await?
+                    && !self.store.messages(inbox.id, None).await?.is_empty()
+                {
+                    return Err(Error::BadInput(format!(
+                        "{}'s INBOX has messages in Mailroom's store: move them out before its INBOX becomes a file",
+                        account.address()
+                    )));
+                }
+            }
+        }
+        let timeout = external.lock_timeout.map(|t| t.min(3600) as i64);
+        self.store
+            .set_domain_external(domain.id, Some(template), locks.as_deref(), timeout)
+            .await?;
+        self.forget_mirrors();
+        for account in &accounts {
+            create_inbox_file(
+                &super::external::inbox_path(template, &account.name, &domain.name),
+                &account.name,
+            )?;
+        }
+        Ok(())
     }
 
     pub async fn add_domain_alias(&self, p: &Principal, domain: &str, alias: &str) -> Result<()> {
@@ -123,6 +191,9 @@ impl Service {
             .insert_account(domain.id, &name, hash.as_deref(), admin)
             .await?;
         self.create_standard_mailboxes(id, &STANDARD_MAILBOXES).await?;
+        if let Some(template) = &domain.external_inbox {
+            create_inbox_file(&super::external::inbox_path(template, &name, &domain.name), &name)?;
+        }
         self.store
             .account_by_id(id)
             .await?
@@ -351,6 +422,45 @@ pub enum Bootstrap {
         admin: String,
         generated_password: Option<String>,
     },
+}
+
+/// Where a domain keeps its INBOXes when outside Mailroom.
+#[derive(Clone, Debug)]
+pub struct ExternalInbox {
+    /// A path with `{user}` (and optionally `{domain}`).
+    pub template: String,
+    /// Lock methods in order, such as `fcntl,dotlock`.
+    pub locks: Option<String>,
+    /// Seconds to wait for another program's lock.
+    pub lock_timeout: Option<u64>,
+}
+
+/// Creates an account's INBOX file unless it exists: mode 0600, and owned
+/// by the system user of the same name when there is one and we may give
+/// it away (running as root). Deleting the account leaves the file.
+fn create_inbox_file(path: &std::path::Path, user: &str) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match created {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) => {
+            return Err(Error::BadInput(format!(
+                "cannot create the INBOX file {}: {e}",
+                path.display()
+            )));
+        }
+    }
+    if nix::unistd::geteuid().is_root()
+        && let Ok(Some(owner)) = nix::unistd::User::from_name(user)
+    {
+        let _ = nix::unistd::chown(path, Some(owner.uid), Some(owner.gid));
+    }
+    Ok(())
 }
 
 /// A password of 16 letters and digits.

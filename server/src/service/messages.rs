@@ -4,6 +4,7 @@
 use mailroom_shared::dto::{MailboxCounts, MailboxInfo, SeenMode};
 use mailroom_shared::{FlagOp, FlagPermissions, Flags, Right, SystemFlag};
 
+use super::external::{IndexChange, IndexChanged};
 use super::{Opened, Principal, Service, router};
 use crate::error::{Error, Result};
 use crate::feed::{Change, group_changes};
@@ -111,12 +112,13 @@ impl Service {
             internal_date: internal_date.unwrap_or_else(now),
             envelope_from: None,
         };
-        let (uids, _) = self
-            .store
-            .insert_messages(m.mailbox.id, vec![message], m.seen_reader(p))
-            .await?;
+        let uids = self.insert(&m, vec![message], m.seen_reader(p)).await?;
         self.feed.wake();
-        Ok((m.mailbox.uidvalidity, uids[0]))
+        let uid = uids
+            .first()
+            .copied()
+            .ok_or_else(|| Error::InUse("the message was not stored".into()))?;
+        Ok((m.mailbox.uidvalidity, uid))
     }
 
     /// The messages of a mailbox, by UID, with flags as this principal sees
@@ -183,10 +185,22 @@ impl Service {
                 m.name
             )));
         }
-        let (_, changed) = self
-            .store
-            .update_flags(m.mailbox.id, uids, op, flags, may, m.seen_reader(p))
-            .await?;
+        let changed = match &m.mirror {
+            Some(mirror) if m.seen_reader(p).is_none() => {
+                let change = IndexChange::Flags { uids, op, flags, may };
+                match self.change_mirror(mirror, change).await? {
+                    IndexChanged::Flags(changed) => changed,
+                    IndexChanged::Expunged(_) => Vec::new(),
+                }
+            }
+            _ => {
+                let reader = m.seen_reader(p);
+                self.store
+                    .update_flags(m.mailbox.id, uids, op, flags, may, reader)
+                    .await?
+                    .1
+            }
+        };
         self.feed.wake();
         Ok(changed)
     }
@@ -196,9 +210,58 @@ impl Service {
     pub async fn expunge(&self, p: &Principal, name: &str, uids: Option<&[u32]>) -> Result<Vec<u32>> {
         let m = self.open(p, name).await?;
         m.require(Right::Expunge, "expunge messages")?;
-        let (gone, _) = self.store.expunge(m.mailbox.id, uids).await?;
+        let gone = self.expunge_opened(&m, uids).await?;
         self.feed.wake();
         Ok(gone)
+    }
+
+    /// Adds messages to an opened mailbox — to its file first when it is
+    /// an external INBOX. Returns their UIDs.
+    async fn insert(&self, m: &Opened, messages: Vec<NewMessage>, seen_reader: Option<i64>) -> Result<Vec<u32>> {
+        match &m.mirror {
+            Some(mirror) => self.insert_into_mirror(mirror, messages).await,
+            None => Ok(self.store.insert_messages(m.mailbox.id, messages, seen_reader).await?.0),
+        }
+    }
+
+    async fn expunge_opened(&self, m: &Opened, uids: Option<&[u32]>) -> Result<Vec<u32>> {
+        match &m.mirror {
+            Some(mirror) => match self.change_mirror(mirror, IndexChange::Expunge { uids }).await? {
+                IndexChanged::Expunged(gone) => Ok(gone),
+                IndexChanged::Flags(_) => Ok(Vec::new()),
+            },
+            None => Ok(self.store.expunge(m.mailbox.id, uids).await?.0),
+        }
+    }
+
+    /// Flags `uids` `\Deleted` and expunges exactly them (the second half
+    /// of a move that crosses into or out of a file).
+    async fn remove(&self, m: &Opened, uids: &[u32]) -> Result<()> {
+        let mut deleted = Flags::default();
+        deleted.insert(SystemFlag::Deleted);
+        let may = FlagPermissions {
+            seen: false,
+            deleted: true,
+            other: false,
+        };
+        match &m.mirror {
+            Some(mirror) => {
+                let change = IndexChange::Flags {
+                    uids,
+                    op: FlagOp::Add,
+                    flags: &deleted,
+                    may,
+                };
+                self.change_mirror(mirror, change).await?;
+            }
+            None => {
+                self.store
+                    .update_flags(m.mailbox.id, uids, FlagOp::Add, &deleted, may, None)
+                    .await?;
+            }
+        }
+        self.expunge_opened(m, Some(uids)).await?;
+        Ok(())
     }
 
     async fn rows(&self, p: &Principal, m: &Opened, uids: &[u32]) -> Result<Vec<MessageRow>> {
@@ -219,10 +282,7 @@ impl Service {
             .iter()
             .map(|r| r.copy_with(dst.permitted_flags(&r.flags)))
             .collect();
-        let (new_uids, _) = self
-            .store
-            .insert_messages(dst.mailbox.id, new, dst.seen_reader(p))
-            .await?;
+        let new_uids = self.insert(&dst, new, dst.seen_reader(p)).await?;
         self.feed.wake();
         let pairs = rows.iter().map(|r| r.uid).zip(new_uids).collect();
         Ok((dst.mailbox.uidvalidity, pairs))
@@ -251,10 +311,19 @@ impl Service {
         for row in &mut rows {
             row.flags = dst.permitted_flags(&row.flags);
         }
-        let pairs = self
-            .store
-            .move_messages(src.mailbox.id, &rows, dst.mailbox.id, dst.seen_reader(p))
-            .await?;
+        let pairs = if src.mirror.is_none() && dst.mirror.is_none() {
+            self.store
+                .move_messages(src.mailbox.id, &rows, dst.mailbox.id, dst.seen_reader(p))
+                .await?
+        } else {
+            // A file and the store share no transaction: copy, then remove.
+            // A crash in between leaves the messages in both, never in none.
+            let new = rows.iter().map(|r| r.copy_with(r.flags.clone())).collect();
+            let new_uids = self.insert(&dst, new, dst.seen_reader(p)).await?;
+            let old_uids: Vec<u32> = rows.iter().map(|r| r.uid).collect();
+            self.remove(&src, &old_uids).await?;
+            old_uids.into_iter().zip(new_uids).collect()
+        };
         self.feed.wake();
         Ok((dst.mailbox.uidvalidity, pairs))
     }
@@ -293,12 +362,18 @@ impl Service {
             internal_date: now(),
             envelope_from: envelope_from.map(str::to_owned),
         };
-        let (uids, _) = self.store.insert_messages(inbox.id, vec![message], None).await?;
+        let uids = match self.mirror_of(&account, &inbox).await? {
+            Some(mirror) => self.insert_into_mirror(&mirror, vec![message]).await?,
+            None => self.store.insert_messages(inbox.id, vec![message], None).await?.0,
+        };
         self.feed.wake();
         Ok(DeliveryReport {
             account: account.address(),
             mailbox: "INBOX".into(),
-            uid: uids[0],
+            uid: uids
+                .first()
+                .copied()
+                .ok_or_else(|| Error::InUse("the message was not stored".into()))?,
         })
     }
 
@@ -312,10 +387,7 @@ impl Service {
                 *bytes = canonical_content(std::mem::take(bytes))?;
             }
         }
-        let (uids, _) = self
-            .store
-            .insert_messages(m.mailbox.id, messages, m.seen_reader(p))
-            .await?;
+        let uids = self.insert(&m, messages, m.seen_reader(p)).await?;
         self.feed.wake();
         Ok(uids)
     }

@@ -9,6 +9,7 @@
 //! does not exist.
 
 mod admin;
+mod external;
 mod mailboxes;
 mod messages;
 pub mod router;
@@ -27,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::feed::Feed;
 use crate::store::{AccountRow, MailboxRow, Store};
 
-pub use admin::{Bootstrap, PUBLIC_ACCOUNT, random_password};
+pub use admin::{Bootstrap, ExternalInbox, PUBLIC_ACCOUNT, random_password};
 pub use messages::{DeliveryReport, MAX_MESSAGE_SIZE, crlf};
 pub use watch::Watch;
 pub use web::{FolderWatch, MAX_PAGE, WEB_SESSION_SECONDS};
@@ -100,6 +101,8 @@ impl Principal {
 pub struct Service {
     store: Store,
     feed: Arc<Feed>,
+    /// The INBOXes kept in files outside Mailroom, met so far.
+    mirrors: Arc<external::Mirrors>,
 }
 
 /// A mailbox as resolved for one principal.
@@ -110,6 +113,8 @@ pub(crate) struct Opened {
     pub rights: Rights,
     /// The name as the principal writes it.
     pub name: String,
+    /// Set when the mailbox is an INBOX kept in a file outside Mailroom.
+    pub mirror: Option<Arc<external::Mirror>>,
 }
 
 impl Opened {
@@ -153,7 +158,11 @@ impl Service {
     pub fn new(store: Store) -> Service {
         let feed = Arc::new(Feed::default());
         tokio::spawn(crate::feed::follow(store.clone(), Arc::downgrade(&feed)));
-        Service { store, feed }
+        Service {
+            store,
+            feed,
+            mirrors: Arc::default(),
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -202,15 +211,26 @@ impl Service {
     /// Finds a mailbox the principal may look up, with its rights on it.
     pub(crate) async fn open(&self, p: &Principal, name: &str) -> Result<Opened> {
         let (owner, path) = self.owner_and_path(p, name).await?;
-        let mailbox = self
+        let mut mailbox = self
             .store
             .mailbox_by_name(owner.id, path.as_str())
             .await?
             .ok_or_else(|| not_found(name))?;
         let acl = self.store.acl_of(mailbox.id).await?;
+        let mirror = self.mirror_of(&owner, &mailbox).await?;
         let rights = p.rights_on(&owner, &acl);
         if !rights.contains(Right::Lookup) {
             return Err(not_found(name));
+        }
+        // Another program may have changed the file since we last looked.
+        if let Some(mirror) = &mirror
+            && self.refresh_mirror(mirror).await?
+        {
+            mailbox = self
+                .store
+                .mailbox_by_id(mailbox.id)
+                .await?
+                .ok_or_else(|| not_found(name))?;
         }
         Ok(Opened {
             name: display_name(p, &owner, &mailbox.name),
@@ -218,6 +238,7 @@ impl Service {
             owner,
             acl,
             rights,
+            mirror,
         })
     }
 }

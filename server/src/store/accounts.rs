@@ -12,6 +12,8 @@ pub struct DomainRow {
     /// A path template such as `/var/mail/{user}` (external INBOXes).
     pub external_inbox: Option<String>,
     pub lock_methods: Option<String>,
+    /// Seconds to wait for another program's lock on such a file.
+    pub lock_timeout: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +52,7 @@ fn domain_from(row: &AnyRow) -> Result<DomainRow> {
         name: row.try_get("name")?,
         external_inbox: row.try_get("external_inbox")?,
         lock_methods: row.try_get("lock_methods")?,
+        lock_timeout: row.try_get("lock_timeout")?,
     })
 }
 
@@ -71,7 +74,7 @@ impl Store {
     pub async fn insert_domain(&self, name: &str) -> Result<DomainRow> {
         let row = sqlx::query(
             "INSERT INTO domains (name, created_at) VALUES ($1, $2) \
-             RETURNING id, name, external_inbox, lock_methods",
+             RETURNING id, name, external_inbox, lock_methods, lock_timeout",
         )
         .bind(name)
         .bind(now())
@@ -81,7 +84,7 @@ impl Store {
     }
 
     pub async fn domains(&self) -> Result<Vec<DomainRow>> {
-        sqlx::query("SELECT id, name, external_inbox, lock_methods FROM domains ORDER BY name")
+        sqlx::query("SELECT id, name, external_inbox, lock_methods, lock_timeout FROM domains ORDER BY name")
             .fetch_all(&self.pool)
             .await?
             .iter()
@@ -92,9 +95,9 @@ impl Store {
     /// The domain called `name`, or the one `name` is an alias of.
     pub async fn domain_by_name_or_alias(&self, name: &str) -> Result<Option<DomainRow>> {
         sqlx::query(
-            "SELECT id, name, external_inbox, lock_methods FROM domains WHERE name = $1 \
+            "SELECT id, name, external_inbox, lock_methods, lock_timeout FROM domains WHERE name = $1 \
              UNION ALL \
-             SELECT d.id, d.name, d.external_inbox, d.lock_methods \
+             SELECT d.id, d.name, d.external_inbox, d.lock_methods, d.lock_timeout \
              FROM domain_aliases x JOIN domains d ON d.id = x.domain_id WHERE x.name = $1",
         )
         .bind(name)
@@ -103,6 +106,25 @@ impl Store {
         .as_ref()
         .map(domain_from)
         .transpose()
+    }
+
+    /// Where the domain's INBOXes live outside Mailroom (`None`: inside)
+    /// and how their files are locked.
+    pub async fn set_domain_external(
+        &self,
+        id: i64,
+        template: Option<&str>,
+        lock_methods: Option<&str>,
+        lock_timeout: Option<i64>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE domains SET external_inbox = $1, lock_methods = $2, lock_timeout = $3 WHERE id = $4")
+            .bind(template)
+            .bind(lock_methods)
+            .bind(lock_timeout)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     pub async fn insert_domain_alias(&self, alias: &str, domain_id: i64) -> Result<()> {

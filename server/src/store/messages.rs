@@ -445,6 +445,54 @@ impl Store {
         Ok(modseq as u64)
     }
 
+    /// Brings a mailbox in line with a file it mirrors (an external INBOX),
+    /// in one transaction: removes `gone`, sets the flags of `flags`
+    /// exactly, and adds `new` in order. Returns the new UIDs.
+    pub async fn sync_mirror(
+        &self,
+        mailbox_id: i64,
+        gone: &[u32],
+        flags: &[(u32, Flags)],
+        new: Vec<NewMessage>,
+    ) -> Result<Vec<u32>> {
+        let mut tx = self.write().await?;
+        if !gone.is_empty() {
+            self.tx_remove(&mut tx, mailbox_id, gone).await?;
+        }
+        if !flags.is_empty() {
+            let modseq = bump_modseq(&mut tx, mailbox_id).await?;
+            for (uid, new_flags) in flags {
+                sqlx::query(
+                    "UPDATE messages SET system_flags = $1, keywords = $2, modseq = $3 \
+                     WHERE mailbox_id = $4 AND uid = $5",
+                )
+                .bind(new_flags.system_bits())
+                .bind(new_flags.keywords_text())
+                .bind(modseq)
+                .bind(mailbox_id)
+                .bind(i64::from(*uid))
+                .execute(&mut *tx)
+                .await?;
+                let change = MessageChange {
+                    mailbox_id,
+                    modseq,
+                    kind: "flags",
+                    uid: *uid,
+                    flags: Some(new_flags),
+                    account_id: None,
+                };
+                log_message_change(&mut tx, self, change).await?;
+            }
+        }
+        let uids = if new.is_empty() {
+            Vec::new()
+        } else {
+            self.tx_insert(&mut tx, mailbox_id, new, None).await?.0
+        };
+        tx.commit().await?;
+        Ok(uids)
+    }
+
     /// Moves messages in one transaction: they are added to `to` and
     /// removed from `from`, so no crash can lose or double them. Returns
     /// the pairs (old UID, new UID).

@@ -22,6 +22,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0002_web.sql"),
         include_str!("../../migrations/postgres/0002_web.sql"),
     ),
+    (
+        3,
+        include_str!("../../migrations/sqlite/0003_external_inbox.sql"),
+        include_str!("../../migrations/postgres/0003_external_inbox.sql"),
+    ),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<()> {

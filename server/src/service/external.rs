@@ -1,0 +1,396 @@
+//! INBOXes kept outside Mailroom, as mbox files that legacy programs —
+//! mail, mutt, procmail, an MTA's local delivery — read and change too.
+//!
+//! The file is the truth; the store holds an index of it (UIDs, flags,
+//! MODSEQs, the content under its hash) so that everything above the
+//! store — IMAP, POP3, the web, ACLs, the change feed — works unchanged.
+//! UIDs are keyed on the content's hash (without the status headers, so a
+//! program that only rewrites flags keeps them) and, for identical
+//! copies, on their order: a rewrite by another program cannot mix them up.
+//!
+//! Reading (every `open` of the mailbox, and a watcher for sessions that
+//! wait) re-reads the file under the configured read locks when its size,
+//! modification time or inode changed, and publishes what another program
+//! did as changes. Writing takes the write locks, catches up with the file
+//! first, then: new messages are appended to the file and indexed from it;
+//! flag changes and expunges are applied to the index and written back
+//! into the file in place (never by rename: a program waiting for our lock
+//! on the old file would then append to a file nobody reads).
+
+use std::collections::HashMap;
+use std::fs::Metadata;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mailroom_shared::{FlagOp, FlagPermissions, Flags};
+
+use super::Service;
+use crate::error::{Error, Result};
+use crate::mbox::lock::{LockError, LockMode, LockSettings, MboxLock, parse_methods};
+use crate::mbox::shared_file::{self, Entry};
+use crate::store::{AccountRow, Content, DomainRow, MailboxRow, NewMessage, content_hash, now};
+
+/// How often waiting sessions' files are checked for other programs'
+/// changes.
+pub const WATCH_INTERVAL: Duration = Duration::from_millis(250);
+
+/// What identifies one version of a file: a program that changed it
+/// changed one of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    mtime: (i64, i64),
+    inode: (u64, u64),
+}
+
+impl Stamp {
+    fn of(meta: &Metadata) -> Stamp {
+        Stamp {
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            inode: (meta.dev(), meta.ino()),
+        }
+    }
+}
+
+/// One external INBOX: its file, its locks, and the file version the
+/// index was last brought in line with. The async mutex makes one task at
+/// a time compare and update the index (the file locks keep out other
+/// programs and other nodes).
+pub(crate) struct Mirror {
+    mailbox_id: i64,
+    path: PathBuf,
+    settings: LockSettings,
+    synced: tokio::sync::Mutex<Option<Stamp>>,
+}
+
+/// The external INBOXes this process has met, by mailbox id.
+#[derive(Default)]
+pub(crate) struct Mirrors {
+    by_mailbox: Mutex<HashMap<i64, Arc<Mirror>>>,
+}
+
+/// The file of `account`'s INBOX in a domain whose INBOXes are external:
+/// the template with `{user}` (and `{domain}`) filled in.
+pub fn inbox_path(template: &str, account: &str, domain: &str) -> PathBuf {
+    PathBuf::from(template.replace("{user}", account).replace("{domain}", domain))
+}
+
+/// The lock settings a domain asks for.
+pub fn lock_settings(domain: &DomainRow) -> LockSettings {
+    let mut settings = LockSettings::default();
+    if let Some(methods) = domain.lock_methods.as_deref().and_then(|m| parse_methods(m).ok()) {
+        settings.methods = methods;
+    }
+    if let Some(seconds) = domain.lock_timeout.filter(|s| *s >= 0) {
+        settings.timeout = Duration::from_secs(seconds as u64);
+    }
+    settings
+}
+
+fn lock_error(e: LockError) -> Error {
+    match e {
+        LockError::Busy { .. } => Error::InUse(format!("{e}; try again shortly")),
+        LockError::Io { .. } => {
+            tracing::error!("external INBOX: {e}");
+            Error::InUse("the mailbox file cannot be opened right now; try again later".into())
+        }
+    }
+}
+
+/// Takes the locks (blocking, so off the async threads).
+async fn lock(mirror: &Mirror, mode: LockMode) -> Result<MboxLock> {
+    let (path, settings) = (mirror.path.clone(), mirror.settings.clone());
+    tokio::task::spawn_blocking(move || MboxLock::acquire(&path, &settings, mode))
+        .await
+        .map_err(|e| Error::InUse(format!("locking failed: {e}")))?
+        .map_err(lock_error)
+}
+
+/// The whole file and its version, read through the locked descriptor.
+async fn read_locked(lock: MboxLock) -> Result<(MboxLock, Vec<u8>, Stamp)> {
+    tokio::task::spawn_blocking(move || {
+        let mut lock = lock;
+        let meta = lock.file.metadata()?;
+        let mut data = Vec::with_capacity(meta.len() as usize);
+        lock.file.seek(SeekFrom::Start(0))?;
+        lock.file.read_to_end(&mut data)?;
+        Ok::<_, std::io::Error>((lock, data, Stamp::of(&meta)))
+    })
+    .await
+    .map_err(|e| Error::InUse(format!("reading failed: {e}")))?
+    .map_err(|e| Error::InUse(format!("the mailbox file cannot be read: {e}")))
+}
+
+/// Writes through the locked descriptor: `Append(bytes)` at the end, or
+/// `Replace(bytes)` in place. Returns the file's new version.
+enum FileWrite {
+    Append(Vec<u8>),
+    Replace(Vec<u8>),
+}
+
+async fn write_locked(lock: MboxLock, write: FileWrite) -> Result<(MboxLock, Stamp)> {
+    tokio::task::spawn_blocking(move || {
+        let mut lock = lock;
+        match write {
+            FileWrite::Append(bytes) => {
+                lock.file.seek(SeekFrom::End(0))?;
+                lock.file.write_all(&bytes)?;
+            }
+            FileWrite::Replace(bytes) => {
+                lock.file.seek(SeekFrom::Start(0))?;
+                lock.file.write_all(&bytes)?;
+                lock.file.set_len(bytes.len() as u64)?;
+            }
+        }
+        lock.file.sync_all()?;
+        let stamp = Stamp::of(&lock.file.metadata()?);
+        Ok::<_, std::io::Error>((lock, stamp))
+    })
+    .await
+    .map_err(|e| Error::InUse(format!("writing failed: {e}")))?
+    .map_err(|e| {
+        tracing::error!("external INBOX write: {e}");
+        Error::InUse(format!("the mailbox file cannot be written: {e}"))
+    })
+}
+
+/// What a flag change or expunge does to the index, under the file lock.
+pub(crate) enum IndexChange<'a> {
+    Flags {
+        uids: &'a [u32],
+        op: FlagOp,
+        flags: &'a Flags,
+        may: FlagPermissions,
+    },
+    Expunge {
+        uids: Option<&'a [u32]>,
+    },
+}
+
+/// The result of an [`IndexChange`]: changed flags, or expunged UIDs.
+pub(crate) enum IndexChanged {
+    Flags(Vec<(u32, Flags)>),
+    Expunged(Vec<u32>),
+}
+
+impl Service {
+    /// The mirror of `mailbox` when it is an INBOX its owner's domain keeps
+    /// outside Mailroom.
+    pub(crate) async fn mirror_of(&self, owner: &AccountRow, mailbox: &MailboxRow) -> Result<Option<Arc<Mirror>>> {
+        if mailbox.name != "INBOX" {
+            return Ok(None);
+        }
+        if let Some(m) = self.mirrors.by_mailbox.lock().expect("mirrors").get(&mailbox.id) {
+            return Ok(Some(m.clone()));
+        }
+        let Some(domain) = self.store.domain_by_name_or_alias(&owner.domain).await? else {
+            return Ok(None);
+        };
+        let Some(template) = domain.external_inbox.as_deref() else {
+            return Ok(None);
+        };
+        let mirror = Arc::new(Mirror {
+            mailbox_id: mailbox.id,
+            path: inbox_path(template, &owner.name, &domain.name),
+            settings: lock_settings(&domain),
+            synced: tokio::sync::Mutex::new(None),
+        });
+        let mut all = self.mirrors.by_mailbox.lock().expect("mirrors");
+        Ok(Some(all.entry(mailbox.id).or_insert(mirror).clone()))
+    }
+
+    /// Brings the index in line with the file if the file changed since
+    /// the last time; returns whether anything changed.
+    pub(crate) async fn refresh_mirror(&self, mirror: &Mirror) -> Result<bool> {
+        let mut synced = mirror.synced.lock().await;
+        let current = tokio::fs::metadata(&mirror.path).await.ok().map(|m| Stamp::of(&m));
+        if current.is_some() && current == *synced {
+            return Ok(false);
+        }
+        let (lock, data, stamp) = read_locked(lock(mirror, LockMode::Read).await?).await?;
+        drop(lock);
+        let (_, changed) = self.index_file(mirror.mailbox_id, &data).await?;
+        *synced = Some(stamp);
+        if changed {
+            self.feed.wake();
+        }
+        Ok(changed)
+    }
+
+    /// Compares the file's messages with the index and updates the index:
+    /// new messages get UIDs (in file order), vanished ones are expunged,
+    /// changed flags are taken. Returns each entry with its UID, and
+    /// whether anything changed.
+    async fn index_file(&self, mailbox_id: i64, data: &[u8]) -> Result<(Vec<(Entry, u32)>, bool)> {
+        let entries = shared_file::parse(data);
+        let rows = self.store.messages(mailbox_id, None).await?;
+        // The index's messages by content hash, each hash's in UID order.
+        let mut by_hash: HashMap<&str, std::collections::VecDeque<usize>> = HashMap::new();
+        for (i, row) in rows.iter().enumerate() {
+            by_hash.entry(row.blob_hash.as_str()).or_default().push_back(i);
+        }
+        let mut matched = vec![None; entries.len()];
+        let mut kept = vec![false; rows.len()];
+        let mut flags = Vec::new();
+        for (e, entry) in entries.iter().enumerate() {
+            let hash = content_hash(&entry.content);
+            if let Some(i) = by_hash.get_mut(hash.as_str()).and_then(|q| q.pop_front()) {
+                matched[e] = Some(rows[i].uid);
+                kept[i] = true;
+                if rows[i].flags != entry.flags {
+                    flags.push((rows[i].uid, entry.flags.clone()));
+                }
+            }
+        }
+        let gone: Vec<u32> = rows
+            .iter()
+            .zip(&kept)
+            .filter(|(_, k)| !**k)
+            .map(|(r, _)| r.uid)
+            .collect();
+        let new: Vec<NewMessage> = entries
+            .iter()
+            .zip(&matched)
+            .filter(|(_, m)| m.is_none())
+            .map(|(entry, _)| NewMessage {
+                content: Content::New(entry.content.clone()),
+                flags: entry.flags.clone(),
+                internal_date: entry.date.unwrap_or_else(now),
+                envelope_from: Some(entry.sender.clone()).filter(|s| !s.is_empty()),
+            })
+            .collect();
+        let changed = !(gone.is_empty() && flags.is_empty() && new.is_empty());
+        let mut new_uids = if changed {
+            self.store
+                .sync_mirror(mailbox_id, &gone, &flags, new)
+                .await?
+                .into_iter()
+        } else {
+            Vec::new().into_iter()
+        };
+        let paired = entries
+            .into_iter()
+            .zip(matched)
+            .map(|(entry, uid)| {
+                let uid = uid.or_else(|| new_uids.next()).unwrap_or_default();
+                (entry, uid)
+            })
+            .collect();
+        Ok((paired, changed))
+    }
+
+    /// Adds messages to an external INBOX: appended to the file under the
+    /// write locks, then indexed from it. Returns their UIDs.
+    pub(crate) async fn insert_into_mirror(&self, mirror: &Mirror, messages: Vec<NewMessage>) -> Result<Vec<u32>> {
+        let mut synced = mirror.synced.lock().await;
+        let (lock, data, _) = read_locked(lock(mirror, LockMode::Write).await?).await?;
+        self.index_file(mirror.mailbox_id, &data).await?;
+        let mut tail = shared_file::separator_before_append(&data).to_vec();
+        for message in messages {
+            let content = match message.content {
+                Content::New(bytes) => bytes,
+                Content::Stored { hash, .. } => self
+                    .store
+                    .content(&hash)
+                    .await?
+                    .ok_or_else(|| Error::NotFound("the message to copy is gone".into()))?,
+            };
+            let sender = message.envelope_from.as_deref().unwrap_or("MAILER-DAEMON");
+            tail.extend(shared_file::new_entry(
+                sender,
+                message.internal_date,
+                &content,
+                &message.flags,
+            ));
+        }
+        let old_len = data.len();
+        let mut whole = data;
+        whole.extend_from_slice(&tail);
+        let (lock, stamp) = write_locked(lock, FileWrite::Append(tail)).await?;
+        let (paired, _) = self.index_file(mirror.mailbox_id, &whole).await?;
+        drop(lock);
+        *synced = Some(stamp);
+        self.feed.wake();
+        Ok(paired
+            .into_iter()
+            .filter(|(entry, _)| entry.start >= old_len)
+            .map(|(_, uid)| uid)
+            .collect())
+    }
+
+    /// Changes flags or expunges in an external INBOX: under the write
+    /// locks, the index catches up with the file, takes the change, and
+    /// the file is rewritten to match.
+    pub(crate) async fn change_mirror(&self, mirror: &Mirror, change: IndexChange<'_>) -> Result<IndexChanged> {
+        let mut synced = mirror.synced.lock().await;
+        let (lock, data, stamp) = read_locked(lock(mirror, LockMode::Write).await?).await?;
+        let (paired, _) = self.index_file(mirror.mailbox_id, &data).await?;
+        let id = mirror.mailbox_id;
+        let result = match change {
+            IndexChange::Flags { uids, op, flags, may } => {
+                let (_, changed) = self.store.update_flags(id, uids, op, flags, may, None).await?;
+                IndexChanged::Flags(changed)
+            }
+            IndexChange::Expunge { uids } => IndexChanged::Expunged(self.store.expunge(id, uids).await?.0),
+        };
+        let rows: HashMap<u32, Flags> = self
+            .store
+            .messages(id, None)
+            .await?
+            .into_iter()
+            .map(|r| (r.uid, r.flags))
+            .collect();
+        let mut out = Vec::with_capacity(data.len());
+        out.extend_from_slice(&data[..paired.first().map_or(data.len(), |(e, _)| e.start)]);
+        for (entry, uid) in &paired {
+            match rows.get(uid) {
+                None => {}
+                Some(flags) if *flags != entry.flags => out.extend(shared_file::with_flags(&data, entry, flags)),
+                Some(_) => out.extend_from_slice(&data[entry.start..entry.end]),
+            }
+        }
+        let (lock, stamp) = if out == data {
+            (lock, stamp)
+        } else {
+            write_locked(lock, FileWrite::Replace(out)).await?
+        };
+        drop(lock);
+        *synced = Some(stamp);
+        self.feed.wake();
+        Ok(result)
+    }
+
+    /// Drops what is known of external INBOXes (a domain's settings
+    /// changed): they are looked up again when next opened.
+    pub(crate) fn forget_mirrors(&self) {
+        self.mirrors.by_mailbox.lock().expect("mirrors").clear();
+    }
+
+    /// Watches the external INBOXes met so far for other programs'
+    /// changes, so waiting sessions hear of them; until `stopped`.
+    pub async fn watch_mirrors(&self, mut stopped: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(WATCH_INTERVAL) => {}
+                _ = stopped.changed() => return,
+            }
+            let mirrors: Vec<Arc<Mirror>> = self
+                .mirrors
+                .by_mailbox
+                .lock()
+                .expect("mirrors")
+                .values()
+                .cloned()
+                .collect();
+            for mirror in mirrors {
+                if let Err(e) = self.refresh_mirror(&mirror).await {
+                    tracing::debug!("external INBOX {}: {e}", mirror.path.display());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! INBOXes kept as mbox files shared with legacy programs, through the
+//! real server: procmail appending while an IMAP session idles, flags set
+//! over IMAP written as `Status:`/`X-Status:`, expunges rewriting the file
+//! and leaving every other byte alone, a held dot-lock answered with
+//! `NO [INUSE]` / `-ERR [IN-USE]` without blocking other mailboxes, and the
+//! file's life with its account — on SQLite and PostgreSQL.
+//! `scripts/install-legacy-mailers` installs procmail and dotlockfile.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use mailroom::service::ExternalInbox;
+use mailroom_tests::net::{Pop, Server};
+use mailroom_tests::{Backend, World, server_test};
+
+fn have(program: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{program} is missing: scripts/install-legacy-mailers installs it"
+        );
+        eprintln!("skipped: {program} is not installed (scripts/install-legacy-mailers)");
+    }
+    found
+}
+
+/// Makes example.com keep its INBOXes in `dir/{user}`, with a short lock
+/// timeout so a held lock is answered quickly.
+async fn external(server: &Server, dir: &Path) {
+    let settings = ExternalInbox {
+        template: format!("{}/{{user}}", dir.display()),
+        locks: None,
+        lock_timeout: Some(1),
+    };
+    server
+        .service()
+        .set_external_inbox(&server.world.admin, "example.com", Some(&settings))
+        .await
+        .expect("external INBOXes");
+}
+
+/// procmail delivering one message into `mbox` under its own locks (a
+/// dot-lock and fcntl, as Debian's procmail does).
+fn procmail(mbox: &Path, subject: &str, body: &str) {
+    let rc = mbox.with_extension("procmailrc");
+    std::fs::write(&rc, format!(":0:\n{}\n", mbox.display())).unwrap();
+    let mut child = Command::new("procmail")
+        .args(["-f", "sender@example.org", "-m"])
+        .arg(&rc)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("procmail");
+    use std::io::Write;
+    let message = format!("From: Sender <sender@example.org>\nSubject: {subject}\n\n{body}\n");
+    child.stdin.take().unwrap().write_all(message.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success(), "procmail failed");
+}
+
+fn file(path: &Path) -> String {
+    String::from_utf8(std::fs::read(path).unwrap()).unwrap()
+}
+
+server_test!(
+    procmail_appends_reach_idle_and_imap_flags_reach_the_file,
+    |server: Server| async move {
+        if !have("procmail") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        external(&server, dir.path()).await;
+        server.user("alice").await;
+        let mbox: PathBuf = dir.path().join("alice");
+        assert!(mbox.exists(), "creating the account did not create its INBOX file");
+
+        procmail(&mbox, "First", "one");
+        let mut imap = server.login("alice").await;
+        let select = imap.ok("SELECT INBOX").await;
+        assert!(select.iter().any(|l| l == "* 1 EXISTS"), "{select:?}");
+
+        imap.send_raw(b"i IDLE\r\n").await;
+        assert!(imap.line().await.unwrap().starts_with('+'));
+        procmail(&mbox, "Second", "two\nFrom the body");
+        assert_eq!(imap.line().await.unwrap(), "* 2 EXISTS");
+        imap.send_raw(b"DONE\r\n").await;
+        let (_, done) = imap.until_tagged("i").await;
+        assert!(done.starts_with("OK"), "{done}");
+
+        let body = imap.ok("UID FETCH 2 BODY.PEEK[TEXT]").await.join("\n");
+        assert!(
+            body.contains("two\r\nFrom the body"),
+            "the From line was not unquoted: {body}"
+        );
+
+        // Flags set over IMAP are the file's Status and X-Status headers.
+        imap.ok("UID STORE 1 +FLAGS (\\Seen \\Flagged)").await;
+        let text = file(&mbox);
+        assert!(text.contains("Subject: First\nStatus: RO\nX-Status: F\n"), "{text}");
+        assert!(text.contains(">From the body"), "the quoting changed: {text}");
+
+        // An expunge rewrites the file without the message, the rest byte
+        // for byte.
+        let second_start = text.rfind("\nFrom sender@example.org").unwrap() + 1;
+        let second = text[second_start..].to_owned();
+        imap.ok("UID STORE 1 +FLAGS (\\Deleted)").await;
+        imap.ok("EXPUNGE").await;
+        assert_eq!(file(&mbox), second, "the remaining message changed");
+
+        // Mail delivered by Mailroom lands in the file too.
+        server
+            .service()
+            .deliver(
+                "alice",
+                b"Subject: Third\r\n\r\nthree\r\n".to_vec(),
+                Some("x@example.net"),
+            )
+            .await
+            .unwrap();
+        let text = file(&mbox);
+        assert!(text.contains("\n\nFrom x@example.net "), "{text}");
+        assert!(text.ends_with("Subject: Third\nStatus: O\n\nthree\n\n"), "{text}");
+        let status = imap.ok("STATUS INBOX (MESSAGES)").await;
+        assert!(status.iter().any(|l| l.contains("MESSAGES 2")), "{status:?}");
+
+        // Deleting the account leaves the file.
+        server
+            .service()
+            .delete_account(&server.world.admin, "alice")
+            .await
+            .unwrap();
+        assert!(mbox.exists(), "deleting the account deleted the INBOX file");
+    }
+);
+
+server_test!(
+    a_held_lock_is_answered_in_use_and_blocks_nothing_else,
+    |server: Server| async move {
+        if !have("dotlockfile") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        external(&server, dir.path()).await;
+        server.user("alice").await;
+        server.user("bob").await;
+        let mbox = dir.path().join("alice");
+        let mut imap = server.login("alice").await;
+        imap.ok("SELECT INBOX").await;
+        imap.ok("APPEND INBOX {12+}\r\nSubject: a\r\n").await;
+
+        let lock = dir.path().join("alice.lock");
+        assert!(
+            Command::new("dotlockfile")
+                .arg("-l")
+                .arg(&lock)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let refused = imap.fails("APPEND INBOX {12+}\r\nSubject: b\r\n", "NO").await;
+        assert!(refused.contains("[INUSE]"), "{refused}");
+        let refused = imap.fails("UID STORE 1 +FLAGS (\\Flagged)", "NO").await;
+        assert!(refused.contains("[INUSE]"), "{refused}");
+        // Reading takes no dot-lock, and bob's INBOX is another file.
+        imap.ok("UID FETCH 1 FLAGS").await;
+        let mut bob = server.login("bob").await;
+        bob.ok("SELECT INBOX").await;
+        bob.ok("APPEND INBOX {12+}\r\nSubject: c\r\n").await;
+        let mut pop = Pop::login(server.pop3, "alice").await;
+        pop.ok("DELE 1").await;
+        let quit = pop.command("QUIT").await;
+        assert!(quit.starts_with("-ERR [IN-USE]"), "{quit}");
+        assert!(
+            Command::new("dotlockfile")
+                .arg("-u")
+                .arg(&lock)
+                .status()
+                .unwrap()
+                .success()
+        );
+
+        assert_eq!(file(&mbox).matches("Subject: a").count(), 1);
+        assert!(!file(&mbox).contains("Subject: b"), "a refused APPEND was stored");
+        assert!(!file(&mbox).contains("X-Status"), "a refused STORE was written");
+        imap.ok("APPEND INBOX {12+}\r\nSubject: b\r\n").await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(file(&mbox).contains("Subject: b"));
+    }
+);
