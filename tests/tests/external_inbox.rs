@@ -190,3 +190,84 @@ server_test!(
         assert!(file(&mbox).contains("Subject: b"));
     }
 );
+
+/// Runs mutt on `mbox` with `keys` pushed, in a pseudo-terminal (mutt
+/// wants one), as a user at the keyboard would.
+fn mutt(mbox: &Path, keys: &str) {
+    let command = format!(
+        "mutt -n -F /dev/null -f {} -e 'set delete=yes quit=yes move=no confirmcreate=no confirmappend=no' -e 'push \"{keys}\"'",
+        mbox.display()
+    );
+    let status = Command::new("timeout")
+        .args(["30", "script", "-qec", &command, "/dev/null"])
+        .env("TERM", "xterm")
+        .stdout(Stdio::null())
+        .status()
+        .expect("mutt");
+    assert!(status.success(), "mutt failed: {status}");
+}
+
+/// POP3 `UIDL` as (message number, unique id) pairs.
+async fn uidls(server: &Server) -> Vec<(String, String)> {
+    let mut pop = Pop::login(server.pop3, "alice").await;
+    let (_, listing) = pop.multi("UIDL").await;
+    pop.ok("QUIT").await;
+    String::from_utf8(listing)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|(n, u)| (n.to_owned(), u.to_owned())))
+        .collect()
+}
+
+server_test!(mutt_deletes_and_reads_back_imap_flags, |server: Server| async move {
+    if !(have("mutt") && have("script")) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    external(&server, dir.path()).await;
+    server.user("alice").await;
+    let mbox = dir.path().join("alice");
+    for subject in ["one", "two", "three"] {
+        let message = format!("Subject: {subject}\r\n\r\n{subject}\r\n");
+        server
+            .service()
+            .deliver("alice", message.into_bytes(), Some("x@example.net"))
+            .await
+            .unwrap();
+    }
+    let before = uidls(&server).await;
+    assert_eq!(before.len(), 3, "{before:?}");
+
+    let mut imap = server.login("alice").await;
+    imap.ok("SELECT INBOX").await;
+    imap.send_raw(b"i IDLE\r\n").await;
+    assert!(imap.line().await.unwrap().starts_with('+'));
+    mutt(&mbox, "D~stwo<enter><sync-mailbox><quit>");
+    assert_eq!(imap.line().await.unwrap(), "* 2 EXPUNGE");
+    imap.send_raw(b"DONE\r\n").await;
+    imap.until_tagged("i").await;
+
+    let after = uidls(&server).await;
+    assert_eq!(
+        after.iter().map(|(_, u)| u.as_str()).collect::<Vec<_>>(),
+        [before[0].1.as_str(), before[2].1.as_str()],
+        "POP3 UIDLs changed when mutt rewrote the file"
+    );
+
+    // A flag set over IMAP is what mutt sees: it copies the flagged
+    // message, and only that one.
+    imap.ok("UID STORE 3 +FLAGS (\\Flagged)").await;
+    let out = dir.path().join("flagged");
+    mutt(
+        &mbox,
+        &format!(
+            "<tag-pattern>~F<enter><tag-prefix><copy-message>{}<enter><quit>",
+            out.display()
+        ),
+    );
+    let copied = file(&out);
+    assert!(copied.contains("Subject: three"), "{copied}");
+    assert!(!copied.contains("Subject: one"), "{copied}");
+    let uids = imap.ok("UID SEARCH ALL").await;
+    assert!(uids.iter().any(|l| l == "* SEARCH 1 3"), "{uids:?}");
+});

@@ -3,10 +3,11 @@
 //! what it does not change byte for byte), its flags from the `Status:`,
 //! `X-Status:` and `X-Keywords:` headers mutt, pine and Dovecot use, and
 //! its content as IMAP serves it — unquoted, without those headers (and
-//! without `Content-Length:`, which describes the file, not the message),
-//! with CRLF line ends. Because the flags are not part of the content, a
-//! program that only rewrites flags leaves the content, and so the
-//! content's hash Mailroom keys UIDs on, unchanged.
+//! without `Content-Length:` and mutt's `Lines:`, which describe the file,
+//! not the message), with CRLF line ends. Because neither the flags nor
+//! those headers are part of the content, a program that only rewrites
+//! flags leaves the content, and so the content's hash Mailroom keys UIDs
+//! on, unchanged.
 //!
 //! Boundaries: a message starts at a `From ` line at the start of the file
 //! or after an empty line; a `Content-Length:` header is followed when the
@@ -17,9 +18,11 @@ use mailroom_shared::{Flags, SystemFlag};
 
 use super::{format_asctime, is_quoted_from, read_from_line};
 
-/// Headers that belong to the file, not to the message.
-const FILE_HEADERS: [&str; 7] = [
+/// Headers that belong to the file, not to the message (`Lines:` is
+/// what mutt adds when it rewrites a message, beside `Content-Length:`).
+const FILE_HEADERS: [&str; 8] = [
     "status",
+    "lines",
     "x-status",
     "x-keywords",
     "content-length",
