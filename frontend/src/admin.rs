@@ -87,7 +87,8 @@ fn Domains(domains: Vec<DomainView>) -> impl IntoView {
                         <p class="muted small">{match d.external_inbox.clone() {
                             Some(t) => format!("INBOXes outside Mailroom: {t}"),
                             None => "INBOXes kept by Mailroom".to_owned(),
-                        }}</p></td>
+                        }}</p>
+                        {external_form(&d)}</td>
                     <td><ul class="plain">{aliases}</ul>
                         <form method="post" action="/admin" class="inline-form">
                             <input type="hidden" name="domain" value=d.name.clone()/>
@@ -116,6 +117,28 @@ fn Domains(domains: Vec<DomainView>) -> impl IntoView {
                 <button type="submit" name="op" value="add_domain" class="ghost">"Add domain"</button>
             </form>
         </section>
+    }
+}
+
+/// Where the domain's INBOXes live: mbox files shared with legacy
+/// programs (path template, locks, lock timeout), or Mailroom's store.
+fn external_form(d: &DomainView) -> impl IntoView + use<> {
+    let external = d.external_inbox.is_some();
+    view! {
+        <details class="external">
+            <summary class="small">"INBOX files…"</summary>
+            <form method="post" action="/admin" class="inline-form">
+                <input type="hidden" name="domain" value=d.name.clone()/>
+                <input type="text" name="template" placeholder="/var/mail/{user}" aria-label="INBOX file path"
+                    value=d.external_inbox.clone().unwrap_or_default() required/>
+                <input type="text" name="locks" placeholder="fcntl,dotlock" aria-label="Lock methods" class="narrow-wide"
+                    value=d.lock_methods.clone().unwrap_or_default()/>
+                <input type="number" name="lock_timeout" placeholder="10" aria-label="Lock timeout (seconds)" class="narrow"
+                    value=d.lock_timeout.map(|t| t.to_string()).unwrap_or_default()/>
+                <button type="submit" name="op" value="set_external" class="ghost">"Keep INBOXes in these files"</button>
+            </form>
+            {external.then(|| admin_button("internal_inbox", vec![("domain", d.name.clone())], "Keep INBOXes in Mailroom again", false))}
+        </details>
     }
 }
 

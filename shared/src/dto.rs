@@ -263,6 +263,10 @@ pub struct DomainView {
     pub aliases: Vec<String>,
     /// Where the accounts' INBOXes live outside Mailroom, if they do.
     pub external_inbox: Option<String>,
+    /// The file locks taken on them (`fcntl,dotlock`), when set.
+    pub lock_methods: Option<String>,
+    /// Seconds to wait for another program's lock, when set.
+    pub lock_timeout: Option<i64>,
     /// The mailboxes of the domain's `public` account, as the admin
     /// writes them (`~public/Support`).
     pub public_mailboxes: Vec<String>,

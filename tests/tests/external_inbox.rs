@@ -32,10 +32,14 @@ fn have(program: &str) -> bool {
 /// Makes example.com keep its INBOXes in `dir/{user}`, with a short lock
 /// timeout so a held lock is answered quickly.
 async fn external(server: &Server, dir: &Path) {
+    external_waiting(server, dir, 1).await;
+}
+
+async fn external_waiting(server: &Server, dir: &Path, lock_timeout: u64) {
     let settings = ExternalInbox {
         template: format!("{}/{{user}}", dir.display()),
         locks: None,
-        lock_timeout: Some(1),
+        lock_timeout: Some(lock_timeout),
     };
     server
         .service()
@@ -48,7 +52,8 @@ async fn external(server: &Server, dir: &Path) {
 /// dot-lock and fcntl, as Debian's procmail does).
 fn procmail(mbox: &Path, subject: &str, body: &str) {
     let rc = mbox.with_extension("procmailrc");
-    std::fs::write(&rc, format!(":0:\n{}\n", mbox.display())).unwrap();
+    // procmail waits 8 s between tries of a busy lock unless told less.
+    std::fs::write(&rc, format!("LOCKSLEEP=1\n:0:\n{}\n", mbox.display())).unwrap();
     let mut child = Command::new("procmail")
         .args(["-f", "sender@example.org", "-m"])
         .arg(&rc)
@@ -271,3 +276,143 @@ server_test!(mutt_deletes_and_reads_back_imap_flags, |server: Server| async move
     let uids = imap.ok("UID SEARCH ALL").await;
     assert!(uids.iter().any(|l| l == "* SEARCH 1 3"), "{uids:?}");
 });
+
+/// Runs `command`, retrying while the file is locked by the other side
+/// (`NO [INUSE]` is a correct answer under contention, not a failure).
+async fn ok_unless_in_use(imap: &mut mailroom_tests::net::Client, command: &str) -> Vec<String> {
+    loop {
+        let (untagged, done) = imap.command(command).await;
+        if done.starts_with("OK") {
+            return untagged;
+        }
+        assert!(done.contains("[INUSE]"), "{command} → {done}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn uids_of(search: &[String]) -> Vec<u32> {
+    search
+        .iter()
+        .filter_map(|l| l.strip_prefix("* SEARCH"))
+        .flat_map(|rest| rest.split_whitespace().filter_map(|u| u.parse().ok()))
+        .collect()
+}
+
+server_test!(
+    a_minute_of_legacy_appends_against_imap_flags_and_expunges_loses_nothing,
+    |server: Server| async move {
+        if !have("procmail") {
+            return;
+        }
+        let seconds: u64 = std::env::var("MAILROOM_STRESS_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(60);
+        let dir = tempfile::tempdir().unwrap();
+        external_waiting(&server, dir.path(), 10).await;
+        server.user("alice").await;
+        let mbox = dir.path().join("alice");
+        for kind in ["expunge", "flag"] {
+            for i in 0..10 {
+                let message = format!("Subject: {kind}-{i:02}\r\n\r\n{kind} {i}\r\n");
+                server
+                    .service()
+                    .deliver("alice", message.into_bytes(), Some("x@example.net"))
+                    .await
+                    .unwrap();
+            }
+        }
+
+        // The legacy writer: procmail under its own locks, a delivery every
+        // few milliseconds — a busy mail server.
+        let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
+        let writer = {
+            let mbox = mbox.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut n = 0;
+                while std::time::Instant::now() < deadline {
+                    procmail(
+                        &mbox,
+                        &format!("legacy-{n:05}"),
+                        &format!("body legacy-{n:05}\nFrom line legacy-{n:05}"),
+                    );
+                    n += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                n
+            })
+        };
+
+        // Two IMAP sessions expunge the expunge-* messages and flag the
+        // flag-* ones, then keep toggling \Seen on them until time is up.
+        let mut sessions = Vec::new();
+        for s in 0..2u32 {
+            let mut imap = server.login("alice").await;
+            sessions.push(tokio::spawn(async move {
+                ok_unless_in_use(&mut imap, "SELECT INBOX").await;
+                let mut round = 0u32;
+                while std::time::Instant::now() < deadline {
+                    let targets = uids_of(&ok_unless_in_use(&mut imap, "UID SEARCH SUBJECT expunge-").await);
+                    if let Some(uid) = targets.get(s as usize % targets.len().max(1)) {
+                        ok_unless_in_use(&mut imap, &format!("UID STORE {uid} +FLAGS.SILENT (\\Deleted)")).await;
+                        ok_unless_in_use(&mut imap, &format!("UID EXPUNGE {uid}")).await;
+                    }
+                    let flag = uids_of(&ok_unless_in_use(&mut imap, "UID SEARCH SUBJECT flag- UNFLAGGED").await);
+                    if let Some(uid) = flag.first() {
+                        ok_unless_in_use(&mut imap, &format!("UID STORE {uid} +FLAGS.SILENT (\\Flagged)")).await;
+                    }
+                    let op = if round.is_multiple_of(2) { '+' } else { '-' };
+                    ok_unless_in_use(&mut imap, &format!("UID STORE 11:20 {op}FLAGS.SILENT (\\Seen)")).await;
+                    ok_unless_in_use(&mut imap, "NOOP").await;
+                    round += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                imap.ok("LOGOUT").await;
+            }));
+        }
+        let written = writer.await.unwrap();
+        for session in sessions {
+            session.await.unwrap();
+        }
+        eprintln!("procmail delivered {written} messages in {seconds} s while IMAP flagged and expunged");
+        assert!(written > 10, "procmail delivered only {written} messages");
+
+        // The file: every legacy message exactly once, byte for byte as
+        // procmail wrote it; the flag-* messages once each, flagged; no
+        // expunge-* message.
+        let text = file(&mbox);
+        for n in 0..written {
+            let block = format!(
+                "From: Sender <sender@example.org>\nSubject: legacy-{n:05}\n\nbody legacy-{n:05}\n>From line legacy-{n:05}\n"
+            );
+            assert_eq!(
+                text.matches(&block).count(),
+                1,
+                "legacy-{n:05} lost, doubled or changed"
+            );
+        }
+        for i in 0..10 {
+            assert_eq!(
+                text.matches(&format!("Subject: flag-{i:02}\n")).count(),
+                1,
+                "flag-{i:02}"
+            );
+        }
+        if let Some(at) = text.find("Subject: expunge-") {
+            let from = text[..at].rfind("\nFrom ").unwrap_or(0);
+            panic!(
+                "an expunged message is back: {}",
+                &text[from..(at + 400).min(text.len())]
+            );
+        }
+        assert_eq!(text.matches("\nX-Status: F\n").count(), 10, "{text}");
+
+        // And the index agrees with the file.
+        let mut imap = server.login("alice").await;
+        let select = imap.ok("SELECT INBOX").await;
+        let exists = format!("* {} EXISTS", written + 10);
+        assert!(select.contains(&exists), "{select:?} (wanted {exists})");
+        let flagged = uids_of(&imap.ok("UID SEARCH FLAGGED").await);
+        assert_eq!(flagged.len(), 10);
+    }
+);

@@ -296,6 +296,7 @@ server_test!(administration_is_for_server_admins_only, |server: Server| async mo
         "op=add_alias&alias=postmaster&address=bob",
         "op=add_rule&pattern=*@example.com&target=bob@example.com",
         "op=add_domain&domain=evil.example",
+        "op=set_external&domain=example.com&template=/tmp/{user}",
     ] {
         let r = bob.post_form("/admin", form).await;
         assert!(
@@ -317,7 +318,9 @@ server_test!(administration_is_for_server_admins_only, |server: Server| async mo
     assert!(service.authenticate("alice", "pw-alice").await.is_ok());
     assert!(!service.authenticate("bob", "pw-bob").await.unwrap().is_server_admin());
     assert!(service.admin_view(&admin).await.unwrap().routing_rules.is_empty());
-    assert_eq!(service.domains(&admin).await.unwrap().len(), 1);
+    let domains = service.domains(&admin).await.unwrap();
+    assert_eq!(domains.len(), 1);
+    assert!(domains[0].external_inbox.is_none(), "a non-admin moved the INBOXes");
 });
 
 server_test!(
@@ -376,6 +379,31 @@ server_test!(
             &root.post_form("/admin", "op=delete_account&address=root").await
         ));
         assert!(refused(&root.post_form("/admin", "op=delete_rule&id=abc").await));
+
+        // INBOX files: the page sets and clears them (bad templates refused).
+        let spool = tempfile::tempdir().unwrap();
+        assert!(refused(
+            &root
+                .post_form("/admin", "op=set_external&domain=example.org&template=relative/{user}")
+                .await
+        ));
+        let form = format!(
+            "op=set_external&domain=example.org&template={}/%7Buser%7D&locks=dotlock,fcntl&lock_timeout=3",
+            spool.path().display()
+        );
+        ok(root.post_form("/admin", &form).await);
+        let org = service.admin_view(&admin).await.unwrap().domains;
+        let org = org.iter().find(|d| d.name == "example.org").unwrap();
+        assert_eq!(org.lock_methods.as_deref(), Some("dotlock,fcntl"));
+        assert_eq!(org.lock_timeout, Some(3));
+        service
+            .add_account(&admin, "erin@example.org", Some("pw-erin"), false)
+            .await
+            .unwrap();
+        assert!(spool.path().join("erin").exists(), "no INBOX file for a new account");
+        ok(root.post_form("/admin", "op=internal_inbox&domain=example.org").await);
+        let view = service.admin_view(&admin).await.unwrap();
+        assert!(view.domains.iter().all(|d| d.external_inbox.is_none()));
 
         let rule = service.admin_view(&admin).await.unwrap().routing_rules[0].id;
         ok(root.post_form("/admin", &format!("op=delete_rule&id={rule}")).await);

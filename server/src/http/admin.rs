@@ -13,6 +13,7 @@ use super::Web;
 use super::actions::{outcome, signed_out};
 use super::auth::SignedIn;
 use crate::error::Error;
+use crate::service::ExternalInbox;
 
 #[derive(Deserialize)]
 pub(crate) struct AdminAction {
@@ -38,6 +39,12 @@ pub(crate) struct AdminAction {
     id: String,
     #[serde(default)]
     name: String,
+    #[serde(default)]
+    template: String,
+    #[serde(default)]
+    locks: String,
+    #[serde(default)]
+    lock_timeout: String,
 }
 
 fn number(what: &str, text: &str) -> crate::Result<i64> {
@@ -130,6 +137,23 @@ pub(crate) async fn admin(
                     "{} created: open its sharing to choose who may use it.",
                     m.name
                 ))
+            }
+            "set_external" => {
+                let lock_timeout = match a.lock_timeout.trim() {
+                    "" => None,
+                    text => Some(number("lock timeout", text)?.max(0) as u64),
+                };
+                let settings = ExternalInbox {
+                    template: a.template.trim().to_owned(),
+                    locks: Some(a.locks.trim().to_owned()).filter(|l| !l.is_empty()),
+                    lock_timeout,
+                };
+                s.set_external_inbox(p, domain, Some(&settings)).await?;
+                Ok(format!("{domain}: INBOXes are kept in {}.", settings.template))
+            }
+            "internal_inbox" => {
+                s.set_external_inbox(p, domain, None).await?;
+                Ok(format!("{domain}: INBOXes are kept by Mailroom."))
             }
             other => Err(Error::BadInput(format!("unknown administration action {other:?}"))),
         }

@@ -149,7 +149,7 @@ impl MboxLock {
                 }
                 Err(_) => {
                     std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(100));
+                    pause = (pause * 2).min(Duration::from_millis(25));
                 }
             }
         }

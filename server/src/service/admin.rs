@@ -301,6 +301,8 @@ impl Service {
                     .collect(),
                 name: d.name,
                 external_inbox: d.external_inbox,
+                lock_methods: d.lock_methods,
+                lock_timeout: d.lock_timeout,
                 public_mailboxes,
             });
         }
