@@ -274,3 +274,75 @@ both_backends!(public_mailboxes_from_the_command_line, async |w: World| {
     let listed = ok(&run_cli(&w.db, &["mailbox", "list", "public"], b""));
     assert_eq!(listed, "~public/INBOX\n~public/Support\n~public/Support/Archive\n");
 });
+
+both_backends!(domains_with_external_inbox_files, async |w: World| {
+    let spool = tempfile::tempdir().unwrap();
+    let template = format!("{}/{{user}}", spool.path().display());
+    let out = ok(&run_cli(
+        &w.db,
+        &[
+            "domain",
+            "add",
+            "legacy.example",
+            "--external-inbox",
+            &template,
+            "--locks",
+            "dotlock,fcntl",
+        ],
+        b"",
+    ));
+    assert!(out.contains("INBOXes in"), "{out}");
+    let list = ok(&run_cli(&w.db, &["domain", "list"], b""));
+    assert!(
+        list.contains("legacy.example (INBOXes in") && list.contains("locks dotlock,fcntl"),
+        "{list}"
+    );
+    ok(&run_cli(&w.db, &["account", "add", "zoe@legacy.example"], b""));
+    let file = spool.path().join("zoe");
+    assert!(file.exists(), "no INBOX file for a new account");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(file.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+    ok(&run_cli(&w.db, &["account", "delete", "zoe@legacy.example"], b""));
+    assert!(file.exists(), "deleting the account deleted its INBOX file");
+
+    let err = failed(&run_cli(
+        &w.db,
+        &[
+            "domain",
+            "set",
+            "legacy.example",
+            "--external-inbox",
+            "/tmp/{user}",
+            "--locks",
+            "lockf",
+        ],
+        b"",
+    ));
+    assert!(err.contains("unknown lock method"), "{err}");
+    let err = failed(&run_cli(
+        &w.db,
+        &["domain", "set", "legacy.example", "--external-inbox", "mail/x"],
+        b"",
+    ));
+    assert!(err.contains("absolute path with {user}"), "{err}");
+
+    // A domain whose INBOXes hold mail in the store does not switch.
+    w.user("alice").await;
+    w.service
+        .deliver("alice", b"Subject: kept\r\n\r\nx\r\n".to_vec(), None)
+        .await
+        .unwrap();
+    let err = failed(&run_cli(
+        &w.db,
+        &["domain", "set", "example.com", "--external-inbox", &template],
+        b"",
+    ));
+    assert!(err.contains("move them out"), "{err}");
+    ok(&run_cli(
+        &w.db,
+        &["domain", "set", "legacy.example", "--internal-inbox"],
+        b"",
+    ));
+    let list = ok(&run_cli(&w.db, &["domain", "list"], b""));
+    assert!(!list.contains("INBOXes in"), "{list}");
+});
