@@ -90,7 +90,9 @@ server_test!(
         imap.send_raw(b"i IDLE\r\n").await;
         assert!(imap.line().await.unwrap().starts_with('+'));
         procmail(&mbox, "Second", "two\nFrom the body");
+        let delivered = std::time::Instant::now();
         assert_eq!(imap.line().await.unwrap(), "* 2 EXISTS");
+        eprintln!("IDLE heard of procmail's delivery after {:?}", delivered.elapsed());
         imap.send_raw(b"DONE\r\n").await;
         let (_, done) = imap.until_tagged("i").await;
         assert!(done.starts_with("OK"), "{done}");

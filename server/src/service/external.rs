@@ -33,9 +33,9 @@ use crate::mbox::lock::{LockError, LockMode, LockSettings, MboxLock, parse_metho
 use crate::mbox::shared_file::{self, Entry};
 use crate::store::{AccountRow, Content, DomainRow, MailboxRow, NewMessage, content_hash, now};
 
-/// How often waiting sessions' files are checked for other programs'
-/// changes.
-pub const WATCH_INTERVAL: Duration = Duration::from_millis(250);
+/// How often every file is checked for other programs' changes besides
+/// what inotify reports (it reports nothing on some network file systems).
+pub const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What identifies one version of a file: a program that changed it
 /// changed one of these.
@@ -71,6 +71,8 @@ pub(crate) struct Mirror {
 #[derive(Default)]
 pub(crate) struct Mirrors {
     by_mailbox: Mutex<HashMap<i64, Arc<Mirror>>>,
+    /// Told when a mirror is added, so the watcher watches its directory.
+    added: tokio::sync::Notify,
 }
 
 /// The file of `account`'s INBOX in a domain whose INBOXes are external:
@@ -199,8 +201,12 @@ impl Service {
             settings: lock_settings(&domain),
             synced: tokio::sync::Mutex::new(None),
         });
-        let mut all = self.mirrors.by_mailbox.lock().expect("mirrors");
-        Ok(Some(all.entry(mailbox.id).or_insert(mirror).clone()))
+        let mirror = {
+            let mut all = self.mirrors.by_mailbox.lock().expect("mirrors");
+            all.entry(mailbox.id).or_insert(mirror).clone()
+        };
+        self.mirrors.added.notify_one();
+        Ok(Some(mirror))
     }
 
     /// Brings the index in line with the file if the file changed since
@@ -371,13 +377,29 @@ impl Service {
     }
 
     /// Watches the external INBOXes met so far for other programs'
-    /// changes, so waiting sessions hear of them; until `stopped`.
+    /// changes, so waiting sessions hear of them: inotify on their
+    /// directories (a file replaced by rename is seen too) reports them at
+    /// once, and every file is checked each [`WATCH_INTERVAL`] as well;
+    /// until `stopped`.
     pub async fn watch_mirrors(&self, mut stopped: tokio::sync::watch::Receiver<bool>) {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(WATCH_INTERVAL) => {}
-                _ = stopped.changed() => return,
+        use notify::Watcher;
+        let (tx, mut events) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
+        let mut inotify = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            for path in event.map(|e| e.paths).unwrap_or_default() {
+                let _ = tx.send(path);
             }
+        })
+        .map_err(|e| tracing::warn!("no inotify for external INBOXes ({e}): checking them every second"))
+        .ok();
+        let mut watched = std::collections::HashSet::new();
+        let mut tick = tokio::time::interval(WATCH_INTERVAL);
+        loop {
+            let changed: Option<PathBuf> = tokio::select! {
+                _ = stopped.changed() => return,
+                _ = tick.tick() => None,
+                () = self.mirrors.added.notified() => None,
+                Some(path) = events.recv() => Some(path),
+            };
             let mirrors: Vec<Arc<Mirror>> = self
                 .mirrors
                 .by_mailbox
@@ -387,6 +409,15 @@ impl Service {
                 .cloned()
                 .collect();
             for mirror in mirrors {
+                if let (Some(inotify), Some(dir)) = (inotify.as_mut(), mirror.path.parent())
+                    && watched.insert(dir.to_path_buf())
+                    && let Err(e) = inotify.watch(dir, notify::RecursiveMode::NonRecursive)
+                {
+                    tracing::warn!("cannot watch {}: {e}", dir.display());
+                }
+                if changed.as_ref().is_some_and(|p| *p != mirror.path) {
+                    continue;
+                }
                 if let Err(e) = self.refresh_mirror(&mirror).await {
                     tracing::debug!("external INBOX {}: {e}", mirror.path.display());
                 }
