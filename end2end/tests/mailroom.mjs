@@ -25,7 +25,7 @@ export async function startServer() {
   const data = mkdtempSync(join(tmpdir(), 'mailroom-e2e-'));
   const child = spawn(binary, ['--data', data, 'serve', '--domain', 'example.com',
     '--http', '127.0.0.1:0', '--imap', '127.0.0.1:0', '--imaps', '127.0.0.1:0',
-    '--pop3', '127.0.0.1:0', '--pop3s', '127.0.0.1:0'], {
+    '--pop3', '127.0.0.1:0', '--pop3s', '127.0.0.1:0', '--lmtp', '127.0.0.1:0'], {
     env: { ...process.env, MAILROOM_ADMIN_PASSWORD: PASSWORD, MAILROOM_SITE_ROOT: join(root, 'target', 'site') },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

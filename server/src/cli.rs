@@ -106,6 +106,12 @@ pub struct ServeArgs {
     /// POP3 over implicit TLS address.
     #[arg(long, default_value = "127.0.0.1:1995")]
     pub pop3s: SocketAddr,
+    /// LMTP address, where an MTA hands mail over ("off" to disable).
+    #[arg(long, default_value = "127.0.0.1:1024", value_parser = parse_optional_addr)]
+    pub lmtp: Option<SocketAddr>,
+    /// Also take LMTP on this Unix socket (for a local Postfix).
+    #[arg(long, value_name = "PATH")]
+    pub lmtp_socket: Option<PathBuf>,
     /// POP3 RETR leaves messages unread (by default it marks them \Seen).
     #[arg(long)]
     pub pop3_keep_unseen: bool,
@@ -306,7 +312,7 @@ async fn serve(store: Store, args: ServeArgs, data: &Path) -> Result<()> {
         (Some(cert), Some(key)) => tls::Source::Files { cert, key },
         _ => tls::Source::SelfSigned {
             dir: data.join("tls"),
-            hostname: args.hostname,
+            hostname: args.hostname.clone(),
         },
     };
     let defaults = crate::serve::Options::default();
@@ -329,6 +335,12 @@ async fn serve(store: Store, args: ServeArgs, data: &Path) -> Result<()> {
             retr_sets_seen: !args.pop3_keep_unseen,
             require_tls: args.require_tls,
             ..defaults.pop3_config.clone()
+        },
+        lmtp: args.lmtp,
+        lmtp_socket: args.lmtp_socket,
+        lmtp_config: crate::lmtp::Config {
+            hostname: args.hostname,
+            ..defaults.lmtp_config.clone()
         },
         connections_per_ip: args.max_connections_per_ip,
         connections_per_account: args.max_sessions_per_account,
@@ -360,6 +372,9 @@ async fn serve(store: Store, args: ServeArgs, data: &Path) -> Result<()> {
     }
     if let (Some(pop3), Some(pop3s)) = (running.pop3, running.pop3s) {
         println!("POP3: {pop3} (STLS), POP3S: {pop3s} (implicit TLS)");
+    }
+    if let Some(lmtp) = running.lmtp {
+        println!("LMTP: {lmtp}");
     }
     println!("Stop it with Ctrl-C.");
     let _ = std::io::stdout().flush();
@@ -423,6 +438,14 @@ async fn set_external(service: &Service, system: &Principal, domain: &str, args:
     service.set_external_inbox(system, domain, Some(&settings)).await?;
     println!("{domain}: INBOXes in {}", settings.template);
     Ok(())
+}
+
+/// An address, or `off`.
+fn parse_optional_addr(s: &str) -> std::result::Result<Option<SocketAddr>, String> {
+    if s.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    s.parse().map(Some).map_err(|e| format!("{s:?}: {e}"))
 }
 
 /// The password from standard input's first line, or a generated one.

@@ -39,6 +39,10 @@ pub struct Options {
     pub pop3: Option<SocketAddr>,
     pub pop3s: Option<SocketAddr>,
     pub pop3_config: pop3::Config,
+    /// LMTP over TCP (`None`: off) and on a Unix socket.
+    pub lmtp: Option<SocketAddr>,
+    pub lmtp_socket: Option<std::path::PathBuf>,
+    pub lmtp_config: crate::lmtp::Config,
     /// Open connections allowed from one address, and sessions per account.
     pub connections_per_ip: usize,
     pub connections_per_account: usize,
@@ -62,6 +66,9 @@ impl Default for Options {
             pop3: None,
             pop3s: None,
             pop3_config: pop3::Config::default(),
+            lmtp: None,
+            lmtp_socket: None,
+            lmtp_config: crate::lmtp::Config::default(),
             connections_per_ip: 100,
             connections_per_account: 50,
             login_failures: (10, Duration::from_secs(6)),
@@ -80,6 +87,7 @@ pub struct Running {
     pub imaps: Option<SocketAddr>,
     pub pop3: Option<SocketAddr>,
     pub pop3s: Option<SocketAddr>,
+    pub lmtp: Option<SocketAddr>,
     pub bootstrap: Bootstrap,
     /// Demo accounts created now, with their passwords.
     pub demo_accounts: Vec<(String, String)>,
@@ -156,6 +164,30 @@ pub async fn start(
             }
         });
     }
+    let lmtp_gateway = Arc::new(crate::lmtp::Gateway::new(service.clone(), options.lmtp_config.clone()));
+    let mut lmtp = None;
+    if let Some(addr) = options.lmtp {
+        let (listener, bound) = bind(addr).await?;
+        lmtp = Some(bound);
+        let (gateway, stopped) = (Arc::clone(&lmtp_gateway), stopped.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                () = crate::lmtp::serve_tcp(listener, gateway) => {}
+                () = until(stopped) => {}
+            }
+        });
+    }
+    if let Some(path) = &options.lmtp_socket {
+        let listener = crate::lmtp::bind_unix(path)
+            .map_err(|e| Error::BadInput(format!("cannot listen on {}: {e}", path.display())))?;
+        let (gateway, stopped) = (Arc::clone(&lmtp_gateway), stopped.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                () = crate::lmtp::serve_unix(listener, gateway) => {}
+                () = until(stopped) => {}
+            }
+        });
+    }
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop.send(true);
@@ -173,6 +205,7 @@ pub async fn start(
         imaps: bound_addrs[1],
         pop3: bound_addrs[2],
         pop3s: bound_addrs[3],
+        lmtp,
         bootstrap,
         demo_accounts,
         task,

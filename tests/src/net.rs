@@ -66,6 +66,7 @@ pub struct Server {
     pub imaps: SocketAddr,
     pub pop3: SocketAddr,
     pub pop3s: SocketAddr,
+    pub lmtp: SocketAddr,
     pub cert: PathBuf,
 }
 
@@ -82,6 +83,7 @@ impl Server {
             imaps: Some("127.0.0.1:0".parse().unwrap()),
             pop3: Some("127.0.0.1:0".parse().unwrap()),
             pop3s: Some("127.0.0.1:0".parse().unwrap()),
+            lmtp: Some("127.0.0.1:0".parse().unwrap()),
             tls: Some(mailroom::gateway::tls::Source::SelfSigned {
                 dir: dir.clone(),
                 hostname: "localhost".into(),
@@ -97,6 +99,7 @@ impl Server {
             imaps: running.imaps.expect("imaps listens"),
             pop3: running.pop3.expect("pop3 listens"),
             pop3s: running.pop3s.expect("pop3s listens"),
+            lmtp: running.lmtp.expect("lmtp listens"),
             world,
             running,
             cert: dir.join("cert.pem"),

@@ -121,6 +121,8 @@ async fn the_binary_prints_where_it_listens() {
             "127.0.0.1:0",
             "--imaps",
             "127.0.0.1:0",
+            "--lmtp",
+            "127.0.0.1:0",
         ])
         .arg("--data")
         .arg(dir.path())

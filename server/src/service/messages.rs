@@ -8,7 +8,8 @@ use super::external::{IndexChange, IndexChanged};
 use super::{Opened, Principal, Service, router};
 use crate::error::{Error, Result};
 use crate::feed::{Change, group_changes};
-use crate::store::{Content, MessageRow, NewMessage, now};
+use crate::store::{AccountRow, Content, MessageRow, NewMessage, now};
+use mailroom_shared::acl::{Who, effective_rights};
 
 /// The largest message accepted, in bytes (IMAP advertises it as
 /// APPENDLIMIT).
@@ -337,9 +338,35 @@ impl Service {
         Ok(super::watch::visible_to(p, group_changes(&rows)))
     }
 
-    /// Delivers a message to the INBOX of `recipient` (any address the
-    /// router knows: aliases and routing rules apply). Delivery is the
-    /// server's own act, so no ACL is consulted for an INBOX.
+    /// Finds the account mail for `recipient` goes to (aliases and routing
+    /// rules apply), and the `+detail` of its address if it had one
+    /// (`alice+lists@example.com`; an account whose name has a `+` wins).
+    pub async fn recipient(&self, recipient: &str) -> Result<(AccountRow, Option<String>)> {
+        let domain = self.primary_domain().await?;
+        if let Some(account) = router::resolve(&self.store, recipient, &domain).await? {
+            return Ok((account, None));
+        }
+        let unknown = || Error::NotFound(format!("no mailbox here for {recipient}"));
+        let (local, at_domain) = match recipient.split_once('@') {
+            Some((l, d)) => (l, Some(d)),
+            None => (recipient, None),
+        };
+        let (user, detail) = local.split_once('+').ok_or_else(unknown)?;
+        let base = match at_domain {
+            Some(d) => format!("{user}@{d}"),
+            None => user.to_owned(),
+        };
+        let account = router::resolve(&self.store, &base, &domain)
+            .await?
+            .ok_or_else(unknown)?;
+        Ok((account, Some(detail.to_owned()).filter(|d| !d.is_empty())))
+    }
+
+    /// Delivers a message for `recipient` (any address the router knows:
+    /// aliases and routing rules apply). Delivery is the server's own act,
+    /// so no ACL is consulted for an INBOX; `user+detail` files into the
+    /// account's mailbox `detail` when that mailbox lets anyone post to it
+    /// (`p` for `anyone`, RFC 4314), else into the INBOX.
     pub async fn deliver(
         &self,
         recipient: &str,
@@ -347,34 +374,52 @@ impl Service {
         envelope_from: Option<&str>,
     ) -> Result<DeliveryReport> {
         let content = canonical_content(content)?;
-        let domain = self.primary_domain().await?;
-        let account = router::resolve(&self.store, recipient, &domain)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("no mailbox here for {recipient}")))?;
-        let inbox = self
-            .store
-            .mailbox_by_name(account.id, "INBOX")
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("{} has no INBOX", account.address())))?;
+        let (account, detail) = self.recipient(recipient).await?;
+        let target = match detail {
+            Some(detail) => self.postable(&account, &detail).await?,
+            None => None,
+        };
+        let mailbox = match target {
+            Some(m) => m,
+            None => self
+                .store
+                .mailbox_by_name(account.id, "INBOX")
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("{} has no INBOX", account.address())))?,
+        };
         let message = NewMessage {
             content: Content::New(content),
             flags: Flags::default(),
             internal_date: now(),
             envelope_from: envelope_from.map(str::to_owned),
         };
-        let uids = match self.mirror_of(&account, &inbox).await? {
+        let uids = match self.mirror_of(&account, &mailbox).await? {
             Some(mirror) => self.insert_into_mirror(&mirror, vec![message]).await?,
-            None => self.store.insert_messages(inbox.id, vec![message], None).await?.0,
+            None => self.store.insert_messages(mailbox.id, vec![message], None).await?.0,
         };
         self.feed.wake();
         Ok(DeliveryReport {
             account: account.address(),
-            mailbox: "INBOX".into(),
+            mailbox: mailbox.name,
             uid: uids
                 .first()
                 .copied()
                 .ok_or_else(|| Error::InUse("the message was not stored".into()))?,
         })
+    }
+
+    /// The account's mailbox `name` if anyone may post to it.
+    async fn postable(&self, account: &AccountRow, name: &str) -> Result<Option<crate::store::MailboxRow>> {
+        let Some(mailbox) = self.store.mailbox_by_name(account.id, name).await? else {
+            return Ok(None);
+        };
+        let acl = self.store.acl_of(mailbox.id).await?;
+        let anonymous = Who {
+            address: None,
+            server_admin: false,
+        };
+        let rights = effective_rights(anonymous, &account.address(), &acl);
+        Ok(rights.contains(Right::Post).then_some(mailbox))
     }
 
     /// Adds already-parsed messages to a mailbox in one transaction, with

@@ -89,10 +89,12 @@ impl Store {
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             // WAL lets readers go on while one writer writes;
-                            // the busy timeout makes writers queue, not fail.
+                            // the busy timeout makes writers queue, not fail;
+                            // FULL syncs the WAL at each commit, so what was
+                            // acknowledged (an LMTP 250) survives power loss.
                             sqlx::raw_sql(
                                 "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-                                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                                 PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;",
                             )
                             .execute(conn)
                             .await?;

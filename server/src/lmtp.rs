@@ -1,0 +1,359 @@
+//! The LMTP gateway (RFC 2033): how an MTA — Postfix's `lmtp` transport,
+//! over TCP or a Unix socket — hands mail to Mailroom. `LHLO`, `MAIL
+//! FROM`, `RCPT TO` (resolved through the router: aliases and routing
+//! rules apply, unknown addresses get `550 5.1.1` at once), `DATA` with one
+//! reply per accepted recipient, `RSET`, `NOOP`, `QUIT`; `SIZE`,
+//! `8BITMIME`, `ENHANCEDSTATUSCODES` and `PIPELINING` are advertised. A
+//! `250` after DATA means the message is committed to the store (or
+//! appended to an external INBOX file) — the MTA may forget it.
+//!
+//! Commands are parsed by smtp-proto; the session loop, the bounded line
+//! reader and dot-unstuffing are ours (the crate leaves them to its user).
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use smtp_proto::Request;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::Semaphore;
+
+use crate::error::Error;
+use crate::service::{MAX_MESSAGE_SIZE, Service};
+
+/// How the LMTP gateway behaves.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The name in the greeting and the LHLO reply.
+    pub hostname: String,
+    /// Recipients accepted in one transaction.
+    pub max_recipients: usize,
+    /// Sessions served at once (an MTA opens several).
+    pub max_sessions: usize,
+    /// How long a client may stay silent.
+    pub timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            hostname: "localhost".into(),
+            max_recipients: 100,
+            max_sessions: 256,
+            timeout: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+/// What every LMTP session shares.
+pub struct Gateway {
+    pub service: Service,
+    pub config: Config,
+    sessions: Semaphore,
+}
+
+impl Gateway {
+    pub fn new(service: Service, config: Config) -> Gateway {
+        let sessions = Semaphore::new(config.max_sessions);
+        Gateway {
+            service,
+            config,
+            sessions,
+        }
+    }
+}
+
+/// The longest command line read (RFC 5321 allows 512 octets).
+const MAX_COMMAND_LINE: usize = 4096;
+
+/// Accepts LMTP connections over TCP.
+pub async fn serve_tcp(listener: TcpListener, gateway: Arc<Gateway>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        spawn_session(Arc::clone(&gateway), stream);
+    }
+}
+
+/// Accepts LMTP connections on a Unix socket (how a local Postfix
+/// usually talks to its delivery agent).
+pub async fn serve_unix(listener: UnixListener, gateway: Arc<Gateway>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        spawn_session(Arc::clone(&gateway), stream);
+    }
+}
+
+/// Binds a Unix socket, replacing a stale one left by a previous run.
+pub fn bind_unix(path: &PathBuf) -> std::io::Result<UnixListener> {
+    if path.exists() {
+        std::fs::remove_file(path)?;
+    }
+    UnixListener::bind(path)
+}
+
+fn spawn_session<S>(gateway: Arc<Gateway>, stream: S)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        let Ok(_permit) = gateway.sessions.try_acquire() else {
+            let mut stream = stream;
+            let _ = stream
+                .write_all(b"421 4.3.2 Too many connections, try again later\r\n")
+                .await;
+            return;
+        };
+        let mut session = Session {
+            gateway: &gateway,
+            io: BufReader::new(stream),
+            out: Vec::new(),
+            greeted: false,
+            from: None,
+            recipients: Vec::new(),
+        };
+        if let Err(e) = session.run().await {
+            tracing::debug!("lmtp session ended: {e}");
+        }
+    });
+}
+
+/// One accepted recipient: the address as given, for the reply.
+struct Recipient {
+    address: String,
+}
+
+struct Session<'g, S> {
+    gateway: &'g Gateway,
+    io: BufReader<S>,
+    out: Vec<u8>,
+    greeted: bool,
+    /// The envelope sender once `MAIL FROM` was given (empty: `<>`).
+    from: Option<String>,
+    recipients: Vec<Recipient>,
+}
+
+/// What reading a line gave.
+enum Line {
+    Text(Vec<u8>),
+    TooLong,
+    Closed,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
+    fn reply(&mut self, text: &str) {
+        self.out.extend_from_slice(text.as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        let out = std::mem::take(&mut self.out);
+        self.io.get_mut().write_all(&out).await?;
+        self.io.get_mut().flush().await
+    }
+
+    /// One line of at most `limit` bytes (with its LF); a longer one is
+    /// read to its end and reported, never kept.
+    async fn line(&mut self, limit: usize) -> std::io::Result<Line> {
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(
+            self.gateway.config.timeout,
+            (&mut self.io).take(limit as u64).read_until(b'\n', &mut buf),
+        )
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "client silent"))??;
+        if read == 0 {
+            return Ok(Line::Closed);
+        }
+        if buf.ends_with(b"\n") {
+            return Ok(Line::Text(buf));
+        }
+        if buf.len() < limit {
+            return Ok(Line::Closed); // the connection ended mid-line
+        }
+        // Skip the rest of the overlong line.
+        loop {
+            let mut rest = Vec::new();
+            let n = (&mut self.io).take(64 * 1024).read_until(b'\n', &mut rest).await?;
+            if n == 0 {
+                return Ok(Line::Closed);
+            }
+            if rest.ends_with(b"\n") {
+                return Ok(Line::TooLong);
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        self.from = None;
+        self.recipients.clear();
+    }
+
+    async fn run(&mut self) -> std::io::Result<()> {
+        let greeting = format!("220 {} LMTP Mailroom ready", self.gateway.config.hostname);
+        self.reply(&greeting);
+        self.flush().await?;
+        loop {
+            let line = match self.line(MAX_COMMAND_LINE).await? {
+                Line::Closed => return Ok(()),
+                Line::TooLong => {
+                    self.reply("500 5.5.2 Line too long");
+                    self.flush().await?;
+                    continue;
+                }
+                Line::Text(line) => line,
+            };
+            let request = Request::parse(&mut line.iter()).map(Request::into_owned);
+            let quit = matches!(request, Ok(Request::Quit));
+            match request {
+                Ok(request) => self.command(request).await?,
+                Err(e) => self.reply(&syntax_reply(&e)),
+            }
+            // Pipelined commands are answered together (RFC 2920).
+            if quit || self.io.buffer().is_empty() {
+                self.flush().await?;
+            }
+            if quit {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn command(&mut self, request: Request<String>) -> std::io::Result<()> {
+        match request {
+            Request::Lhlo { host: _ } => {
+                self.reset();
+                self.greeted = true;
+                let hostname = self.gateway.config.hostname.clone();
+                self.reply(&format!("250-{hostname}"));
+                self.reply("250-PIPELINING");
+                self.reply("250-ENHANCEDSTATUSCODES");
+                self.reply("250-8BITMIME");
+                self.reply(&format!("250 SIZE {MAX_MESSAGE_SIZE}"));
+            }
+            Request::Ehlo { .. } | Request::Helo { .. } => {
+                self.reply("500 5.5.1 This is LMTP: say LHLO");
+            }
+            Request::Mail { from } => {
+                if !self.greeted {
+                    self.reply("503 5.5.1 Say LHLO first");
+                } else if self.from.is_some() {
+                    self.reply("503 5.5.1 Nested MAIL command");
+                } else if from.size > MAX_MESSAGE_SIZE {
+                    self.reply(&format!("552 5.3.4 Messages are limited to {MAX_MESSAGE_SIZE} bytes"));
+                } else {
+                    self.from = Some(from.address);
+                    self.reply("250 2.1.0 Sender OK");
+                }
+            }
+            Request::Rcpt { to } => self.recipient(to.address).await,
+            Request::Data => return self.data().await,
+            Request::Rset => {
+                self.reset();
+                self.reply("250 2.0.0 OK");
+            }
+            Request::Noop { .. } => self.reply("250 2.0.0 OK"),
+            Request::Vrfy { .. } => self.reply("252 2.5.2 Cannot verify, but will try delivery"),
+            Request::Quit => self.reply("221 2.0.0 Bye"),
+            other => self.reply(&format!("502 5.5.1 {} is not supported here", other.name())),
+        }
+        Ok(())
+    }
+
+    async fn recipient(&mut self, address: String) {
+        if self.from.is_none() {
+            return self.reply("503 5.5.1 Say MAIL FROM first");
+        }
+        if self.recipients.len() >= self.gateway.config.max_recipients {
+            return self.reply("452 4.5.3 Too many recipients");
+        }
+        match self.gateway.service.recipient(&address).await {
+            Ok(_) => {
+                self.recipients.push(Recipient { address });
+                self.reply("250 2.1.5 Recipient OK");
+            }
+            Err(Error::NotFound(_) | Error::BadInput(_)) => {
+                self.reply(&format!("550 5.1.1 <{address}>: no such user here"));
+            }
+            Err(e) => self.reply(&format!("451 4.3.0 <{address}>: {e}")),
+        }
+    }
+
+    /// Reads the message (dot-unstuffed, bounded) and delivers it to each
+    /// recipient, one reply each.
+    async fn data(&mut self) -> std::io::Result<()> {
+        if self.recipients.is_empty() {
+            self.reply("503 5.5.1 No valid recipients");
+            return Ok(());
+        }
+        self.reply("354 Go ahead, end with <CRLF>.<CRLF>");
+        self.flush().await?;
+        let mut message = Vec::new();
+        let mut too_big = false;
+        loop {
+            let line = match self.line(MAX_MESSAGE_SIZE + 3).await? {
+                Line::Closed => return Ok(()), // nothing was acknowledged
+                Line::TooLong => {
+                    too_big = true;
+                    continue;
+                }
+                Line::Text(line) => line,
+            };
+            if line == b".\r\n" || line == b".\n" {
+                break;
+            }
+            let text = line.strip_prefix(b".").unwrap_or(&line);
+            if message.len() + text.len() > MAX_MESSAGE_SIZE {
+                too_big = true;
+            }
+            if !too_big {
+                message.extend_from_slice(text);
+            }
+        }
+        let recipients = std::mem::take(&mut self.recipients);
+        let from = self.from.take().filter(|f| !f.is_empty());
+        for r in recipients {
+            if too_big {
+                self.reply(&format!(
+                    "552 5.3.4 <{}>: messages are limited to {MAX_MESSAGE_SIZE} bytes",
+                    r.address
+                ));
+                continue;
+            }
+            let delivered = self
+                .gateway
+                .service
+                .deliver(&r.address, message.clone(), from.as_deref())
+                .await;
+            let reply = match delivered {
+                Ok(report) => format!("250 2.0.0 <{}> delivered to {}", r.address, report.mailbox),
+                Err(Error::NotFound(_)) => format!("550 5.1.1 <{}>: no such user here", r.address),
+                Err(Error::BadInput(m)) => format!("554 5.6.0 <{}>: {m}", r.address),
+                Err(Error::InUse(m)) => format!("452 4.2.0 <{}>: {m}", r.address),
+                Err(e) => format!("451 4.3.0 <{}>: {e}", r.address),
+            };
+            self.reply(&reply);
+        }
+        Ok(())
+    }
+}
+
+fn syntax_reply(e: &smtp_proto::Error) -> String {
+    match e {
+        smtp_proto::Error::UnknownCommand => "500 5.5.1 Unknown command".into(),
+        smtp_proto::Error::InvalidSenderAddress => "501 5.1.7 Bad sender address".into(),
+        smtp_proto::Error::InvalidRecipientAddress => "501 5.1.3 Bad recipient address".into(),
+        smtp_proto::Error::UnsupportedParameter { param } => {
+            format!("555 5.5.4 Unsupported parameter {}", Cow::from(param.as_str()))
+        }
+        other => format!("501 5.5.2 Syntax error: {other:?}"),
+    }
+}

@@ -1,0 +1,173 @@
+//! The LMTP gateway over TCP, as an MTA uses it: per-recipient replies
+//! (an unknown address, an alias, a `+detail`), where the messages land,
+//! dot-unstuffing, size limits, pipelining and bad input — on SQLite and
+//! PostgreSQL.
+
+use mailroom_tests::net::Server;
+use mailroom_tests::{Backend, World, server_test};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// A line-level LMTP client.
+struct Lmtp {
+    io: BufReader<TcpStream>,
+}
+
+impl Lmtp {
+    async fn connect(server: &Server) -> Lmtp {
+        let mut c = Lmtp {
+            io: BufReader::new(TcpStream::connect(server.lmtp).await.unwrap()),
+        };
+        assert!(c.reply().await.starts_with("220 "));
+        c
+    }
+
+    /// One reply, all its lines joined by newlines.
+    async fn reply(&mut self) -> String {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            let n = tokio::time::timeout(std::time::Duration::from_secs(10), self.io.read_line(&mut line))
+                .await
+                .expect("the server answers in time")
+                .unwrap();
+            assert!(n > 0, "connection closed after {lines:?}");
+            let line = line.trim_end().to_owned();
+            let last = line.as_bytes().get(3) == Some(&b' ') || line.len() == 3;
+            lines.push(line);
+            if last {
+                return lines.join("\n");
+            }
+        }
+    }
+
+    async fn send(&mut self, bytes: &[u8]) {
+        self.io.get_mut().write_all(bytes).await.unwrap();
+    }
+
+    async fn command(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes()).await;
+        self.reply().await
+    }
+}
+
+server_test!(
+    three_recipients_get_their_own_replies_and_mail_lands_where_it_should,
+    |server: Server| async move {
+        let alice = server.user("alice").await;
+        let bob = server.user("bob").await;
+        let service = server.service();
+        service.add_alias(&server.world.admin, "boss", "alice").await.unwrap();
+        service.create_mailbox(&bob, "lists").await.unwrap();
+        service.set_acl(&bob, "lists", "anyone", "p").await.unwrap();
+        service.create_mailbox(&alice, "private").await.unwrap();
+
+        let mut c = Lmtp::connect(&server).await;
+        let lhlo = c.command("LHLO mta.example").await;
+        for ext in ["PIPELINING", "ENHANCEDSTATUSCODES", "8BITMIME", "SIZE"] {
+            assert!(lhlo.contains(ext), "{lhlo}");
+        }
+        assert!(
+            c.command("MAIL FROM:<sender@example.org> SIZE=200")
+                .await
+                .starts_with("250 2.1.0")
+        );
+        let unknown = c.command("RCPT TO:<nobody@example.com>").await;
+        assert!(unknown.starts_with("550 5.1.1"), "{unknown}");
+        assert!(c.command("RCPT TO:<boss@example.com>").await.starts_with("250 2.1.5"));
+        assert!(
+            c.command("RCPT TO:<bob+lists@example.com>")
+                .await
+                .starts_with("250 2.1.5")
+        );
+        assert!(
+            c.command("RCPT TO:<alice+private@example.com>")
+                .await
+                .starts_with("250 2.1.5")
+        );
+        assert!(c.command("DATA").await.starts_with("354"));
+        c.send(b"Subject: three ways\r\n\r\nline one\r\n..leading dot\r\n.\r\n")
+            .await;
+        let replies = [c.reply().await, c.reply().await, c.reply().await];
+        assert!(
+            replies[0].starts_with("250 2.0.0 <boss@example.com> delivered to INBOX"),
+            "{replies:?}"
+        );
+        assert!(
+            replies[1].starts_with("250 2.0.0 <bob+lists@example.com> delivered to lists"),
+            "{replies:?}"
+        );
+        // No `p` for anyone on alice's private folder: her INBOX gets it.
+        assert!(
+            replies[2].starts_with("250 2.0.0 <alice+private@example.com> delivered to INBOX"),
+            "{replies:?}"
+        );
+
+        let (_, inbox) = service.messages(&alice, "INBOX").await.unwrap();
+        assert_eq!(inbox.len(), 2);
+        let stored = service.fetch(&alice, "INBOX", inbox[0].uid).await.unwrap();
+        assert_eq!(
+            stored, b"Subject: three ways\r\n\r\nline one\r\n.leading dot\r\n",
+            "dot-unstuffing"
+        );
+        assert_eq!(inbox[0].envelope_from.as_deref(), Some("sender@example.org"));
+        assert_eq!(service.messages(&bob, "lists").await.unwrap().1.len(), 1);
+        assert!(service.messages(&alice, "private").await.unwrap().1.is_empty());
+        assert!(c.command("QUIT").await.starts_with("221"));
+    }
+);
+
+server_test!(
+    sessions_follow_the_protocol_and_refuse_bad_input,
+    |server: Server| async move {
+        let alice = server.user("alice").await;
+        let service = server.service();
+        let mut c = Lmtp::connect(&server).await;
+        assert!(c.command("EHLO mta").await.starts_with("500"), "EHLO is SMTP");
+        assert!(
+            c.command("MAIL FROM:<a@b>").await.starts_with("503"),
+            "MAIL before LHLO"
+        );
+        c.command("LHLO mta").await;
+        assert!(
+            c.command("RCPT TO:<alice@example.com>").await.starts_with("503"),
+            "RCPT before MAIL"
+        );
+        assert!(c.command("DATA").await.starts_with("503"), "DATA without recipients");
+        assert!(c.command("FROB").await.starts_with("500"));
+        assert!(c.command("MAIL FROM:<a@b> SIZE=999999999").await.starts_with("552"));
+        let long = format!("NOOP {}", "x".repeat(100_000));
+        assert!(c.command(&long).await.starts_with("500 5.5.2"), "an overlong line");
+        assert!(c.command("NOOP").await.starts_with("250"), "the session goes on");
+
+        // Pipelined: everything in one write, replies in order.
+        c.send(b"MAIL FROM:<>\r\nRCPT TO:<alice@example.com>\r\nRCPT TO:<ghost@example.com>\r\nDATA\r\n")
+            .await;
+        assert!(c.reply().await.starts_with("250"));
+        assert!(c.reply().await.starts_with("250"));
+        assert!(c.reply().await.starts_with("550"));
+        assert!(c.reply().await.starts_with("354"));
+        c.send(b"Subject: piped\r\n\r\nx\r\n.\r\n").await;
+        assert!(c.reply().await.starts_with("250 2.0.0 <alice@example.com>"));
+        assert_eq!(service.messages(&alice, "INBOX").await.unwrap().1.len(), 1);
+        assert!(
+            service.messages(&alice, "INBOX").await.unwrap().1[0]
+                .envelope_from
+                .is_none(),
+            "the null sender is no sender"
+        );
+
+        // RSET forgets the transaction; a message cut off delivers nothing.
+        c.command("MAIL FROM:<a@b>").await;
+        c.command("RCPT TO:<alice@example.com>").await;
+        assert!(c.command("RSET").await.starts_with("250"));
+        assert!(c.command("DATA").await.starts_with("503"));
+        c.command("MAIL FROM:<a@b>").await;
+        c.command("RCPT TO:<alice@example.com>").await;
+        c.command("DATA").await;
+        c.send(b"Subject: never finished\r\n\r\nhalf").await;
+        drop(c);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert_eq!(service.messages(&alice, "INBOX").await.unwrap().1.len(), 1);
+    }
+);
