@@ -107,8 +107,8 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:1995")]
     pub pop3s: SocketAddr,
     /// LMTP address, where an MTA hands mail over ("off" to disable).
-    #[arg(long, default_value = "127.0.0.1:1024", value_parser = parse_optional_addr)]
-    pub lmtp: Option<SocketAddr>,
+    #[arg(long, default_value = "127.0.0.1:1024")]
+    pub lmtp: String,
     /// Also take LMTP on this Unix socket (for a local Postfix).
     #[arg(long, value_name = "PATH")]
     pub lmtp_socket: Option<PathBuf>,
@@ -336,7 +336,7 @@ async fn serve(store: Store, args: ServeArgs, data: &Path) -> Result<()> {
             require_tls: args.require_tls,
             ..defaults.pop3_config.clone()
         },
-        lmtp: args.lmtp,
+        lmtp: parse_optional_addr(&args.lmtp).map_err(Error::BadInput)?,
         lmtp_socket: args.lmtp_socket,
         lmtp_config: crate::lmtp::Config {
             hostname: args.hostname,
