@@ -171,3 +171,56 @@ server_test!(
         assert_eq!(service.messages(&alice, "INBOX").await.unwrap().1.len(), 1);
     }
 );
+
+fn have(program: &str) -> bool {
+    let found = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{program} is missing: scripts/install-legacy-mailers installs it"
+        );
+        eprintln!("skipped: {program} is not installed (scripts/install-legacy-mailers)");
+    }
+    found
+}
+
+server_test!(swaks_delivers_over_lmtp, |server: Server| async move {
+    if !have("swaks") {
+        return;
+    }
+    let alice = server.user("alice").await;
+    let addr = server.lmtp;
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("swaks")
+            .args(["--protocol", "LMTP", "--server", &addr.ip().to_string()])
+            .args(["--port", &addr.port().to_string()])
+            .args([
+                "--from",
+                "sender@example.org",
+                "--to",
+                "alice@example.com,nobody@example.com",
+            ])
+            .args(["--header", "Subject: via swaks", "--body", "Sent by a real client."])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let transcript = String::from_utf8_lossy(&out.stdout);
+    assert!(transcript.contains("550 5.1.1 <nobody@example.com>"), "{transcript}");
+    assert!(
+        transcript.contains("250 2.0.0 <alice@example.com> delivered"),
+        "{transcript}"
+    );
+    let (_, rows) = server.service().messages(&alice, "INBOX").await.unwrap();
+    assert_eq!(rows.len(), 1);
+    let stored = server.service().fetch(&alice, "INBOX", rows[0].uid).await.unwrap();
+    let text = String::from_utf8_lossy(&stored);
+    assert!(
+        text.contains("Subject: via swaks") && text.contains("Sent by a real client."),
+        "{text}"
+    );
+});
