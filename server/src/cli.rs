@@ -109,6 +109,11 @@ pub struct ServeArgs {
     /// LMTP address, where an MTA hands mail over ("off" to disable).
     #[arg(long, default_value = "127.0.0.1:1024")]
     pub lmtp: String,
+    /// Send web mail for other servers through this SMTP relay:
+    /// `smtp://host:25`, `smtp://user:password@host:587?tls=required`
+    /// (STARTTLS and AUTH), `smtps://host:465`.
+    #[arg(long, env = "MAILROOM_RELAY", value_name = "URL")]
+    pub relay: Option<String>,
     /// Also take LMTP on this Unix socket (for a local Postfix).
     #[arg(long, value_name = "PATH")]
     pub lmtp_socket: Option<PathBuf>,
@@ -338,6 +343,7 @@ async fn serve(store: Store, args: ServeArgs, data: &Path) -> Result<()> {
         },
         lmtp: parse_optional_addr(&args.lmtp).map_err(Error::BadInput)?,
         lmtp_socket: args.lmtp_socket,
+        relay: args.relay,
         lmtp_config: crate::lmtp::Config {
             hostname: args.hostname,
             ..defaults.lmtp_config.clone()

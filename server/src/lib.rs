@@ -13,6 +13,7 @@ pub mod lmtp;
 pub mod mbox;
 pub mod message;
 pub mod pop3;
+pub mod relay;
 pub mod serve;
 pub mod service;
 pub mod store;

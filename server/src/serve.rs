@@ -43,6 +43,8 @@ pub struct Options {
     pub lmtp: Option<SocketAddr>,
     pub lmtp_socket: Option<std::path::PathBuf>,
     pub lmtp_config: crate::lmtp::Config,
+    /// The SMTP relay for mail to other servers (`smtp://host:port`).
+    pub relay: Option<String>,
     /// Open connections allowed from one address, and sessions per account.
     pub connections_per_ip: usize,
     pub connections_per_account: usize,
@@ -69,6 +71,7 @@ impl Default for Options {
             lmtp: None,
             lmtp_socket: None,
             lmtp_config: crate::lmtp::Config::default(),
+            relay: None,
             connections_per_ip: 100,
             connections_per_account: 50,
             login_failures: (10, Duration::from_secs(6)),
@@ -100,7 +103,10 @@ pub async fn start(
     options: Options,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Running> {
-    let service = Service::new(store);
+    let mut service = Service::new(store);
+    if let Some(url) = &options.relay {
+        service = service.with_relay(crate::relay::Relay::from_url(url)?);
+    }
     let bootstrap = service
         .bootstrap(&options.domain, options.admin_password.clone())
         .await?;

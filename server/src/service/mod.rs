@@ -103,6 +103,8 @@ pub struct Service {
     feed: Arc<Feed>,
     /// The INBOXes kept in files outside Mailroom, met so far.
     mirrors: Arc<external::Mirrors>,
+    /// Where mail to other servers goes (`None`: it is refused).
+    relay: Option<Arc<crate::relay::Relay>>,
 }
 
 /// A mailbox as resolved for one principal.
@@ -162,7 +164,14 @@ impl Service {
             store,
             feed,
             mirrors: Arc::default(),
+            relay: None,
         }
+    }
+
+    /// Sends mail to other servers through `relay` from now on.
+    pub fn with_relay(mut self, relay: crate::relay::Relay) -> Service {
+        self.relay = Some(Arc::new(relay));
+        self
     }
 
     pub fn store(&self) -> &Store {

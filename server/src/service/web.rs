@@ -227,15 +227,37 @@ impl Service {
         if composed.recipients.is_empty() {
             return Err(Error::BadInput("add at least one recipient".into()));
         }
+        let mut local = Vec::new();
+        let mut remote = Vec::new();
         for to in &composed.recipients {
-            if super::router::resolve(&self.store, to, &domain).await?.is_none() {
-                return Err(Error::BadInput(format!(
-                    "{to} is not an address on this server, and sending to other servers is not set up"
-                )));
+            match self.recipient(to).await {
+                Ok(_) => local.push(to.clone()),
+                Err(Error::NotFound(_)) if self.relay.is_some() && !self.is_local_domain(to).await? => {
+                    remote.push(to.clone());
+                }
+                Err(Error::NotFound(_)) if self.relay.is_none() => {
+                    return Err(Error::BadInput(format!(
+                        "{to} is not an address on this server, and sending to other servers is not set up \
+                         (start the server with --relay)"
+                    )));
+                }
+                Err(Error::NotFound(_)) => {
+                    return Err(Error::BadInput(format!(
+                        "{to}: there is no such address on this server"
+                    )));
+                }
+                Err(e) => return Err(e),
             }
         }
+        // Other servers first: if the relay refuses, nothing was sent.
         let mut delivered = Vec::new();
-        for to in &composed.recipients {
+        if let Some(relay) = &self.relay
+            && !remote.is_empty()
+        {
+            relay.send(p.address(), &remote, &composed.bytes).await?;
+            delivered.extend(remote);
+        }
+        for to in &local {
             delivered.push(
                 self.deliver(to, composed.bytes.clone(), Some(p.address()))
                     .await?
@@ -254,6 +276,19 @@ impl Service {
                 .await;
         }
         Ok(delivered)
+    }
+
+    /// Whether the address's domain is one of ours (then an unknown name
+    /// there is a mistake, not mail for another server).
+    async fn is_local_domain(&self, address: &str) -> Result<bool> {
+        let Some((_, domain)) = address.rsplit_once('@') else {
+            return Ok(true);
+        };
+        Ok(self
+            .store
+            .domain_by_name_or_alias(&domain.to_ascii_lowercase())
+            .await?
+            .is_some())
     }
 
     /// Keeps an unfinished message in Drafts; `replaces` is the previous
