@@ -419,3 +419,30 @@ server_test!(
         assert!(view.domains.iter().all(|d| d.aliases.is_empty()));
     }
 );
+
+server_test!(
+    signed_out_posts_go_to_sign_in_and_change_nothing,
+    |server: Server| async move {
+        let alice_p = server.user("alice").await;
+        let anonymous = Browser::new(server.running.http);
+        for (path, form) in [
+            ("/share", "mailbox=~alice/INBOX&op=set&identifier=anyone&preset=full"),
+            ("/admin", "op=add_account&address=mallory&password=mallory-pw-123"),
+            ("/actions", "mailbox=~alice/INBOX&uid=1&op=delete"),
+            ("/folders", "op=create&name=~alice/Intruder"),
+            ("/subscriptions", "mailbox=~alice/INBOX&op=subscribe"),
+        ] {
+            let r = anonymous.post_form(path, form).await;
+            assert_eq!((r.status, r.header("location")), (303, Some("/login")), "{path}");
+        }
+        assert!(acl(&server, &alice_p, "INBOX").await.is_empty());
+        assert!(
+            server
+                .service()
+                .find_account(&server.world.admin, "mallory")
+                .await
+                .is_err()
+        );
+        assert!(server.service().mailbox(&alice_p, "Intruder").await.is_err());
+    }
+);

@@ -2,7 +2,6 @@
 //! delete), folder management, and sending or saving a message. Each
 //! answers with a redirect back to the page, with a notice or an error.
 
-use axum::Extension;
 use axum::extract::{Multipart, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
@@ -39,10 +38,6 @@ pub(crate) fn outcome(back: &str, result: Result<String>) -> Response {
     }
 }
 
-pub(crate) fn signed_out() -> Response {
-    Redirect::to("/login").into_response()
-}
-
 #[derive(Deserialize)]
 pub(crate) struct MessageAction {
     mailbox: String,
@@ -69,14 +64,7 @@ fn plural(n: usize) -> String {
     }
 }
 
-pub(crate) async fn messages(
-    State(web): State<Web>,
-    user: Option<Extension<SignedIn>>,
-    Form(a): Form<MessageAction>,
-) -> Response {
-    let Some(Extension(user)) = user else {
-        return signed_out();
-    };
+pub(crate) async fn messages(State(web): State<Web>, user: SignedIn, Form(a): Form<MessageAction>) -> Response {
     let back = if a.back.is_empty() {
         folder_href(&a.mailbox)
     } else {
@@ -132,14 +120,7 @@ pub(crate) struct FolderAction {
     parent: String,
 }
 
-pub(crate) async fn folders(
-    State(web): State<Web>,
-    user: Option<Extension<SignedIn>>,
-    Form(a): Form<FolderAction>,
-) -> Response {
-    let Some(Extension(user)) = user else {
-        return signed_out();
-    };
+pub(crate) async fn folders(State(web): State<Web>, user: SignedIn, Form(a): Form<FolderAction>) -> Response {
     let (s, p) = (&web.service, &user.principal);
     let name = a.name.trim();
     match a.op.as_str() {
@@ -235,10 +216,7 @@ fn compose_again(p: &Posted, error: &str) -> Response {
     back_with(&to, "error", error)
 }
 
-pub(crate) async fn compose(State(web): State<Web>, user: Option<Extension<SignedIn>>, form: Multipart) -> Response {
-    let Some(Extension(user)) = user else {
-        return signed_out();
-    };
+pub(crate) async fn compose(State(web): State<Web>, user: SignedIn, form: Multipart) -> Response {
     let posted = match read_compose(form).await {
         Ok(p) => p,
         Err(e) => return back_with("/compose", "error", &message_of(&e)),

@@ -3,14 +3,13 @@
 //! aliases, routing rules and public mailboxes. Every one is checked by
 //! the service (only server admins); a refusal is an error on the page.
 
-use axum::Extension;
 use axum::extract::State;
 use axum::response::Response;
 use axum_extra::extract::Form;
 use serde::Deserialize;
 
 use super::Web;
-use super::actions::{outcome, signed_out};
+use super::actions::outcome;
 use super::auth::SignedIn;
 use crate::error::Error;
 use crate::service::ExternalInbox;
@@ -53,14 +52,7 @@ fn number(what: &str, text: &str) -> crate::Result<i64> {
         .map_err(|_| Error::BadInput(format!("the {what} must be a number")))
 }
 
-pub(crate) async fn admin(
-    State(web): State<Web>,
-    user: Option<Extension<SignedIn>>,
-    Form(a): Form<AdminAction>,
-) -> Response {
-    let Some(Extension(user)) = user else {
-        return signed_out();
-    };
+pub(crate) async fn admin(State(web): State<Web>, user: SignedIn, Form(a): Form<AdminAction>) -> Response {
     let (s, p) = (&web.service, &user.principal);
     let (address, alias, domain) = (a.address.trim(), a.alias.trim(), a.domain.trim());
     let result = async {

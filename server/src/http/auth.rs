@@ -50,11 +50,26 @@ struct Claims {
     exp: i64,
 }
 
-/// The signed-in user of a request, for the handlers.
+/// The signed-in user of a request, for the handlers. As an extractor it
+/// sends a signed-out browser to the sign-in page; handlers that answer
+/// scripts (downloads, events) take `Option<Extension<SignedIn>>` and
+/// answer 401 instead.
 #[derive(Clone)]
 pub(crate) struct SignedIn {
     pub principal: Principal,
     pub session: String,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<SignedIn, Response> {
+        parts
+            .extensions
+            .get::<SignedIn>()
+            .cloned()
+            .ok_or_else(|| Redirect::to("/login").into_response())
+    }
 }
 
 async fn signed_in(web: &Web, jar: &CookieJar) -> Option<SignedIn> {

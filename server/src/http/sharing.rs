@@ -3,7 +3,6 @@
 //! subscribing to other accounts' folders. The service decides whether
 //! the user may; a refusal comes back as an error on the page.
 
-use axum::Extension;
 use axum::extract::State;
 use axum::response::Response;
 use axum_extra::extract::Form;
@@ -13,7 +12,7 @@ use mailroom_shared::dto::SeenMode;
 use serde::Deserialize;
 
 use super::Web;
-use super::actions::{outcome, signed_out};
+use super::actions::outcome;
 use super::auth::SignedIn;
 use crate::error::{Error, Result};
 
@@ -73,14 +72,7 @@ fn identifier(a: &ShareAction) -> Result<String> {
     })
 }
 
-pub(crate) async fn share(
-    State(web): State<Web>,
-    user: Option<Extension<SignedIn>>,
-    Form(a): Form<ShareAction>,
-) -> Response {
-    let Some(Extension(user)) = user else {
-        return signed_out();
-    };
+pub(crate) async fn share(State(web): State<Web>, user: SignedIn, Form(a): Form<ShareAction>) -> Response {
     let (s, p, mailbox) = (&web.service, &user.principal, a.mailbox.as_str());
     let back = format!("/share?box={}", encode(mailbox));
     let result = async {
@@ -140,12 +132,9 @@ pub(crate) struct SubscriptionAction {
 
 pub(crate) async fn subscriptions(
     State(web): State<Web>,
-    user: Option<Extension<SignedIn>>,
+    user: SignedIn,
     Form(a): Form<SubscriptionAction>,
 ) -> Response {
-    let Some(Extension(user)) = user else {
-        return signed_out();
-    };
     let (s, p) = (&web.service, &user.principal);
     let result = match a.op.as_str() {
         "subscribe" => s
