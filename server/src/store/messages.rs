@@ -343,26 +343,7 @@ impl Store {
             }
             let shared_new = shared_old.apply(op, given, shared_may);
             if shared_new != shared_old {
-                sqlx::query(
-                    "UPDATE messages SET system_flags = $1, keywords = $2, modseq = $3 \
-                     WHERE mailbox_id = $4 AND uid = $5",
-                )
-                .bind(shared_new.system_bits())
-                .bind(shared_new.keywords_text())
-                .bind(modseq)
-                .bind(mailbox_id)
-                .bind(i64::from(uid))
-                .execute(&mut *tx)
-                .await?;
-                let change = MessageChange {
-                    mailbox_id,
-                    modseq,
-                    kind: "flags",
-                    uid,
-                    flags: Some(&shared_new),
-                    account_id: None,
-                };
-                log_message_change(&mut tx, self, change).await?;
+                self.tx_set_flags(&mut tx, mailbox_id, uid, &shared_new, modseq).await?;
             }
             let mut seen_as_reader = shared_new.clone();
             if let Some(reader) = seen_reader {
@@ -389,6 +370,30 @@ impl Store {
         }
         tx.commit().await?;
         Ok((modseq as u64, changed))
+    }
+
+    /// Sets one message's shared flags under `modseq` and logs the change.
+    async fn tx_set_flags(&self, tx: &mut Tx, mailbox_id: i64, uid: u32, flags: &Flags, modseq: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE messages SET system_flags = $1, keywords = $2, modseq = $3 \
+             WHERE mailbox_id = $4 AND uid = $5",
+        )
+        .bind(flags.system_bits())
+        .bind(flags.keywords_text())
+        .bind(modseq)
+        .bind(mailbox_id)
+        .bind(i64::from(uid))
+        .execute(&mut **tx)
+        .await?;
+        let change = MessageChange {
+            mailbox_id,
+            modseq,
+            kind: "flags",
+            uid,
+            flags: Some(flags),
+            account_id: None,
+        };
+        log_message_change(tx, self, change).await
     }
 
     /// Removes the messages flagged `\Deleted` (only those among `uids`
@@ -462,26 +467,7 @@ impl Store {
         if !flags.is_empty() {
             let modseq = bump_modseq(&mut tx, mailbox_id).await?;
             for (uid, new_flags) in flags {
-                sqlx::query(
-                    "UPDATE messages SET system_flags = $1, keywords = $2, modseq = $3 \
-                     WHERE mailbox_id = $4 AND uid = $5",
-                )
-                .bind(new_flags.system_bits())
-                .bind(new_flags.keywords_text())
-                .bind(modseq)
-                .bind(mailbox_id)
-                .bind(i64::from(*uid))
-                .execute(&mut *tx)
-                .await?;
-                let change = MessageChange {
-                    mailbox_id,
-                    modseq,
-                    kind: "flags",
-                    uid: *uid,
-                    flags: Some(new_flags),
-                    account_id: None,
-                };
-                log_message_change(&mut tx, self, change).await?;
+                self.tx_set_flags(&mut tx, mailbox_id, *uid, new_flags, modseq).await?;
             }
         }
         let uids = if new.is_empty() {
