@@ -219,3 +219,22 @@ pub fn run_cli(db: &TestDb, args: &[&str], stdin: &[u8]) -> Output {
     drop(input);
     child.wait_with_output().expect("mailroom finishes")
 }
+
+/// Whether `program` is installed. The tests that drive legacy mail
+/// programs need it; `scripts/install-legacy-mailers` installs them. In CI
+/// a missing program is a failure; elsewhere the caller skips, with a
+/// message.
+pub fn have_program(program: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{program} is missing: scripts/install-legacy-mailers installs it"
+        );
+        eprintln!("skipped: {program} is not installed (scripts/install-legacy-mailers)");
+    }
+    found
+}

@@ -12,22 +12,7 @@ use std::time::Duration;
 
 use mailroom::service::ExternalInbox;
 use mailroom_tests::net::{Pop, Server};
-use mailroom_tests::{Backend, World, server_test};
-
-fn have(program: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{program} is missing: scripts/install-legacy-mailers installs it"
-        );
-        eprintln!("skipped: {program} is not installed (scripts/install-legacy-mailers)");
-    }
-    found
-}
+use mailroom_tests::{Backend, World, have_program, server_test};
 
 /// Makes example.com keep its INBOXes in `dir/{user}`, with a short lock
 /// timeout so a held lock is answered quickly.
@@ -73,7 +58,7 @@ fn file(path: &Path) -> String {
 server_test!(
     procmail_appends_reach_idle_and_imap_flags_reach_the_file,
     |server: Server| async move {
-        if !have("procmail") {
+        if !have_program("procmail") {
             return;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -146,7 +131,7 @@ server_test!(
 server_test!(
     a_held_lock_is_answered_in_use_and_blocks_nothing_else,
     |server: Server| async move {
-        if !have("dotlockfile") {
+        if !have_program("dotlockfile") {
             return;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -227,7 +212,7 @@ async fn uidls(server: &Server) -> Vec<(String, String)> {
 }
 
 server_test!(mutt_deletes_and_reads_back_imap_flags, |server: Server| async move {
-    if !(have("mutt") && have("script")) {
+    if !(have_program("mutt") && have_program("script")) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -303,7 +288,7 @@ fn uids_of(search: &[String]) -> Vec<u32> {
 server_test!(
     a_minute_of_legacy_appends_against_imap_flags_and_expunges_loses_nothing,
     |server: Server| async move {
-        if !have("procmail") {
+        if !have_program("procmail") {
             return;
         }
         let seconds: u64 = std::env::var("MAILROOM_STRESS_SECONDS")

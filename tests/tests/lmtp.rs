@@ -4,7 +4,7 @@
 //! PostgreSQL.
 
 use mailroom_tests::net::Server;
-use mailroom_tests::{Backend, World, server_test};
+use mailroom_tests::{Backend, World, have_program, server_test};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -172,23 +172,8 @@ server_test!(
     }
 );
 
-fn have(program: &str) -> bool {
-    let found = std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{program} is missing: scripts/install-legacy-mailers installs it"
-        );
-        eprintln!("skipped: {program} is not installed (scripts/install-legacy-mailers)");
-    }
-    found
-}
-
 server_test!(swaks_delivers_over_lmtp, |server: Server| async move {
-    if !have("swaks") {
+    if !have_program("swaks") {
         return;
     }
     let alice = server.user("alice").await;

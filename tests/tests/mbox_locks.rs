@@ -11,21 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mailroom::mbox::lock::{LockError, LockMethod, LockMode, LockSettings, MboxLock, dotlock_path};
-
-fn have(program: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{program} is missing: scripts/install-legacy-mailers installs it"
-        );
-        eprintln!("skipped: {program} is not installed (scripts/install-legacy-mailers)");
-    }
-    found
-}
+use mailroom_tests::have_program;
 
 fn settings(timeout_ms: u64) -> LockSettings {
     LockSettings {
@@ -45,7 +31,7 @@ fn dotlockfile(args: &[&str], lock: &Path) -> bool {
 
 #[test]
 fn a_dotlockfile_lock_makes_mailroom_wait_then_fail_and_ours_makes_it_wait() {
-    if !have("dotlockfile") {
+    if !have_program("dotlockfile") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -98,7 +84,7 @@ fn fcntl_holder(path: &Path) -> Child {
 
 #[test]
 fn another_process_fcntl_lock_excludes_us_and_only_that_mailbox() {
-    if !have("python3") {
+    if !have_program("python3") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
