@@ -14,18 +14,13 @@ use crate::api::{SharePage, load_account_folders, load_sharing};
 use crate::page::{PageFrame, RightsBoxes, RightsList};
 use crate::url::{encode, folder_href};
 
-/// The presets the forms offer, by the name the server takes.
-const PRESETS: [(&str, &str, Rights); 3] = [
-    ("read", "Read", Rights::READ),
-    ("read-write", "Read and write", Rights::READ_WRITE),
-    ("full", "Full (also shares and deletes the folder)", Rights::FULL),
-];
-
-fn preset_of(rights: Rights) -> &'static str {
-    PRESETS
-        .iter()
-        .find(|(_, _, r)| *r == rights)
-        .map_or("custom", |(name, _, _)| name)
+/// What the forms call each preset (`Rights::PRESETS` names them).
+fn preset_label(name: &str) -> &'static str {
+    match name {
+        "read" => "Read",
+        "read-write" => "Read and write",
+        _ => "Full (also shares and deletes the folder)",
+    }
 }
 
 pub fn share_href(mailbox: &str) -> String {
@@ -134,11 +129,12 @@ fn AclEditor(sharing: Sharing, acl: Vec<AclEntry>) -> impl IntoView {
 
 #[component]
 fn PresetSelect(current: Rights) -> impl IntoView {
-    let current_preset = preset_of(current);
-    let options = PRESETS
+    let current_preset = current.preset().unwrap_or("custom");
+    let options = Rights::PRESETS
         .iter()
-        .map(|(value, label, rights)| {
-            view! { <option value=*value selected=*value == current_preset>{format!("{label} ({rights})")}</option> }
+        .map(|(value, rights)| {
+            let label = format!("{} ({rights})", preset_label(value));
+            view! { <option value=*value selected=*value == current_preset>{label}</option> }
         })
         .collect_view();
     view! {

@@ -109,6 +109,23 @@ impl Rights {
     /// Preset *full*: all eleven rights.
     pub const FULL: Rights = Rights::ALL;
 
+    /// The presets by the names the web's forms use.
+    pub const PRESETS: [(&'static str, Rights); 3] = [
+        ("read", Rights::READ),
+        ("read-write", Rights::READ_WRITE),
+        ("full", Rights::FULL),
+    ];
+
+    /// The preset these rights are, if they are one.
+    pub fn preset(self) -> Option<&'static str> {
+        Rights::PRESETS.iter().find(|(_, r)| *r == self).map(|(name, _)| *name)
+    }
+
+    /// The rights of the preset called `name`.
+    pub fn from_preset(name: &str) -> Option<Rights> {
+        Rights::PRESETS.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)
+    }
+
     pub const fn of(rights: &[Right]) -> Rights {
         let mut bits = 0u16;
         let mut i = 0;
@@ -233,5 +250,11 @@ mod tests {
         assert_eq!(Rights::READ_WRITE.to_string(), "lrswipte");
         assert_eq!(Rights::FULL.to_string(), "lrswipkxtea");
         assert_eq!(Rights::parse("").unwrap(), Rights::NONE);
+        for (name, rights) in Rights::PRESETS {
+            assert_eq!(rights.preset(), Some(name));
+            assert_eq!(Rights::from_preset(name), Some(rights));
+        }
+        assert_eq!(Rights::parse("lr").unwrap().preset(), None);
+        assert_eq!(Rights::from_preset("everything"), None);
     }
 }

@@ -46,11 +46,8 @@ fn asked_rights(a: &ShareAction) -> Result<Rights> {
         a.preset.as_str()
     };
     let rights = match preset {
-        "read" => Rights::READ,
-        "read-write" => Rights::READ_WRITE,
-        "full" => Rights::FULL,
         "custom" | "" => Rights::parse(&a.rights.concat()).map_err(|e| Error::BadInput(e.to_string()))?,
-        other => return Err(Error::BadInput(format!("unknown preset {other:?}"))),
+        other => Rights::from_preset(other).ok_or_else(|| Error::BadInput(format!("unknown preset {other:?}")))?,
     };
     if rights.is_empty() {
         return Err(Error::BadInput(
@@ -114,12 +111,7 @@ pub(crate) async fn share(State(web): State<Web>, user: SignedIn, Form(a): Form<
 
 /// A preset's name where the rights are one, else the letters.
 fn preset_name(rights: Rights) -> String {
-    match rights {
-        Rights::READ => "read".into(),
-        Rights::READ_WRITE => "read-write".into(),
-        Rights::FULL => "full".into(),
-        other => other.to_string(),
-    }
+    rights.preset().map_or_else(|| rights.to_string(), str::to_owned)
 }
 
 #[derive(Deserialize)]
