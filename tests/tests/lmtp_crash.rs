@@ -36,15 +36,18 @@ fn start(data: &Path) -> (Child, SocketAddr) {
         .stderr(Stdio::null())
         .spawn()
         .expect("mailroom serve");
-    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut lmtp = None;
-    for line in BufReader::new(stdout).lines() {
+    for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(addr) = line.strip_prefix("LMTP: ") {
             lmtp = Some(addr.trim().parse().unwrap());
             break;
         }
     }
+    // Keep reading: a closed pipe would make the server's next line of
+    // output fail and stop it.
+    std::thread::spawn(move || lines.for_each(drop));
     (child, lmtp.expect("the LMTP address is printed"))
 }
 
@@ -128,6 +131,9 @@ async fn every_acknowledged_delivery_survives_a_kill() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         if acked.lock().unwrap().len() >= 200 {
             break;
+        }
+        if let Some(status) = server.try_wait().unwrap() {
+            panic!("the server stopped by itself ({status}) before the kill");
         }
     }
     server.kill().unwrap(); // SIGKILL
