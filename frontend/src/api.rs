@@ -11,6 +11,7 @@ use leptos::prelude::*;
 use mailroom_shared::dto::{
     AccountFolder, AclPlan, AdminView, Draft, Folder, MessagePage, MessageView, RightsWhy, Sharing, SortKey, WebUser,
 };
+use mailroom_shared::rules::RulesPage;
 use serde::{Deserialize, Serialize};
 
 /// Messages per page of the list.
@@ -54,6 +55,7 @@ mod server_side {
     use mailroom_shared::dto::{
         AccountFolder, AclPlan, AdminView, Folder, MessagePage, MessageView, RightsWhy, Sharing, SortKey, WebUser,
     };
+    use mailroom_shared::rules::RulesPage;
 
     pub type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
 
@@ -68,6 +70,9 @@ mod server_side {
         fn why(&self, mailbox: String, user: String) -> Fut<'_, RightsWhy>;
         fn account_folders(&self, account: String) -> Fut<'_, Vec<AccountFolder>>;
         fn admin(&self) -> Fut<'_, AdminView>;
+        /// The rules page; `scope` as [`Scope::to_param`] writes it, empty
+        /// for the user's own.
+        fn rules(&self, scope: String) -> Fut<'_, RulesPage>;
     }
 
     /// What the server puts into a signed-in request's extensions.
@@ -160,4 +165,10 @@ pub async fn load_account_folders(account: String) -> Result<Vec<AccountFolder>,
 pub async fn load_admin() -> Result<AdminView, ServerFnError> {
     let mail = server_side::mail()?;
     mail.admin().await.map_err(ServerFnError::new)
+}
+
+#[server]
+pub async fn load_rules(scope: String) -> Result<RulesPage, ServerFnError> {
+    let mail = server_side::mail()?;
+    mail.rules(scope).await.map_err(ServerFnError::new)
 }

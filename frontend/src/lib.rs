@@ -19,6 +19,7 @@ mod icons;
 mod login;
 mod mail;
 mod page;
+mod rules;
 mod sharing;
 pub mod url;
 
@@ -61,6 +62,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/share") view=sharing::SharePageView/>
                 <Route path=path!("/browse") view=sharing::BrowsePage/>
                 <Route path=path!("/admin") view=admin::AdminPage/>
+                <Route path=path!("/rules") view=rules::RulesPageView/>
             </Routes>
         </Router>
     }

@@ -223,6 +223,7 @@ fn FolderTree(sidebar: Sidebar, current: String) -> impl IntoView {
                 <input type="text" name="account" placeholder="~name: open another user's folders" aria-label="Open another user's folders" required/>
                 <button type="submit" class="ghost" title="Open">"→"</button>
             </form>
+            <a class="admin-link small" href="/rules" id="rules-link">"Rules for incoming mail"</a>
             {admin.then(|| view! { <a class="admin-link small" href="/admin" id="admin-link">"Server administration"</a> })}
             <p class="me muted small">{user}</p>
         </nav>

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use mailroom_shared::rules::{RuleSpec, Scope};
 
 use crate::error::{Error, Result};
 use crate::gateway::tls;
@@ -56,6 +57,9 @@ pub enum Command {
     /// Manage mailboxes (e.g. public ones).
     #[command(subcommand)]
     Mailbox(MailboxCommand),
+    /// Manage automated rules for incoming mail.
+    #[command(subcommand)]
+    Rule(RuleCommand),
     /// Deliver a message read from standard input.
     Deliver {
         /// Envelope sender.
@@ -223,6 +227,64 @@ pub enum RouteCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum RuleCommand {
+    /// Add a rule; rules run at delivery, the server's first, then the
+    /// domain's, then the account's, each by priority (lowest first).
+    Add {
+        #[command(flatten)]
+        scope: RuleScope,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value_t = 100)]
+        priority: i64,
+        /// Any condition suffices (default: all must hold).
+        #[arg(long)]
+        any: bool,
+        /// A condition: FIELD TEST VALUE, FIELD one of sender, recipient,
+        /// subject, header NAME, size; TEST one of contains, is, matches
+        /// (wildcards * and ?), over, under (sizes: 100K, 2M).
+        #[arg(long = "if", value_name = "CONDITION")]
+        conditions: Vec<String>,
+        /// An action: fileinto MAILBOX, copy MAILBOX, flag FLAG,
+        /// redirect ADDRESS, discard, stop.
+        #[arg(long = "then", value_name = "ACTION", required = true)]
+        actions: Vec<String>,
+    },
+    /// List the rules of a scope.
+    List {
+        #[command(flatten)]
+        scope: RuleScope,
+    },
+    /// Delete a rule by its id (as `rule list` shows it).
+    Delete { id: i64 },
+}
+
+/// Which rules: the server's, a domain's or an account's.
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct RuleScope {
+    /// The rules for mail to every account.
+    #[arg(long)]
+    server: bool,
+    /// The rules for mail to a domain's accounts.
+    #[arg(long)]
+    domain: Option<String>,
+    /// The rules for mail to one account.
+    #[arg(long)]
+    account: Option<String>,
+}
+
+impl RuleScope {
+    fn scope(self) -> Scope {
+        match (self.domain, self.account) {
+            (Some(d), _) => Scope::Domain(d),
+            (_, Some(a)) => Scope::Account(a),
+            _ => Scope::Server,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
 pub enum MailboxCommand {
     /// Create a mailbox in an account, with access rights.
     Create {
@@ -306,6 +368,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Mailbox(c) => mailbox(&service, &system, c).await,
+        Command::Rule(c) => rule(&service, &system, c).await,
         Command::Deliver { from, to } => deliver(&service, from.as_deref(), &to).await,
         Command::Import { address, mailbox, file } => import(&service, &system, &address, &mailbox, &file).await,
         Command::Export { address, mailbox } => export(&service, &system, &address, &mailbox).await,
@@ -536,6 +599,50 @@ async fn mailbox(service: &Service, system: &Principal, command: MailboxCommand)
     Ok(())
 }
 
+async fn rule(service: &Service, system: &Principal, command: RuleCommand) -> Result<()> {
+    match command {
+        RuleCommand::Add {
+            scope,
+            name,
+            priority,
+            any,
+            conditions,
+            actions,
+        } => {
+            let spec = RuleSpec {
+                name,
+                priority,
+                any,
+                conditions: conditions
+                    .iter()
+                    .map(|c| c.parse())
+                    .collect::<Result<_, String>>()
+                    .map_err(Error::BadInput)?,
+                actions: actions
+                    .iter()
+                    .map(|a| a.parse())
+                    .collect::<Result<_, String>>()
+                    .map_err(Error::BadInput)?,
+            };
+            let id = service.save_rule(system, &scope.scope(), None, spec.clone()).await?;
+            println!("rule {id}: {}", spec.describe());
+        }
+        RuleCommand::List { scope } => {
+            for r in service.rules(system, &scope.scope()).await? {
+                println!("{}\t{}\t{}: {}", r.id, r.spec.priority, r.spec.name, r.spec.describe());
+                for problem in r.problems {
+                    println!("\t\tproblem: {problem}");
+                }
+            }
+        }
+        RuleCommand::Delete { id } => {
+            service.delete_rule(system, id).await?;
+            println!("rule {id} deleted");
+        }
+    }
+    Ok(())
+}
+
 async fn deliver(service: &Service, from: Option<&str>, to: &[String]) -> Result<()> {
     let mut content = Vec::new();
     std::io::stdin()
@@ -545,7 +652,10 @@ async fn deliver(service: &Service, from: Option<&str>, to: &[String]) -> Result
     let mut failed = 0;
     for recipient in to {
         match service.deliver(recipient, content.clone(), from).await {
-            Ok(r) => println!("{recipient}: delivered to {} {} (UID {})", r.account, r.mailbox, r.uid),
+            Ok(r) if r.stored.is_empty() && r.redirected.is_empty() => {
+                println!("{recipient}: {}: {}", r.account, r.summary())
+            }
+            Ok(r) => println!("{recipient}: delivered to {} {}", r.account, r.places()),
             Err(e) => {
                 failed += 1;
                 eprintln!("{recipient}: not delivered: {e}");

@@ -334,7 +334,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 .deliver(&r.address, message.clone(), from.as_deref())
                 .await;
             let reply = match delivered {
-                Ok(report) => format!("250 2.0.0 <{}> delivered to {}", r.address, report.mailbox),
+                Ok(report) => format!("250 2.0.0 <{}> {}", r.address, report.summary()),
                 Err(Error::NotFound(_)) => format!("550 5.1.1 <{}>: no such user here", r.address),
                 Err(Error::BadInput(m)) => format!("554 5.6.0 <{}>: {m}", r.address),
                 Err(Error::InUse(m)) => format!("452 4.2.0 <{}>: {m}", r.address),

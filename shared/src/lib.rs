@@ -10,6 +10,7 @@ pub mod flags;
 pub mod name;
 pub mod reply;
 pub mod rights;
+pub mod rules;
 
 pub use acl::{AclEntry, Identifier, Who, effective_rights, explain_rights};
 pub use flags::{FlagOp, FlagPermissions, Flags, SystemFlag};

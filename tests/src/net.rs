@@ -346,3 +346,67 @@ impl Pop {
         }
     }
 }
+/// A line-level LMTP client.
+pub struct Lmtp {
+    io: BufReader<TcpStream>,
+}
+
+impl Lmtp {
+    /// Connects and reads the greeting.
+    pub async fn connect(server: &Server) -> Lmtp {
+        let mut c = Lmtp {
+            io: BufReader::new(TcpStream::connect(server.lmtp).await.unwrap()),
+        };
+        assert!(c.reply().await.starts_with("220 "));
+        c
+    }
+
+    /// One reply, all its lines joined by newlines.
+    pub async fn reply(&mut self) -> String {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            let n = tokio::time::timeout(std::time::Duration::from_secs(10), self.io.read_line(&mut line))
+                .await
+                .expect("the server answers in time")
+                .unwrap();
+            assert!(n > 0, "connection closed after {lines:?}");
+            let line = line.trim_end().to_owned();
+            let last = line.as_bytes().get(3) == Some(&b' ') || line.len() == 3;
+            lines.push(line);
+            if last {
+                return lines.join("\n");
+            }
+        }
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.io.get_mut().write_all(bytes).await.unwrap();
+    }
+
+    pub async fn command(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes()).await;
+        self.reply().await
+    }
+
+    /// A whole transaction (LHLO first if `greet`): one message from
+    /// `from` to `to`; returns the replies after DATA's end, one per
+    /// accepted recipient (refused ones answer at RCPT and are left out).
+    pub async fn deliver(&mut self, from: &str, to: &[&str], message: &str) -> Vec<String> {
+        assert!(self.command("LHLO test.example").await.starts_with("250"));
+        assert!(self.command(&format!("MAIL FROM:<{from}>")).await.starts_with("250"));
+        let mut accepted = 0;
+        for rcpt in to {
+            if self.command(&format!("RCPT TO:<{rcpt}>")).await.starts_with("250") {
+                accepted += 1;
+            }
+        }
+        assert!(self.command("DATA").await.starts_with("354"));
+        self.send(format!("{message}\r\n.\r\n").as_bytes()).await;
+        let mut replies = Vec::new();
+        for _ in 0..accepted {
+            replies.push(self.reply().await);
+        }
+        replies
+    }
+}

@@ -346,3 +346,85 @@ both_backends!(domains_with_external_inbox_files, async |w: World| {
     let list = ok(&run_cli(&w.db, &["domain", "list"], b""));
     assert!(!list.contains("INBOXes in"), "{list}");
 });
+
+both_backends!(rules_from_the_command_line, async |w: World| {
+    let alice = w.user("alice").await;
+    ok(&run_cli(
+        &w.db,
+        &[
+            "mailbox",
+            "create",
+            "Support",
+            "--owner",
+            "public",
+            "--grant",
+            "alice=lrs",
+        ],
+        b"",
+    ));
+    let out = ok(&run_cli(
+        &w.db,
+        &[
+            "rule",
+            "add",
+            "--domain",
+            "example.com",
+            "--name",
+            "support desk",
+            "--if",
+            "subject contains [support]",
+            "--then",
+            "copy ~public/Support",
+            "--then",
+            "flag $Support",
+        ],
+        b"",
+    ));
+    assert!(
+        out.contains("if subject contains \"[support]\" then copy ~public/Support, flag $Support"),
+        "{out}"
+    );
+    let listed = ok(&run_cli(&w.db, &["rule", "list", "--domain", "example.com"], b""));
+    assert!(listed.contains("support desk"), "{listed}");
+    let id = listed.split('\t').next().unwrap().trim().to_owned();
+
+    let out = ok(&run_cli(
+        &w.db,
+        &["deliver", "--to", "alice"],
+        b"Subject: [support] help\r\n\r\nx\r\n",
+    ));
+    assert!(out.contains("INBOX (UID 1), ~public/Support (UID 1)"), "{out}");
+    let (_, rows) = w.service.messages(&alice, "~public/Support").await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].flags.has_keyword("$Support"));
+
+    // Bad rules are refused with the reason, and nothing is stored.
+    let err = failed(&run_cli(
+        &w.db,
+        &[
+            "rule",
+            "add",
+            "--server",
+            "--name",
+            "x",
+            "--if",
+            "size contains 3",
+            "--then",
+            "discard",
+        ],
+        b"",
+    ));
+    assert!(err.contains("over or under"), "{err}");
+    let err = failed(&run_cli(
+        &w.db,
+        &["rule", "add", "--server", "--name", "x", "--then", "explode"],
+        b"",
+    ));
+    assert!(err.contains("unknown action"), "{err}");
+    assert!(ok(&run_cli(&w.db, &["rule", "list", "--server"], b"")).is_empty());
+
+    ok(&run_cli(&w.db, &["rule", "delete", &id], b""));
+    assert!(ok(&run_cli(&w.db, &["rule", "list", "--domain", "example.com"], b"")).is_empty());
+    let err = failed(&run_cli(&w.db, &["rule", "delete", &id], b""));
+    assert!(err.contains("no rule"), "{err}");
+});

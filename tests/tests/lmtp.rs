@@ -3,53 +3,8 @@
 //! dot-unstuffing, size limits, pipelining and bad input — on SQLite and
 //! PostgreSQL.
 
-use mailroom_tests::net::Server;
+use mailroom_tests::net::{Lmtp, Server};
 use mailroom_tests::{Backend, World, have_program, server_test};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
-
-/// A line-level LMTP client.
-struct Lmtp {
-    io: BufReader<TcpStream>,
-}
-
-impl Lmtp {
-    async fn connect(server: &Server) -> Lmtp {
-        let mut c = Lmtp {
-            io: BufReader::new(TcpStream::connect(server.lmtp).await.unwrap()),
-        };
-        assert!(c.reply().await.starts_with("220 "));
-        c
-    }
-
-    /// One reply, all its lines joined by newlines.
-    async fn reply(&mut self) -> String {
-        let mut lines = Vec::new();
-        loop {
-            let mut line = String::new();
-            let n = tokio::time::timeout(std::time::Duration::from_secs(10), self.io.read_line(&mut line))
-                .await
-                .expect("the server answers in time")
-                .unwrap();
-            assert!(n > 0, "connection closed after {lines:?}");
-            let line = line.trim_end().to_owned();
-            let last = line.as_bytes().get(3) == Some(&b' ') || line.len() == 3;
-            lines.push(line);
-            if last {
-                return lines.join("\n");
-            }
-        }
-    }
-
-    async fn send(&mut self, bytes: &[u8]) {
-        self.io.get_mut().write_all(bytes).await.unwrap();
-    }
-
-    async fn command(&mut self, line: &str) -> String {
-        self.send(format!("{line}\r\n").as_bytes()).await;
-        self.reply().await
-    }
-}
 
 server_test!(
     three_recipients_get_their_own_replies_and_mail_lands_where_it_should,

@@ -12,7 +12,7 @@ fn message(subject: &str) -> Vec<u8> {
 }
 
 async fn deliver(s: &Server, to: &str, content: Vec<u8>) -> u32 {
-    s.service().deliver(to, content, None).await.unwrap().uid
+    s.service().deliver(to, content, None).await.unwrap().uid()
 }
 
 server_test!(a_session_works_on_its_snapshot_and_quit_deletes, async |s: Server| {

@@ -95,7 +95,7 @@ server_test!(posts_from_other_sites_change_nothing, |server: Server| async move 
         .deliver("alice", message("Hi", "hello"), None)
         .await
         .unwrap();
-    let form = format!("mailbox=INBOX&uid={}&op=delete", report.uid);
+    let form = format!("mailbox=INBOX&uid={}&op=delete", report.uid());
     let forged = [
         vec![("Origin", "https://evil.example")],
         vec![("Referer", "https://evil.example/page")],
@@ -136,7 +136,7 @@ server_test!(
         for op in ["delete", "read", "flag", "move"] {
             let form = format!(
                 "mailbox=~alice/INBOX&uid={}&op={op}&target=INBOX&back=/mail",
-                report.uid
+                report.uid()
             );
             let r = bob.post_form("/actions", &form).await;
             assert_eq!(r.status, 303);
@@ -167,7 +167,7 @@ server_test!(
 Content-Disposition: attachment; filename=\"r\xc3\xa9sum\xc3\xa9.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQ=\r\n--b--\r\n";
         let report = server.service().deliver("alice", raw.to_vec(), None).await.unwrap();
         let r = alice
-            .get(&format!("/attachment?box=INBOX&uid={}&part=1", report.uid))
+            .get(&format!("/attachment?box=INBOX&uid={}&part=1", report.uid()))
             .await;
         assert_eq!(r.status, 200, "{r:?}");
         assert_eq!(r.header("content-type"), Some("application/pdf"));
@@ -182,13 +182,13 @@ Content-Disposition: attachment; filename=\"r\xc3\xa9sum\xc3\xa9.pdf\"\r\nConten
         );
         assert_eq!(r.body, "%PDF-1.4");
 
-        let raw = alice.get(&format!("/raw?box=INBOX&uid={}", report.uid)).await;
+        let raw = alice.get(&format!("/raw?box=INBOX&uid={}", report.uid())).await;
         assert_eq!(raw.header("content-type"), Some("text/plain; charset=utf-8"));
         assert!(raw.body.contains("Subject: report"));
 
         let bob = signed_in(&server, "bob").await;
         let r = bob
-            .get(&format!("/attachment?box=~alice/INBOX&uid={}&part=1", report.uid))
+            .get(&format!("/attachment?box=~alice/INBOX&uid={}&part=1", report.uid()))
             .await;
         assert_eq!(r.status, 404, "bob cannot see alice's INBOX at all");
         let anonymous = Browser::new(server.running.http);

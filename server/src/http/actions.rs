@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 
 /// Our own pages a form may send the browser back to (never another
 /// site: no open redirect).
-const BACK_TO: [&str; 5] = ["/mail", "/compose", "/share", "/browse", "/admin"];
+const BACK_TO: [&str; 6] = ["/mail", "/compose", "/share", "/browse", "/admin", "/rules"];
 
 /// `back` with a notice or error added; only our own pages.
 pub(crate) fn back_with(back: &str, key: &str, text: &str) -> Response {

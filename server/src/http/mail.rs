@@ -9,6 +9,7 @@ use mailroom_frontend::api::{Fut, Mail};
 use mailroom_shared::dto::{
     AccountFolder, AclPlan, AdminView, Folder, MessagePage, MessageView, RightsWhy, Sharing, SortKey, WebUser,
 };
+use mailroom_shared::rules::{RulesPage, Scope};
 use serde::Deserialize;
 
 use super::Web;
@@ -99,6 +100,16 @@ impl Mail for WebMail {
 
     fn admin(&self) -> Fut<'_, AdminView> {
         Box::pin(async move { told(self.service.admin_view(&self.principal).await) })
+    }
+
+    fn rules(&self, scope: String) -> Fut<'_, RulesPage> {
+        Box::pin(async move {
+            let scope = match scope.as_str() {
+                "" => None,
+                text => Some(Scope::from_param(text).ok_or_else(|| format!("{text:?} is not a scope of rules"))?),
+            };
+            told(self.service.rules_page(&self.principal, scope).await)
+        })
     }
 }
 

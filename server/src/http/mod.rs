@@ -10,6 +10,7 @@ mod admin;
 mod auth;
 mod events;
 mod mail;
+mod rules;
 mod sharing;
 
 use std::net::SocketAddr;
@@ -90,6 +91,7 @@ pub async fn app(
         .route("/share", post(sharing::share))
         .route("/subscriptions", post(sharing::subscriptions))
         .route("/admin", post(admin::admin))
+        .route("/rules", post(rules::rules))
         .route("/attachment", get(mail::attachment))
         .route("/raw", get(mail::raw))
         .route("/events", get(events::stream))

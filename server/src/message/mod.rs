@@ -207,6 +207,40 @@ fn truncated(mut text: String, max: usize) -> String {
     text
 }
 
+/// What automated rules test, read from a message's header: the senders
+/// (envelope and `From:`), the recipients (envelope and `To:`/`Cc:`), the
+/// decoded subject and every header. Never fails: a header that does not
+/// parse is tested as far as it parsed.
+pub fn facts(raw: &[u8], envelope_from: Option<&str>, envelope_to: &[String]) -> mailroom_shared::rules::Facts {
+    let headers = mailparse::parse_headers(raw).map(|(h, _)| h).unwrap_or_default();
+    let addresses = |names: &[&str]| -> Vec<String> {
+        headers
+            .iter()
+            .filter(|h| names.iter().any(|n| h.get_key_ref().eq_ignore_ascii_case(n)))
+            .filter_map(|h| mailparse::addrparse_header(h).ok())
+            .flat_map(|list| {
+                list.iter()
+                    .flat_map(|a| match a {
+                        mailparse::MailAddr::Single(s) => vec![s.addr.clone()],
+                        mailparse::MailAddr::Group(g) => g.addrs.iter().map(|s| s.addr.clone()).collect(),
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let mut senders: Vec<String> = envelope_from.into_iter().map(str::to_owned).collect();
+    senders.extend(addresses(&["From"]));
+    let mut recipients = envelope_to.to_vec();
+    recipients.extend(addresses(&["To", "Cc"]));
+    mailroom_shared::rules::Facts {
+        senders,
+        recipients,
+        subject: headers.get_first_value("Subject").unwrap_or_default(),
+        headers: headers.iter().map(|h| (h.get_key(), h.get_value())).collect(),
+        size: raw.len() as u64,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

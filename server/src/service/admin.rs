@@ -25,7 +25,7 @@ const STANDARD_MAILBOXES: [(&str, Option<&str>); 5] = [
     ("Junk", Some("\\Junk")),
 ];
 
-fn require_admin(p: &Principal) -> Result<()> {
+pub(super) fn require_admin(p: &Principal) -> Result<()> {
     if p.server_admin {
         return Ok(());
     }

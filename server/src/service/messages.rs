@@ -5,28 +5,18 @@ use mailroom_shared::dto::{MailboxCounts, MailboxInfo, SeenMode};
 use mailroom_shared::{FlagOp, FlagPermissions, Flags, Right, SystemFlag};
 
 use super::external::{IndexChange, IndexChanged};
-use super::{Opened, Principal, Service, router};
+use super::{Opened, Principal, Service};
 use crate::error::{Error, Result};
 use crate::feed::{Change, group_changes};
-use crate::store::{AccountRow, Content, MessageRow, NewMessage, now};
-use mailroom_shared::acl::{Who, effective_rights};
+use crate::store::{Content, MessageRow, NewMessage, now};
 
 /// The largest message accepted, in bytes (IMAP advertises it as
 /// APPENDLIMIT).
 pub const MAX_MESSAGE_SIZE: usize = 50 * 1024 * 1024;
 
-/// Where a delivered message went.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeliveryReport {
-    /// The recipient's canonical address.
-    pub account: String,
-    pub mailbox: String,
-    pub uid: u32,
-}
-
 /// Checks a new message and gives it CRLF line ends: messages are stored
 /// the way IMAP and POP3 serve them, so sizes and byte ranges are exact.
-fn canonical_content(content: Vec<u8>) -> Result<Vec<u8>> {
+pub(super) fn canonical_content(content: Vec<u8>) -> Result<Vec<u8>> {
     check_content(&content)?;
     let content = crlf(content);
     check_content(&content)?;
@@ -218,7 +208,12 @@ impl Service {
 
     /// Adds messages to an opened mailbox — to its file first when it is
     /// an external INBOX. Returns their UIDs.
-    async fn insert(&self, m: &Opened, messages: Vec<NewMessage>, seen_reader: Option<i64>) -> Result<Vec<u32>> {
+    pub(super) async fn insert(
+        &self,
+        m: &Opened,
+        messages: Vec<NewMessage>,
+        seen_reader: Option<i64>,
+    ) -> Result<Vec<u32>> {
         match &m.mirror {
             Some(mirror) => self.insert_into_mirror(mirror, messages).await,
             None => Ok(self.store.insert_messages(m.mailbox.id, messages, seen_reader).await?.0),
@@ -336,90 +331,6 @@ impl Service {
         m.require(Right::Read, "read it")?;
         let rows = self.store.changes_since(m.mailbox.id, modseq).await?;
         Ok(super::watch::visible_to(p, group_changes(&rows)))
-    }
-
-    /// Finds the account mail for `recipient` goes to (aliases and routing
-    /// rules apply), and the `+detail` of its address if it had one
-    /// (`alice+lists@example.com`; an account whose name has a `+` wins).
-    pub async fn recipient(&self, recipient: &str) -> Result<(AccountRow, Option<String>)> {
-        let domain = self.primary_domain().await?;
-        if let Some(account) = router::resolve(&self.store, recipient, &domain).await? {
-            return Ok((account, None));
-        }
-        let unknown = || Error::NotFound(format!("no mailbox here for {recipient}"));
-        let (local, at_domain) = match recipient.split_once('@') {
-            Some((l, d)) => (l, Some(d)),
-            None => (recipient, None),
-        };
-        let (user, detail) = local.split_once('+').ok_or_else(unknown)?;
-        let base = match at_domain {
-            Some(d) => format!("{user}@{d}"),
-            None => user.to_owned(),
-        };
-        let account = router::resolve(&self.store, &base, &domain)
-            .await?
-            .ok_or_else(unknown)?;
-        Ok((account, Some(detail.to_owned()).filter(|d| !d.is_empty())))
-    }
-
-    /// Delivers a message for `recipient` (any address the router knows:
-    /// aliases and routing rules apply). Delivery is the server's own act,
-    /// so no ACL is consulted for an INBOX; `user+detail` files into the
-    /// account's mailbox `detail` when that mailbox lets anyone post to it
-    /// (`p` for `anyone`, RFC 4314), else into the INBOX.
-    pub async fn deliver(
-        &self,
-        recipient: &str,
-        content: Vec<u8>,
-        envelope_from: Option<&str>,
-    ) -> Result<DeliveryReport> {
-        let content = canonical_content(content)?;
-        let (account, detail) = self.recipient(recipient).await?;
-        let target = match detail {
-            Some(detail) => self.postable(&account, &detail).await?,
-            None => None,
-        };
-        let mailbox = match target {
-            Some(m) => m,
-            None => self
-                .store
-                .mailbox_by_name(account.id, "INBOX")
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("{} has no INBOX", account.address())))?,
-        };
-        let message = NewMessage {
-            content: Content::New(content),
-            flags: Flags::default(),
-            internal_date: now(),
-            envelope_from: envelope_from.map(str::to_owned),
-        };
-        let uids = match self.mirror_of(&account, &mailbox).await? {
-            Some(mirror) => self.insert_into_mirror(&mirror, vec![message]).await?,
-            None => self.store.insert_messages(mailbox.id, vec![message], None).await?.0,
-        };
-        self.feed.wake();
-        Ok(DeliveryReport {
-            account: account.address(),
-            mailbox: mailbox.name,
-            uid: uids
-                .first()
-                .copied()
-                .ok_or_else(|| Error::InUse("the message was not stored".into()))?,
-        })
-    }
-
-    /// The account's mailbox `name` if anyone may post to it.
-    async fn postable(&self, account: &AccountRow, name: &str) -> Result<Option<crate::store::MailboxRow>> {
-        let Some(mailbox) = self.store.mailbox_by_name(account.id, name).await? else {
-            return Ok(None);
-        };
-        let acl = self.store.acl_of(mailbox.id).await?;
-        let anonymous = Who {
-            address: None,
-            server_admin: false,
-        };
-        let rights = effective_rights(anonymous, &account.address(), &acl);
-        Ok(rights.contains(Right::Post).then_some(mailbox))
     }
 
     /// Adds already-parsed messages to a mailbox in one transaction, with

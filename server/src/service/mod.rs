@@ -9,10 +9,12 @@
 //! does not exist.
 
 mod admin;
+mod delivery;
 mod external;
 mod mailboxes;
 mod messages;
 pub mod router;
+mod rules;
 mod sharing;
 mod watch;
 mod web;
@@ -29,7 +31,8 @@ use crate::feed::Feed;
 use crate::store::{AccountRow, MailboxRow, Store};
 
 pub use admin::{Bootstrap, ExternalInbox, PUBLIC_ACCOUNT, random_password};
-pub use messages::{DeliveryReport, MAX_MESSAGE_SIZE, crlf};
+pub use delivery::DeliveryReport;
+pub use messages::{MAX_MESSAGE_SIZE, crlf};
 pub use watch::Watch;
 pub use web::{FolderWatch, MAX_PAGE, WEB_SESSION_SECONDS};
 

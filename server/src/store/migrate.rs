@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0003_external_inbox.sql"),
         include_str!("../../migrations/postgres/0003_external_inbox.sql"),
     ),
+    (
+        4,
+        include_str!("../../migrations/sqlite/0004_rules.sql"),
+        include_str!("../../migrations/postgres/0004_rules.sql"),
+    ),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<()> {

@@ -11,6 +11,7 @@ mod accounts;
 mod mailboxes;
 mod messages;
 mod migrate;
+mod rules;
 mod web;
 
 use std::path::Path;
@@ -23,6 +24,7 @@ use sqlx::{Any, AnyPool, Transaction};
 pub use accounts::{AccountRow, DomainRow, RoutingRule};
 pub use mailboxes::{MailboxRow, NewMailbox};
 pub use messages::{ChangeRow, Content, MessageRow, NewMessage, content_hash};
+pub use rules::RuleRow;
 pub use web::ListedMessage;
 
 /// Which database is behind the store.

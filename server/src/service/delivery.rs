@@ -1,0 +1,322 @@
+//! Delivery: mail for a local address (from LMTP, `mailroom deliver` or
+//! the web's compose) found its account through the router, then the
+//! automated rules of the server, the account's domain and the account
+//! decide where it is stored.
+//!
+//! A rule's copies into other accounts' mailboxes use its owner's rights
+//! (`p` or `i` needed), checked at every delivery; what a rule could not
+//! do is logged and noted on the rule, and the message is then kept in the
+//! INBOX rather than lost.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use mailroom_shared::acl::{Who, effective_rights};
+use mailroom_shared::rules::{Action, RuleSpec};
+use mailroom_shared::{Flags, MailboxName, Right};
+
+use super::messages::canonical_content;
+use super::{Opened, Principal, Service, router};
+use crate::error::{Error, Result};
+use crate::store::{AccountRow, Content, NewMessage, RuleRow, now};
+
+/// Redirects followed for one message before it is kept where it is.
+const MAX_REDIRECTS: usize = 4;
+
+/// Where a delivered message went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// The recipient's canonical address.
+    pub account: String,
+    /// Each stored copy: the mailbox (as the recipient writes it) and UID.
+    pub stored: Vec<(String, u32)>,
+    /// Local addresses rules sent it on to, with what happened there.
+    pub redirected: Vec<DeliveryReport>,
+}
+
+impl DeliveryReport {
+    /// The first stored copy's mailbox (normally the INBOX), if any.
+    pub fn mailbox(&self) -> Option<&str> {
+        self.stored.first().map(|(m, _)| m.as_str())
+    }
+
+    /// The first stored copy's UID (0 when rules stored none here).
+    pub fn uid(&self) -> u32 {
+        self.stored.first().map_or(0, |&(_, uid)| uid)
+    }
+
+    /// Where copies went: `INBOX (UID 4), ~public@example.com/Support (UID 9)`,
+    /// and where rules sent it on.
+    pub fn places(&self) -> String {
+        let mut parts: Vec<String> = self.stored.iter().map(|(m, uid)| format!("{m} (UID {uid})")).collect();
+        parts.extend(
+            self.redirected
+                .iter()
+                .map(|r| format!("redirected to {}: {}", r.account, r.summary())),
+        );
+        parts.join(", ")
+    }
+
+    /// What happened, in a few words (LMTP replies say it).
+    pub fn summary(&self) -> String {
+        match self.stored.is_empty() && self.redirected.is_empty() {
+            true => "discarded by a rule".into(),
+            false => format!("delivered to {}", self.places()),
+        }
+    }
+}
+
+/// What the rules decided for one message.
+#[derive(Default)]
+struct Plan {
+    /// Mailboxes to store it in, besides the INBOX if `keep`.
+    targets: Vec<Opened>,
+    /// Whether it still goes to the INBOX (or the `+detail` mailbox).
+    keep: bool,
+    flags: Flags,
+    redirects: Vec<(i64, String)>,
+}
+
+/// A rule as it runs: its row and what it says.
+struct Loaded {
+    row: RuleRow,
+    spec: RuleSpec,
+}
+
+impl Service {
+    /// Finds the account mail for `recipient` goes to (aliases and routing
+    /// rules apply), and the `+detail` of its address if it had one
+    /// (`alice+lists@example.com`; an account whose name has a `+` wins).
+    pub async fn recipient(&self, recipient: &str) -> Result<(AccountRow, Option<String>)> {
+        let domain = self.primary_domain().await?;
+        if let Some(account) = router::resolve(&self.store, recipient, &domain).await? {
+            return Ok((account, None));
+        }
+        let unknown = || Error::NotFound(format!("no mailbox here for {recipient}"));
+        let (local, at_domain) = match recipient.split_once('@') {
+            Some((l, d)) => (l, Some(d)),
+            None => (recipient, None),
+        };
+        let (user, detail) = local.split_once('+').ok_or_else(unknown)?;
+        let base = match at_domain {
+            Some(d) => format!("{user}@{d}"),
+            None => user.to_owned(),
+        };
+        let account = router::resolve(&self.store, &base, &domain)
+            .await?
+            .ok_or_else(unknown)?;
+        Ok((account, Some(detail.to_owned()).filter(|d| !d.is_empty())))
+    }
+
+    /// Delivers a message for `recipient` (any address the router knows:
+    /// aliases and routing rules apply). Delivery is the server's own act,
+    /// so no ACL is consulted for the recipient's own mailboxes;
+    /// `user+detail` files into the account's mailbox `detail` when that
+    /// mailbox lets anyone post to it (`p` for `anyone`, RFC 4314), else
+    /// into the INBOX. Then the automated rules have their say.
+    pub async fn deliver(
+        &self,
+        recipient: &str,
+        content: Vec<u8>,
+        envelope_from: Option<&str>,
+    ) -> Result<DeliveryReport> {
+        let content = canonical_content(content)?;
+        let report = self.deliver_hop(recipient, &content, envelope_from, 0).await?;
+        self.feed.wake();
+        Ok(report)
+    }
+
+    /// One delivery, `hops` redirects away from the original recipient
+    /// (boxed: a redirect delivers again).
+    fn deliver_hop<'a>(
+        &'a self,
+        recipient: &'a str,
+        content: &'a [u8],
+        envelope_from: Option<&'a str>,
+        hops: usize,
+    ) -> Pin<Box<dyn Future<Output = Result<DeliveryReport>> + Send + 'a>> {
+        Box::pin(async move {
+            let (account, detail) = self.recipient(recipient).await?;
+            let own = Principal::of(&account);
+            let keep_in = match detail {
+                Some(detail) if self.postable(&account, &detail).await? => detail,
+                _ => "INBOX".to_owned(),
+            };
+            let mut plan = self.plan(&account, recipient, content, envelope_from).await?;
+            let mut report = DeliveryReport {
+                account: account.address(),
+                stored: Vec::new(),
+                redirected: Vec::new(),
+            };
+            for (rule_id, to) in std::mem::take(&mut plan.redirects) {
+                let hop = match hops < MAX_REDIRECTS {
+                    true => self.deliver_hop(&to, content, envelope_from, hops + 1).await,
+                    false => Err(Error::BadInput(format!("more than {MAX_REDIRECTS} redirects in a row"))),
+                };
+                match hop {
+                    Ok(r) => report.redirected.push(r),
+                    Err(e @ (Error::NotFound(_) | Error::BadInput(_) | Error::NoPermission(_))) => {
+                        let what = format!("redirect to {to} failed ({e}); kept here");
+                        self.rule_problem(rule_id, recipient, &what).await;
+                        plan.keep = true;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if plan.keep {
+                let inbox = self.open(&own, &keep_in).await?;
+                plan.targets.insert(0, inbox);
+            }
+            let mut seen = Vec::new();
+            for target in plan.targets {
+                if seen.contains(&target.mailbox.id) {
+                    continue;
+                }
+                seen.push(target.mailbox.id);
+                let message = NewMessage {
+                    content: Content::New(content.to_vec()),
+                    flags: plan.flags.clone(),
+                    internal_date: now(),
+                    envelope_from: envelope_from.map(str::to_owned),
+                };
+                let uids = self.insert(&target, vec![message], None).await?;
+                let uid = uids
+                    .first()
+                    .copied()
+                    .ok_or_else(|| Error::InUse("the message was not stored".into()))?;
+                report.stored.push((display_for(&account, &target), uid));
+            }
+            Ok(report)
+        })
+    }
+
+    /// Whether the account's mailbox `name` exists and lets anyone post.
+    async fn postable(&self, account: &AccountRow, name: &str) -> Result<bool> {
+        let Some(mailbox) = self.store.mailbox_by_name(account.id, name).await? else {
+            return Ok(false);
+        };
+        let acl = self.store.acl_of(mailbox.id).await?;
+        let anonymous = Who {
+            address: None,
+            server_admin: false,
+        };
+        let rights = effective_rights(anonymous, &account.address(), &acl);
+        Ok(rights.contains(Right::Post))
+    }
+
+    /// Runs the rules for mail to `account` and says what they decided.
+    async fn plan(&self, account: &AccountRow, recipient: &str, content: &[u8], from: Option<&str>) -> Result<Plan> {
+        let mut plan = Plan {
+            keep: true,
+            ..Plan::default()
+        };
+        let rules = self.store.rules_for_delivery(account.domain_id, account.id).await?;
+        if rules.is_empty() {
+            return Ok(plan);
+        }
+        let facts = crate::message::facts(content, from, &[recipient.to_owned(), account.address()]);
+        for row in rules {
+            let Some(rule) = self.load_rule(row, recipient).await else {
+                continue;
+            };
+            if !rule.spec.matches(&facts) {
+                continue;
+            }
+            for action in &rule.spec.actions {
+                match action {
+                    Action::FileInto(name) | Action::CopyTo(name) => {
+                        match self.rule_target(&rule, account, name).await? {
+                            Ok(target) => {
+                                plan.targets.push(target);
+                                if matches!(action, Action::FileInto(_)) {
+                                    plan.keep = false;
+                                }
+                            }
+                            Err(why) => {
+                                let what = format!("{action} not done for mail to {}: {why}", account.address());
+                                self.rule_problem(rule.row.id, recipient, &what).await;
+                            }
+                        }
+                    }
+                    Action::AddFlag(flag) => {
+                        // Checked when the rule was saved.
+                        if let Ok(flags) = Flags::parse([flag.as_str()]) {
+                            plan.flags = plan.flags.union(&flags);
+                        }
+                    }
+                    Action::Redirect(to) => {
+                        plan.redirects.push((rule.row.id, to.clone()));
+                        plan.keep = false;
+                    }
+                    Action::Discard => plan.keep = false,
+                    Action::Stop => return Ok(plan),
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    async fn load_rule(&self, row: RuleRow, recipient: &str) -> Option<Loaded> {
+        match serde_json::from_str::<RuleSpec>(&row.spec) {
+            Ok(spec) => Some(Loaded { row, spec }),
+            Err(e) => {
+                self.rule_problem(
+                    row.id,
+                    recipient,
+                    &format!("the stored rule cannot be read ({e}); skipped"),
+                )
+                .await;
+                None
+            }
+        }
+    }
+
+    /// The mailbox a rule's `fileinto`/`copy` names, or why it may not be
+    /// used. A plain name is the recipient's own mailbox; `~owner/…` is
+    /// looked up as the rule's owner, who needs `p` or `i` there.
+    async fn rule_target(&self, rule: &Loaded, recipient: &AccountRow, name: &str) -> Result<Result<Opened, String>> {
+        let parsed = MailboxName::parse(name).map_err(|e| Error::BadInput(e.to_string()));
+        if let Ok(MailboxName::Personal(_)) = parsed {
+            return Ok(match self.open(&Principal::of(recipient), name).await {
+                Ok(m) => Ok(m),
+                Err(Error::NotFound(_)) => Err(format!("{} has no mailbox {name}", recipient.address())),
+                Err(e) => return Err(e),
+            });
+        }
+        let owner = match (rule.row.owner_id, rule.row.by_operator) {
+            (_, true) => Principal::system(&recipient.domain),
+            (Some(id), false) => match self.store.account_by_id(id).await? {
+                Some(a) => Principal::of(&a),
+                None => return Ok(Err("the rule's author no longer exists".into())),
+            },
+            (None, false) => return Ok(Err("the rule's author no longer exists".into())),
+        };
+        let who = match owner.system {
+            true => "the operator".to_owned(),
+            false => owner.address().to_owned(),
+        };
+        Ok(match self.open(&owner, name).await {
+            Ok(m) if m.rights.contains(Right::Post) || m.rights.contains(Right::Insert) => Ok(m),
+            Ok(_) => Err(format!(
+                "the rule's owner {who} has neither the 'p' (post) nor the 'i' (insert) right on {name}"
+            )),
+            Err(Error::NotFound(_)) => Err(format!("{who} cannot see a mailbox {name}")),
+            Err(e) => return Err(e),
+        })
+    }
+
+    /// Logs why a rule did less than it says, and keeps the reason on the
+    /// rule for its editors. Failing to keep the note is only logged: the
+    /// delivery goes on.
+    async fn rule_problem(&self, rule_id: i64, recipient: &str, what: &str) {
+        tracing::warn!(rule = rule_id, recipient, "rule: {what}");
+        if let Err(e) = self.store.add_rule_problem(rule_id, what).await {
+            tracing::warn!(rule = rule_id, "cannot note the rule's problem: {e}");
+        }
+    }
+}
+
+/// How the recipient writes a mailbox a copy went to.
+fn display_for(recipient: &AccountRow, target: &Opened) -> String {
+    super::display_name(&Principal::of(recipient), &target.owner, &target.mailbox.name)
+}
