@@ -33,12 +33,13 @@ export async function startServer() {
     let text = '';
     child.stdout.on('data', (chunk) => {
       text += chunk;
-      if (/POP3: /.test(text)) resolve(text);
+      if (/LMTP: .*\n/.test(text)) resolve(text);
     });
     child.on('exit', (code) => reject(new Error(`mailroom serve exited with ${code}: ${text}`)));
   });
   const web = printed.match(/Web: (http:\/\/[^/\s]+)/)[1];
   const imap = printed.match(/IMAP: ([\d.]+):(\d+)/);
+  const lmtp = printed.match(/LMTP: ([\d.]+):(\d+)/);
   for (const user of ['alice', 'bob', 'carol', 'dave']) {
     cli(data, ['account', 'add', `${user}@example.com`, '--password-stdin'], `${PASSWORD}\n`);
   }
@@ -46,6 +47,7 @@ export async function startServer() {
   return {
     web,
     imap: { host: imap[1], port: Number(imap[2]) },
+    lmtp: { host: lmtp[1], port: Number(lmtp[2]) },
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
@@ -121,6 +123,36 @@ export async function imapSession({ host, port }, user) {
     },
     close: () => { socket.end('z LOGOUT\r\n'); },
   };
+}
+
+/** Delivers `message` to `to` over LMTP, as an MTA would; returns the
+ * reply to the data (one recipient). */
+export async function lmtpDeliver({ host, port }, to, message, from = 'dave@example.org') {
+  const socket = net.connect(port, host);
+  socket.setEncoding('utf8');
+  let buffer = '';
+  let wake = () => {};
+  socket.on('data', (d) => { buffer += d; wake(); });
+  const reply = async () => {
+    while (!/^\d{3} .*\r\n/m.test(buffer)) await new Promise((r) => { wake = r; });
+    const line = buffer.match(/^\d{3} .*\r\n/m)[0];
+    buffer = buffer.slice(buffer.indexOf(line) + line.length);
+    return line.trim();
+  };
+  const send = async (text, expect) => {
+    socket.write(text);
+    const r = await reply();
+    if (!r.startsWith(expect)) throw new Error(`LMTP ${text.slice(0, 30)}: ${r}`);
+    return r;
+  };
+  await reply();
+  await send('LHLO e2e.example\r\n', '250');
+  await send(`MAIL FROM:<${from}>\r\n`, '250');
+  await send(`RCPT TO:<${to}>\r\n`, '250');
+  await send('DATA\r\n', '354');
+  const answer = await send(`${message.replace(/^\./mg, '..')}\r\n.\r\n`, '250');
+  socket.end('QUIT\r\n');
+  return answer;
 }
 
 /** A message in RFC 5322 form with CRLF line ends. */

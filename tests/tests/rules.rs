@@ -479,3 +479,27 @@ server_test!(
         assert!(page.body.contains("Change rule"), "the form edits the rule");
     }
 );
+
+both_backends!(mail_written_in_the_web_meets_the_recipients_rules, async |w: World| {
+    let alice = w.user("alice").await;
+    let bob = w.user("bob").await;
+    let s = &w.service;
+    s.create_mailbox(&bob, "From Alice").await.unwrap();
+    s.save_rule(
+        &bob,
+        &Scope::Account("bob".into()),
+        None,
+        rule("alice", &["sender is alice@example.com"], &["fileinto From Alice"]),
+    )
+    .await
+    .unwrap();
+    let draft = mailroom_shared::dto::Draft {
+        to: "bob@example.com".into(),
+        subject: "composed".into(),
+        body: "hi bob".into(),
+        ..Default::default()
+    };
+    s.send(&alice, &draft, None).await.unwrap();
+    assert_eq!(subjects(&w, &bob, "From Alice").await, ["composed"]);
+    assert!(subjects(&w, &bob, "INBOX").await.is_empty());
+});
