@@ -5,10 +5,11 @@
 //! transaction as the data. One follower task per process reads the log in
 //! order and publishes what it finds, so subscribers see each mailbox's
 //! changes once, in MODSEQ order, whether they were made by this process,
-//! by a CLI command on the same database, or (later) by another node. The
-//! follower is woken at once after a local commit and polls otherwise; a
-//! faster wake-up such as PostgreSQL's LISTEN/NOTIFY only needs to call
-//! [`Feed::wake`].
+//! by a CLI command on the same database, or by another node on the same
+//! PostgreSQL. The follower is woken at once after a local commit, by
+//! PostgreSQL's NOTIFY after another node's commit ([`listen`]), and polls
+//! otherwise (SQLite's other processes; a notification lost while the
+//! LISTEN connection was down).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 use mailroom_shared::Flags;
 use tokio::sync::{Notify, broadcast};
 
-use crate::store::{ChangeRow, Store};
+use crate::store::{CHANGES_CHANNEL, ChangeRow, Store};
 
 /// What happened to a mailbox.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -217,5 +218,70 @@ pub async fn follow(store: Store, feed: std::sync::Weak<Feed>) {
         }
         drop(feed);
         let _ = tokio::time::timeout(POLL_INTERVAL, wake.notified()).await;
+    }
+}
+
+/// How long the listener waits for a notification before it checks that
+/// the feed is still wanted.
+const LISTEN_CHECK: Duration = Duration::from_secs(5);
+/// How long to wait before connecting again after a failed connection.
+const LISTEN_RETRY: Duration = Duration::from_secs(1);
+
+/// Wakes the follower whenever another node commits a change: PostgreSQL's
+/// LISTEN on [`CHANGES_CHANNEL`] (payloads `"MAILBOX_ID MODSEQ"`; the log
+/// has the rest). Notifications sent while the connection is down are
+/// lost, so after every (re)connect the follower is woken to read the log
+/// from where it stopped: nothing is missed, at worst learned later. Runs
+/// until the feed is dropped.
+pub async fn listen(url: String, feed: std::sync::Weak<Feed>) {
+    let mut failing = false;
+    loop {
+        let connected = async {
+            let mut listener = sqlx::postgres::PgListener::connect(&url).await?;
+            listener.listen(CHANGES_CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        }
+        .await;
+        let mut listener = match connected {
+            Ok(l) => l,
+            Err(e) => {
+                if !failing {
+                    tracing::warn!("change feed: cannot LISTEN for other nodes' changes: {e}; retrying");
+                    failing = true;
+                }
+                if feed.strong_count() == 0 {
+                    return;
+                }
+                tokio::time::sleep(LISTEN_RETRY).await;
+                continue;
+            }
+        };
+        if failing {
+            tracing::info!("change feed: listening for other nodes' changes again");
+            failing = false;
+        }
+        loop {
+            // Caught up after every (re)connect, and at each notification.
+            match feed.upgrade() {
+                Some(f) => f.wake(),
+                None => return,
+            }
+            let received = loop {
+                match tokio::time::timeout(LISTEN_CHECK, listener.try_recv()).await {
+                    Ok(r) => break r,
+                    Err(_) if feed.strong_count() == 0 => return,
+                    Err(_) => continue,
+                }
+            };
+            match received {
+                Ok(Some(n)) => tracing::trace!("change notified: {}", n.payload()),
+                // Lost: the next call reconnects and listens again.
+                Ok(None) => tracing::warn!("change feed: the LISTEN connection was lost; reconnecting"),
+                Err(e) => {
+                    tracing::warn!("change feed: {e}; reconnecting");
+                    break;
+                }
+            }
+        }
     }
 }

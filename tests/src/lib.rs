@@ -13,6 +13,7 @@ use sqlx::postgres::PgConnection;
 
 pub mod http;
 pub mod net;
+pub mod proxy;
 
 pub use mailroom;
 pub use mailroom_shared as shared;

@@ -58,6 +58,24 @@ pub async fn run_python(script: &str, addr: SocketAddr) {
     assert!(stdout.contains("all good"), "{stdout}");
 }
 
+/// A server's options for a test: every gateway on a free loopback port,
+/// TLS from a self-signed certificate kept in `tls_dir`.
+pub fn node_options(tls_dir: &std::path::Path) -> Options {
+    Options {
+        domain: crate::DOMAIN.into(),
+        imap: Some("127.0.0.1:0".parse().unwrap()),
+        imaps: Some("127.0.0.1:0".parse().unwrap()),
+        pop3: Some("127.0.0.1:0".parse().unwrap()),
+        pop3s: Some("127.0.0.1:0".parse().unwrap()),
+        lmtp: Some("127.0.0.1:0".parse().unwrap()),
+        tls: Some(mailroom::gateway::tls::Source::SelfSigned {
+            dir: tls_dir.to_owned(),
+            hostname: "localhost".into(),
+        }),
+        ..Options::default()
+    }
+}
+
 /// A running server on free ports, with TLS from a self-signed certificate.
 pub struct Server {
     pub world: World,
@@ -77,19 +95,7 @@ impl Server {
 
     pub async fn start_with(world: World, tweak: impl FnOnce(&mut Options)) -> Server {
         let dir = world.db.dir.path().join("tls");
-        let mut options = Options {
-            domain: crate::DOMAIN.into(),
-            imap: Some("127.0.0.1:0".parse().unwrap()),
-            imaps: Some("127.0.0.1:0".parse().unwrap()),
-            pop3: Some("127.0.0.1:0".parse().unwrap()),
-            pop3s: Some("127.0.0.1:0".parse().unwrap()),
-            lmtp: Some("127.0.0.1:0".parse().unwrap()),
-            tls: Some(mailroom::gateway::tls::Source::SelfSigned {
-                dir: dir.clone(),
-                hostname: "localhost".into(),
-            }),
-            ..Options::default()
-        };
+        let mut options = node_options(&dir);
         tweak(&mut options);
         let running = start(world.db.store().await, options, std::future::pending())
             .await
@@ -352,10 +358,14 @@ pub struct Lmtp {
 }
 
 impl Lmtp {
-    /// Connects and reads the greeting.
+    /// Connects to the server's LMTP port and reads the greeting.
     pub async fn connect(server: &Server) -> Lmtp {
+        Lmtp::connect_to(server.lmtp).await
+    }
+
+    pub async fn connect_to(addr: SocketAddr) -> Lmtp {
         let mut c = Lmtp {
-            io: BufReader::new(TcpStream::connect(server.lmtp).await.unwrap()),
+            io: BufReader::new(TcpStream::connect(addr).await.unwrap()),
         };
         assert!(c.reply().await.starts_with("220 "));
         c

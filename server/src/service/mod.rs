@@ -163,6 +163,9 @@ impl Service {
     pub fn new(store: Store) -> Service {
         let feed = Arc::new(Feed::default());
         tokio::spawn(crate::feed::follow(store.clone(), Arc::downgrade(&feed)));
+        if let Some(url) = store.postgres_url() {
+            tokio::spawn(crate::feed::listen(url.to_owned(), Arc::downgrade(&feed)));
+        }
         Service {
             store,
             feed,

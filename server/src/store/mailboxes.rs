@@ -153,7 +153,7 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            let modseq = bump_modseq(&mut tx, *id).await?;
+            let modseq = self.bump_modseq(&mut tx, *id).await?;
             log_change(&mut tx, self, *id, modseq, ChangeKindTag::MailboxRenamed(name)).await?;
         }
         tx.commit().await?;
@@ -163,7 +163,7 @@ impl Store {
     /// Deletes a mailbox with its messages and ACL.
     pub async fn delete_mailbox(&self, id: i64) -> Result<()> {
         let mut tx = self.write().await?;
-        let modseq = bump_modseq(&mut tx, id).await?;
+        let modseq = self.bump_modseq(&mut tx, id).await?;
         sqlx::query("DELETE FROM mailboxes WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -220,7 +220,7 @@ impl Store {
         } else {
             upsert_acl(&mut tx, mailbox_id, entry).await?;
         }
-        let modseq = bump_modseq(&mut tx, mailbox_id).await?;
+        let modseq = self.bump_modseq(&mut tx, mailbox_id).await?;
         log_change(&mut tx, self, mailbox_id, modseq, ChangeKindTag::AclChanged).await?;
         tx.commit().await?;
         Ok(modseq as u64)
@@ -237,7 +237,7 @@ impl Store {
         for entry in acl.iter().filter(|e| !e.rights.is_empty()) {
             upsert_acl(&mut tx, mailbox_id, entry).await?;
         }
-        let modseq = bump_modseq(&mut tx, mailbox_id).await?;
+        let modseq = self.bump_modseq(&mut tx, mailbox_id).await?;
         log_change(&mut tx, self, mailbox_id, modseq, ChangeKindTag::AclChanged).await?;
         tx.commit().await?;
         Ok(modseq as u64)
@@ -302,13 +302,18 @@ async fn next_uidvalidity(tx: &mut Transaction<'static, Any>) -> Result<i64> {
     .await?)
 }
 
-/// Gives the mailbox its next MODSEQ and returns it.
-pub(super) async fn bump_modseq(tx: &mut Transaction<'static, Any>, mailbox_id: i64) -> Result<i64> {
-    sqlx::query_scalar(
-        "UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = $1 RETURNING highest_modseq",
-    )
-    .bind(mailbox_id)
-    .fetch_optional(&mut **tx)
-    .await?
-    .ok_or_else(|| StoreError::Corrupt(format!("mailbox {mailbox_id} vanished")))
+impl Store {
+    /// Gives the mailbox its next MODSEQ and returns it (and tells the
+    /// other nodes, at commit).
+    pub(super) async fn bump_modseq(&self, tx: &mut Transaction<'static, Any>, mailbox_id: i64) -> Result<i64> {
+        let modseq = sqlx::query_scalar(
+            "UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = $1 RETURNING highest_modseq",
+        )
+        .bind(mailbox_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("mailbox {mailbox_id} vanished")))?;
+        self.notify(tx, mailbox_id, modseq).await?;
+        Ok(modseq)
+    }
 }

@@ -6,7 +6,6 @@ use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::mailboxes::bump_modseq;
 use super::{Result, Store, StoreError};
 
 pub(super) type Tx = Transaction<'static, Any>;
@@ -84,6 +83,8 @@ pub(super) async fn log_change(
     modseq: impl TryInto<i64>,
     kind: ChangeKindTag<'_>,
 ) -> Result<()> {
+    let modseq = modseq.try_into().unwrap_or(i64::MAX);
+    store.notify(tx, mailbox_id, modseq).await?;
     let (kind, detail) = match kind {
         ChangeKindTag::MailboxCreated => ("created", None),
         ChangeKindTag::MailboxRenamed(name) => ("renamed", Some(name)),
@@ -92,7 +93,7 @@ pub(super) async fn log_change(
     };
     sqlx::query("INSERT INTO changes (mailbox_id, modseq, kind, detail, origin) VALUES ($1, $2, $3, $4, $5)")
         .bind(mailbox_id)
-        .bind(modseq.try_into().unwrap_or(i64::MAX))
+        .bind(modseq)
         .bind(kind)
         .bind(detail)
         .bind(store.origin.as_str())
@@ -218,6 +219,7 @@ impl Store {
         .ok_or_else(|| StoreError::Corrupt(format!("mailbox {mailbox_id} vanished")))?;
         let first_uid = row.try_get::<i64, _>("uidnext")? - count;
         let modseq: i64 = row.try_get("highest_modseq")?;
+        self.notify(tx, mailbox_id, modseq).await?;
         let mut uids = Vec::with_capacity(messages.len());
         for (i, message) in messages.into_iter().enumerate() {
             let uid = first_uid + i as i64;
@@ -319,7 +321,7 @@ impl Store {
         seen_reader: Option<i64>,
     ) -> Result<(u64, Vec<(u32, Flags)>)> {
         let mut tx = self.write().await?;
-        let modseq = bump_modseq(&mut tx, mailbox_id).await?;
+        let modseq = self.bump_modseq(&mut tx, mailbox_id).await?;
         let shared_may = FlagPermissions {
             seen: may.seen && seen_reader.is_none(),
             ..may
@@ -417,7 +419,7 @@ impl Store {
     }
 
     async fn tx_remove(&self, tx: &mut Tx, mailbox_id: i64, uids: &[u32]) -> Result<u64> {
-        let modseq = bump_modseq(tx, mailbox_id).await?;
+        let modseq = self.bump_modseq(tx, mailbox_id).await?;
         let mut hashes = Vec::with_capacity(uids.len());
         for &uid in uids {
             let hash: Option<String> =
@@ -465,7 +467,7 @@ impl Store {
             self.tx_remove(&mut tx, mailbox_id, gone).await?;
         }
         if !flags.is_empty() {
-            let modseq = bump_modseq(&mut tx, mailbox_id).await?;
+            let modseq = self.bump_modseq(&mut tx, mailbox_id).await?;
             for (uid, new_flags) in flags {
                 self.tx_set_flags(&mut tx, mailbox_id, *uid, new_flags, modseq).await?;
             }

@@ -54,7 +54,13 @@ pub struct Store {
     /// Tags this process's rows in the change log: which node or command
     /// made a change.
     origin: String,
+    /// The PostgreSQL URL, for the change feed's LISTEN connection.
+    postgres_url: Option<String>,
 }
+
+/// The PostgreSQL channel each commit that changes a mailbox notifies,
+/// with `"MAILBOX_ID MODSEQ"` as payload.
+pub const CHANGES_CHANNEL: &str = "mailroom_changes";
 
 /// The file name of the embedded database inside the data directory.
 pub const SQLITE_FILE: &str = "mailroom.sqlite3";
@@ -118,6 +124,7 @@ impl Store {
             pool,
             backend,
             origin: format!("{:016x}", rand::random::<u64>()),
+            postgres_url: (backend == Backend::Postgres).then(|| url.to_owned()),
         };
         migrate::run(&store).await?;
         Ok(store)
@@ -125,6 +132,24 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Where to LISTEN for other nodes' changes (PostgreSQL only).
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.postgres_url.as_deref()
+    }
+
+    /// Tells the nodes listening on [`CHANGES_CHANNEL`] that a mailbox
+    /// reached `modseq`. PostgreSQL delivers it at commit (never for a
+    /// rolled-back transaction); the payload carries numbers only, far
+    /// under its 8,000-byte limit. SQLite has no other nodes: nothing.
+    pub(super) async fn notify(&self, tx: &mut Transaction<'static, Any>, mailbox_id: i64, modseq: i64) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            // NOTIFY takes no bind parameters; both values are integers.
+            let sql = format!("NOTIFY {CHANGES_CHANNEL}, '{mailbox_id} {modseq}'");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut **tx).await?;
+        }
+        Ok(())
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at
