@@ -124,7 +124,11 @@ pub async fn start(
     });
     let tls = options.tls.as_ref().map(tls::acceptor).transpose()?;
     // One throttle and one set of counters for every gateway.
-    let throttle = Arc::new(LoginThrottle::new(options.login_failures.0, options.login_failures.1));
+    let throttle = Arc::new(LoginThrottle::new(
+        service.store().clone(),
+        options.login_failures.0,
+        options.login_failures.1,
+    ));
     let connections = Arc::new(Connections::new(
         options.connections_per_ip,
         options.connections_per_account,

@@ -2,13 +2,14 @@
 //! the CI server): an IMAP session idling on node A learns of what IMAP,
 //! POP3, the web and LMTP do on node B; APPENDs through both nodes at once
 //! get unique, increasing UIDs; and when node B loses its database and
-//! gets it back, its idle sessions learn every change made meanwhile.
+//! gets it back, its idle sessions learn every change made meanwhile; a
+//! web sign-in and a login lock-out hold on whichever node is asked.
 //! Node B reaches the database through a proxy the test can cut.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use mailroom::serve::{Running, start};
+use mailroom::serve::{Options, Running, start};
 use mailroom::store::Store;
 use mailroom_tests::http::Browser;
 use mailroom_tests::net::{Client, Lmtp, Pop, Server, node_options};
@@ -35,12 +36,18 @@ async fn through(url: &str, addr: SocketAddr) -> (String, SocketAddr) {
 
 /// Node B: a second server on the same database, reached through a proxy.
 async fn second_node(a: &Server) -> (Running, Proxy, tempfile::TempDir) {
+    second_node_with(a, |_| {}).await
+}
+
+async fn second_node_with(a: &Server, tweak: impl FnOnce(&mut Options)) -> (Running, Proxy, tempfile::TempDir) {
     let (_, target) = through(&a.world.db.url, "127.0.0.1:1".parse().unwrap()).await;
     let proxy = Proxy::start(target).await;
     let (url, _) = through(&a.world.db.url, proxy.addr).await;
     let store = Store::connect(&url).await.expect("node B connects");
     let dir = tempfile::tempdir().unwrap();
-    let running = start(store, node_options(dir.path()), std::future::pending())
+    let mut options = node_options(dir.path());
+    tweak(&mut options);
+    let running = start(store, options, std::future::pending())
         .await
         .expect("node B starts");
     (running, proxy, dir)
@@ -226,4 +233,46 @@ async fn a_node_that_lost_its_database_catches_up_its_idle_sessions() {
     // The session's view now matches the mailbox: four messages.
     let fetched = watcher.ok("FETCH 1:* (UID)").await;
     assert_eq!(fetched.len(), 4, "{fetched:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ins_and_lock_outs_hold_on_every_node() {
+    let Some(world) = World::new(Backend::Postgres).await else {
+        return;
+    };
+    let limit = |o: &mut Options| o.login_failures = (3, Duration::from_secs(600));
+    let a = Server::start_with(world, limit).await;
+    a.user("alice").await;
+    a.user("bob").await;
+    let (b, _proxy, _dir) = second_node_with(&a, limit).await;
+
+    // Signed in on A, the same cookie works on B; signed out on B, it
+    // works nowhere.
+    let mut on_a = Browser::new(a.running.http);
+    on_a.sign_in("alice", "pw-alice").await;
+    let on_b = Browser {
+        addr: b.http,
+        cookie: on_a.cookie.clone(),
+    };
+    assert_eq!(on_b.get("/mail").await.status, 200, "B knows A's sign-in");
+    let r = on_b.post_form("/logout", "").await;
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(on_a.get("/mail").await.status, 303, "signed out everywhere");
+
+    // Failed logins on A lock bob's account on B too.
+    for _ in 0..4 {
+        let mut c = Client::greeted(Box::new(TcpStream::connect(a.imap).await.unwrap())).await;
+        c.fails("LOGIN bob wrong", "NO").await;
+    }
+    let mut c = Client::greeted(Box::new(TcpStream::connect(b.imap.unwrap()).await.unwrap())).await;
+    let refused = c.fails("LOGIN bob pw-bob", "NO").await;
+    assert!(refused.contains("[UNAVAILABLE]"), "{refused}");
+    let mut pop = Pop::connect(b.pop3.unwrap()).await;
+    pop.ok("USER bob").await;
+    let refused = pop.err("PASS pw-bob").await;
+    assert!(refused.contains("LOGIN-DELAY"), "{refused}");
+    // The address the failures came from is locked too, on B as well.
+    let mut c = Client::greeted(Box::new(TcpStream::connect(b.imap.unwrap()).await.unwrap())).await;
+    let refused = c.fails("LOGIN alice pw-alice", "NO").await;
+    assert!(refused.contains("[UNAVAILABLE]"), "{refused}");
 }

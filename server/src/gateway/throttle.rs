@@ -1,72 +1,70 @@
-//! Failed-login throttling, shared by every gateway: after a burst of
-//! failures from one address, or against one account, further attempts
-//! are refused for a while — even with the right password — so guessing
-//! stays slow. governor's GCRA does the counting; the time until the next
-//! allowed attempt is remembered so that checking costs no token.
+//! Failed-login throttling, shared by every gateway and every node: after
+//! a burst of failures from one address, or against one account, further
+//! attempts are refused for a while — even with the right password — so
+//! guessing stays slow.
+//!
+//! The counting is GCRA kept in the store (one arrival time per key), so
+//! failures on several nodes behind a load balancer add up and a block
+//! holds whichever node the next attempt reaches. Written here rather than
+//! with governor (used before): its state lives in one process's memory.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::num::NonZeroU32;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq)]
-enum Key {
-    Ip(IpAddr),
-    Account(String),
-}
+use crate::store::Store;
 
 pub struct LoginThrottle {
-    failures: DefaultKeyedRateLimiter<Key>,
-    blocked: Mutex<HashMap<Key, Instant>>,
+    store: Store,
+    /// Failures forgiven per key before attempts are refused.
+    burst: i64,
+    /// How long one failure takes to be forgiven, in milliseconds.
+    per_ms: i64,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl LoginThrottle {
     /// Allows `burst` failures per address and per account, then one more
     /// every `per` (so `burst` per `burst × per` in the long run).
-    pub fn new(burst: u32, per: Duration) -> LoginThrottle {
-        let burst = NonZeroU32::new(burst.max(1)).expect("at least one");
-        let quota = Quota::with_period(per.max(Duration::from_millis(1)))
-            .expect("non-zero period")
-            .allow_burst(burst);
+    pub fn new(store: Store, burst: u32, per: Duration) -> LoginThrottle {
         LoginThrottle {
-            failures: RateLimiter::keyed(quota),
-            blocked: Mutex::new(HashMap::new()),
+            store,
+            burst: i64::from(burst.max(1)),
+            per_ms: (per.as_millis() as i64).max(1),
         }
     }
 
-    fn keys(ip: IpAddr, login: &str) -> [Key; 2] {
-        [Key::Ip(ip), Key::Account(login.trim().to_lowercase())]
+    fn keys(ip: IpAddr, login: &str) -> [String; 2] {
+        [format!("ip:{ip}"), format!("account:{}", login.trim().to_lowercase())]
     }
 
-    /// How long attempts from `ip` or for `login` must still wait.
-    pub fn wait(&self, ip: IpAddr, login: &str) -> Option<Duration> {
-        let blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        Self::keys(ip, login)
-            .iter()
-            .filter_map(|k| blocked.get(k))
-            .filter(|until| **until > now)
-            .map(|until| *until - now)
-            .max()
+    /// How long attempts from `ip` or for `login` must still wait. A store
+    /// that cannot answer blocks nobody (the login itself will fail).
+    pub async fn wait(&self, ip: IpAddr, login: &str) -> Option<Duration> {
+        let debt = match self.store.login_debt(&Self::keys(ip, login)).await {
+            Ok(tat) => tat,
+            Err(e) => {
+                tracing::warn!("login throttle: {e}");
+                return None;
+            }
+        };
+        let blocked_until = debt - self.burst * self.per_ms;
+        let now = now_ms();
+        (blocked_until > now).then(|| Duration::from_millis((blocked_until - now) as u64))
     }
 
     /// Records a failed attempt.
-    pub fn failed(&self, ip: IpAddr, login: &str) {
-        let clock = DefaultClock::default();
-        let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        if blocked.len() > 10_000 {
-            blocked.retain(|_, until| *until > now);
-            self.failures.retain_recent();
-        }
-        for key in Self::keys(ip, login) {
-            if let Err(not_until) = self.failures.check_key(&key) {
-                blocked.insert(key, now + not_until.wait_time_from(clock.now()));
-            }
+    pub async fn failed(&self, ip: IpAddr, login: &str) {
+        if let Err(e) = self
+            .store
+            .login_failed(&Self::keys(ip, login), now_ms(), self.per_ms)
+            .await
+        {
+            tracing::warn!("login throttle: cannot count a failed login: {e}");
         }
     }
 }
@@ -75,21 +73,24 @@ impl LoginThrottle {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_burst_of_failures_blocks_the_address_and_the_account() {
-        let t = LoginThrottle::new(3, Duration::from_secs(60));
+    #[tokio::test]
+    async fn a_burst_of_failures_blocks_the_address_and_the_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_data_dir(dir.path()).await.unwrap();
+        let t = LoginThrottle::new(store.clone(), 3, Duration::from_secs(60));
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         for _ in 0..3 {
-            assert_eq!(t.wait(ip, "alice"), None);
-            t.failed(ip, "alice");
+            assert_eq!(t.wait(ip, "alice").await, None);
+            t.failed(ip, "alice").await;
         }
-        assert_eq!(t.wait(ip, "alice"), None, "the burst itself is allowed");
-        t.failed(ip, "Alice");
-        assert!(t.wait(ip, "bob").is_some(), "the address is blocked");
-        assert!(
-            t.wait("10.0.0.2".parse().unwrap(), "alice").is_some(),
-            "the account is blocked"
-        );
-        assert_eq!(t.wait("10.0.0.2".parse().unwrap(), "bob"), None);
+        assert_eq!(t.wait(ip, "alice").await, None, "the burst itself is allowed");
+        t.failed(ip, "Alice").await;
+        assert!(t.wait(ip, "bob").await.is_some(), "the address is blocked");
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
+        assert!(t.wait(other, "alice").await.is_some(), "the account is blocked");
+        assert_eq!(t.wait(other, "bob").await, None);
+        // A second throttle on the same store (another node) agrees.
+        let node_b = LoginThrottle::new(store, 3, Duration::from_secs(60));
+        assert!(node_b.wait(other, "alice").await.is_some());
     }
 }

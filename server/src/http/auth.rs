@@ -179,13 +179,13 @@ pub(crate) async fn sign_in(
     Form(form): Form<SignInForm>,
 ) -> Response {
     let next = local_target(&form.next).to_owned();
-    if web.throttle.wait(peer.ip(), &form.login).is_some() {
+    if web.throttle.wait(peer.ip(), &form.login).await.is_some() {
         return back_to_login("Too many failed sign-ins. Wait a little and try again.", &next);
     }
     let (sid, principal) = match web.service.start_web_session(&form.login, &form.password).await {
         Ok(ok) => ok,
         Err(Error::AuthFailed) => {
-            web.throttle.failed(peer.ip(), &form.login);
+            web.throttle.failed(peer.ip(), &form.login).await;
             return back_to_login("Wrong address or password.", &next);
         }
         Err(e) => {

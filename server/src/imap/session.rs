@@ -490,7 +490,7 @@ impl Session {
 
     async fn login(&mut self, user: &str, password: &str) -> Outcome {
         self.may_log_in()?;
-        if let Some(wait) = self.gw.throttle.wait(self.peer, user) {
+        if let Some(wait) = self.gw.throttle.wait(self.peer, user).await {
             return Err(Failure::No(format!(
                 "[UNAVAILABLE] Too many failed logins; try again in {} s",
                 wait.as_secs().max(1)
@@ -499,7 +499,7 @@ impl Session {
         let principal = match self.gw.service.authenticate(user, password).await {
             Ok(p) => p,
             Err(Error::AuthFailed) => {
-                self.gw.throttle.failed(self.peer, user);
+                self.gw.throttle.failed(self.peer, user).await;
                 return Err(Error::AuthFailed.into());
             }
             Err(e) => return Err(e.into()),

@@ -276,7 +276,7 @@ impl Session {
     }
 
     async fn log_in(&mut self, user: &str, password: &str) -> Result<(), String> {
-        if let Some(wait) = self.gw.throttle.wait(self.peer, user) {
+        if let Some(wait) = self.gw.throttle.wait(self.peer, user).await {
             return Err(format!(
                 "[LOGIN-DELAY] Too many failed logins; try again in {} s",
                 wait.as_secs().max(1)
@@ -285,7 +285,7 @@ impl Session {
         let principal = match self.gw.service.authenticate(user, password).await {
             Ok(p) => p,
             Err(Error::AuthFailed) => {
-                self.gw.throttle.failed(self.peer, user);
+                self.gw.throttle.failed(self.peer, user).await;
                 return Err("[AUTH] Authentication failed".into());
             }
             Err(_) => return Err("[SYS/TEMP] Internal error, try again".into()),

@@ -336,4 +336,42 @@ impl Store {
             })
             .collect()
     }
+
+    /// Counts one failed login against each key (GCRA: its arrival time
+    /// moves `per_ms` later, from now at the earliest), atomically, so
+    /// failures on several nodes add up.
+    pub async fn login_failed(&self, keys: &[String], now_ms: i64, per_ms: i64) -> Result<()> {
+        let mut tx = self.write().await?;
+        for key in keys {
+            sqlx::query(
+                "INSERT INTO login_throttle (key, tat) VALUES ($1, $2 + $3) ON CONFLICT (key) DO UPDATE \
+                 SET tat = (CASE WHEN login_throttle.tat > $2 THEN login_throttle.tat ELSE $2 END) + $3",
+            )
+            .bind(key)
+            .bind(now_ms)
+            .bind(per_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Forgiven keys are forgotten.
+        sqlx::query("DELETE FROM login_throttle WHERE tat < $1")
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The latest arrival time of `keys` (0 when none failed lately).
+    pub async fn login_debt(&self, keys: &[String]) -> Result<i64> {
+        let mut latest = 0;
+        for key in keys {
+            let tat: Option<i64> = sqlx::query_scalar("SELECT tat FROM login_throttle WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+            latest = latest.max(tat.unwrap_or(0));
+        }
+        Ok(latest)
+    }
 }

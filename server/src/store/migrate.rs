@@ -32,6 +32,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0004_rules.sql"),
         include_str!("../../migrations/postgres/0004_rules.sql"),
     ),
+    (
+        5,
+        include_str!("../../migrations/sqlite/0005_login_throttle.sql"),
+        include_str!("../../migrations/postgres/0005_login_throttle.sql"),
+    ),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<()> {
