@@ -76,6 +76,20 @@ pub fn node_options(tls_dir: &std::path::Path) -> Options {
     }
 }
 
+/// Another node: a server on the database at `url` (which another node
+/// may share), every gateway on a free port. Keep the directory (its TLS
+/// certificate) as long as the node.
+pub async fn start_node(url: &str, tweak: impl FnOnce(&mut Options)) -> (Running, tempfile::TempDir) {
+    let store = mailroom::store::Store::connect(url).await.expect("the node connects");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut options = node_options(dir.path());
+    tweak(&mut options);
+    let running = start(store, options, std::future::pending())
+        .await
+        .expect("the node starts");
+    (running, dir)
+}
+
 /// A running server on free ports, with TLS from a self-signed certificate.
 pub struct Server {
     pub world: World,

@@ -9,10 +9,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use mailroom::serve::{Options, Running, start};
-use mailroom::store::Store;
+use mailroom::serve::{Options, Running};
 use mailroom_tests::http::Browser;
-use mailroom_tests::net::{Client, Lmtp, Pop, Server, node_options};
+use mailroom_tests::net::{Client, Lmtp, Pop, Server, start_node};
 use mailroom_tests::proxy::Proxy;
 use mailroom_tests::{Backend, World};
 use tokio::net::TcpStream;
@@ -43,13 +42,7 @@ async fn second_node_with(a: &Server, tweak: impl FnOnce(&mut Options)) -> (Runn
     let (_, target) = through(&a.world.db.url, "127.0.0.1:1".parse().unwrap()).await;
     let proxy = Proxy::start(target).await;
     let (url, _) = through(&a.world.db.url, proxy.addr).await;
-    let store = Store::connect(&url).await.expect("node B connects");
-    let dir = tempfile::tempdir().unwrap();
-    let mut options = node_options(dir.path());
-    tweak(&mut options);
-    let running = start(store, options, std::future::pending())
-        .await
-        .expect("node B starts");
+    let (running, dir) = start_node(&url, tweak).await;
     (running, proxy, dir)
 }
 

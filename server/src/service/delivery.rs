@@ -137,7 +137,6 @@ impl Service {
     ) -> Pin<Box<dyn Future<Output = Result<DeliveryReport>> + Send + 'a>> {
         Box::pin(async move {
             let (account, detail) = self.recipient(recipient).await?;
-            let own = Principal::of(&account);
             let keep_in = match detail {
                 Some(detail) if self.postable(&account, &detail).await? => detail,
                 _ => "INBOX".to_owned(),
@@ -164,7 +163,7 @@ impl Service {
                 }
             }
             if plan.keep {
-                let inbox = self.open(&own, &keep_in).await?;
+                let inbox = self.open_own(&account, &keep_in).await?;
                 plan.targets.insert(0, inbox);
             }
             let mut seen = Vec::new();
@@ -276,8 +275,8 @@ impl Service {
     /// looked up as the rule's owner, who needs `p` or `i` there.
     async fn rule_target(&self, rule: &Loaded, recipient: &AccountRow, name: &str) -> Result<Result<Opened, String>> {
         let parsed = MailboxName::parse(name).map_err(|e| Error::BadInput(e.to_string()));
-        if let Ok(MailboxName::Personal(_)) = parsed {
-            return Ok(match self.open(&Principal::of(recipient), name).await {
+        if let Ok(MailboxName::Personal(path)) = parsed {
+            return Ok(match self.open_own(recipient, path.as_str()).await {
                 Ok(m) => Ok(m),
                 Err(Error::NotFound(_)) => Err(format!("{} has no mailbox {name}", recipient.address())),
                 Err(e) => return Err(e),

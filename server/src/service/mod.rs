@@ -258,6 +258,28 @@ impl Service {
     }
 }
 
+impl Service {
+    /// One of `owner`'s own mailboxes, as the server opens it to deliver:
+    /// every right, no ACL read (delivery into the recipient's own
+    /// mailboxes is the server's act). `NotFound` when there is none.
+    pub(crate) async fn open_own(&self, owner: &AccountRow, path: &str) -> Result<Opened> {
+        let mailbox = self
+            .store
+            .mailbox_by_name(owner.id, path)
+            .await?
+            .ok_or_else(|| not_found(path))?;
+        let mirror = self.mirror_of(owner, &mailbox).await?;
+        Ok(Opened {
+            name: mailbox.name.clone(),
+            mailbox,
+            owner: owner.clone(),
+            acl: Vec::new(),
+            rights: Rights::ALL,
+            mirror,
+        })
+    }
+}
+
 /// How `p` writes a mailbox of `owner`: plain for their own, `~name/…` in
 /// their domain, `~name@domain/…` across domains.
 fn display_name(p: &Principal, owner: &AccountRow, path: &str) -> String {
