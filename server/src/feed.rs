@@ -179,9 +179,18 @@ const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// decides it was a rolled-back transaction rather than a slow commit.
 const GAP_PATIENCE: Duration = Duration::from_secs(10);
 
+/// How many new log rows the follower reads at a time.
+const BATCH: i64 = 1000;
+/// A hole in the log's ids wider than this is not waited for (a sequence
+/// that jumped, not transactions in flight).
+const MAX_GAP: i64 = 10_000;
+
 /// Reads the change log in order and publishes it: runs until the feed is
-/// dropped. Log ids can commit out of order on PostgreSQL, so ids skipped
-/// over are re-read for a while rather than taken as missing.
+/// dropped. Log ids can commit out of order on PostgreSQL (two
+/// transactions on different mailboxes), so ids skipped over are looked
+/// for again for a while rather than taken as missing; reading new rows
+/// goes on meanwhile. Within one mailbox ids commit in order (writers hold
+/// its row lock), so a late row is never older than one its watchers saw.
 pub async fn follow(store: Store, feed: std::sync::Weak<Feed>) {
     let mut last = match store.last_change_id().await {
         Ok(id) => id,
@@ -196,21 +205,9 @@ pub async fn follow(store: Store, feed: std::sync::Weak<Feed>) {
     };
     loop {
         let Some(feed) = feed.upgrade() else { return };
-        let floor = gaps.keys().next().map_or(last, |first| first - 1);
-        match store.changes_after(floor, 1000).await {
+        match read_log(&store, &mut last, &mut gaps).await {
             Ok(rows) => {
-                let fresh: Vec<ChangeRow> = rows
-                    .into_iter()
-                    .filter(|r| r.id > last || gaps.remove(&r.id).is_some())
-                    .collect();
-                for row in &fresh {
-                    for missing in last + 1..row.id {
-                        gaps.insert(missing, Instant::now());
-                    }
-                    last = last.max(row.id);
-                }
-                gaps.retain(|_, since| since.elapsed() < GAP_PATIENCE);
-                for change in group_changes(&fresh) {
+                for change in group_changes(&rows) {
                     feed.publish(change);
                 }
             }
@@ -218,6 +215,46 @@ pub async fn follow(store: Store, feed: std::sync::Weak<Feed>) {
         }
         drop(feed);
         let _ = tokio::time::timeout(POLL_INTERVAL, wake.notified()).await;
+    }
+}
+
+/// The log rows not published yet: those that filled a gap, then the new
+/// ones (all of them, a batch at a time). Updates `last` and the gaps.
+async fn read_log(
+    store: &Store,
+    last: &mut i64,
+    gaps: &mut BTreeMap<i64, Instant>,
+) -> crate::store::Result<Vec<ChangeRow>> {
+    let mut out = Vec::new();
+    if let (Some(&first), Some(&newest)) = (gaps.keys().next(), gaps.keys().next_back()) {
+        for row in store.changes_between(first, newest).await? {
+            if gaps.remove(&row.id).is_some() {
+                out.push(row);
+            }
+        }
+        gaps.retain(|_, since| since.elapsed() < GAP_PATIENCE);
+    }
+    loop {
+        let rows = store.changes_after(*last, BATCH).await?;
+        let full = rows.len() as i64 == BATCH;
+        for row in rows {
+            if row.id - *last - 1 > MAX_GAP {
+                tracing::warn!(
+                    "change feed: log ids jumped from {} to {}; not waiting for those between",
+                    *last,
+                    row.id
+                );
+            } else {
+                for missing in *last + 1..row.id {
+                    gaps.insert(missing, Instant::now());
+                }
+            }
+            *last = row.id;
+            out.push(row);
+        }
+        if !full {
+            return Ok(out);
+        }
     }
 }
 

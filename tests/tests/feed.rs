@@ -152,3 +152,77 @@ both_backends!(watching_needs_the_mailbox_to_be_visible, async |w: World| {
     let hidden = w.service.watch(&bob, "~alice/INBOX").await;
     assert!(matches!(hidden, Err(mailroom::Error::NotFound(_))));
 });
+
+/// PostgreSQL only: log ids are taken at INSERT and may commit out of
+/// order. A transaction that holds an early id while 1,500 later changes
+/// commit must neither hold back what follows (the follower reads on past
+/// its batch) nor be lost when it commits at last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_commit_holds_nothing_back_and_is_not_lost() {
+    use sqlx::{Connection, PgConnection};
+    let Some(w) = World::new(mailroom_tests::Backend::Postgres).await else {
+        return;
+    };
+    let alice = w.user("alice").await;
+    for name in ["Late", "Busy", "After"] {
+        w.service.create_mailbox(&alice, name).await.unwrap();
+    }
+    let (mut late, _) = w.service.watch(&alice, "Late").await.unwrap();
+    let (mut busy, _) = w.service.watch(&alice, "Busy").await.unwrap();
+    let (mut after, _) = w.service.watch(&alice, "After").await.unwrap();
+    let mut sql = PgConnection::connect(&w.db.url).await.unwrap();
+    let id_of = |name: &'static str| format!("SELECT id FROM mailboxes WHERE name = '{name}'");
+    let late_id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(id_of("Late")))
+        .fetch_one(&mut sql)
+        .await
+        .unwrap();
+    let busy_id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(id_of("Busy")))
+        .fetch_one(&mut sql)
+        .await
+        .unwrap();
+
+    // The slow transaction takes its log id first and keeps it.
+    let mut slow = PgConnection::connect(&w.db.url).await.unwrap();
+    let mut slow_tx = slow.begin().await.unwrap();
+    sqlx::query("INSERT INTO changes (mailbox_id, modseq, kind, origin) VALUES ($1, 1000, 'acl', 'test')")
+        .bind(late_id)
+        .execute(&mut *slow_tx)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO changes (mailbox_id, modseq, kind, origin) \
+         SELECT $1, 1000 + g, 'acl', 'test' FROM generate_series(1, 1500) g",
+    )
+    .bind(busy_id)
+    .execute(&mut sql)
+    .await
+    .unwrap();
+
+    // A change after all of them reaches its watcher while the early id
+    // is still open: the follower did not stop at its first batch to
+    // wait for the gap (it waits up to ten seconds; this allows five).
+    w.service
+        .append(&alice, "After", msg(1), &Flags::default(), None)
+        .await
+        .unwrap();
+    let arrived = tokio::time::timeout(Duration::from_secs(5), after.next())
+        .await
+        .expect("the feed went on past the open gap")
+        .unwrap();
+    assert!(matches!(arrived[0].kind, ChangeKind::Added(_)), "{arrived:?}");
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < 1500 {
+        for change in next(&mut busy).await {
+            seen.insert(change.modseq);
+        }
+    }
+
+    slow_tx.commit().await.unwrap();
+    let changes = next(&mut late).await;
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.modseq == 1000 && c.kind == ChangeKind::AclChanged),
+        "{changes:?}"
+    );
+}

@@ -540,6 +540,19 @@ impl Store {
             .collect()
     }
 
+    /// The changes with log ids from `first` to `last`, in log order.
+    pub async fn changes_between(&self, first: i64, last: i64) -> Result<Vec<ChangeRow>> {
+        let sql = format!("SELECT {CHANGE_COLUMNS} FROM changes WHERE id >= $1 AND id <= $2 ORDER BY id");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(first)
+            .bind(last)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(change_from)
+            .collect()
+    }
+
     /// The id of the newest change-log row (0 for none).
     pub async fn last_change_id(&self) -> Result<i64> {
         Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM changes")
