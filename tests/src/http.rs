@@ -75,6 +75,13 @@ impl Browser {
         parse(&raw)
     }
 
+    /// A browser signed in to `server` as `user` with `password`.
+    pub async fn signed_in(server: &crate::net::Server, user: &str, password: &str) -> Browser {
+        let mut browser = Browser::new(server.running.http);
+        browser.sign_in(user, password).await;
+        browser
+    }
+
     /// Signs in; panics unless it worked.
     pub async fn sign_in(&mut self, login: &str, password: &str) {
         let r = self
@@ -125,4 +132,10 @@ fn parse(raw: &[u8]) -> Response {
         headers,
         body: body.to_owned(),
     }
+}
+
+/// Where a form post sent the browser back to (it must be a redirect).
+pub fn location(r: &Response) -> &str {
+    assert_eq!(r.status, 303, "{r:?}");
+    r.header("location").expect("a redirect")
 }

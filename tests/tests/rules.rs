@@ -7,20 +7,9 @@
 
 use mailroom::Principal;
 use mailroom_shared::rules::{Action, Condition, RuleSpec, Scope};
-use mailroom_tests::http::{Browser, Response};
+use mailroom_tests::http::{Browser, location};
 use mailroom_tests::net::{Lmtp, Server};
 use mailroom_tests::{Backend, World, both_backends, server_test};
-
-async fn signed_in(server: &Server, user: &str, password: &str) -> Browser {
-    let mut browser = Browser::new(server.running.http);
-    browser.sign_in(user, password).await;
-    browser
-}
-
-fn location(r: &Response) -> &str {
-    assert_eq!(r.status, 303, "{r:?}");
-    r.header("location").expect("a redirect")
-}
 
 fn rule(name: &str, conditions: &[&str], actions: &[&str]) -> RuleSpec {
     RuleSpec {
@@ -67,7 +56,7 @@ server_test!(
         service.set_acl(admin, "~public/Support", "anyone", "p").await.unwrap();
 
         // The administrator writes the rule in the web form.
-        let web_admin = signed_in(&server, "admin", mailroom_tests::ADMIN_PASSWORD).await;
+        let web_admin = Browser::signed_in(&server, "admin", mailroom_tests::ADMIN_PASSWORD).await;
         let r = web_admin
             .post_form(
                 "/rules",
@@ -121,7 +110,7 @@ server_test!(
             "{fetched:?}"
         );
         // …and in the web.
-        let web_carol = signed_in(&server, "carol", "pw-carol").await;
+        let web_carol = Browser::signed_in(&server, "carol", "pw-carol").await;
         let page = web_carol.get("/mail?box=~public%2FSupport").await;
         assert_eq!(page.status, 200);
         assert!(page.body.contains("[support] printer on fire"), "the copy is listed");
@@ -167,7 +156,7 @@ server_test!(
             problem.contains("neither the 'p'") && problem.contains("~alice/Secret"),
             "{problem}"
         );
-        let web_bob = signed_in(&server, "bob", "pw-bob").await;
+        let web_bob = Browser::signed_in(&server, "bob", "pw-bob").await;
         assert!(
             web_bob.get("/rules").await.body.contains("neither the"),
             "the reason shows on bob's rules page"
@@ -417,7 +406,7 @@ server_test!(
     the_rules_form_refuses_what_the_user_may_not_do,
     |server: Server| async move {
         server.user("bob").await;
-        let bob = signed_in(&server, "bob", "pw-bob").await;
+        let bob = Browser::signed_in(&server, "bob", "pw-bob").await;
         let page = bob.get("/rules").await;
         assert_eq!(page.status, 200);
         assert!(page.body.contains("No rules yet"), "bob's own, empty");

@@ -20,9 +20,7 @@ fn message(subject: &str, body: &str) -> Vec<u8> {
 
 /// A browser signed in as `user` (an account made by `server.user`).
 async fn signed_in(server: &Server, user: &str) -> Browser {
-    let mut browser = Browser::new(server.running.http);
-    browser.sign_in(user, &format!("pw-{user}")).await;
-    browser
+    Browser::signed_in(server, user, &format!("pw-{user}")).await
 }
 
 server_test!(

@@ -6,21 +6,13 @@
 //! posted directly, not only hidden from the pages.
 
 use mailroom_shared::dto::SeenMode;
-use mailroom_tests::http::{Browser, Response};
+use mailroom_tests::http::{Browser, Response, location};
 use mailroom_tests::net::Server;
 use mailroom_tests::{Backend, World, server_test};
 
 /// A browser signed in as `user` (an account made by `server.user`).
 async fn signed_in(server: &Server, user: &str) -> Browser {
-    let mut browser = Browser::new(server.running.http);
-    browser.sign_in(user, &format!("pw-{user}")).await;
-    browser
-}
-
-/// The redirect a form post answered with.
-fn location(r: &Response) -> &str {
-    assert_eq!(r.status, 303, "{r:?}");
-    r.header("location").expect("a redirect")
+    Browser::signed_in(server, user, &format!("pw-{user}")).await
 }
 
 fn refused(r: &Response) -> bool {
