@@ -1,0 +1,286 @@
+//! `mailroom-bench`: Mailroom and Dovecot side by side on this machine.
+//! Starts a throwaway instance of each with the same users, seeds both
+//! with the same deterministic mail over LMTP, then runs every
+//! measurement on one and then the other, swapping the order each round
+//! (A B, B A, …) so that machine noise falls on both; reports medians and
+//! the ratio as a Markdown table, and writes it into docs/BENCHMARKS.md.
+//!
+//! Run through `bench/run`, which installs Dovecot and builds the release
+//! binary first.
+
+mod load;
+mod servers;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use servers::{Target, memory_kib, start_dovecot, start_mailroom, users};
+
+#[derive(Parser)]
+struct Args {
+    /// The Mailroom binary to measure (a release build).
+    #[arg(long, default_value = "target/release/mailroom")]
+    mailroom: PathBuf,
+    /// Rounds of each measurement per server.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Seconds each throughput measurement runs.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Fewer rounds, shorter runs, smaller connection counts: a check that
+    /// the harness works, not numbers to publish.
+    #[arg(long)]
+    quick: bool,
+    /// Where the table goes (between the side-by-side markers).
+    #[arg(long, default_value = "docs/BENCHMARKS.md")]
+    out: PathBuf,
+    /// A Markdown table of Mailroom's web latencies to include (made by
+    /// `cargo bench --bench web`).
+    #[arg(long)]
+    web_table: Option<PathBuf>,
+}
+
+/// Whether a larger number is better.
+#[derive(Clone, Copy, PartialEq)]
+enum Better {
+    Higher,
+    Lower,
+}
+
+/// One row of the table: its name, its unit, and the samples per server.
+struct Row {
+    name: String,
+    unit: &'static str,
+    better: Better,
+    samples: [Vec<f64>; 2],
+}
+
+impl Row {
+    fn new(name: String, unit: &'static str, better: Better) -> Row {
+        Row {
+            name,
+            unit,
+            better,
+            samples: [Vec::new(), Vec::new()],
+        }
+    }
+
+    fn median(&self, i: usize) -> f64 {
+        let mut s = self.samples[i].clone();
+        s.sort_by(f64::total_cmp);
+        s.get(s.len() / 2).copied().unwrap_or(f64::NAN)
+    }
+
+    /// How many times better Mailroom is (above 1: Mailroom wins).
+    fn advantage(&self) -> f64 {
+        let (m, d) = (self.median(0), self.median(1));
+        match self.better {
+            Better::Higher => m / d,
+            Better::Lower => d / m,
+        }
+    }
+}
+
+const PER_USER_MAIL: usize = 200;
+const USERS: usize = 50;
+
+#[tokio::main]
+async fn main() {
+    let mut args = Args::parse();
+    if args.quick {
+        args.rounds = 1;
+        args.seconds = 2;
+    }
+    let period = Duration::from_secs(args.seconds);
+    let per_user = if args.quick { 40 } else { PER_USER_MAIL };
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    let users = users(USERS);
+    eprintln!("starting Mailroom and Dovecot with {} users…", users.len());
+    let targets = [
+        start_mailroom(&args.mailroom, dir.path(), &users),
+        start_dovecot(dir.path(), &users),
+    ];
+    for t in &targets {
+        eprintln!("seeding {} with {per_user} messages per user…", t.name);
+        load::seed(t.lmtp, &users, per_user).await;
+    }
+
+    let mut rows = Vec::new();
+    let connections: &[usize] = if args.quick { &[1, 10] } else { &[1, 10, 50] };
+    for &shared in &[true, false] {
+        for &n in connections {
+            let place = if shared {
+                "one shared mailbox"
+            } else {
+                "a mailbox per user"
+            };
+            let mut ops = Row::new(format!("IMAP mixed, {n} conn., {place}"), "ops/s", Better::Higher);
+            let mut p50 = Row::new(format!("… p50 latency, {n} conn., {place}"), "ms", Better::Lower);
+            let mut p99 = Row::new(format!("… p99 latency, {n} conn., {place}"), "ms", Better::Lower);
+            for_each_turn(&targets, args.rounds, async |i, t| {
+                let r = load::imap_mixed(t.imap, &users, n, shared, period).await;
+                ops.samples[i].push(r.per_second);
+                p50.samples[i].push(ms(r.p50));
+                p99.samples[i].push(ms(r.p99));
+            })
+            .await;
+            eprintln!("  {}: {:.0} / {:.0} ops/s", ops.name, ops.median(0), ops.median(1));
+            rows.extend([ops, p50, p99]);
+        }
+    }
+    let idlers: &[usize] = if args.quick { &[1, 100] } else { &[1, 100, 1000] };
+    for &n in idlers {
+        let mut row = Row::new(
+            format!("IDLE: one change seen by all {n} idle sessions"),
+            "ms",
+            Better::Lower,
+        );
+        for_each_turn(&targets, args.rounds, async |i, t| {
+            for d in load::idle_latency((t.imap, t.lmtp), n, 5).await {
+                row.samples[i].push(ms(d));
+            }
+        })
+        .await;
+        eprintln!("  {}: {:.2} / {:.2} ms", row.name, row.median(0), row.median(1));
+        rows.push(row);
+    }
+    for &n in connections {
+        let mut row = Row::new(format!("POP3 RETR, {n} sessions"), "messages/s", Better::Higher);
+        for_each_turn(&targets, args.rounds, async |i, t| {
+            let r = load::pop3_retr(t.pop3, &users, n, per_user, period).await;
+            row.samples[i].push(r.per_second);
+        })
+        .await;
+        eprintln!("  {}: {:.0} / {:.0}", row.name, row.median(0), row.median(1));
+        rows.push(row);
+    }
+    for &n in &[1, 10] {
+        let mut row = Row::new(
+            format!("LMTP delivery, 10 KB, {n} senders"),
+            "messages/s",
+            Better::Higher,
+        );
+        for_each_turn(&targets, args.rounds, async |i, t| {
+            let r = load::lmtp_rate(t.lmtp, &users, n, period).await;
+            row.samples[i].push(r.per_second);
+        })
+        .await;
+        eprintln!("  {}: {:.0} / {:.0}", row.name, row.median(0), row.median(1));
+        rows.push(row);
+    }
+    let held: &[usize] = if args.quick { &[1000] } else { &[1000, 10_000] };
+    for &n in held {
+        let mut row = Row::new(
+            format!("Memory per idle authenticated IMAP connection ({n} open)"),
+            "KiB",
+            Better::Lower,
+        );
+        for_each_turn(&targets, 1, async |i, t| {
+            let before = memory_kib(t);
+            let open = load::idle_connections(t.imap, &users, n).await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let with = memory_kib(t);
+            drop(open);
+            row.samples[i].push(with.saturating_sub(before) as f64 / n as f64);
+            eprintln!("  {}: {before} KiB → {with} KiB with {n} connections", t.name);
+        })
+        .await;
+        rows.push(row);
+    }
+
+    let web = args.web_table.as_ref().and_then(|p| std::fs::read_to_string(p).ok());
+    let table = report(&rows, &args, web.as_deref());
+    println!("{table}");
+    write_into(&args.out, &table);
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Runs `measure` on both servers `rounds` times, alternating which goes
+/// first.
+async fn for_each_turn(targets: &[Target; 2], rounds: usize, mut measure: impl AsyncFnMut(usize, &Target)) {
+    for round in 0..rounds {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            measure(i, &targets[i]).await;
+        }
+    }
+}
+
+fn report(rows: &[Row], args: &Args, web: Option<&str>) -> String {
+    let machine = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let date = std::process::Command::new("date")
+        .arg("+%Y-%m-%d")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let mut out = format!(
+        "Run {date} on {cores} cores ({machine}) by `bench/run`: {} round(s) per row, servers alternating, \
+         {} s per throughput run; {USERS} users plus `shared`, each seeded with the same mail over LMTP; \
+         Mailroom {} on SQLite, Dovecot {} with Maildir. Medians. Advantage: how many times better \
+         Mailroom is (above 1, Mailroom is ahead).\n\n\
+         | measurement | unit | Mailroom | Dovecot | advantage |\n|---|---|---|---|---|\n",
+        args.rounds,
+        args.seconds,
+        version(&args.mailroom, "--version"),
+        version(std::path::Path::new("dovecot"), "--version"),
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "| {} | {} | {:.2} | {:.2} | {:.2}× |\n",
+            r.name,
+            r.unit,
+            r.median(0),
+            r.median(1),
+            r.advantage()
+        ));
+    }
+    if let Some(web) = web {
+        out.push_str(
+            "\nMailroom alone — the web interface on a 100,000-message mailbox (`cargo bench --bench web`):\n\n",
+        );
+        out.push_str(web.trim());
+        out.push('\n');
+    }
+    out
+}
+
+fn version(program: &std::path::Path, flag: &str) -> String {
+    std::process::Command::new(program)
+        .arg(flag)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+const START: &str = "<!-- side-by-side: start (written by bench/run) -->";
+const END: &str = "<!-- side-by-side: end -->";
+
+/// Puts the table between the markers in `path` (added at the end the
+/// first time).
+fn write_into(path: &std::path::Path, table: &str) {
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let section = format!("{START}\n{table}{END}");
+    let new = match (old.find(START), old.find(END)) {
+        (Some(s), Some(e)) if e > s => format!("{}{section}{}", &old[..s], &old[e + END.len()..]),
+        _ => format!(
+            "{}\n## Mailroom and Dovecot side by side (`bench/`)\n\n{section}\n",
+            old.trim_end()
+        ),
+    };
+    if let Err(e) = std::fs::write(path, new) {
+        eprintln!("cannot write {}: {e}", path.display());
+    }
+}
