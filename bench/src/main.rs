@@ -207,12 +207,17 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Runs `measure` on both servers `rounds` times, alternating which goes
-/// first.
+/// first. A measurement that fails (a server that stops answering) is
+/// reported and leaves no sample; the run goes on.
 async fn for_each_turn(targets: &[Target; 2], rounds: usize, mut measure: impl AsyncFnMut(usize, &Target)) {
+    use futures::FutureExt;
     for round in 0..rounds {
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for i in order {
-            measure(i, &targets[i]).await;
+            let run = std::panic::AssertUnwindSafe(measure(i, &targets[i])).catch_unwind();
+            if run.await.is_err() {
+                eprintln!("  (failed on {}: see the message above)", targets[i].name);
+            }
         }
     }
 }
@@ -243,14 +248,18 @@ fn report(rows: &[Row], args: &Args, web: Option<&str>) -> String {
         version(&args.mailroom, "--version"),
         version(std::path::Path::new("dovecot"), "--version"),
     );
+    let shown = |v: f64| match v.is_nan() {
+        true => "failed".to_owned(),
+        false => format!("{v:.2}"),
+    };
     for r in rows {
         out.push_str(&format!(
-            "| {} | {} | {:.2} | {:.2} | {:.2}× |\n",
+            "| {} | {} | {} | {} | {}× |\n",
             r.name,
             r.unit,
-            r.median(0),
-            r.median(1),
-            r.advantage()
+            shown(r.median(0)),
+            shown(r.median(1)),
+            shown(r.advantage())
         ));
     }
     if let Some(web) = web {

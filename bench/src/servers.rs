@@ -180,6 +180,9 @@ auth_username_format = %Ln
 first_valid_uid = 1
 mail_location = maildir:~/Maildir
 mail_max_userip_connections = 100000
+# With more IDLE sessions than inotify instances allowed per user (128 by
+# default) Dovecot falls back to polling, every 30 s by default.
+mailbox_idle_check_interval = 1s
 default_process_limit = 20000
 default_client_limit = 40000
 default_vsz_limit = 1G
