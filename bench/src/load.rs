@@ -136,6 +136,15 @@ fn rate(count: usize, elapsed: Duration, mut latencies: Vec<Duration>) -> Rate {
     }
 }
 
+/// The rate of all operations the tasks timed since `started`.
+async fn gather(tasks: Vec<tokio::task::JoinHandle<Vec<Duration>>>, started: Instant) -> Rate {
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("a load task"));
+    }
+    rate(all.len(), started.elapsed(), all)
+}
+
 /// The IMAP mixed load: each connection repeats SELECT INBOX, FETCH 1:*
 /// FLAGS, FETCH one body, STORE a flag, NOOP — each command one operation
 /// — for `period`. `shared`: every connection uses the one `shared`
@@ -193,11 +202,7 @@ pub async fn imap_mixed(
             })
         })
         .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.expect("a session"));
-    }
-    rate(all.len(), started.elapsed(), all)
+    gather(tasks, started).await
 }
 
 /// `sessions` IMAP sessions idle on the `shared` INBOX; one message is
@@ -290,11 +295,7 @@ pub async fn pop3_retr(pop3: SocketAddr, users: &[String], sessions: usize, per_
             })
         })
         .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.expect("a POP3 session"));
-    }
-    rate(all.len(), started.elapsed(), all)
+    gather(tasks, started).await
 }
 
 /// LMTP: `senders` connections each deliver 10 KB messages to their own
@@ -321,11 +322,7 @@ pub async fn lmtp_rate(lmtp: SocketAddr, users: &[String], senders: usize, perio
             })
         })
         .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.expect("a sender"));
-    }
-    rate(all.len(), started.elapsed(), all)
+    gather(tasks, started).await
 }
 
 /// Opens `n` authenticated IMAP connections (users in turn, INBOX

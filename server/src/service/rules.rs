@@ -3,7 +3,7 @@
 //! (`delivery.rs`).
 
 use mailroom_shared::dates::long_date;
-use mailroom_shared::rules::{Action, RuleSpec, RuleView, Scope};
+use mailroom_shared::rules::{Action, RuleSpec, RuleView, RulesPage, Scope};
 
 use super::admin::require_admin;
 use super::{Principal, Service};
@@ -32,7 +32,28 @@ impl Service {
 
     /// The rules of one scope, in the order they run, with their problems.
     pub async fn rules(&self, p: &Principal, scope: &Scope) -> Result<Vec<RuleView>> {
-        let (scope, (domain_id, account_id)) = self.rule_scope(p, scope).await?;
+        let (scope, ids) = self.rule_scope(p, scope).await?;
+        self.rules_in(scope, ids).await
+    }
+
+    /// The rules page for `p`: the scopes they may edit and the rules of
+    /// `scope` (their own account's when `None`).
+    pub async fn rules_page(&self, p: &Principal, scope: Option<Scope>) -> Result<RulesPage> {
+        let scopes = self.rule_scopes(p).await?;
+        let scope = match scope {
+            Some(s) => s,
+            None => scopes
+                .first()
+                .cloned()
+                .ok_or_else(|| Error::BadInput("name the rules' scope".into()))?,
+        };
+        let (scope, ids) = self.rule_scope(p, &scope).await?;
+        let rules = self.rules_in(scope.clone(), ids).await?;
+        Ok(RulesPage { scopes, scope, rules })
+    }
+
+    /// The rules stored under a scope already checked.
+    async fn rules_in(&self, scope: Scope, (domain_id, account_id): ScopeIds) -> Result<Vec<RuleView>> {
         let mut views = Vec::new();
         for row in self.store.rules_of_scope(domain_id, account_id).await? {
             views.push(self.rule_view(scope.clone(), row).await?);
@@ -147,22 +168,4 @@ impl Service {
 
 fn no_rule(id: i64) -> Error {
     Error::NotFound(format!("no rule {id} that you may change"))
-}
-
-impl Service {
-    /// The rules page for `p`: the scopes they may edit and the rules of
-    /// `scope` (their own account's when `None`).
-    pub async fn rules_page(&self, p: &Principal, scope: Option<Scope>) -> Result<mailroom_shared::rules::RulesPage> {
-        let scopes = self.rule_scopes(p).await?;
-        let scope = match scope {
-            Some(s) => s,
-            None => scopes
-                .first()
-                .cloned()
-                .ok_or_else(|| Error::BadInput("name the rules' scope".into()))?,
-        };
-        let (scope, _) = self.rule_scope(p, &scope).await?;
-        let rules = self.rules(p, &scope).await?;
-        Ok(mailroom_shared::rules::RulesPage { scopes, scope, rules })
-    }
 }
