@@ -40,6 +40,16 @@ struct Args {
     /// `cargo bench --bench web`).
     #[arg(long)]
     web_table: Option<PathBuf>,
+    /// Only these groups of rows (imap, idle, pop3, lmtp, memory), for
+    /// profiling one of them; the table is printed, docs/ left alone.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+impl Args {
+    fn wants(&self, group: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|g| g == group)
+    }
 }
 
 /// Whether a larger number is better.
@@ -110,7 +120,7 @@ async fn main() {
     let mut rows = Vec::new();
     let connections: &[usize] = if args.quick { &[1, 10] } else { &[1, 10, 50] };
     for &shared in &[true, false] {
-        for &n in connections {
+        for &n in connections.iter().filter(|_| args.wants("imap")) {
             let place = if shared {
                 "one shared mailbox"
             } else {
@@ -131,7 +141,7 @@ async fn main() {
         }
     }
     let idlers: &[usize] = if args.quick { &[1, 100] } else { &[1, 100, 1000] };
-    for &n in idlers {
+    for &n in idlers.iter().filter(|_| args.wants("idle")) {
         let mut row = Row::new(
             format!("IDLE: one change seen by all {n} idle sessions"),
             "ms",
@@ -146,7 +156,7 @@ async fn main() {
         eprintln!("  {}: {:.2} / {:.2} ms", row.name, row.median(0), row.median(1));
         rows.push(row);
     }
-    for &n in connections {
+    for &n in connections.iter().filter(|_| args.wants("pop3")) {
         let mut row = Row::new(format!("POP3 RETR, {n} sessions"), "messages/s", Better::Higher);
         for_each_turn(&targets, args.rounds, async |i, t| {
             let r = load::pop3_retr(t.pop3, &users, n, per_user, period).await;
@@ -156,7 +166,7 @@ async fn main() {
         eprintln!("  {}: {:.0} / {:.0}", row.name, row.median(0), row.median(1));
         rows.push(row);
     }
-    for &n in &[1, 10] {
+    for &n in [1, 10].iter().filter(|_| args.wants("lmtp")) {
         let mut row = Row::new(
             format!("LMTP delivery, 10 KB, {n} senders"),
             "messages/s",
@@ -171,7 +181,7 @@ async fn main() {
         rows.push(row);
     }
     let held: &[usize] = if args.quick { &[1000] } else { &[1000, 10_000] };
-    for &n in held {
+    for &n in held.iter().filter(|_| args.wants("memory")) {
         let mut row = Row::new(
             format!("Memory per idle authenticated IMAP connection ({n} open)"),
             "KiB",
@@ -199,7 +209,9 @@ async fn main() {
     let web = args.web_table.as_ref().and_then(|p| std::fs::read_to_string(p).ok());
     let table = report(&rows, &args, web.as_deref());
     println!("{table}");
-    write_into(&args.out, &table);
+    if args.only.is_empty() {
+        write_into(&args.out, &table);
+    }
 }
 
 fn ms(d: Duration) -> f64 {

@@ -208,6 +208,14 @@ pub async fn follow(store: Store, feed: std::sync::Weak<Feed>) {
         match read_log(&store, &mut last, &mut gaps).await {
             Ok(rows) => {
                 for change in group_changes(&rows) {
+                    if !matches!(
+                        change.kind,
+                        ChangeKind::Added(_) | ChangeKind::FlagsChanged { .. } | ChangeKind::Expunged(_)
+                    ) {
+                        // Possibly another node's or the CLI's: open
+                        // mailboxes re-check their names and rights.
+                        store.directory_changed();
+                    }
                     feed.publish(change);
                 }
             }

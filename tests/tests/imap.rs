@@ -151,6 +151,43 @@ server_test!(two_users_share_through_setacl, async |s: Server| {
     );
 });
 
+// A selected mailbox keeps what the service resolved at SELECT (so its
+// commands need no lookups), yet rights taken away apply to its very next
+// command: the service re-resolves it whenever an ACL changed.
+server_test!(
+    rights_taken_away_apply_to_a_selected_mailbox_at_once,
+    async |s: Server| {
+        s.user("alice").await;
+        s.user("bob").await;
+        let mut a = s.login("alice").await;
+        let mut b = s.login("bob").await;
+        a.ok("CREATE Projects").await;
+        a.send_raw(&append_command("Projects", &message("plan", "the plan")))
+            .await;
+        a.until_tagged("a1").await;
+        a.ok("SETACL Projects bob lrs").await;
+        b.ok("SELECT ~alice/Projects").await;
+        assert!(b.ok("FETCH 1 BODY.PEEK[TEXT]").await[0].contains("the plan"));
+        b.ok("STORE 1 +FLAGS.SILENT (\\Seen)").await;
+
+        a.ok("SETACL Projects bob lr").await;
+        let refused = b.fails("STORE 1 -FLAGS.SILENT (\\Seen)", "NO").await;
+        assert!(refused.contains("'s', 'w' or 't'"), "{refused}");
+        assert!(b.ok("FETCH 1 BODY.PEEK[TEXT]").await[0].contains("the plan"));
+
+        a.ok("DELETEACL Projects bob").await;
+        let refused = b.fails("FETCH 1 BODY.PEEK[TEXT]", "NO").await;
+        assert!(!refused.contains("the plan"), "{refused}");
+        b.fails("SELECT ~alice/Projects", "NO").await;
+
+        // Renamed while selected: the session goes on with the same mailbox.
+        a.ok("SETACL Projects bob lr").await;
+        b.ok("SELECT ~alice/Projects").await;
+        a.ok("RENAME Projects Plans").await;
+        assert!(b.ok("FETCH 1 BODY.PEEK[TEXT]").await[0].contains("the plan"));
+    }
+);
+
 server_test!(
     idle_shows_flag_changes_and_expunges_from_another_user,
     async |s: Server| {

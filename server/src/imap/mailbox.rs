@@ -21,7 +21,7 @@ use super::search::{Candidate, Key};
 use super::session::{Failure, Outcome, try_create};
 use super::syntax::{Bound, SequenceSet};
 use crate::feed::{Change, ChangeKind};
-use crate::service::{Principal, Service, Watch};
+use crate::service::{Opened, Principal, Service, Watch};
 use crate::store::MessageRow;
 
 /// Messages read from the store at a time by FETCH and SEARCH.
@@ -37,6 +37,9 @@ pub struct Cx<'a> {
 pub struct Selected {
     /// The name as the client wrote it.
     pub name: String,
+    /// The mailbox as the service resolved it: commands on it skip the
+    /// lookups (the service re-resolves it when rights or names change).
+    handle: Opened,
     pub read_only: bool,
     per_user_seen: bool,
     /// Sequence number − 1 → (UID, flags as last reported).
@@ -50,15 +53,17 @@ pub struct Selected {
 impl Selected {
     /// SELECT or EXAMINE: watches the mailbox first, then reads it, so no
     /// change falls between the two; writes the untagged responses.
-    pub async fn open(
+    /// `kept`: the same mailbox, selected before (no lookups again).
+    pub(crate) async fn open(
         service: &Service,
         p: &Principal,
         name: &str,
         examine: bool,
         out: &mut Vec<u8>,
+        kept: Option<Opened>,
     ) -> Result<Selected, Failure> {
-        let (watch, _) = service.watch(p, name).await?;
-        let (info, rows) = service.messages(p, name).await?;
+        let (handle, watch, rows) = service.select(p, name, kept).await?;
+        let info = handle.info();
         let rights = info.rights;
         let may_change = [Right::Seen, Right::Write, Right::DeleteMessage, Right::Expunge]
             .iter()
@@ -104,6 +109,7 @@ impl Selected {
         }
         Ok(Selected {
             name: name.to_owned(),
+            handle,
             read_only,
             per_user_seen: info.seen_mode == SeenMode::PerUser,
             announced: messages.len(),
@@ -115,6 +121,11 @@ impl Selected {
 
     pub fn watch(&mut self) -> &mut Watch {
         &mut self.watch
+    }
+
+    /// The resolved mailbox, for selecting it again.
+    pub(crate) fn into_handle(self) -> Opened {
+        self.handle
     }
 
     fn position(&self, uid: u32) -> Option<usize> {
@@ -248,7 +259,7 @@ impl Selected {
     /// CLOSE: expunges silently where allowed.
     pub async fn close(&mut self, service: &Service, p: &Principal) {
         if !self.read_only {
-            let _ = service.expunge(p, &self.name, None).await;
+            let _ = service.expunge_in(p, &mut self.handle, None).await;
         }
     }
 
@@ -259,7 +270,7 @@ impl Selected {
             Some(set) => Some(self.uids(&self.resolve(set, true)?)),
             None => None,
         };
-        let gone = service.expunge(p, &self.name, only.as_deref()).await?;
+        let gone = service.expunge_in(p, &mut self.handle, only.as_deref()).await?;
         for uid in gone {
             self.expunged(out, uid);
         }
@@ -279,7 +290,7 @@ impl Selected {
         self.writable()?;
         let indices = self.resolve(set, uid)?;
         let uids = self.uids(&indices);
-        let changed = service.store_flags(p, &self.name, &uids, op, flags).await?;
+        let changed = service.store_flags_in(p, &mut self.handle, &uids, op, flags).await?;
         for (uid, flags) in changed {
             if let Some(i) = self.position(uid) {
                 self.messages[i].1 = flags;
@@ -330,14 +341,14 @@ impl Selected {
     pub async fn search(&mut self, cx: Cx<'_>, uid: bool, key: &Key) -> Outcome {
         let Cx { service, p, out } = cx;
         let count = self.announced;
-        let (_, rows) = service.messages(p, &self.name).await?;
+        let rows = service.messages_in(p, &mut self.handle).await?;
         let rows: HashMap<u32, MessageRow> = rows.into_iter().map(|r| (r.uid, r)).collect();
         let last_uid = self.messages[..count].last().map_or(0, |(u, _)| *u);
         let mut found = Vec::new();
         for chunk in (0..count).collect::<Vec<_>>().chunks(BATCH) {
             let texts: HashMap<u32, mime::Searchable> = if key.needs_content() {
                 let uids = self.uids(chunk);
-                let contents = service.contents(p, &self.name, &uids).await?;
+                let contents = service.contents_in(p, &mut self.handle, &uids).await?;
                 contents
                     .into_iter()
                     .map(|(row, bytes)| (row.uid, mime::searchable(&bytes)))
@@ -411,7 +422,7 @@ impl Selected {
         let mut rows_only: HashMap<u32, (MessageRow, Option<Vec<u8>>)> = HashMap::new();
         if needs_rows && !needs_content {
             let wanted: HashSet<u32> = self.uids(&indices).into_iter().collect();
-            let (_, rows) = service.messages(p, &self.name).await?;
+            let rows = service.messages_in(p, &mut self.handle).await?;
             rows_only = rows
                 .into_iter()
                 .filter(|r| wanted.contains(&r.uid))
@@ -421,7 +432,8 @@ impl Selected {
         let mut missing = 0;
         for chunk in indices.chunks(BATCH) {
             let with_bodies: HashMap<u32, (MessageRow, Option<Vec<u8>>)> = if needs_content {
-                let contents = service.contents(p, &self.name, &self.uids(chunk)).await?;
+                let uids = self.uids(chunk);
+                let contents = service.contents_in(p, &mut self.handle, &uids).await?;
                 contents.into_iter().map(|(r, b)| (r.uid, (r, Some(b)))).collect()
             } else {
                 HashMap::new()
@@ -473,7 +485,10 @@ impl Selected {
         }
         let mut seen = Flags::default();
         seen.insert(SystemFlag::Seen);
-        let Ok(changed) = service.store_flags(p, &self.name, &unseen, FlagOp::Add, &seen).await else {
+        let Ok(changed) = service
+            .store_flags_in(p, &mut self.handle, &unseen, FlagOp::Add, &seen)
+            .await
+        else {
             return HashSet::new();
         };
         let mut out = HashSet::new();

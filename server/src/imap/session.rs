@@ -543,9 +543,10 @@ impl Session {
 
     async fn select(&mut self, name: &str, examine: bool) -> Outcome {
         // A failed SELECT leaves no mailbox selected (RFC 3501 §6.3.1).
-        self.selected = None;
+        let previous = self.selected.take();
         let p = self.principal()?.clone();
-        let selected = Selected::open(&self.gw.service, &p, name, examine, &mut self.out).await?;
+        let kept = previous.filter(|s| s.name == name).map(Selected::into_handle);
+        let selected = Selected::open(&self.gw.service, &p, name, examine, &mut self.out, kept).await?;
         let mode = if selected.read_only { "READ-ONLY" } else { "READ-WRITE" };
         self.selected = Some(selected);
         Ok(format!(

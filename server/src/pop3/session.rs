@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::Gateway;
 use crate::error::Error;
 use crate::gateway::{Slot, Stream, sasl};
-use crate::service::Principal;
+use crate::service::{Opened, Principal};
 
 /// One message of the snapshot taken at login.
 struct Entry {
@@ -25,6 +25,8 @@ struct Entry {
 
 struct Maildrop {
     principal: Principal,
+    /// The INBOX as the service resolved it at login.
+    inbox: Opened,
     uidvalidity: u32,
     messages: Vec<Entry>,
 }
@@ -295,15 +297,18 @@ impl Session {
             .connections
             .of_account(principal.account_id())
             .ok_or("[IN-USE] Too many sessions for this account")?;
-        let (info, rows) = self
-            .gw
-            .service
-            .messages(&principal, "INBOX")
-            .await
-            .map_err(|e| match e {
-                Error::InUse(m) => format!("[IN-USE] {m}"),
-                other => format!("[SYS/TEMP] {other}"),
-            })?;
+        let service = &self.gw.service;
+        let opened = match service.open(&principal, "INBOX").await {
+            Ok(mut inbox) => service
+                .messages_in(&principal, &mut inbox)
+                .await
+                .map(|rows| (inbox, rows)),
+            Err(e) => Err(e),
+        };
+        let (inbox, rows) = opened.map_err(|e| match e {
+            Error::InUse(m) => format!("[IN-USE] {m}"),
+            other => format!("[SYS/TEMP] {other}"),
+        })?;
         self.account_slot = Some(slot);
         let messages: Vec<Entry> = rows
             .into_iter()
@@ -318,7 +323,8 @@ impl Session {
         self.reply(&format!("+OK Logged in; {} messages ({total} octets)", messages.len()));
         self.maildrop = Some(Maildrop {
             principal,
-            uidvalidity: info.uidvalidity,
+            uidvalidity: inbox.mailbox.uidvalidity,
+            inbox,
             messages,
         });
         Ok(())
@@ -375,10 +381,10 @@ impl Session {
     }
 
     /// The message's bytes, or why not (another session expunged it).
-    async fn content(&self, i: usize) -> Result<Vec<u8>, String> {
-        let drop = self.maildrop.as_ref().expect("in the transaction state");
+    async fn content(&mut self, i: usize) -> Result<Vec<u8>, String> {
+        let drop = self.maildrop.as_mut().expect("in the transaction state");
         let uid = drop.messages[i].uid;
-        match self.gw.service.fetch(&drop.principal, "INBOX", uid).await {
+        match self.gw.service.fetch_in(&drop.principal, &mut drop.inbox, uid).await {
             Ok(bytes) => Ok(bytes),
             Err(Error::NotFound(_)) => Err(format!("Message {} was deleted by another session", i + 1)),
             Err(e) => Err(format!("[SYS/TEMP] {e}")),
@@ -393,14 +399,20 @@ impl Session {
         let already_seen = self.maildrop_mut().messages[i].seen;
         if self.gw.config.retr_sets_seen && !already_seen {
             self.maildrop_mut().messages[i].seen = true;
-            let drop = self.maildrop.as_ref().expect("in the transaction state");
+            let drop = self.maildrop.as_mut().expect("in the transaction state");
             let mut seen = Flags::default();
             seen.insert(SystemFlag::Seen);
             // Without the `s` right the flag silently stays as it is.
             let _ = self
                 .gw
                 .service
-                .store_flags(&drop.principal, "INBOX", &[drop.messages[i].uid], FlagOp::Add, &seen)
+                .store_flags_in(
+                    &drop.principal,
+                    &mut drop.inbox,
+                    &[drop.messages[i].uid],
+                    FlagOp::Add,
+                    &seen,
+                )
                 .await;
         }
         Ok(())
@@ -439,7 +451,7 @@ impl Session {
     /// QUIT: in the transaction state, removes the marked messages (needs
     /// the `t` and `e` rights on the INBOX).
     async fn quit(&mut self) -> io::Result<()> {
-        let Some(drop) = self.maildrop.take() else {
+        let Some(mut drop) = self.maildrop.take() else {
             self.reply("+OK Bye");
             return self.flush().await;
         };
@@ -452,10 +464,10 @@ impl Session {
         deleted.insert(SystemFlag::Deleted);
         let service = &self.gw.service;
         let result = match service
-            .store_flags(&drop.principal, "INBOX", &uids, FlagOp::Add, &deleted)
+            .store_flags_in(&drop.principal, &mut drop.inbox, &uids, FlagOp::Add, &deleted)
             .await
         {
-            Ok(_) => service.expunge(&drop.principal, "INBOX", Some(&uids)).await,
+            Ok(_) => service.expunge_in(&drop.principal, &mut drop.inbox, Some(&uids)).await,
             Err(e) => Err(e),
         };
         match result {

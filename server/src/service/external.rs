@@ -338,7 +338,7 @@ impl Service {
         let id = mirror.mailbox_id;
         let result = match change {
             IndexChange::Flags { uids, op, flags, may } => {
-                let (_, changed) = self.store.update_flags(id, uids, op, flags, may, None).await?;
+                let changed = self.store.update_flags(id, uids, op, flags, may, None).await?;
                 IndexChanged::Flags(changed)
             }
             IndexChange::Expunge { uids } => IndexChanged::Expunged(self.store.expunge(id, uids).await?.0),

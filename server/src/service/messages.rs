@@ -115,10 +115,16 @@ impl Service {
     /// The messages of a mailbox, by UID, with flags as this principal sees
     /// them (needs `r`).
     pub async fn messages(&self, p: &Principal, name: &str) -> Result<(MailboxInfo, Vec<MessageRow>)> {
-        let m = self.open(p, name).await?;
-        m.require(Right::Read, "read it")?;
-        let rows = self.store.messages(m.mailbox.id, m.seen_reader(p)).await?;
+        let mut m = self.open(p, name).await?;
+        let rows = self.messages_in(p, &mut m).await?;
         Ok((m.info(), rows))
+    }
+
+    /// [`Service::messages`] of a mailbox the caller keeps open.
+    pub(crate) async fn messages_in(&self, p: &Principal, m: &mut Opened) -> Result<Vec<MessageRow>> {
+        self.current(p, m).await?;
+        m.require(Right::Read, "read it")?;
+        Ok(self.store.messages(m.mailbox.id, m.seen_reader(p)).await?)
     }
 
     /// Message and unseen counts (STATUS; needs `r`).
@@ -132,25 +138,43 @@ impl Service {
 
     /// One message's bytes, exactly as stored (needs `r`).
     pub async fn fetch(&self, p: &Principal, name: &str, uid: u32) -> Result<Vec<u8>> {
-        let m = self.open(p, name).await?;
-        m.require(Right::Read, "read it")?;
-        let gone = || Error::NotFound(format!("no message with UID {uid} in {name}"));
-        let row = self.store.message(m.mailbox.id, uid, None).await?.ok_or_else(gone)?;
-        self.store.content(&row.blob_hash).await?.ok_or_else(gone)
+        let mut m = self.open(p, name).await?;
+        self.fetch_in(p, &mut m, uid).await
+    }
+
+    /// [`Service::fetch`] from a mailbox the caller keeps open.
+    pub(crate) async fn fetch_in(&self, p: &Principal, m: &mut Opened, uid: u32) -> Result<Vec<u8>> {
+        let mut found = self.contents_in(p, m, &[uid]).await?;
+        match found.pop() {
+            Some((_, bytes)) => Ok(bytes),
+            None => Err(Error::NotFound(format!("no message with UID {uid} in {}", m.name))),
+        }
     }
 
     /// Several messages with their bytes, in UID order (needs `r`); UIDs
     /// no longer there are left out.
     pub async fn contents(&self, p: &Principal, name: &str, uids: &[u32]) -> Result<Vec<(MessageRow, Vec<u8>)>> {
-        let m = self.open(p, name).await?;
+        let mut m = self.open(p, name).await?;
+        self.contents_in(p, &mut m, uids).await
+    }
+
+    /// [`Service::contents`] of a mailbox the caller keeps open.
+    pub(crate) async fn contents_in(
+        &self,
+        p: &Principal,
+        m: &mut Opened,
+        uids: &[u32],
+    ) -> Result<Vec<(MessageRow, Vec<u8>)>> {
+        self.current(p, m).await?;
         m.require(Right::Read, "read it")?;
         let mut out = Vec::with_capacity(uids.len());
         for &uid in uids {
-            let Some(row) = self.store.message(m.mailbox.id, uid, m.seen_reader(p)).await? else {
-                continue;
-            };
-            if let Some(bytes) = self.store.content(&row.blob_hash).await? {
-                out.push((row, bytes));
+            if let Some(found) = self
+                .store
+                .message_with_content(m.mailbox.id, uid, m.seen_reader(p))
+                .await?
+            {
+                out.push(found);
             }
         }
         Ok(out)
@@ -167,7 +191,20 @@ impl Service {
         op: FlagOp,
         flags: &Flags,
     ) -> Result<Vec<(u32, Flags)>> {
-        let m = self.open(p, name).await?;
+        let mut m = self.open(p, name).await?;
+        self.store_flags_in(p, &mut m, uids, op, flags).await
+    }
+
+    /// [`Service::store_flags`] in a mailbox the caller keeps open.
+    pub(crate) async fn store_flags_in(
+        &self,
+        p: &Principal,
+        m: &mut Opened,
+        uids: &[u32],
+        op: FlagOp,
+        flags: &Flags,
+    ) -> Result<Vec<(u32, Flags)>> {
+        self.current(p, m).await?;
         m.require(Right::Read, "read it")?;
         let may = m.flag_permissions();
         if !(may.seen || may.deleted || may.other) {
@@ -189,19 +226,26 @@ impl Service {
                 self.store
                     .update_flags(m.mailbox.id, uids, op, flags, may, reader)
                     .await?
-                    .1
             }
         };
-        self.feed.wake();
+        if !changed.is_empty() {
+            self.feed.wake();
+        }
         Ok(changed)
     }
 
     /// EXPUNGE (needs `e`): removes the messages flagged `\Deleted`, only
     /// among `uids` when given (UID EXPUNGE). Returns the removed UIDs.
     pub async fn expunge(&self, p: &Principal, name: &str, uids: Option<&[u32]>) -> Result<Vec<u32>> {
-        let m = self.open(p, name).await?;
+        let mut m = self.open(p, name).await?;
+        self.expunge_in(p, &mut m, uids).await
+    }
+
+    /// [`Service::expunge`] in a mailbox the caller keeps open.
+    pub(crate) async fn expunge_in(&self, p: &Principal, m: &mut Opened, uids: Option<&[u32]>) -> Result<Vec<u32>> {
+        self.current(p, m).await?;
         m.require(Right::Expunge, "expunge messages")?;
-        let gone = self.expunge_opened(&m, uids).await?;
+        let gone = self.expunge_opened(m, uids).await?;
         self.feed.wake();
         Ok(gone)
     }

@@ -120,6 +120,9 @@ pub(crate) struct Opened {
     pub name: String,
     /// Set when the mailbox is an INBOX kept in a file outside Mailroom.
     pub mirror: Option<Arc<external::Mirror>>,
+    /// The store's directory generation before this was resolved: when it
+    /// moved, names and rights are resolved again ([`Service::current`]).
+    generation: u64,
 }
 
 impl Opened {
@@ -135,7 +138,7 @@ impl Opened {
         )))
     }
 
-    fn info(&self) -> MailboxInfo {
+    pub(crate) fn info(&self) -> MailboxInfo {
         info(&self.mailbox, &self.name, &self.owner, self.rights)
     }
 }
@@ -225,6 +228,7 @@ impl Service {
 
     /// Finds a mailbox the principal may look up, with its rights on it.
     pub(crate) async fn open(&self, p: &Principal, name: &str) -> Result<Opened> {
+        let generation = self.store.directory_generation();
         let (owner, path) = self.owner_and_path(p, name).await?;
         let mut mailbox = self
             .store
@@ -254,7 +258,40 @@ impl Service {
             acl,
             rights,
             mirror,
+            generation,
         })
+    }
+
+    /// Brings a mailbox a session keeps open up to date before it is used
+    /// again: resolved afresh (by id, so a rename is followed) when ACLs,
+    /// names or routing changed since, and its external file re-read when
+    /// another program changed it. Without such changes it costs no query:
+    /// this is what lets a selected mailbox's commands skip the lookups.
+    pub(crate) async fn current(&self, p: &Principal, m: &mut Opened) -> Result<()> {
+        let generation = self.store.directory_generation();
+        if generation != m.generation {
+            let gone = || not_found(&m.name);
+            let mailbox = self.store.mailbox_by_id(m.mailbox.id).await?.ok_or_else(gone)?;
+            let owner = self.store.account_by_id(mailbox.account_id).await?.ok_or_else(gone)?;
+            let acl = self.store.acl_of(mailbox.id).await?;
+            let rights = p.rights_on(&owner, &acl);
+            if !rights.contains(Right::Lookup) {
+                return Err(gone());
+            }
+            *m = Opened {
+                name: display_name(p, &owner, &mailbox.name),
+                mirror: self.mirror_of(&owner, &mailbox).await?,
+                mailbox,
+                owner,
+                acl,
+                rights,
+                generation,
+            };
+        }
+        if let Some(mirror) = &m.mirror {
+            self.refresh_mirror(mirror).await?;
+        }
+        Ok(())
     }
 }
 
@@ -276,6 +313,7 @@ impl Service {
             acl: Vec::new(),
             rights: Rights::ALL,
             mirror,
+            generation: self.store.directory_generation(),
         })
     }
 }

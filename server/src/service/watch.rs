@@ -6,10 +6,10 @@ use std::sync::Arc;
 use mailroom_shared::Right;
 use tokio::sync::broadcast;
 
-use super::{Principal, Service};
+use super::{Opened, Principal, Service};
 use crate::error::{Error, Result};
 use crate::feed::{Change, ChangeKind, group_changes};
-use crate::store::Store;
+use crate::store::{MessageRow, Store};
 
 /// A principal's live view of one mailbox's changes.
 pub struct Watch {
@@ -44,24 +44,54 @@ impl Service {
     /// the mailbox's state next may see a change it already has: apply
     /// them idempotently.
     pub async fn watch(&self, p: &Principal, name: &str) -> Result<(Watch, u64)> {
-        let m = self.open(p, name).await?;
+        let mut m = self.open(p, name).await?;
+        let watch = self.watch_in(p, &mut m).await?;
+        let modseq = watch.seen;
+        Ok((watch, modseq))
+    }
+
+    /// SELECT: a mailbox — `kept`, the one the session had open, brought
+    /// up to date, or else resolved by name — with a watch started before
+    /// its messages are read, and the messages; the returned handle has
+    /// the mailbox's state as the watch began.
+    pub(crate) async fn select(
+        &self,
+        p: &Principal,
+        name: &str,
+        kept: Option<Opened>,
+    ) -> Result<(Opened, Watch, Vec<MessageRow>)> {
+        let mut m = match kept {
+            Some(mut m) => {
+                self.current(p, &mut m).await?;
+                m
+            }
+            None => self.open(p, name).await?,
+        };
+        let watch = self.watch_in(p, &mut m).await?;
+        let rows = self.store.messages(m.mailbox.id, m.seen_reader(p)).await?;
+        Ok((m, watch, rows))
+    }
+
+    /// Subscribes first, then reads the mailbox row and the log's end, so
+    /// no change falls between; `m` gets the fresh row.
+    async fn watch_in(&self, p: &Principal, m: &mut Opened) -> Result<Watch> {
         m.require(Right::Read, "read it")?;
         let rx = self.feed.subscribe(m.mailbox.id);
-        let last_log_id = self.store.last_change_id().await?;
-        let now = self
+        let (row, last_log_id) = self
             .store
-            .mailbox_by_id(m.mailbox.id)
+            .mailbox_and_last_change(m.mailbox.id)
             .await?
-            .map_or(m.mailbox.highest_modseq, |row| row.highest_modseq);
-        let watch = Watch {
+            .ok_or_else(gone)?;
+        let seen = row.highest_modseq;
+        m.mailbox = row;
+        Ok(Watch {
             rx,
             store: self.store.clone(),
             principal: p.clone(),
             mailbox_id: m.mailbox.id,
-            seen: now,
+            seen,
             last_log_id,
-        };
-        Ok((watch, now))
+        })
     }
 }
 

@@ -124,6 +124,7 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        self.directory_changed();
         Ok(())
     }
 
@@ -133,6 +134,7 @@ impl Store {
             .bind(domain_id)
             .execute(&self.pool)
             .await?;
+        self.directory_changed();
         Ok(())
     }
 
@@ -151,6 +153,7 @@ impl Store {
             .bind(alias)
             .execute(&self.pool)
             .await?;
+        self.directory_changed();
         Ok(done.rows_affected() > 0)
     }
 
@@ -236,6 +239,7 @@ impl Store {
             .await?;
         super::messages::delete_orphan_blobs(&mut tx).await?;
         tx.commit().await?;
+        self.directory_changed();
         Ok(())
     }
 
@@ -262,6 +266,7 @@ impl Store {
             .bind(account_id)
             .execute(&self.pool)
             .await?;
+        self.directory_changed();
         Ok(())
     }
 
@@ -287,6 +292,7 @@ impl Store {
             .bind(name)
             .execute(&self.pool)
             .await?;
+        self.directory_changed();
         Ok(done.rows_affected() > 0)
     }
 
@@ -296,6 +302,7 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        self.directory_changed();
         Ok(())
     }
 

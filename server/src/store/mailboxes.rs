@@ -82,6 +82,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.directory_changed();
         Ok(mailbox)
     }
 
@@ -106,6 +107,23 @@ impl Store {
             .as_ref()
             .map(mailbox_from)
             .transpose()
+    }
+
+    /// A mailbox with the change log's last id, read together: where a
+    /// watch that starts now takes up the log.
+    pub async fn mailbox_and_last_change(&self, id: i64) -> Result<Option<(MailboxRow, i64)>> {
+        let sql = format!(
+            "SELECT {MAILBOX_COLUMNS}, (SELECT MAX(c.id) FROM changes c) AS last_change FROM mailboxes WHERE id = $1"
+        );
+        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let last: Option<i64> = row.try_get("last_change")?;
+        Ok(Some((mailbox_from(&row)?, last.unwrap_or(0))))
     }
 
     /// All mailboxes of one account, by name.
@@ -157,6 +175,7 @@ impl Store {
             log_change(&mut tx, self, *id, modseq, ChangeKindTag::MailboxRenamed(name)).await?;
         }
         tx.commit().await?;
+        self.directory_changed();
         Ok(())
     }
 
@@ -171,6 +190,7 @@ impl Store {
         super::messages::delete_orphan_blobs(&mut tx).await?;
         log_change(&mut tx, self, id, modseq, ChangeKindTag::MailboxDeleted).await?;
         tx.commit().await?;
+        self.directory_changed();
         Ok(())
     }
 
@@ -180,6 +200,7 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        self.directory_changed();
         Ok(())
     }
 
@@ -223,6 +244,7 @@ impl Store {
         let modseq = self.bump_modseq(&mut tx, mailbox_id).await?;
         log_change(&mut tx, self, mailbox_id, modseq, ChangeKindTag::AclChanged).await?;
         tx.commit().await?;
+        self.directory_changed();
         Ok(modseq as u64)
     }
 
@@ -240,6 +262,7 @@ impl Store {
         let modseq = self.bump_modseq(&mut tx, mailbox_id).await?;
         log_change(&mut tx, self, mailbox_id, modseq, ChangeKindTag::AclChanged).await?;
         tx.commit().await?;
+        self.directory_changed();
         Ok(modseq as u64)
     }
 

@@ -299,6 +299,31 @@ impl Store {
             .transpose()
     }
 
+    /// One message with its bytes, in one query (FETCH of a body, RETR).
+    pub async fn message_with_content(
+        &self,
+        mailbox_id: i64,
+        uid: u32,
+        reader: Option<i64>,
+    ) -> Result<Option<(MessageRow, Vec<u8>)>> {
+        let sql = concat!(
+            "SELECT ",
+            message_columns!(),
+            ", b.data FROM messages m JOIN blobs b ON b.hash = m.blob_hash \
+             WHERE m.mailbox_id = $1 AND m.uid = $3"
+        );
+        let Some(row) = sqlx::query(sql)
+            .bind(mailbox_id)
+            .bind(reader.unwrap_or(0))
+            .bind(i64::from(uid))
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some((message_from(&row)?, row.try_get("data")?)))
+    }
+
     /// The bytes of a stored message.
     pub async fn content(&self, hash: &str) -> Result<Option<Vec<u8>>> {
         Ok(sqlx::query_scalar("SELECT data FROM blobs WHERE hash = $1")
@@ -309,8 +334,8 @@ impl Store {
 
     /// Applies a flag change to the given UIDs (absent ones are skipped)
     /// under one new MODSEQ; `may` says which flags this principal may
-    /// change. Returns the MODSEQ and each changed message's new flags as
-    /// the actor sees them.
+    /// change. Returns each changed message's new flags as the actor sees
+    /// them; when none changed, nothing was written.
     pub async fn update_flags(
         &self,
         mailbox_id: i64,
@@ -319,7 +344,7 @@ impl Store {
         given: &Flags,
         may: FlagPermissions,
         seen_reader: Option<i64>,
-    ) -> Result<(u64, Vec<(u32, Flags)>)> {
+    ) -> Result<Vec<(u32, Flags)>> {
         let mut tx = self.write().await?;
         let modseq = self.bump_modseq(&mut tx, mailbox_id).await?;
         let shared_may = FlagPermissions {
@@ -370,8 +395,14 @@ impl Store {
                 changed.push((uid, seen_as_reader));
             }
         }
-        tx.commit().await?;
-        Ok((modseq as u64, changed))
+        if changed.is_empty() {
+            // Nothing to write: the MODSEQ goes back, and a flag already
+            // as asked costs no commit (no sync to disk).
+            tx.rollback().await?;
+        } else {
+            tx.commit().await?;
+        }
+        Ok(changed)
     }
 
     /// Sets one message's shared flags under `modseq` and logs the change.

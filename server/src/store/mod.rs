@@ -16,6 +16,8 @@ mod web;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -56,6 +58,11 @@ pub struct Store {
     origin: String,
     /// The PostgreSQL URL, for the change feed's LISTEN connection.
     postgres_url: Option<String>,
+    /// Counts the commits that change who may open which mailbox (ACLs,
+    /// mailboxes created, renamed or deleted, aliases, external INBOXes)
+    /// — here, and as the change feed reads them, elsewhere. A session
+    /// that keeps a mailbox open re-resolves it when this moved.
+    directory: Arc<AtomicU64>,
 }
 
 /// The PostgreSQL channel each commit that changes a mailbox notifies,
@@ -94,6 +101,10 @@ impl Store {
             Backend::Sqlite => {
                 AnyPoolOptions::new()
                     .max_connections(8)
+                    // A local file does not drop connections; the ping
+                    // before each hand-out would cost a round trip to the
+                    // connection's thread for every query.
+                    .test_before_acquire(false)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             // WAL lets readers go on while one writer writes;
@@ -125,9 +136,23 @@ impl Store {
             backend,
             origin: format!("{:016x}", rand::random::<u64>()),
             postgres_url: (backend == Backend::Postgres).then(|| url.to_owned()),
+            directory: Arc::default(),
         };
         migrate::run(&store).await?;
         Ok(store)
+    }
+
+    /// How many directory changes this process has seen; see
+    /// [`Store::directory_changed`].
+    pub fn directory_generation(&self) -> u64 {
+        self.directory.load(Ordering::Acquire)
+    }
+
+    /// Notes a committed change to ACLs, mailbox names or routing; called
+    /// after the commit, so that a reader that saw the old generation
+    /// re-reads what changed.
+    pub(crate) fn directory_changed(&self) {
+        self.directory.fetch_add(1, Ordering::AcqRel);
     }
 
     pub fn backend(&self) -> Backend {
