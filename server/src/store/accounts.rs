@@ -232,7 +232,7 @@ impl Store {
     /// mailboxes, messages, aliases and subscriptions, in one transaction.
     /// Message contents no other mailbox refers to go too.
     pub async fn delete_account(&self, id: i64) -> Result<()> {
-        let mut tx = self.write().await?;
+        let (_turn, mut tx) = self.write().await?;
         sqlx::query("DELETE FROM accounts WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -245,7 +245,7 @@ impl Store {
 
     /// Sets a new password and ends the account's web sessions.
     pub async fn set_password_hash(&self, id: i64, hash: &str) -> Result<()> {
-        let mut tx = self.write().await?;
+        let (_turn, mut tx) = self.write().await?;
         sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
             .bind(hash)
             .bind(id)
@@ -348,7 +348,7 @@ impl Store {
     /// moves `per_ms` later, from now at the earliest), atomically, so
     /// failures on several nodes add up.
     pub async fn login_failed(&self, keys: &[String], now_ms: i64, per_ms: i64) -> Result<()> {
-        let mut tx = self.write().await?;
+        let (_turn, mut tx) = self.write().await?;
         for key in keys {
             sqlx::query(
                 "INSERT INTO login_throttle (key, tat) VALUES ($1, $2 + $3) ON CONFLICT (key) DO UPDATE \

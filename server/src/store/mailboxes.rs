@@ -55,7 +55,7 @@ pub struct NewMailbox<'a> {
 impl Store {
     /// Creates a mailbox with a fresh UIDVALIDITY and the given ACL.
     pub async fn insert_mailbox(&self, new: NewMailbox<'_>) -> Result<MailboxRow> {
-        let mut tx = self.write().await?;
+        let (_turn, mut tx) = self.write().await?;
         let uidvalidity = next_uidvalidity(&mut tx).await?;
         let sql = format!(
             "INSERT INTO mailboxes (account_id, name, uidvalidity, special_use, seen_mode) \
@@ -164,7 +164,7 @@ impl Store {
 
     /// Renames mailboxes: each `(id, new name)` pair, in one transaction.
     pub async fn rename_mailboxes(&self, renames: &[(i64, String)]) -> Result<()> {
-        let mut tx = self.write().await?;
+        let (_turn, mut tx) = self.write().await?;
         for (id, name) in renames {
             sqlx::query("UPDATE mailboxes SET name = $1 WHERE id = $2")
                 .bind(name.as_str())
@@ -181,7 +181,7 @@ impl Store {
 
     /// Deletes a mailbox with its messages and ACL.
     pub async fn delete_mailbox(&self, id: i64) -> Result<()> {
-        let mut tx = self.write().await?;
+        let (_turn, mut tx) = self.write().await?;
         let modseq = self.bump_modseq(&mut tx, id).await?;
         sqlx::query("DELETE FROM mailboxes WHERE id = $1")
             .bind(id)
@@ -230,7 +230,7 @@ impl Store {
     /// Replaces the entry for the identifier (and sign), or removes it when
     /// its rights are empty; publishes an ACL change.
     pub async fn put_acl_entry(&self, mailbox_id: i64, entry: &AclEntry) -> Result<u64> {
-        let mut tx = self.write().await?;
+        let (_turn, mut tx) = self.write().await?;
         if entry.rights.is_empty() {
             sqlx::query("DELETE FROM acl WHERE mailbox_id = $1 AND identifier = $2 AND negative = $3")
                 .bind(mailbox_id)
@@ -251,7 +251,7 @@ impl Store {
     /// Replaces a mailbox's whole ACL in one transaction (for *apply to
     /// sub-folders*); publishes an ACL change.
     pub async fn replace_acl(&self, mailbox_id: i64, acl: &[AclEntry]) -> Result<u64> {
-        let mut tx = self.write().await?;
+        let (_turn, mut tx) = self.write().await?;
         sqlx::query("DELETE FROM acl WHERE mailbox_id = $1")
             .bind(mailbox_id)
             .execute(&mut *tx)

@@ -194,7 +194,7 @@ impl Store {
         messages: Vec<NewMessage>,
         seen_reader: Option<i64>,
     ) -> Result<(Vec<u32>, u64)> {
-        let mut tx = self.write().await?;
+        let (_turn, mut tx) = self.write().await?;
         let result = self.tx_insert(&mut tx, mailbox_id, messages, seen_reader).await?;
         tx.commit().await?;
         Ok(result)
@@ -345,7 +345,7 @@ impl Store {
         may: FlagPermissions,
         seen_reader: Option<i64>,
     ) -> Result<Vec<(u32, Flags)>> {
-        let mut tx = self.write().await?;
+        let (_turn, mut tx) = self.write_unsynced().await?;
         let modseq = self.bump_modseq(&mut tx, mailbox_id).await?;
         let shared_may = FlagPermissions {
             seen: may.seen && seen_reader.is_none(),
@@ -432,7 +432,7 @@ impl Store {
     /// Removes the messages flagged `\Deleted` (only those among `uids`
     /// when given). Returns the expunged UIDs and the MODSEQ.
     pub async fn expunge(&self, mailbox_id: i64, uids: Option<&[u32]>) -> Result<(Vec<u32>, u64)> {
-        let mut tx = self.write().await?;
+        let (_turn, mut tx) = self.write().await?;
         let deleted: Vec<i64> = sqlx::query_scalar(
             "SELECT uid FROM messages WHERE mailbox_id = $1 AND (system_flags & 8) <> 0 ORDER BY uid",
         )
@@ -493,7 +493,7 @@ impl Store {
         flags: &[(u32, Flags)],
         new: Vec<NewMessage>,
     ) -> Result<Vec<u32>> {
-        let mut tx = self.write().await?;
+        let (_turn, mut tx) = self.write().await?;
         if !gone.is_empty() {
             self.tx_remove(&mut tx, mailbox_id, gone).await?;
         }
@@ -522,7 +522,7 @@ impl Store {
         to: i64,
         seen_reader: Option<i64>,
     ) -> Result<Vec<(u32, u32)>> {
-        let mut tx = self.write().await?;
+        let (_turn, mut tx) = self.write().await?;
         let new = rows.iter().map(|r| r.copy_with(r.flags.clone())).collect();
         let (new_uids, _) = self.tx_insert(&mut tx, to, new, seen_reader).await?;
         let old_uids: Vec<u32> = rows.iter().map(|r| r.uid).collect();

@@ -40,7 +40,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 ];
 
 pub(super) async fn run(store: &Store) -> Result<()> {
-    let mut tx = store.write().await?;
+    let (_turn, mut tx) = store.write().await?;
     if store.backend == Backend::Postgres {
         // One node migrates at a time when several start together.
         tx.execute("SELECT pg_advisory_xact_lock(7318)").await?;

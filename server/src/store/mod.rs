@@ -48,6 +48,9 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// A writer's turn on SQLite (see [`Store::write`]); `None` on PostgreSQL.
+pub(crate) type Turn = Option<tokio::sync::OwnedMutexGuard<()>>;
+
 /// A handle on the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -63,6 +66,11 @@ pub struct Store {
     /// — here, and as the change feed reads them, elsewhere. A session
     /// that keeps a mailbox open re-resolves it when this moved.
     directory: Arc<AtomicU64>,
+    /// SQLite: this process's writers, one at a time (see [`Store::write`]).
+    writers: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite: connections whose commits are not synced to disk, for
+    /// [`Store::write_unsynced`].
+    unsynced: Option<AnyPool>,
 }
 
 /// The PostgreSQL channel each commit that changes a mailbox notifies,
@@ -97,38 +105,18 @@ impl Store {
             return Err(StoreError::UnsupportedUrl(url.into()));
         };
         let options = AnyConnectOptions::from_str(url)?;
-        let pool = match backend {
-            Backend::Sqlite => {
-                AnyPoolOptions::new()
-                    .max_connections(8)
-                    // A local file does not drop connections; the ping
-                    // before each hand-out would cost a round trip to the
-                    // connection's thread for every query.
-                    .test_before_acquire(false)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            // WAL lets readers go on while one writer writes;
-                            // the busy timeout makes writers queue, not fail;
-                            // FULL syncs the WAL at each commit, so what was
-                            // acknowledged (an LMTP 250) survives power loss.
-                            sqlx::raw_sql(
-                                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-                                 PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;",
-                            )
-                            .execute(conn)
-                            .await?;
-                            Ok(())
-                        })
-                    })
-                    .connect_with(options)
-                    .await?
-            }
+        let (pool, unsynced) = match backend {
+            Backend::Sqlite => (
+                sqlite_pool(&options, 8, "FULL").await?,
+                Some(sqlite_pool(&options, 2, "NORMAL").await?),
+            ),
             Backend::Postgres => {
-                AnyPoolOptions::new()
+                let pool = AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)
-                    .await?
+                    .await?;
+                (pool, None)
             }
         };
         let store = Store {
@@ -137,6 +125,8 @@ impl Store {
             origin: format!("{:016x}", rand::random::<u64>()),
             postgres_url: (backend == Backend::Postgres).then(|| url.to_owned()),
             directory: Arc::default(),
+            writers: Arc::default(),
+            unsynced,
         };
         migrate::run(&store).await?;
         Ok(store)
@@ -177,19 +167,68 @@ impl Store {
         Ok(())
     }
 
-    /// Starts a write transaction. On SQLite it takes the write lock at
-    /// once (`BEGIN IMMEDIATE`), so two writers never deadlock upgrading a
-    /// read lock; PostgreSQL locks the rows each statement touches.
-    pub(crate) async fn write(&self) -> Result<Transaction<'static, Any>> {
+    /// Starts a write transaction; keep the turn until it ends. On SQLite
+    /// the process's writers first queue for their turn here, then take
+    /// the database's write lock at once (`BEGIN IMMEDIATE`, so two
+    /// writers never deadlock upgrading a read lock): the lock is then
+    /// only contended by other processes, and SQLite's busy handler —
+    /// which sleeps a millisecond and more between tries — stays out of
+    /// the way of this one. PostgreSQL locks the rows each statement
+    /// touches; it needs no turn.
+    pub(crate) async fn write(&self) -> Result<(Turn, Transaction<'static, Any>)> {
+        self.begin_write(&self.pool).await
+    }
+
+    /// A write transaction for changes that may be lost in a power cut
+    /// (flags): on SQLite its commit is not synced to disk (the next
+    /// synced commit or checkpoint takes it along); after a crash of the
+    /// process alone nothing is lost. Messages are never written here.
+    pub(crate) async fn write_unsynced(&self) -> Result<(Turn, Transaction<'static, Any>)> {
+        self.begin_write(self.unsynced.as_ref().unwrap_or(&self.pool)).await
+    }
+
+    async fn begin_write(&self, pool: &AnyPool) -> Result<(Turn, Transaction<'static, Any>)> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => {
+                let turn = self.writers.clone().lock_owned().await;
+                (Some(turn), pool.begin_with("BEGIN IMMEDIATE").await?)
+            }
+            Backend::Postgres => (None, pool.begin().await?),
         })
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(pool) = &self.unsynced {
+            pool.close().await;
+        }
     }
+}
+
+/// Connections to the SQLite file. WAL lets readers go on while one
+/// writer writes; the busy timeout makes writers of other processes (the
+/// CLI) queue, not fail; `synchronous`: FULL syncs the WAL at each commit,
+/// so what was acknowledged (an LMTP 250) survives power loss; NORMAL
+/// leaves that to the next FULL commit or checkpoint.
+async fn sqlite_pool(options: &AnyConnectOptions, size: u32, synchronous: &'static str) -> Result<AnyPool> {
+    Ok(AnyPoolOptions::new()
+        .max_connections(size)
+        // A local file does not drop connections; the ping before each
+        // hand-out would cost a round trip to the connection's thread for
+        // every query.
+        .test_before_acquire(false)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                let sql = format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                     PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};"
+                );
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(conn).await?;
+                Ok(())
+            })
+        })
+        .connect_with(options.clone())
+        .await?)
 }
 
 /// Now, in Unix seconds.

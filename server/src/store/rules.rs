@@ -123,7 +123,7 @@ impl Store {
 
     /// Notes why a rule did less than it says, keeping the latest few.
     pub async fn add_rule_problem(&self, rule_id: i64, message: &str) -> Result<()> {
-        let mut tx = self.write().await?;
+        let (_turn, mut tx) = self.write().await?;
         sqlx::query("INSERT INTO rule_problems (rule_id, at, message) VALUES ($1, $2, $3)")
             .bind(rule_id)
             .bind(now())

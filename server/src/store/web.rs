@@ -254,7 +254,7 @@ impl Store {
 
     /// Adds the summary of already stored content.
     pub async fn add_summary(&self, hash: &str, summary: &Summary) -> Result<()> {
-        let mut tx = self.write().await?;
+        let (_turn, mut tx) = self.write().await?;
         insert_summary(&mut tx, self, hash, summary).await?;
         tx.commit().await?;
         Ok(())
