@@ -188,6 +188,56 @@ server_test!(
     }
 );
 
+// SELECT of the mailbox already selected builds on the session's own view
+// (kept current by its watch) instead of reading the list again: it must
+// show every change committed before it, by any session, at once.
+server_test!(
+    selecting_the_same_mailbox_again_shows_all_changes_made_meanwhile,
+    async |s: Server| {
+        let alice = s.user("alice").await;
+        let service = s.service();
+        for subject in ["one", "two", "three"] {
+            service
+                .append(&alice, "INBOX", message(subject, subject), &Default::default(), None)
+                .await
+                .unwrap();
+        }
+        let mut a = s.login("alice").await;
+        let mut b = s.login("alice").await;
+        let first = a.ok("SELECT INBOX").await;
+        assert!(first.contains(&"* 3 EXISTS".to_owned()), "{first:?}");
+        for round in 0..20 {
+            b.ok("SELECT INBOX").await;
+            b.ok("STORE 1 +FLAGS.SILENT (\\Seen)").await;
+            b.ok("STORE 2 +FLAGS.SILENT (\\Deleted)").await;
+            b.ok("EXPUNGE").await;
+            let subject = format!("new{round}");
+            service
+                .append(&alice, "INBOX", message(&subject, "new"), &Default::default(), None)
+                .await
+                .unwrap();
+            // Straight after the other session's commits: nothing may be missing.
+            let again = a.ok("SELECT INBOX").await;
+            assert!(again.contains(&"* 3 EXISTS".to_owned()), "round {round}: {again:?}");
+            let uidnext = format!("* OK [UIDNEXT {}] Predicted next UID", 5 + round);
+            assert!(again.contains(&uidnext), "round {round}: {again:?}");
+            let flags = a.ok("FETCH 1:* (UID FLAGS)").await;
+            assert!(
+                flags[0].contains("\\Seen") && flags.len() == 3,
+                "round {round}: {flags:?}"
+            );
+            assert!(
+                !flags.iter().any(|l| l.contains("\\Deleted")),
+                "round {round}: {flags:?}"
+            );
+            assert!(
+                flags[2].contains(&format!("UID {}", 4 + round)),
+                "round {round}: {flags:?}"
+            );
+        }
+    }
+);
+
 server_test!(
     idle_shows_flag_changes_and_expunges_from_another_user,
     async |s: Server| {

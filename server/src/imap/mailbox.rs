@@ -53,23 +53,37 @@ pub struct Selected {
 impl Selected {
     /// SELECT or EXAMINE: watches the mailbox first, then reads it, so no
     /// change falls between the two; writes the untagged responses.
-    /// `kept`: the same mailbox, selected before (no lookups again).
+    /// `kept`: the same mailbox, selected until now.
     pub(crate) async fn open(
         service: &Service,
         p: &Principal,
         name: &str,
         examine: bool,
         out: &mut Vec<u8>,
-        kept: Option<Opened>,
+        kept: Option<Selected>,
     ) -> Result<Selected, Failure> {
-        let (handle, watch, rows) = service.select(p, name, kept).await?;
+        let (handle, watch, messages) = match kept {
+            // The session's view, brought up to date by its watch, is the
+            // mailbox as it is now: its list need not be read again —
+            // unless rights or names changed meanwhile.
+            Some(mut old) if service.is_current(&old.handle) => {
+                let missed = service.reselect(p, &mut old.handle, &mut old.watch).await?;
+                old.pending.extend(missed);
+                old.sync(p, &mut Vec::new(), true).await.map_err(Failure::No)?;
+                (old.handle, old.watch, old.messages)
+            }
+            kept => {
+                let (handle, watch, rows) = service.select(p, name, kept.map(|s| s.handle)).await?;
+                let messages: Vec<(u32, Flags)> = rows.into_iter().map(|r| (r.uid, r.flags)).collect();
+                (handle, watch, messages)
+            }
+        };
         let info = handle.info();
         let rights = info.rights;
         let may_change = [Right::Seen, Right::Write, Right::DeleteMessage, Right::Expunge]
             .iter()
             .any(|r| rights.contains(*r));
         let read_only = examine || !may_change;
-        let messages: Vec<(u32, Flags)> = rows.into_iter().map(|r| (r.uid, r.flags)).collect();
         let mut keywords: Vec<&str> = messages.iter().flat_map(|(_, f)| f.keywords()).collect();
         keywords.sort_unstable();
         keywords.dedup();
@@ -121,11 +135,6 @@ impl Selected {
 
     pub fn watch(&mut self) -> &mut Watch {
         &mut self.watch
-    }
-
-    /// The resolved mailbox, for selecting it again.
-    pub(crate) fn into_handle(self) -> Opened {
-        self.handle
     }
 
     fn position(&self, uid: u32) -> Option<usize> {

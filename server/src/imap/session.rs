@@ -545,7 +545,7 @@ impl Session {
         // A failed SELECT leaves no mailbox selected (RFC 3501 §6.3.1).
         let previous = self.selected.take();
         let p = self.principal()?.clone();
-        let kept = previous.filter(|s| s.name == name).map(Selected::into_handle);
+        let kept = previous.filter(|s| s.name == name);
         let selected = Selected::open(&self.gw.service, &p, name, examine, &mut self.out, kept).await?;
         let mode = if selected.read_only { "READ-ONLY" } else { "READ-WRITE" };
         self.selected = Some(selected);

@@ -72,6 +72,33 @@ impl Service {
         Ok((m, watch, rows))
     }
 
+    /// Whether a mailbox kept open was resolved after the last change to
+    /// rights or names: then what its session knows of it still holds.
+    pub(crate) fn is_current(&self, m: &Opened) -> bool {
+        m.generation == self.store.directory_generation()
+    }
+
+    /// SELECT again of the mailbox a session has selected, whose view
+    /// its watch keeps up to date: checks the right to read, refreshes the
+    /// mailbox's own row (UIDNEXT, HIGHESTMODSEQ) and returns the changes
+    /// committed before now that the watch had not handed out yet, so the
+    /// view can be brought up to this moment.
+    pub(crate) async fn reselect(&self, p: &Principal, m: &mut Opened, watch: &mut Watch) -> Result<Vec<Change>> {
+        self.current(p, m).await?;
+        m.require(Right::Read, "read it")?;
+        let (row, last) = self
+            .store
+            .mailbox_and_its_last_change(m.mailbox.id)
+            .await?
+            .ok_or_else(gone)?;
+        m.mailbox = row;
+        if watch.last_log_id >= last {
+            return Ok(Vec::new());
+        }
+        let missed = watch.catch_up().await?;
+        Ok(watch.accept(missed))
+    }
+
     /// Subscribes first, then reads the mailbox row and the log's end, so
     /// no change falls between; `m` gets the fresh row.
     async fn watch_in(&self, p: &Principal, m: &mut Opened) -> Result<Watch> {

@@ -126,6 +126,25 @@ impl Store {
         Ok(Some((mailbox_from(&row)?, last.unwrap_or(0))))
     }
 
+    /// A mailbox with the id of its own last change-log row (0: none):
+    /// how far a watch on it must have read to be up to date. (Within a
+    /// mailbox, log ids grow with its MODSEQ, which the index orders.)
+    pub async fn mailbox_and_its_last_change(&self, id: i64) -> Result<Option<(MailboxRow, i64)>> {
+        let sql = format!(
+            "SELECT {MAILBOX_COLUMNS}, (SELECT c.id FROM changes c WHERE c.mailbox_id = $1 \
+             ORDER BY c.modseq DESC, c.id DESC LIMIT 1) AS last_change FROM mailboxes WHERE id = $1"
+        );
+        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let last: Option<i64> = row.try_get("last_change")?;
+        Ok(Some((mailbox_from(&row)?, last.unwrap_or(0))))
+    }
+
     /// All mailboxes of one account, by name.
     pub async fn mailboxes_of(&self, account_id: i64) -> Result<Vec<MailboxRow>> {
         let sql = format!("SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = $1 ORDER BY name");
