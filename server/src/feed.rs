@@ -208,6 +208,10 @@ pub async fn follow(store: Store, feed: std::sync::Weak<Feed>) {
         match read_log(&store, &mut last, &mut gaps).await {
             Ok(rows) => {
                 for change in group_changes(&rows) {
+                    if matches!(change.kind, ChangeKind::Expunged(_) | ChangeKind::MailboxDeleted) {
+                        // Possibly another node's: listings of it re-check.
+                        store.removed_from(change.mailbox_id);
+                    }
                     if !matches!(
                         change.kind,
                         ChangeKind::Added(_) | ChangeKind::FlagsChanged { .. } | ChangeKind::Expunged(_)

@@ -82,6 +82,9 @@ server_test!(nobody_waits_for_an_open_pop3_session, async |s: Server| {
     let uid = deliver(&s, "alice", message("one")).await;
     deliver(&s, "alice", message("two")).await;
     let mut pop = Pop::login(s.pop3, "alice").await;
+    // Read once, its bytes are in memory: they must not outlive the message.
+    let (_, one) = pop.multi("RETR 1").await;
+    assert_eq!(one, message("one"));
     let mut second = Pop::login(s.pop3, "alice").await;
     second.ok("STAT").await;
 

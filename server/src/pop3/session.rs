@@ -18,6 +18,8 @@ use crate::service::{Opened, Principal};
 struct Entry {
     uid: u32,
     size: u32,
+    /// The content's hash, to find its bytes in the store's cache.
+    hash: String,
     deleted: bool,
     /// `\Seen` as known to this session (RETR sets it once).
     seen: bool,
@@ -27,6 +29,9 @@ struct Maildrop {
     principal: Principal,
     /// The INBOX as the service resolved it at login.
     inbox: Opened,
+    /// The INBOX's removal count as the listing was made (see
+    /// `Service::listed_content`).
+    listed_at: u64,
     uidvalidity: u32,
     messages: Vec<Entry>,
 }
@@ -299,13 +304,14 @@ impl Session {
             .ok_or("[IN-USE] Too many sessions for this account")?;
         let service = &self.gw.service;
         let opened = match service.open(&principal, "INBOX").await {
-            Ok(mut inbox) => service
-                .messages_in(&principal, &mut inbox)
-                .await
-                .map(|rows| (inbox, rows)),
+            Ok(mut inbox) => {
+                let listed_at = service.removals(&inbox);
+                let rows = service.messages_in(&principal, &mut inbox).await;
+                rows.map(|rows| (inbox, listed_at, rows))
+            }
             Err(e) => Err(e),
         };
-        let (inbox, rows) = opened.map_err(|e| match e {
+        let (inbox, listed_at, rows) = opened.map_err(|e| match e {
             Error::InUse(m) => format!("[IN-USE] {m}"),
             other => format!("[SYS/TEMP] {other}"),
         })?;
@@ -315,6 +321,7 @@ impl Session {
             .map(|r| Entry {
                 uid: r.uid,
                 size: r.size,
+                hash: r.blob_hash,
                 deleted: false,
                 seen: r.flags.contains(SystemFlag::Seen),
             })
@@ -325,6 +332,7 @@ impl Session {
             principal,
             uidvalidity: inbox.mailbox.uidvalidity,
             inbox,
+            listed_at,
             messages,
         });
         Ok(())
@@ -383,8 +391,12 @@ impl Session {
     /// The message's bytes, or why not (another session expunged it).
     async fn content(&mut self, i: usize) -> Result<Vec<u8>, String> {
         let drop = self.maildrop.as_mut().expect("in the transaction state");
-        let uid = drop.messages[i].uid;
-        match self.gw.service.fetch_in(&drop.principal, &mut drop.inbox, uid).await {
+        let listed = (drop.messages[i].uid, drop.messages[i].hash.as_str());
+        let service = &self.gw.service;
+        match service
+            .listed_content(&drop.principal, &mut drop.inbox, listed, drop.listed_at)
+            .await
+        {
             Ok(bytes) => Ok(bytes),
             Err(Error::NotFound(_)) => Err(format!("Message {} was deleted by another session", i + 1)),
             Err(e) => Err(format!("[SYS/TEMP] {e}")),

@@ -151,6 +151,37 @@ impl Service {
         }
     }
 
+    /// How many commits removed messages from a mailbox kept open, as this
+    /// process knows: read before making a listing of it, for
+    /// [`Service::listed_content`].
+    pub(crate) fn removals(&self, m: &Opened) -> u64 {
+        self.store.removals(m.mailbox.id)
+    }
+
+    /// A listed message's bytes (needs `r`), for a session that keeps a
+    /// listing of the mailbox (POP3's maildrop). `listed_at`: the
+    /// [`Service::removals`] of that listing. While nothing has been
+    /// removed since, every listed message is still there and bytes read
+    /// recently come from memory; otherwise the store is asked (NotFound:
+    /// the message is gone).
+    pub(crate) async fn listed_content(
+        &self,
+        p: &Principal,
+        m: &mut Opened,
+        listed: (u32, &str),
+        listed_at: u64,
+    ) -> Result<Vec<u8>> {
+        self.current(p, m).await?;
+        m.require(Right::Read, "read it")?;
+        let (uid, hash) = listed;
+        if self.store.removals(m.mailbox.id) == listed_at
+            && let Some(bytes) = self.store.cached_content(hash)
+        {
+            return Ok(bytes.to_vec());
+        }
+        self.fetch_in(p, m, uid).await
+    }
+
     /// Several messages with their bytes, in UID order (needs `r`); UIDs
     /// no longer there are left out.
     pub async fn contents(&self, p: &Principal, name: &str, uids: &[u32]) -> Result<Vec<(MessageRow, Vec<u8>)>> {

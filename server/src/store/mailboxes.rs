@@ -209,6 +209,7 @@ impl Store {
         super::messages::delete_orphan_blobs(&mut tx).await?;
         log_change(&mut tx, self, id, modseq, ChangeKindTag::MailboxDeleted).await?;
         tx.commit().await?;
+        self.removed_from(id);
         self.directory_changed();
         Ok(())
     }

@@ -321,7 +321,9 @@ impl Store {
         else {
             return Ok(None);
         };
-        Ok(Some((message_from(&row)?, row.try_get("data")?)))
+        let (message, bytes): (MessageRow, Vec<u8>) = (message_from(&row)?, row.try_get("data")?);
+        self.remember_content(&message.blob_hash, &bytes);
+        Ok(Some((message, bytes)))
     }
 
     /// The bytes of a stored message.
@@ -446,6 +448,9 @@ impl Store {
             .collect();
         let modseq = self.tx_remove(&mut tx, mailbox_id, &targets).await?;
         tx.commit().await?;
+        if !targets.is_empty() {
+            self.removed_from(mailbox_id);
+        }
         Ok((targets, modseq))
     }
 
@@ -509,6 +514,9 @@ impl Store {
             self.tx_insert(&mut tx, mailbox_id, new, None).await?.0
         };
         tx.commit().await?;
+        if !gone.is_empty() {
+            self.removed_from(mailbox_id);
+        }
         Ok(uids)
     }
 
@@ -528,6 +536,7 @@ impl Store {
         let old_uids: Vec<u32> = rows.iter().map(|r| r.uid).collect();
         self.tx_remove(&mut tx, from, &old_uids).await?;
         tx.commit().await?;
+        self.removed_from(from);
         Ok(old_uids.into_iter().zip(new_uids).collect())
     }
 

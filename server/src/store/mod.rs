@@ -8,6 +8,7 @@
 //! is chosen by [`Backend`]. Nothing above this module writes SQL.
 
 mod accounts;
+mod contents;
 mod mailboxes;
 mod messages;
 mod migrate;
@@ -71,6 +72,7 @@ pub struct Store {
     /// SQLite: connections whose commits are not synced to disk, for
     /// [`Store::write_unsynced`].
     unsynced: Option<AnyPool>,
+    contents: Arc<contents::Contents>,
 }
 
 /// The PostgreSQL channel each commit that changes a mailbox notifies,
@@ -107,7 +109,7 @@ impl Store {
         let options = AnyConnectOptions::from_str(url)?;
         let (pool, unsynced) = match backend {
             Backend::Sqlite => (
-                sqlite_pool(&options, 8, "FULL").await?,
+                sqlite_pool(&options, 3, "FULL").await?,
                 Some(sqlite_pool(&options, 2, "NORMAL").await?),
             ),
             Backend::Postgres => {
@@ -127,6 +129,7 @@ impl Store {
             directory: Arc::default(),
             writers: Arc::default(),
             unsynced,
+            contents: Arc::default(),
         };
         migrate::run(&store).await?;
         Ok(store)
