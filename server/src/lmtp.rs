@@ -22,6 +22,7 @@ use tokio::sync::Semaphore;
 
 use crate::error::Error;
 use crate::service::{MAX_MESSAGE_SIZE, Service};
+use crate::store::AccountRow;
 
 /// How the LMTP gateway behaves.
 #[derive(Clone, Debug)]
@@ -126,9 +127,11 @@ where
     });
 }
 
-/// One accepted recipient: the address as given, for the reply.
+/// One accepted recipient: the address as given, for the reply, and the
+/// account (and `+detail`) it was resolved to.
 struct Recipient {
     address: String,
+    resolved: (AccountRow, Option<String>),
 }
 
 struct Session<'g, S> {
@@ -276,8 +279,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             return self.reply("452 4.5.3 Too many recipients");
         }
         match self.gateway.service.recipient(&address).await {
-            Ok(_) => {
-                self.recipients.push(Recipient { address });
+            Ok(resolved) => {
+                self.recipients.push(Recipient { address, resolved });
                 self.reply("250 2.1.5 Recipient OK");
             }
             Err(Error::NotFound(_) | Error::BadInput(_)) => {
@@ -331,7 +334,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             let delivered = self
                 .gateway
                 .service
-                .deliver(&r.address, message.clone(), from.as_deref())
+                .deliver_resolved(&r.address, Some(r.resolved), message.clone(), from.as_deref())
                 .await;
             let reply = match delivered {
                 Ok(report) => format!("250 2.0.0 <{}> {}", r.address, report.summary()),

@@ -120,8 +120,23 @@ impl Service {
         content: Vec<u8>,
         envelope_from: Option<&str>,
     ) -> Result<DeliveryReport> {
+        self.deliver_resolved(recipient, None, content, envelope_from).await
+    }
+
+    /// [`Service::deliver`], to a recipient that [`Service::recipient`]
+    /// resolved a moment ago (LMTP's RCPT, just before DATA), when given:
+    /// not looked up again.
+    pub async fn deliver_resolved(
+        &self,
+        recipient: &str,
+        resolved: Option<(AccountRow, Option<String>)>,
+        content: Vec<u8>,
+        envelope_from: Option<&str>,
+    ) -> Result<DeliveryReport> {
         let content = canonical_content(content)?;
-        let report = self.deliver_hop(recipient, &content, envelope_from, 0).await?;
+        let report = self
+            .deliver_hop(recipient, resolved, &content, envelope_from, 0)
+            .await?;
         self.feed.wake();
         Ok(report)
     }
@@ -131,12 +146,16 @@ impl Service {
     fn deliver_hop<'a>(
         &'a self,
         recipient: &'a str,
+        resolved: Option<(AccountRow, Option<String>)>,
         content: &'a [u8],
         envelope_from: Option<&'a str>,
         hops: usize,
     ) -> Pin<Box<dyn Future<Output = Result<DeliveryReport>> + Send + 'a>> {
         Box::pin(async move {
-            let (account, detail) = self.recipient(recipient).await?;
+            let (account, detail) = match resolved {
+                Some(resolved) => resolved,
+                None => self.recipient(recipient).await?,
+            };
             let keep_in = match detail {
                 Some(detail) if self.postable(&account, &detail).await? => detail,
                 _ => "INBOX".to_owned(),
@@ -149,7 +168,7 @@ impl Service {
             };
             for (rule_id, to) in std::mem::take(&mut plan.redirects) {
                 let hop = match hops < MAX_REDIRECTS {
-                    true => self.deliver_hop(&to, content, envelope_from, hops + 1).await,
+                    true => self.deliver_hop(&to, None, content, envelope_from, hops + 1).await,
                     false => Err(Error::BadInput(format!("more than {MAX_REDIRECTS} redirects in a row"))),
                 };
                 match hop {

@@ -19,19 +19,12 @@ pub struct ListedMessage {
 
 /// Stores the summary (and search words) of new content, once.
 pub(super) async fn insert_summary(tx: &mut Tx, store: &Store, hash: &str, s: &Summary) -> Result<()> {
-    let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM summaries WHERE hash = $1")
-        .bind(hash)
-        .fetch_optional(&mut **tx)
-        .await?;
-    if exists.is_some() {
-        return Ok(());
-    }
     let sent_at = s.sent_at.unwrap_or(0);
     match store.backend {
         Backend::Sqlite => {
-            sqlx::query(
+            let added = sqlx::query(
                 "INSERT INTO summaries (hash, sender, recipients, subject, sent_at, has_attachments, preview) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (hash) DO NOTHING",
             )
             .bind(hash)
             .bind(s.sender.as_str())
@@ -42,6 +35,9 @@ pub(super) async fn insert_summary(tx: &mut Tx, store: &Store, hash: &str, s: &S
             .bind(s.preview.as_str())
             .execute(&mut **tx)
             .await?;
+            if added.rows_affected() == 0 {
+                return Ok(()); // the same content was stored before
+            }
             sqlx::query(
                 "INSERT INTO message_text (rowid, sender, recipients, subject, body) \
                  SELECT rowid, $2, $3, $4, $5 FROM summaries WHERE hash = $1",
