@@ -347,12 +347,28 @@ impl Store {
         may: FlagPermissions,
         seen_reader: Option<i64>,
     ) -> Result<Vec<(u32, Flags)>> {
+        let change = FlagChange {
+            op,
+            given,
+            may,
+            seen_reader,
+        };
+        // A look first, outside any transaction: when every flag already
+        // is as asked (a common STORE), nothing is written and no writer
+        // waits. A change committed just after the look is simply later.
+        if uids.len() <= NO_CHANGE_LOOK {
+            let mut any = false;
+            for &uid in uids {
+                if let Some(row) = self.message(mailbox_id, uid, seen_reader).await? {
+                    any |= change.outcome(&row.flags).as_reader != row.flags;
+                }
+            }
+            if !any {
+                return Ok(Vec::new());
+            }
+        }
         let (_turn, mut tx) = self.write_unsynced().await?;
         let modseq = self.bump_modseq(&mut tx, mailbox_id).await?;
-        let shared_may = FlagPermissions {
-            seen: may.seen && seen_reader.is_none(),
-            ..may
-        };
         let mut changed = Vec::new();
         for &uid in uids {
             let sql = format!("{MESSAGE_SELECT} AND m.uid = $3");
@@ -366,40 +382,32 @@ impl Store {
                 continue;
             };
             let old = message_from(&row)?.flags;
-            let mut shared_old = old.clone();
-            if seen_reader.is_some() {
-                shared_old.remove(SystemFlag::Seen);
+            let new = change.outcome(&old);
+            if new.shared != new.shared_old {
+                self.tx_set_flags(&mut tx, mailbox_id, uid, &new.shared, modseq).await?;
             }
-            let shared_new = shared_old.apply(op, given, shared_may);
-            if shared_new != shared_old {
-                self.tx_set_flags(&mut tx, mailbox_id, uid, &shared_new, modseq).await?;
+            if let Some(reader) = seen_reader
+                && new.as_reader.contains(SystemFlag::Seen) != old.contains(SystemFlag::Seen)
+            {
+                let now_seen = new.as_reader.contains(SystemFlag::Seen);
+                set_seen(&mut tx, mailbox_id, uid, reader, now_seen).await?;
+                let change = MessageChange {
+                    mailbox_id,
+                    modseq,
+                    kind: "flags",
+                    uid,
+                    flags: Some(&new.as_reader),
+                    account_id: Some(reader),
+                };
+                log_message_change(&mut tx, self, change).await?;
             }
-            let mut seen_as_reader = shared_new.clone();
-            if let Some(reader) = seen_reader {
-                let now_seen = old.apply(op, given, may).contains(SystemFlag::Seen);
-                if now_seen {
-                    seen_as_reader.insert(SystemFlag::Seen);
-                }
-                if now_seen != old.contains(SystemFlag::Seen) {
-                    set_seen(&mut tx, mailbox_id, uid, reader, now_seen).await?;
-                    let change = MessageChange {
-                        mailbox_id,
-                        modseq,
-                        kind: "flags",
-                        uid,
-                        flags: Some(&seen_as_reader),
-                        account_id: Some(reader),
-                    };
-                    log_message_change(&mut tx, self, change).await?;
-                }
-            }
-            if seen_as_reader != old {
-                changed.push((uid, seen_as_reader));
+            if new.as_reader != old {
+                changed.push((uid, new.as_reader));
             }
         }
         if changed.is_empty() {
             // Nothing to write: the MODSEQ goes back, and a flag already
-            // as asked costs no commit (no sync to disk).
+            // as asked costs no commit.
             tx.rollback().await?;
         } else {
             tx.commit().await?;
@@ -632,4 +640,50 @@ pub(super) async fn delete_orphan_blobs(tx: &mut Tx) -> Result<()> {
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// Up to how many messages a STORE is looked at first, outside a
+/// transaction, for the case that it changes nothing.
+const NO_CHANGE_LOOK: usize = 8;
+
+/// A flag change as one principal asks it.
+struct FlagChange<'a> {
+    op: FlagOp,
+    given: &'a Flags,
+    may: FlagPermissions,
+    /// The principal's account in a per-user `\Seen` mailbox.
+    seen_reader: Option<i64>,
+}
+
+/// What a [`FlagChange`] makes of one message's flags.
+struct FlagOutcome {
+    /// The shared flags before and after (without a reader's `\Seen`).
+    shared_old: Flags,
+    shared: Flags,
+    /// The flags as the principal sees them afterwards.
+    as_reader: Flags,
+}
+
+impl FlagChange<'_> {
+    /// `old`: the flags as the principal sees them.
+    fn outcome(&self, old: &Flags) -> FlagOutcome {
+        let shared_may = FlagPermissions {
+            seen: self.may.seen && self.seen_reader.is_none(),
+            ..self.may
+        };
+        let mut shared_old = old.clone();
+        if self.seen_reader.is_some() {
+            shared_old.remove(SystemFlag::Seen);
+        }
+        let shared = shared_old.apply(self.op, self.given, shared_may);
+        let mut as_reader = shared.clone();
+        if self.seen_reader.is_some() && old.apply(self.op, self.given, self.may).contains(SystemFlag::Seen) {
+            as_reader.insert(SystemFlag::Seen);
+        }
+        FlagOutcome {
+            shared_old,
+            shared,
+            as_reader,
+        }
+    }
 }
