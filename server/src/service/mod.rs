@@ -348,14 +348,56 @@ pub(crate) fn check_password(password: &str) -> Result<()> {
 pub(crate) async fn hash_password(password: &str) -> Result<String> {
     check_password(password)?;
     let password = password.to_owned();
-    tokio::task::spawn_blocking(move || {
+    on_hasher(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
             .map(|h| h.to_string())
     })
     .await
-    .map_err(|e| Error::BadInput(format!("cannot hash password: {e}")))?
+    .ok_or_else(|| Error::BadInput("cannot hash password: the hashing thread is gone".into()))?
     .map_err(|e| Error::BadInput(format!("cannot hash password: {e}")))
+}
+
+/// How many threads hash passwords.
+const HASHERS: usize = 2;
+
+/// Runs `job` on one of the password-hashing threads. Argon2 allocates
+/// 19 MiB per hash: on Tokio's blocking threads (hundreds, each with its
+/// own malloc arena) that memory would stay with every thread that ever
+/// hashed, hundreds of MiB after a burst of logins; two dedicated threads
+/// keep it to two arenas, and a burst of logins queues here instead of
+/// taking every core. `None` if the threads are gone.
+async fn on_hasher<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    type Job = Box<dyn FnOnce() + Send>;
+    static QUEUE: OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> = OnceLock::new();
+    let queue = QUEUE.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..HASHERS {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("mailroom-hash-{i}"))
+                .spawn(move || {
+                    loop {
+                        let next = rx.lock().map(|r| r.recv());
+                        match next {
+                            Ok(Ok(job)) => job(),
+                            _ => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!("cannot start a password-hashing thread: {e}");
+            }
+        }
+        std::sync::Mutex::new(tx)
+    });
+    let (done, result) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _ = done.send(job());
+    });
+    queue.lock().ok()?.send(job).ok()?;
+    result.await.ok()
 }
 
 /// Verifies a password against a stored hash. Without a hash (unknown
@@ -368,7 +410,7 @@ async fn verify_password(password: &str, hash: Option<String>) -> bool {
     }
     let known = hash.is_some();
     let password = password.to_owned();
-    tokio::task::spawn_blocking(move || {
+    on_hasher(move || {
         let hash = hash.unwrap_or_else(|| {
             DUMMY
                 .get_or_init(|| {
