@@ -53,6 +53,41 @@ pub struct NewMessage {
     pub envelope_from: Option<String>,
 }
 
+/// A message to add, hashed and (when new) summarized before the writer's
+/// turn, so that other writers need not wait for the parsing.
+struct Ready {
+    hash: String,
+    size: i64,
+    /// New content: its bytes and what the web's list and search show.
+    new: Option<(Vec<u8>, crate::message::Summary)>,
+    flags: Flags,
+    internal_date: i64,
+    envelope_from: Option<String>,
+}
+
+fn prepare(messages: Vec<NewMessage>) -> Vec<Ready> {
+    messages
+        .into_iter()
+        .map(|message| {
+            let (hash, size, new) = match message.content {
+                Content::New(bytes) => {
+                    let summary = crate::message::summarize(&bytes);
+                    (content_hash(&bytes), bytes.len() as i64, Some((bytes, summary)))
+                }
+                Content::Stored { hash, size } => (hash, i64::from(size), None),
+            };
+            Ready {
+                hash,
+                size,
+                new,
+                flags: message.flags,
+                internal_date: message.internal_date,
+                envelope_from: message.envelope_from,
+            }
+        })
+        .collect()
+}
+
 /// One row of the change log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChangeRow {
@@ -187,16 +222,18 @@ pub fn content_hash(content: &[u8]) -> String {
 impl Store {
     /// Adds messages to a mailbox under new UIDs and one new MODSEQ. With
     /// `seen_reader` (a per-user seen mailbox) `\Seen` is recorded for that
-    /// account only. Returns the UIDs, in order, and the MODSEQ.
+    /// account only. Returns the UIDs, in order, and the MODSEQ, once they
+    /// are on disk.
     pub async fn insert_messages(
         &self,
         mailbox_id: i64,
         messages: Vec<NewMessage>,
         seen_reader: Option<i64>,
     ) -> Result<(Vec<u32>, u64)> {
-        let (_turn, mut tx) = self.write().await?;
-        let result = self.tx_insert(&mut tx, mailbox_id, messages, seen_reader).await?;
-        tx.commit().await?;
+        let ready = prepare(messages);
+        let (turn, mut tx) = self.write_unsynced().await?;
+        let result = self.tx_insert(&mut tx, mailbox_id, ready, seen_reader).await?;
+        self.commit_grouped(turn, tx).await?;
         Ok(result)
     }
 
@@ -204,7 +241,7 @@ impl Store {
         &self,
         tx: &mut Tx,
         mailbox_id: i64,
-        messages: Vec<NewMessage>,
+        messages: Vec<Ready>,
         seen_reader: Option<i64>,
     ) -> Result<(Vec<u32>, u64)> {
         let count = messages.len() as i64;
@@ -221,26 +258,20 @@ impl Store {
         let modseq: i64 = row.try_get("highest_modseq")?;
         self.notify(tx, mailbox_id, modseq).await?;
         let mut uids = Vec::with_capacity(messages.len());
-        for (i, message) in messages.into_iter().enumerate() {
+        for (i, ready) in messages.into_iter().enumerate() {
             let uid = first_uid + i as i64;
-            let (hash, size) = match message.content {
-                Content::New(bytes) => {
-                    let hash = content_hash(&bytes);
-                    sqlx::query("INSERT INTO blobs (hash, data) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING")
-                        .bind(hash.as_str())
-                        .bind(bytes.as_slice())
-                        .execute(&mut **tx)
-                        .await?;
-                    let summary = crate::message::summarize(&bytes);
-                    super::web::insert_summary(tx, self, &hash, &summary).await?;
-                    (hash, bytes.len() as i64)
-                }
-                Content::Stored { hash, size } => (hash, i64::from(size)),
-            };
-            let mut shared_flags = message.flags.clone();
+            if let Some((bytes, summary)) = &ready.new {
+                sqlx::query("INSERT INTO blobs (hash, data) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING")
+                    .bind(ready.hash.as_str())
+                    .bind(bytes.as_slice())
+                    .execute(&mut **tx)
+                    .await?;
+                super::web::insert_summary(tx, self, &ready.hash, summary).await?;
+            }
+            let mut shared_flags = ready.flags.clone();
             if let Some(reader) = seen_reader {
                 shared_flags.remove(SystemFlag::Seen);
-                if message.flags.contains(SystemFlag::Seen) {
+                if ready.flags.contains(SystemFlag::Seen) {
                     insert_seen(tx, mailbox_id, uid, reader).await?;
                 }
             }
@@ -253,10 +284,10 @@ impl Store {
             .bind(modseq)
             .bind(shared_flags.system_bits())
             .bind(shared_flags.keywords_text())
-            .bind(message.internal_date)
-            .bind(size)
-            .bind(hash.as_str())
-            .bind(message.envelope_from.as_deref())
+            .bind(ready.internal_date)
+            .bind(ready.size)
+            .bind(ready.hash.as_str())
+            .bind(ready.envelope_from.as_deref())
             .execute(&mut **tx)
             .await?;
             let change = MessageChange {
@@ -506,6 +537,7 @@ impl Store {
         flags: &[(u32, Flags)],
         new: Vec<NewMessage>,
     ) -> Result<Vec<u32>> {
+        let new = prepare(new);
         let (_turn, mut tx) = self.write().await?;
         if !gone.is_empty() {
             self.tx_remove(&mut tx, mailbox_id, gone).await?;
@@ -538,8 +570,8 @@ impl Store {
         to: i64,
         seen_reader: Option<i64>,
     ) -> Result<Vec<(u32, u32)>> {
+        let new = prepare(rows.iter().map(|r| r.copy_with(r.flags.clone())).collect());
         let (_turn, mut tx) = self.write().await?;
-        let new = rows.iter().map(|r| r.copy_with(r.flags.clone())).collect();
         let (new_uids, _) = self.tx_insert(&mut tx, to, new, seen_reader).await?;
         let old_uids: Vec<u32> = rows.iter().map(|r| r.uid).collect();
         self.tx_remove(&mut tx, from, &old_uids).await?;

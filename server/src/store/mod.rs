@@ -9,6 +9,7 @@
 
 mod accounts;
 mod contents;
+mod group_sync;
 mod mailboxes;
 mod messages;
 mod migrate;
@@ -45,6 +46,8 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("the stored data is inconsistent: {0}")]
     Corrupt(String),
+    #[error("syncing the database to disk: {0}")]
+    Sync(std::io::Error),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -72,6 +75,8 @@ pub struct Store {
     /// SQLite: connections whose commits are not synced to disk, for
     /// [`Store::write_unsynced`].
     unsynced: Option<AnyPool>,
+    /// SQLite on a file: syncs the commits of [`Store::commit_grouped`].
+    group_sync: Option<Arc<group_sync::GroupSync>>,
     contents: Arc<contents::Contents>,
 }
 
@@ -129,10 +134,14 @@ impl Store {
             directory: Arc::default(),
             writers: Arc::default(),
             unsynced,
+            group_sync: None,
             contents: Arc::default(),
         };
         migrate::run(&store).await?;
-        Ok(store)
+        Ok(Store {
+            group_sync: store.database_file().await?.map(|f| Arc::new(group_sync::GroupSync::new(&f))),
+            ..store
+        })
     }
 
     /// How many directory changes this process has seen; see
@@ -185,9 +194,34 @@ impl Store {
     /// A write transaction for changes that may be lost in a power cut
     /// (flags): on SQLite its commit is not synced to disk (the next
     /// synced commit or checkpoint takes it along); after a crash of the
-    /// process alone nothing is lost. Messages are never written here.
+    /// process alone nothing is lost. Messages are written here only to be
+    /// committed by [`Store::commit_grouped`], which syncs.
     pub(crate) async fn write_unsynced(&self) -> Result<(Turn, Transaction<'static, Any>)> {
         self.begin_write(self.unsynced.as_ref().unwrap_or(&self.pool)).await
+    }
+
+    /// Commits a transaction of [`Store::write_unsynced`] and returns once
+    /// it is on disk: the turn is handed on first, and commits that end
+    /// while the disk syncs share the next sync (see `group_sync`). For
+    /// message writes, which are many and must survive a power cut.
+    pub(crate) async fn commit_grouped(&self, turn: Turn, tx: Transaction<'static, Any>) -> Result<()> {
+        tx.commit().await?;
+        drop(turn);
+        match &self.group_sync {
+            Some(sync) => sync.after_commit().await,
+            None => Ok(()),
+        }
+    }
+
+    /// SQLite: the main database file, unless it lives in memory.
+    async fn database_file(&self) -> Result<Option<std::path::PathBuf>> {
+        if self.backend != Backend::Sqlite {
+            return Ok(None);
+        }
+        let file: String = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Some(file).filter(|f| !f.is_empty()).map(Into::into))
     }
 
     async fn begin_write(&self, pool: &AnyPool) -> Result<(Turn, Transaction<'static, Any>)> {
