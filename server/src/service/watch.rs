@@ -92,11 +92,14 @@ impl Service {
             .await?
             .ok_or_else(gone)?;
         m.mailbox = row;
-        if watch.last_log_id >= last {
-            return Ok(Vec::new());
+        // What was broadcast first (nearly always all of it); the log
+        // only for a change committed but not yet broadcast.
+        let mut missed = watch.drain().await?;
+        if watch.last_log_id < last {
+            let rows = watch.catch_up().await?;
+            missed.extend(watch.accept(rows));
         }
-        let missed = watch.catch_up().await?;
-        Ok(watch.accept(missed))
+        Ok(missed)
     }
 
     /// Subscribes first, then reads the mailbox row and the log's end, so

@@ -37,6 +37,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0005_login_throttle.sql"),
         include_str!("../../migrations/postgres/0005_login_throttle.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/sqlite/0006_changes_by_log_id.sql"),
+        include_str!("../../migrations/postgres/0006_changes_by_log_id.sql"),
+    ),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<()> {
