@@ -139,7 +139,10 @@ impl Store {
         };
         migrate::run(&store).await?;
         Ok(Store {
-            group_sync: store.database_file().await?.map(|f| Arc::new(group_sync::GroupSync::new(&f))),
+            group_sync: store
+                .database_file()
+                .await?
+                .map(|f| Arc::new(group_sync::GroupSync::new(&f))),
             ..store
         })
     }
