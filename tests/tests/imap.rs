@@ -602,3 +602,71 @@ server_test!(
         b.fails("FETCH 1 FLAGS", "BAD").await;
     }
 );
+
+server_test!(
+    concurrent_stores_each_apply_once_under_their_own_modseq,
+    async |s: Server| {
+        // Flag changes that queue behind one writer are written together
+        // in one transaction: each must still be applied exactly once,
+        // under its own MODSEQ, and answered to the session that sent it.
+        let alice = s.user("alice").await;
+        for i in 0..4 {
+            s.service()
+                .append(&alice, "INBOX", message(&format!("m{i}"), "x"), &Flags::default(), None)
+                .await
+                .unwrap();
+        }
+        let store = s.world.db.store().await;
+        let inbox = store
+            .mailbox_by_name(alice.account_id(), "INBOX")
+            .await
+            .unwrap()
+            .unwrap();
+        const SESSIONS: usize = 6;
+        const ROUNDS: usize = 30;
+        let mut tasks = Vec::new();
+        for i in 0..SESSIONS {
+            let mut c = s.login("alice").await;
+            tasks.push(tokio::spawn(async move {
+                c.ok("SELECT INBOX").await;
+                let keyword = format!("$k{i}");
+                for round in 0..=2 * ROUNDS {
+                    let (sign, has) = if round % 2 == 0 { ('+', true) } else { ('-', false) };
+                    let answer = c.ok(&format!("STORE 1:4 {sign}FLAGS ({keyword})")).await;
+                    // Its own answer: each message's new flags, with or
+                    // without its keyword as it asked (others' changes
+                    // reported alongside may be older).
+                    for n in 1..=4 {
+                        assert!(
+                            answer
+                                .iter()
+                                .any(|l| l.starts_with(&format!("* {n} FETCH (")) && l.contains(&keyword) == has),
+                            "{keyword} round {round}: {answer:?}"
+                        );
+                    }
+                }
+                c.ok("LOGOUT").await;
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let mut c = s.login("alice").await;
+        c.ok("SELECT INBOX").await;
+        let flags = c.ok("FETCH 1:4 FLAGS").await;
+        for line in &flags {
+            for i in 0..SESSIONS {
+                assert!(line.contains(&format!("$k{i}")), "{flags:?}");
+            }
+        }
+        // Every STORE changed something: one MODSEQ each, none shared.
+        let after = store.mailbox_by_id(inbox.id).await.unwrap().unwrap();
+        let stores = (SESSIONS * (2 * ROUNDS + 1)) as u64;
+        assert_eq!(after.highest_modseq - inbox.highest_modseq, stores);
+        let log = store.changes_since(inbox.id, inbox.highest_modseq).await.unwrap();
+        assert_eq!(log.len() as u64, stores * 4, "one row per message per STORE");
+        let mut modseqs: Vec<u64> = log.iter().map(|r| r.modseq).collect();
+        modseqs.dedup();
+        assert_eq!(modseqs.len() as u64, stores, "four rows under each MODSEQ");
+    }
+);

@@ -1,7 +1,7 @@
 //! Messages, their content (stored once by SHA-256), flags, and the
 //! per-mailbox change log.
 
-use mailroom_shared::{FlagOp, FlagPermissions, Flags, SystemFlag};
+use mailroom_shared::{Flags, SystemFlag};
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -137,16 +137,16 @@ pub(super) async fn log_change(
     Ok(())
 }
 
-struct MessageChange<'a> {
-    mailbox_id: i64,
-    modseq: i64,
-    kind: &'static str,
-    uid: u32,
-    flags: Option<&'a Flags>,
-    account_id: Option<i64>,
+pub(super) struct MessageChange<'a> {
+    pub(super) mailbox_id: i64,
+    pub(super) modseq: i64,
+    pub(super) kind: &'static str,
+    pub(super) uid: u32,
+    pub(super) flags: Option<&'a Flags>,
+    pub(super) account_id: Option<i64>,
 }
 
-async fn log_message_change(tx: &mut Tx, store: &Store, c: MessageChange<'_>) -> Result<()> {
+pub(super) async fn log_message_change(tx: &mut Tx, store: &Store, c: MessageChange<'_>) -> Result<()> {
     sqlx::query(
         "INSERT INTO changes (mailbox_id, modseq, kind, uid, system_flags, keywords, account_id, origin) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -192,7 +192,7 @@ macro_rules! message_columns {
     };
 }
 pub(super) const MESSAGE_COLUMNS: &str = message_columns!();
-const MESSAGE_SELECT: &str = concat!(
+pub(super) const MESSAGE_SELECT: &str = concat!(
     "SELECT ",
     message_columns!(),
     " FROM messages m WHERE m.mailbox_id = $1"
@@ -365,89 +365,15 @@ impl Store {
             .await?)
     }
 
-    /// Applies a flag change to the given UIDs (absent ones are skipped)
-    /// under one new MODSEQ; `may` says which flags this principal may
-    /// change. Returns each changed message's new flags as the actor sees
-    /// them; when none changed, nothing was written.
-    pub async fn update_flags(
-        &self,
-        mailbox_id: i64,
-        uids: &[u32],
-        op: FlagOp,
-        given: &Flags,
-        may: FlagPermissions,
-        seen_reader: Option<i64>,
-    ) -> Result<Vec<(u32, Flags)>> {
-        let change = FlagChange {
-            op,
-            given,
-            may,
-            seen_reader,
-        };
-        // A look first, outside any transaction: when every flag already
-        // is as asked (a common STORE), nothing is written and no writer
-        // waits. A change committed just after the look is simply later.
-        if uids.len() <= NO_CHANGE_LOOK {
-            let mut any = false;
-            for &uid in uids {
-                if let Some(row) = self.message(mailbox_id, uid, seen_reader).await? {
-                    any |= change.outcome(&row.flags).as_reader != row.flags;
-                }
-            }
-            if !any {
-                return Ok(Vec::new());
-            }
-        }
-        let (_turn, mut tx) = self.write_unsynced().await?;
-        let modseq = self.bump_modseq(&mut tx, mailbox_id).await?;
-        let mut changed = Vec::new();
-        for &uid in uids {
-            let sql = format!("{MESSAGE_SELECT} AND m.uid = $3");
-            let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(mailbox_id)
-                .bind(seen_reader.unwrap_or(0))
-                .bind(i64::from(uid))
-                .fetch_optional(&mut *tx)
-                .await?
-            else {
-                continue;
-            };
-            let old = message_from(&row)?.flags;
-            let new = change.outcome(&old);
-            if new.shared != new.shared_old {
-                self.tx_set_flags(&mut tx, mailbox_id, uid, &new.shared, modseq).await?;
-            }
-            if let Some(reader) = seen_reader
-                && new.as_reader.contains(SystemFlag::Seen) != old.contains(SystemFlag::Seen)
-            {
-                let now_seen = new.as_reader.contains(SystemFlag::Seen);
-                set_seen(&mut tx, mailbox_id, uid, reader, now_seen).await?;
-                let change = MessageChange {
-                    mailbox_id,
-                    modseq,
-                    kind: "flags",
-                    uid,
-                    flags: Some(&new.as_reader),
-                    account_id: Some(reader),
-                };
-                log_message_change(&mut tx, self, change).await?;
-            }
-            if new.as_reader != old {
-                changed.push((uid, new.as_reader));
-            }
-        }
-        if changed.is_empty() {
-            // Nothing to write: the MODSEQ goes back, and a flag already
-            // as asked costs no commit.
-            tx.rollback().await?;
-        } else {
-            tx.commit().await?;
-        }
-        Ok(changed)
-    }
-
     /// Sets one message's shared flags under `modseq` and logs the change.
-    async fn tx_set_flags(&self, tx: &mut Tx, mailbox_id: i64, uid: u32, flags: &Flags, modseq: i64) -> Result<()> {
+    pub(super) async fn tx_set_flags(
+        &self,
+        tx: &mut Tx,
+        mailbox_id: i64,
+        uid: u32,
+        flags: &Flags,
+        modseq: i64,
+    ) -> Result<()> {
         sqlx::query(
             "UPDATE messages SET system_flags = $1, keywords = $2, modseq = $3 \
              WHERE mailbox_id = $4 AND uid = $5",
@@ -652,7 +578,7 @@ async fn insert_seen(tx: &mut Tx, mailbox_id: i64, uid: i64, reader: i64) -> Res
     Ok(())
 }
 
-async fn set_seen(tx: &mut Tx, mailbox_id: i64, uid: u32, reader: i64, seen: bool) -> Result<()> {
+pub(super) async fn set_seen(tx: &mut Tx, mailbox_id: i64, uid: u32, reader: i64, seen: bool) -> Result<()> {
     if seen {
         return insert_seen(tx, mailbox_id, i64::from(uid), reader).await;
     }
@@ -672,50 +598,4 @@ pub(super) async fn delete_orphan_blobs(tx: &mut Tx) -> Result<()> {
         .execute(&mut **tx)
         .await?;
     Ok(())
-}
-
-/// Up to how many messages a STORE is looked at first, outside a
-/// transaction, for the case that it changes nothing.
-const NO_CHANGE_LOOK: usize = 8;
-
-/// A flag change as one principal asks it.
-struct FlagChange<'a> {
-    op: FlagOp,
-    given: &'a Flags,
-    may: FlagPermissions,
-    /// The principal's account in a per-user `\Seen` mailbox.
-    seen_reader: Option<i64>,
-}
-
-/// What a [`FlagChange`] makes of one message's flags.
-struct FlagOutcome {
-    /// The shared flags before and after (without a reader's `\Seen`).
-    shared_old: Flags,
-    shared: Flags,
-    /// The flags as the principal sees them afterwards.
-    as_reader: Flags,
-}
-
-impl FlagChange<'_> {
-    /// `old`: the flags as the principal sees them.
-    fn outcome(&self, old: &Flags) -> FlagOutcome {
-        let shared_may = FlagPermissions {
-            seen: self.may.seen && self.seen_reader.is_none(),
-            ..self.may
-        };
-        let mut shared_old = old.clone();
-        if self.seen_reader.is_some() {
-            shared_old.remove(SystemFlag::Seen);
-        }
-        let shared = shared_old.apply(self.op, self.given, shared_may);
-        let mut as_reader = shared.clone();
-        if self.seen_reader.is_some() && old.apply(self.op, self.given, self.may).contains(SystemFlag::Seen) {
-            as_reader.insert(SystemFlag::Seen);
-        }
-        FlagOutcome {
-            shared_old,
-            shared,
-            as_reader,
-        }
-    }
 }

@@ -9,6 +9,7 @@
 
 mod accounts;
 mod contents;
+mod flags;
 mod group_sync;
 mod mailboxes;
 mod messages;
@@ -77,6 +78,8 @@ pub struct Store {
     unsynced: Option<AnyPool>,
     /// SQLite on a file: syncs the commits of [`Store::commit_grouped`].
     group_sync: Option<Arc<group_sync::GroupSync>>,
+    /// SQLite: flag changes waiting to be written together (see `flags`).
+    flag_queue: Arc<flags::FlagQueue>,
     contents: Arc<contents::Contents>,
 }
 
@@ -135,6 +138,7 @@ impl Store {
             writers: Arc::default(),
             unsynced,
             group_sync: None,
+            flag_queue: Arc::default(),
             contents: Arc::default(),
         };
         migrate::run(&store).await?;
