@@ -62,6 +62,9 @@ enum State {
     SkipLiteral { remaining: u64 },
 }
 
+/// Room made in the input buffer before each read.
+const READ_SPACE: usize = 4096;
+
 /// The framer of one connection.
 #[derive(Debug)]
 pub struct Framer {
@@ -90,9 +93,17 @@ impl Framer {
         }
     }
 
-    /// Adds bytes read from the connection.
+    /// Adds bytes as if read from the connection.
+    #[cfg(test)]
     pub fn push(&mut self, data: &[u8]) {
         self.input.extend_from_slice(data);
+    }
+
+    /// The buffer to read from the connection into (with room for at
+    /// least a few KiB; it grows only while more is kept unconsumed).
+    pub fn input_space(&mut self) -> &mut Vec<u8> {
+        self.input.reserve(READ_SPACE);
+        &mut self.input
     }
 
     /// The next event, or `None` when more input is needed.
