@@ -243,7 +243,10 @@ server_test!(mutt_deletes_and_reads_back_imap_flags, |server: Server| async move
     mutt(&mbox, "D~stwo<enter><sync-mailbox><quit>");
     // Said apart from a slow server: mutt did rewrite the file.
     let rewritten = file(&mbox);
-    assert!(!rewritten.contains("Subject: two"), "mutt kept message two: {rewritten}");
+    assert!(
+        !rewritten.contains("Subject: two"),
+        "mutt kept message two: {rewritten}"
+    );
     assert_eq!(imap.line().await.unwrap(), "* 2 EXPUNGE");
     imap.send_raw(b"DONE\r\n").await;
     imap.until_tagged("i").await;
