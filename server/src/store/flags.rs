@@ -105,7 +105,7 @@ impl Store {
     async fn write_flags_together(&self, write: FlagWrite) -> Result<Changed> {
         let mut answer = self.flag_queue.push(write.clone());
         loop {
-            let turn = self.writers.clone().lock_owned().await;
+            let turn = self.sqlite_turn().await;
             match answer.try_recv() {
                 Ok(done) => return done,
                 // The writer that took it was cancelled (its session went
@@ -148,8 +148,7 @@ impl Store {
     /// `writes` in one transaction of the writer holding the turn; their
     /// commit is not synced (see [`Store::write_unsynced`]).
     async fn write_flags_in_one(&self, writes: &[&FlagWrite]) -> Result<Vec<Changed>> {
-        let pool = self.unsynced.as_ref().unwrap_or(&self.pool);
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_in_turn(self.unsynced_pool()).await?;
         let mut answers = Vec::with_capacity(writes.len());
         for write in writes {
             answers.push(self.tx_update_flags(&mut tx, write, None).await?);

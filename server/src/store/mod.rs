@@ -204,7 +204,12 @@ impl Store {
     /// process alone nothing is lost. Messages are written here only to be
     /// committed by [`Store::commit_grouped`], which syncs.
     pub(crate) async fn write_unsynced(&self) -> Result<(Turn, Transaction<'static, Any>)> {
-        self.begin_write(self.unsynced.as_ref().unwrap_or(&self.pool)).await
+        self.begin_write(self.unsynced_pool()).await
+    }
+
+    /// The connections of [`Store::write_unsynced`] (PostgreSQL: the pool).
+    fn unsynced_pool(&self) -> &AnyPool {
+        self.unsynced.as_ref().unwrap_or(&self.pool)
     }
 
     /// Commits a transaction of [`Store::write_unsynced`] and returns once
@@ -232,12 +237,23 @@ impl Store {
     }
 
     async fn begin_write(&self, pool: &AnyPool) -> Result<(Turn, Transaction<'static, Any>)> {
+        let turn = match self.backend {
+            Backend::Sqlite => Some(self.sqlite_turn().await),
+            Backend::Postgres => None,
+        };
+        Ok((turn, self.begin_in_turn(pool).await?))
+    }
+
+    /// SQLite: waits for this process's turn to write.
+    async fn sqlite_turn(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.writers.clone().lock_owned().await
+    }
+
+    /// A write transaction on `pool`, for a writer that has its turn.
+    async fn begin_in_turn(&self, pool: &AnyPool) -> Result<Transaction<'static, Any>> {
         Ok(match self.backend {
-            Backend::Sqlite => {
-                let turn = self.writers.clone().lock_owned().await;
-                (Some(turn), pool.begin_with("BEGIN IMMEDIATE").await?)
-            }
-            Backend::Postgres => (None, pool.begin().await?),
+            Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => pool.begin().await?,
         })
     }
 
