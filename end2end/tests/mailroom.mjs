@@ -17,7 +17,13 @@ export const PASSWORD = 'correct horse battery';
 
 /** Runs the mailroom CLI on the test's data directory. */
 function cli(data, args, input) {
-  return execFileSync(binary, ['--data', data, ...args], { input, encoding: 'utf8' });
+  return execFileSync(binary, ['--data', data, ...args], { input, encoding: 'utf8', env: ownEnvironment() });
+}
+
+/** This process's environment without Mailroom's own settings, so an
+ * exported database URL or relay cannot send the test server elsewhere. */
+function ownEnvironment() {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('MAILROOM_')));
 }
 
 /** Starts `mailroom serve` on free ports with accounts alice, bob, carol and dave (and admin). */
@@ -26,7 +32,7 @@ export async function startServer() {
   const child = spawn(binary, ['--data', data, 'serve', '--domain', 'example.com',
     '--http', '127.0.0.1:0', '--imap', '127.0.0.1:0', '--imaps', '127.0.0.1:0',
     '--pop3', '127.0.0.1:0', '--pop3s', '127.0.0.1:0', '--lmtp', '127.0.0.1:0'], {
-    env: { ...process.env, MAILROOM_ADMIN_PASSWORD: PASSWORD, MAILROOM_SITE_ROOT: join(root, 'target', 'site') },
+    env: { ...ownEnvironment(), MAILROOM_ADMIN_PASSWORD: PASSWORD, MAILROOM_SITE_ROOT: join(root, 'target', 'site') },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const printed = await new Promise((resolve, reject) => {
@@ -83,9 +89,10 @@ export async function signIn(browser, server, user, viewport = { width: 1400, he
   return page;
 }
 
-/** Waits until the page's browser code has taken over. */
+/** Waits until the page's browser code has taken over (and, on mail
+ * pages, the server's change events flow to it). */
 export async function hydrated(page) {
-  await page.waitForSelector('body[data-hydrated=true]', { timeout: 30000 });
+  await page.waitForSelector('body[data-hydrated=true]');
 }
 
 /** An IMAP session: one command at a time, answers read to the tagged line. */

@@ -99,7 +99,7 @@ test('alice upgrades bob to read-write and his open page offers the new actions 
   await alice.selectOption('tr[data-entry="bob@example.com"] select[name=preset]', 'read-write');
   await alice.click('tr[data-entry="bob@example.com"] form.entry > button');
   await alice.waitForSelector('.alert.notice:has-text("read-write")');
-  await bob.waitForSelector('#list-form button[value=delete]', { timeout: 10000 });
+  await bob.waitForSelector('#list-form button[value=delete]');
   assert.equal(await bob.evaluate(() => window.stillTheSamePage), true, 'the page was reloaded');
   assert.equal(await bob.locator('#list-form button[value=read]').count(), 1);
   assert.equal(await imapRights('bob', '~alice/Projects'), 'lrswipte');

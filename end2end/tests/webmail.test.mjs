@@ -48,6 +48,7 @@ test('signing in shows the inbox with its folders', async () => {
   alice = await signIn(browser, server, 'alice');
   await row(alice, 'Quarterly numbers').waitFor();
   assert.equal(await alice.locator('.msg-row.unread').count(), 2);
+  await alice.locator('.folders li.active').waitFor();
   const folders = await alice.locator('.folders').textContent();
   for (const f of ['My folders', 'INBOX', 'Sent', 'Drafts', 'Trash']) assert.ok(folders.includes(f), f);
   assert.equal(await alice.locator('.folders li.active .badge').textContent(), '2');
@@ -66,7 +67,7 @@ test('opening a message shows it and marks it read', async () => {
 test('a message delivered over IMAP appears in the open list without a reload', async () => {
   await alice.evaluate(() => { window.stillTheSamePage = true; });
   await aliceImap.append('INBOX', mail({ subject: 'Arrived while you watched', body: 'Live!' }));
-  await row(alice, 'Arrived while you watched').waitFor({ timeout: 10000 });
+  await row(alice, 'Arrived while you watched').waitFor();
   assert.equal(await alice.evaluate(() => window.stillTheSamePage), true, 'the page was reloaded');
   await alice.waitForFunction(() => document.querySelector('.folders li.active .badge')?.textContent === '2');
 });
@@ -107,7 +108,7 @@ test('compose to another local user, who sees it and replies', async () => {
   await row(bob, 'Lunch on Friday?').locator('.mark[title=Answered]').waitFor();
 
   // alice's open page learns of the reply by itself.
-  await row(alice, 'Re: Lunch on Friday?').waitFor({ timeout: 10000 });
+  await row(alice, 'Re: Lunch on Friday?').waitFor();
   await alice.click('.folders a[data-folder=Sent]');
   await row(alice, 'Lunch on Friday?').waitFor();
   await bob.context().close();
@@ -124,6 +125,8 @@ test('move a message to a new folder', async () => {
   await alice.selectOption('select[name=target]', 'Projects');
   await alice.click('button[value=move]');
   await alice.waitForSelector('.alert.notice:has-text("Moved 1 message to Projects")');
+  // The list is there (the notice may come before it): without the moved one.
+  await row(alice, 'Arrived while you watched').waitFor();
   assert.equal(await row(alice, 'Quarterly numbers').count(), 0);
   await alice.click('.folders a[data-folder=Projects]');
   await row(alice, 'Quarterly numbers').waitFor();
@@ -136,6 +139,7 @@ test('delete moves a message to Trash', async () => {
   await hydrated(alice);
   await alice.keyboard.press('#');
   await alice.waitForSelector('.alert.notice:has-text("Deleted 1 message")');
+  await row(alice, 'Arrived while you watched').waitFor();
   assert.equal(await row(alice, 'Garden party').count(), 0);
   await alice.click('.folders a[data-folder=Trash]');
   await row(alice, 'Garden party').waitFor();
@@ -155,6 +159,12 @@ test('search finds a message by a word in its body', async () => {
   await alice.press('#search', 'Enter');
   await alice.waitForSelector('text=Nothing found.');
 });
+
+/** Waits for the load event of the document now in `iframe`. */
+async function frameLoaded(iframe) {
+  const content = await (await iframe.elementHandle()).contentFrame();
+  await content.waitForLoadState('load');
+}
 
 test('a hostile HTML mail runs nothing and loads nothing remote', async () => {
   const remote = await tracker();
@@ -180,7 +190,9 @@ test('a hostile HTML mail runs nothing and loads nothing remote', async () => {
   assert.equal(await iframe.getAttribute('sandbox'), 'allow-popups allow-popups-to-escape-sandbox');
   await frame.locator('h1').click();
   await frame.locator('text=Pay now').click();
-  await alice.waitForTimeout(500);
+  // The frame's load event comes after every image, frame and style in it
+  // has loaded or failed: no request of this mail is still on its way.
+  await frameLoaded(iframe);
   assert.equal(await frame.locator('script, form, input, iframe, [onerror], [onclick], [style]').count(), 0);
   assert.equal(await frame.locator('a[href^="javascript"]').count(), 0);
   assert.equal(remote.hits(), 0, 'a remote resource was loaded');
@@ -192,9 +204,9 @@ test('a hostile HTML mail runs nothing and loads nothing remote', async () => {
 
   // Once the reader allows them, remote images load (so the block above was real).
   await alice.click('.alert.images a');
-  await frame.locator('img[alt=tracker]').waitFor();
-  await alice.waitForFunction(() => true);
-  for (let i = 0; i < 50 && remote.hits() === 0; i += 1) await alice.waitForTimeout(100);
+  // The new document: the tracker now has its src.
+  await frame.locator('img[alt=tracker][src]').waitFor();
+  await frameLoaded(iframe);
   assert.equal(remote.hits(), 1);
   assert.deepEqual(alice.errors, []);
   await remote.close();

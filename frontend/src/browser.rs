@@ -6,6 +6,8 @@ use leptos::prelude::*;
 
 /// Refreshes the page's data whenever the server reports a change to one
 /// of the user's folders (from IMAP, POP3, delivery, another browser…).
+/// Marks the body (`data-hydrated`) once the browser code runs and the
+/// server's change events flow.
 pub fn follow_changes(refresh: RwSignal<u32>) {
     #[cfg(feature = "hydrate")]
     imp::follow_changes(refresh);
@@ -63,13 +65,20 @@ mod imp {
                     }
                 });
                 source.set_onmessage(Some(on_change.as_ref().unchecked_ref()));
-                // The source lives as long as the page.
+                // The server subscribes before it answers: once the stream
+                // is open, no change can pass this page by. Tests wait for
+                // this mark before they change mail behind its back.
+                let on_open = Closure::<dyn FnMut()>::new(|| {
+                    if let Some(body) = document().body() {
+                        let _ = body.set_attribute("data-hydrated", "true");
+                    }
+                });
+                source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+                // The source and its handlers live as long as the page.
                 on_change.forget();
+                on_open.forget();
                 *events.borrow_mut() = Some(source);
             });
-            if let Some(body) = document().body() {
-                let _ = body.set_attribute("data-hydrated", "true");
-            }
         });
     }
 
