@@ -120,6 +120,9 @@ pub struct Feed {
     /// renamed, deleted, its ACL): what a folder tree needs to know.
     any: broadcast::Sender<(i64, bool)>,
     wake: Arc<Notify>,
+    /// How long a hole in the log's ids may stay open before the follower
+    /// decides it was a rolled-back transaction rather than a slow commit.
+    gap_patience: Mutex<Duration>,
 }
 
 impl Default for Feed {
@@ -128,6 +131,7 @@ impl Default for Feed {
             channels: Mutex::default(),
             any: broadcast::channel(CHANNEL_CAPACITY).0,
             wake: Arc::default(),
+            gap_patience: Mutex::new(GAP_PATIENCE),
         }
     }
 }
@@ -170,13 +174,22 @@ impl Feed {
     pub fn wake(&self) {
         self.wake.notify_one();
     }
+
+    /// Waits `patience` for holes in the log's ids from now on (10 s by
+    /// default): a slow machine's tests make it longer than they wait.
+    pub fn set_gap_patience(&self, patience: Duration) {
+        *self.gap_patience.lock().expect("feed lock") = patience;
+    }
+
+    fn gap_patience(&self) -> Duration {
+        *self.gap_patience.lock().expect("feed lock")
+    }
 }
 
 /// How often the follower looks for changes nobody woke it for (those
 /// made by other processes).
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
-/// How long a hole in the log's ids may stay open before the follower
-/// decides it was a rolled-back transaction rather than a slow commit.
+/// The feed's default patience with a hole in the log's ids.
 const GAP_PATIENCE: Duration = Duration::from_secs(10);
 
 /// How many new log rows the follower reads at a time.
@@ -205,7 +218,7 @@ pub async fn follow(store: Store, feed: std::sync::Weak<Feed>) {
     };
     loop {
         let Some(feed) = feed.upgrade() else { return };
-        match read_log(&store, &mut last, &mut gaps).await {
+        match read_log(&store, &mut last, &mut gaps, feed.gap_patience()).await {
             Ok(rows) => {
                 for change in group_changes(&rows) {
                     if matches!(change.kind, ChangeKind::Expunged(_) | ChangeKind::MailboxDeleted) {
@@ -236,6 +249,7 @@ async fn read_log(
     store: &Store,
     last: &mut i64,
     gaps: &mut BTreeMap<i64, Instant>,
+    gap_patience: Duration,
 ) -> crate::store::Result<Vec<ChangeRow>> {
     let mut out = Vec::new();
     if let (Some(&first), Some(&newest)) = (gaps.keys().next(), gaps.keys().next_back()) {
@@ -244,7 +258,7 @@ async fn read_log(
                 out.push(row);
             }
         }
-        gaps.retain(|_, since| since.elapsed() < GAP_PATIENCE);
+        gaps.retain(|_, since| since.elapsed() < gap_patience);
     }
     loop {
         let rows = store.changes_after(*last, BATCH).await?;

@@ -187,6 +187,11 @@ impl Service {
         &self.store
     }
 
+    /// This process's change feed (for tuning it; sessions use `watch`).
+    pub fn feed(&self) -> &Feed {
+        &self.feed
+    }
+
     /// Checks a login (`name` in the primary domain, `name@domain`, or an
     /// alias) and password. Every failure looks the same and costs the same.
     pub async fn authenticate(&self, login: &str, password: &str) -> Result<Principal> {
