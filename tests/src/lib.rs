@@ -18,6 +18,13 @@ pub mod proxy;
 pub use mailroom;
 pub use mailroom_shared as shared;
 
+/// How long a test waits for something that must happen (an answer, a
+/// change, a notification) before it fails. Generous, because it guards
+/// against a hang and does not measure speed: on a busy 2-core machine,
+/// with other test binaries and a CPU hog beside it, an answer can take
+/// seconds, and a longer wait only costs time when the test fails anyway.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The domain every test world is made in.
 pub const DOMAIN: &str = "example.com";
 pub const ADMIN_PASSWORD: &str = "admin-secret";
@@ -219,6 +226,38 @@ pub fn run_cli(db: &TestDb, args: &[&str], stdin: &[u8]) -> Output {
     input.write_all(stdin).expect("write stdin");
     drop(input);
     child.wait_with_output().expect("mailroom finishes")
+}
+
+/// Waits until the server has handed every session watching `watch`'s
+/// mailbox a change for which `pred` holds: they all hear from one sender,
+/// so when this watch has it, so has every session's — the proof that a
+/// session *could* have reported it, before checking that it did not.
+pub async fn until_published(watch: &mut mailroom::service::Watch, pred: impl Fn(&mailroom::feed::ChangeKind) -> bool) {
+    tokio::time::timeout(PATIENCE, async {
+        while !watch.next().await.expect("watch").iter().any(|c| pred(&c.kind)) {}
+    })
+    .await
+    .expect("the change is published");
+}
+
+/// `program` run as on a machine where nobody ever ran it: the
+/// environment cleared but for `PATH`, `HOME` a scratch directory of the
+/// caller's, a plain terminal type and locale. Legacy mail programs read
+/// settings from, and create folders in, the home directory (mutt asks
+/// whether to create `~/Mail` on its first start, and pushed keys would
+/// answer that question): with a home of their own every run is the same,
+/// whatever ran on this machine before, and nothing of the user's is
+/// touched.
+pub fn legacy_program(program: &str, home: &Path) -> Command {
+    let mut command = Command::new(program);
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("TERM", "xterm")
+        .env("LANG", "C.UTF-8")
+        .current_dir(home);
+    command
 }
 
 /// Whether `program` is installed. The tests that drive legacy mail

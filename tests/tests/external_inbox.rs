@@ -12,12 +12,14 @@ use std::time::Duration;
 
 use mailroom::service::ExternalInbox;
 use mailroom_tests::net::{Pop, Server};
-use mailroom_tests::{Backend, World, have_program, server_test};
+use mailroom_tests::{Backend, World, have_program, legacy_program, server_test};
 
-/// Makes example.com keep its INBOXes in `dir/{user}`, with a short lock
-/// timeout so a held lock is answered quickly.
+/// Makes example.com keep its INBOXes in `dir/{user}`. The server waits
+/// as long as a test waits for a lock the other side holds: on a busy
+/// machine a legacy program (or the server's own re-reading of the file)
+/// can hold it for seconds, and that must not fail a write.
 async fn external(server: &Server, dir: &Path) {
-    external_waiting(server, dir, 1).await;
+    external_waiting(server, dir, mailroom_tests::PATIENCE.as_secs()).await;
 }
 
 async fn external_waiting(server: &Server, dir: &Path, lock_timeout: u64) {
@@ -34,23 +36,43 @@ async fn external_waiting(server: &Server, dir: &Path, lock_timeout: u64) {
 }
 
 /// procmail delivering one message into `mbox` under its own locks (a
-/// dot-lock and fcntl, as Debian's procmail does).
+/// dot-lock and fcntl, as Debian's procmail does), with a home directory
+/// of its own beside the file and its log shown if it fails.
 fn procmail(mbox: &Path, subject: &str, body: &str) {
-    let rc = mbox.with_extension("procmailrc");
+    let home = mbox.with_extension("procmail-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let rc = home.join("procmailrc");
+    let log = home.join("log");
     // procmail waits 8 s between tries of a busy lock unless told less.
-    std::fs::write(&rc, format!("LOCKSLEEP=1\n:0:\n{}\n", mbox.display())).unwrap();
-    let mut child = Command::new("procmail")
+    std::fs::write(
+        &rc,
+        format!(
+            "MAILDIR={home}\nLOGFILE={log}\nLOCKSLEEP=1\n:0:\n{mbox}\n",
+            home = home.display(),
+            log = log.display(),
+            mbox = mbox.display()
+        ),
+    )
+    .unwrap();
+    let mut child = legacy_program("procmail", &home)
         .args(["-f", "sender@example.org", "-m"])
         .arg(&rc)
         .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("procmail");
     use std::io::Write;
     let message = format!("From: Sender <sender@example.org>\nSubject: {subject}\n\n{body}\n");
     child.stdin.take().unwrap().write_all(message.as_bytes()).unwrap();
     // Waiting must not hold up the server's tasks on this worker thread.
-    let status = tokio::task::block_in_place(|| child.wait().unwrap());
-    assert!(status.success(), "procmail failed");
+    let out = tokio::task::block_in_place(|| child.wait_with_output().unwrap());
+    assert!(
+        out.status.success(),
+        "procmail failed ({}): {}\nits log:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
 }
 
 fn file(path: &Path) -> String {
@@ -137,7 +159,8 @@ server_test!(
             return;
         }
         let dir = tempfile::tempdir().unwrap();
-        external(&server, dir.path()).await;
+        // A short lock timeout, so the held lock is answered quickly.
+        external_waiting(&server, dir.path(), 1).await;
         server.user("alice").await;
         server.user("bob").await;
         let mbox = dir.path().join("alice");
@@ -179,30 +202,54 @@ server_test!(
         assert_eq!(file(&mbox).matches("Subject: a").count(), 1);
         assert!(!file(&mbox).contains("Subject: b"), "a refused APPEND was stored");
         assert!(!file(&mbox).contains("X-Status"), "a refused STORE was written");
+        // An APPEND is answered once the message is in the file.
         imap.ok("APPEND INBOX {12+}\r\nSubject: b\r\n").await;
-        tokio::time::sleep(Duration::from_millis(10)).await;
         assert!(file(&mbox).contains("Subject: b"));
     }
 );
 
+/// mutt's settings for a test: every folder it may touch in `home` (so
+/// no first-start question about creating `~/Mail`), and every question it
+/// would otherwise ask answered ahead (create, append, purge, move, quit),
+/// so the pushed keys only ever drive the index.
+fn muttrc(home: &Path) -> String {
+    let home = home.display();
+    format!(
+        "set folder={home}/Mail spoolfile={home}/Mail/spool mbox={home}/Mail/mbox\n\
+         set record='' postponed={home}/Mail/postponed tmpdir={home}\n\
+         set header_cache='' alias_file={home}/aliases history_file={home}/history save_history=0\n\
+         set delete=yes quit=yes move=no confirmcreate=no confirmappend=no\n\
+         set wait_key=no sleep_time=0 beep=no mark_old=no mbox_type=mbox\n"
+    )
+}
+
 /// Runs mutt on `mbox` with `keys` pushed, in a pseudo-terminal (mutt
-/// wants one), as a user at the keyboard would.
-fn mutt(mbox: &Path, keys: &str) {
-    let command = format!(
-        "mutt -n -F /dev/null -f {} -e 'set delete=yes quit=yes move=no confirmcreate=no confirmappend=no' -e 'push \"{keys}\"'",
-        mbox.display()
-    );
+/// wants one), as a user at the keyboard would — with a home directory and
+/// settings of its own, nothing read from or written to the real `~`.
+/// Returns what mutt showed, for failure messages; fails (with it) if mutt
+/// does not exit successfully within a minute.
+fn mutt(mbox: &Path, keys: &str) -> String {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join("Mail")).unwrap();
+    let rc = home.path().join("muttrc");
+    std::fs::write(&rc, muttrc(home.path())).unwrap();
+    let command = format!("mutt -n -F {} -f {} -e 'push \"{keys}\"'", rc.display(), mbox.display());
+    let typescript = home.path().join("typescript");
     // mutt runs while the server goes on: this worker thread's other
     // tasks move elsewhere (the server may hold a lock mutt waits for).
     let status = tokio::task::block_in_place(|| {
-        Command::new("timeout")
-            .args(["30", "script", "-qec", &command, "/dev/null"])
-            .env("TERM", "xterm")
+        legacy_program("timeout", home.path())
+            .args(["60", "script", "-qec", &command])
+            .arg(&typescript)
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .status()
             .expect("mutt")
     });
-    assert!(status.success(), "mutt failed: {status}");
+    let shown = std::fs::read(&typescript).unwrap_or_default();
+    let shown = String::from_utf8_lossy(&strip_ansi_escapes::strip(shown)).into_owned();
+    assert!(status.success(), "mutt failed ({status}); it showed:\n{shown}");
+    shown
 }
 
 /// POP3 `UIDL` as (message number, unique id) pairs.
@@ -240,12 +287,12 @@ server_test!(mutt_deletes_and_reads_back_imap_flags, |server: Server| async move
     imap.ok("SELECT INBOX").await;
     imap.send_raw(b"i IDLE\r\n").await;
     assert!(imap.line().await.unwrap().starts_with('+'));
-    mutt(&mbox, "D~stwo<enter><sync-mailbox><quit>");
+    let shown = mutt(&mbox, "D~stwo<enter><sync-mailbox><quit>");
     // Said apart from a slow server: mutt did rewrite the file.
     let rewritten = file(&mbox);
     assert!(
         !rewritten.contains("Subject: two"),
-        "mutt kept message two: {rewritten}"
+        "mutt kept message two: {rewritten}\nmutt showed:\n{shown}"
     );
     assert_eq!(imap.line().await.unwrap(), "* 2 EXPUNGE");
     imap.send_raw(b"DONE\r\n").await;
@@ -262,16 +309,16 @@ server_test!(mutt_deletes_and_reads_back_imap_flags, |server: Server| async move
     // message, and only that one.
     imap.ok("UID STORE 3 +FLAGS (\\Flagged)").await;
     let out = dir.path().join("flagged");
-    mutt(
+    let shown = mutt(
         &mbox,
         &format!(
             "<tag-pattern>~F<enter><tag-prefix><copy-message>{}<enter><quit>",
             out.display()
         ),
     );
-    let copied = file(&out);
-    assert!(copied.contains("Subject: three"), "{copied}");
-    assert!(!copied.contains("Subject: one"), "{copied}");
+    let copied = std::fs::read_to_string(&out).unwrap_or_default();
+    assert!(copied.contains("Subject: three"), "{copied}\nmutt showed:\n{shown}");
+    assert!(!copied.contains("Subject: one"), "{copied}\nmutt showed:\n{shown}");
     let uids = imap.ok("UID SEARCH ALL").await;
     assert!(uids.iter().any(|l| l == "* SEARCH 1 3"), "{uids:?}");
 });
@@ -279,12 +326,17 @@ server_test!(mutt_deletes_and_reads_back_imap_flags, |server: Server| async move
 /// Runs `command`, retrying while the file is locked by the other side
 /// (`NO [INUSE]` is a correct answer under contention, not a failure).
 async fn ok_unless_in_use(imap: &mut mailroom_tests::net::Client, command: &str) -> Vec<String> {
+    let deadline = std::time::Instant::now() + mailroom_tests::PATIENCE;
     loop {
         let (untagged, done) = imap.command(command).await;
         if done.starts_with("OK") {
             return untagged;
         }
         assert!(done.contains("[INUSE]"), "{command} → {done}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{command}: the file stayed locked"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -308,7 +360,7 @@ server_test!(
             .and_then(|s| s.parse().ok())
             .unwrap_or(60);
         let dir = tempfile::tempdir().unwrap();
-        external_waiting(&server, dir.path(), 10).await;
+        external(&server, dir.path()).await;
         server.user("alice").await;
         let mbox = dir.path().join("alice");
         for kind in ["expunge", "flag"] {

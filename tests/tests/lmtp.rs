@@ -4,7 +4,7 @@
 //! PostgreSQL.
 
 use mailroom_tests::net::{Lmtp, Server};
-use mailroom_tests::{Backend, World, have_program, server_test};
+use mailroom_tests::{Backend, World, have_program, legacy_program, server_test};
 
 server_test!(
     three_recipients_get_their_own_replies_and_mail_lands_where_it_should,
@@ -121,8 +121,7 @@ server_test!(
         c.command("RCPT TO:<alice@example.com>").await;
         c.command("DATA").await;
         c.send(b"Subject: never finished\r\n\r\nhalf").await;
-        drop(c);
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        c.hang_up().await;
         assert_eq!(service.messages(&alice, "INBOX").await.unwrap().1.len(), 1);
     }
 );
@@ -133,8 +132,9 @@ server_test!(swaks_delivers_over_lmtp, |server: Server| async move {
     }
     let alice = server.user("alice").await;
     let addr = server.lmtp;
+    let home = tempfile::tempdir().unwrap();
     let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("swaks")
+        legacy_program("swaks", home.path())
             .args(["--protocol", "LMTP", "--server", &addr.ip().to_string()])
             .args(["--port", &addr.port().to_string()])
             .args([

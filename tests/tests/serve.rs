@@ -15,7 +15,10 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
+    tokio::time::timeout(mailroom_tests::PATIENCE, stream.read_to_end(&mut response))
+        .await
+        .expect("the web answers in time")
+        .unwrap();
     let text = String::from_utf8_lossy(&response).into_owned();
     let status = text.lines().next().unwrap_or_default().to_owned();
     let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
@@ -120,6 +123,10 @@ async fn the_binary_prints_where_it_listens() {
             "--imap",
             "127.0.0.1:0",
             "--imaps",
+            "127.0.0.1:0",
+            "--pop3",
+            "127.0.0.1:0",
+            "--pop3s",
             "127.0.0.1:0",
             "--lmtp",
             "127.0.0.1:0",
