@@ -15,7 +15,7 @@ def check(ok, what):
 
 
 def main(host, port):
-    m = imaplib.IMAP4(host, int(port))
+    m = imaplib.IMAP4(host, int(port), timeout=30)
     typ, _ = m.login("alice", "pw-alice")
     check(typ == "OK", "login")
 

@@ -15,7 +15,7 @@ def check(ok, what):
 
 
 def main(host, port):
-    p = poplib.POP3(host, int(port), timeout=10)
+    p = poplib.POP3(host, int(port), timeout=30)
     caps = p.capa()
     check("UIDL" in caps and "TOP" in caps, f"CAPA {caps}")
     p.user("alice")

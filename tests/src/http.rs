@@ -71,7 +71,10 @@ impl Browser {
         stream.write_all(request.as_bytes()).await.expect("write");
         stream.write_all(body).await.expect("write body");
         let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.expect("read");
+        tokio::time::timeout(crate::PATIENCE, stream.read_to_end(&mut raw))
+            .await
+            .unwrap_or_else(|_| panic!("no whole answer to {method} {path} in time"))
+            .expect("read");
         parse(&raw)
     }
 
@@ -105,7 +108,10 @@ impl Browser {
         let mut line = String::new();
         loop {
             line.clear();
-            reader.read_line(&mut line).await.expect("read");
+            tokio::time::timeout(crate::PATIENCE, reader.read_line(&mut line))
+                .await
+                .expect("the event stream answers in time")
+                .expect("read");
             assert!(!line.is_empty(), "the event stream closed");
             if line == "\r\n" {
                 return reader;

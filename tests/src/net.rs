@@ -5,27 +5,31 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use mailroom::serve::{Options, Running, start};
 use mailroom::{Principal, Service};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use crate::World;
+use crate::{PATIENCE, World};
 
 /// Runs `body` against a fresh server on SQLite and on PostgreSQL (that
 /// one skipped, with a message, where no PostgreSQL answers outside CI).
+/// `server_test!(name, options: |o: &mut Options| …, body)` changes the
+/// server's options first.
 #[macro_export]
 macro_rules! server_test {
     ($name:ident, $body:expr) => {
+        $crate::server_test!($name, options: |_: &mut $crate::mailroom::serve::Options| {}, $body);
+    };
+    ($name:ident, options: $tweak:expr, $body:expr) => {
         mod $name {
             use super::*;
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 let world = World::new(Backend::Sqlite).await.expect("sqlite world");
-                ($body)(Server::start(world).await).await;
+                ($body)(Server::start_with(world, $tweak).await).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -33,7 +37,7 @@ macro_rules! server_test {
                 let Some(world) = World::new(Backend::Postgres).await else {
                     return;
                 };
-                ($body)(Server::start(world).await).await;
+                ($body)(Server::start_with(world, $tweak).await).await;
             }
         }
     };
@@ -175,8 +179,6 @@ pub struct Client {
     next_tag: u32,
 }
 
-const WAIT: Duration = Duration::from_secs(10);
-
 impl Client {
     /// A client on a connection whose greeting was read already (after STARTTLS).
     pub fn new(io: Box<dyn Io>) -> Client {
@@ -208,7 +210,7 @@ impl Client {
         let mut out = Vec::new();
         loop {
             let mut line = Vec::new();
-            let n = tokio::time::timeout(WAIT, self.io.read_until(b'\n', &mut line))
+            let n = tokio::time::timeout(PATIENCE, self.io.read_until(b'\n', &mut line))
                 .await
                 .expect("the server answers in time")
                 .ok()?;
@@ -229,7 +231,10 @@ impl Client {
             match literal {
                 Some(size) => {
                     let mut data = vec![0; size];
-                    self.io.read_exact(&mut data).await.expect("literal");
+                    tokio::time::timeout(PATIENCE, self.io.read_exact(&mut data))
+                        .await
+                        .expect("the literal arrives in time")
+                        .expect("literal");
                     out.extend_from_slice(&data);
                 }
                 None => return Some(String::from_utf8_lossy(&out).trim_end().to_owned()),
@@ -314,6 +319,13 @@ impl Pop {
         self.io.into_inner()
     }
 
+    /// Hangs up without QUIT, as a client that loses its connection, and
+    /// returns once the server has closed its side too: the session is
+    /// over, so whatever it did or did not do on the way out is done.
+    pub async fn hang_up(self) {
+        hang_up(self.io).await;
+    }
+
     pub async fn send_raw(&mut self, bytes: &[u8]) {
         self.io.get_mut().write_all(bytes).await.expect("send");
         self.io.get_mut().flush().await.expect("flush");
@@ -321,7 +333,7 @@ impl Pop {
 
     async fn raw_line(&mut self) -> Vec<u8> {
         let mut line = Vec::new();
-        tokio::time::timeout(WAIT, self.io.read_until(b'\n', &mut line))
+        tokio::time::timeout(PATIENCE, self.io.read_until(b'\n', &mut line))
             .await
             .expect("the server answers in time")
             .expect("read");
@@ -366,6 +378,18 @@ impl Pop {
         }
     }
 }
+/// Closes the sending side of `io` and reads until the server closes its
+/// side: the proof that the server has seen the end of the connection and
+/// finished the session, which a sleep after dropping the socket is not.
+async fn hang_up(mut io: impl AsyncRead + AsyncWrite + Unpin) {
+    io.shutdown().await.expect("shut down the sending side");
+    let mut rest = Vec::new();
+    tokio::time::timeout(PATIENCE, io.read_to_end(&mut rest))
+        .await
+        .expect("the server ends the session when the client hangs up")
+        .expect("read");
+}
+
 /// A line-level LMTP client.
 pub struct Lmtp {
     io: BufReader<TcpStream>,
@@ -390,7 +414,7 @@ impl Lmtp {
         let mut lines = Vec::new();
         loop {
             let mut line = String::new();
-            let n = tokio::time::timeout(std::time::Duration::from_secs(10), self.io.read_line(&mut line))
+            let n = tokio::time::timeout(PATIENCE, self.io.read_line(&mut line))
                 .await
                 .expect("the server answers in time")
                 .unwrap();
@@ -406,6 +430,12 @@ impl Lmtp {
 
     pub async fn send(&mut self, bytes: &[u8]) {
         self.io.get_mut().write_all(bytes).await.unwrap();
+    }
+
+    /// Hangs up wherever the session is (mid-message, say), and returns
+    /// once the server has closed its side too: the session is over.
+    pub async fn hang_up(self) {
+        hang_up(self.io).await;
     }
 
     pub async fn command(&mut self, line: &str) -> String {

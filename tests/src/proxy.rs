@@ -31,6 +31,9 @@ impl Proxy {
             let state = state.clone();
             async move {
                 while let Ok((mut client, _)) = listener.accept().await {
+                    // Under the lock `cut` takes: a connection accepted
+                    // while it cuts is refused or cut with the others.
+                    let mut open = state.open.lock().expect("proxy lock");
                     if state.cut.load(Ordering::SeqCst) {
                         continue; // dropped: the connection is refused
                     }
@@ -39,7 +42,6 @@ impl Proxy {
                             let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
                         }
                     });
-                    let mut open = state.open.lock().expect("proxy lock");
                     open.retain(|h| !h.is_finished());
                     open.push(copy.abort_handle());
                 }
@@ -51,8 +53,9 @@ impl Proxy {
 
     /// Drops every open connection and refuses new ones.
     pub fn cut(&self) {
+        let mut open = self.state.open.lock().expect("proxy lock");
         self.state.cut.store(true, Ordering::SeqCst);
-        for h in self.state.open.lock().expect("proxy lock").drain(..) {
+        for h in open.drain(..) {
             h.abort();
         }
     }

@@ -1,8 +1,6 @@
 //! The `mailroom` command line, run as a real process against the test
 //! database: deliver, import/export, accounts, public mailboxes.
 
-use std::time::Duration;
-
 use mailroom::feed::ChangeKind;
 use mailroom_tests::{World, both_backends, run_cli};
 
@@ -169,7 +167,7 @@ both_backends!(a_delivery_from_another_process_reaches_watchers, async |w: World
         &["deliver", "--to", "alice"],
         b"Subject: from the CLI\r\n\r\nhi\r\n",
     ));
-    let changes = tokio::time::timeout(Duration::from_secs(10), watch.next())
+    let changes = tokio::time::timeout(mailroom_tests::PATIENCE, watch.next())
         .await
         .expect("the running service hears of it")
         .unwrap();

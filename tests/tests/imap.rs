@@ -5,9 +5,10 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+use mailroom::feed::ChangeKind;
 use mailroom_shared::Flags;
 use mailroom_tests::net::{Client, Server};
-use mailroom_tests::{Backend, World, server_test};
+use mailroom_tests::{Backend, World, server_test, until_published};
 
 fn message(subject: &str, body: &str) -> Vec<u8> {
     format!(
@@ -26,8 +27,9 @@ fn append_command(mailbox: &str, content: &[u8]) -> Vec<u8> {
 
 /// Waits until `pred` holds for an untagged line, sending NOOPs.
 async fn noop_until(c: &mut Client, pred: impl Fn(&str) -> bool) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + mailroom_tests::PATIENCE;
     let mut seen = Vec::new();
-    for _ in 0..50 {
+    while tokio::time::Instant::now() < deadline {
         seen.extend(c.ok("NOOP").await);
         if seen.iter().any(|l| pred(l)) {
             return seen;
@@ -262,7 +264,7 @@ server_test!(
         let mut a = s.login("alice").await;
         a.ok("SELECT Team").await;
         a.ok("STORE 2 +FLAGS (\\Flagged)").await;
-        let (wait, _stop) = idle.wait_with_timeout(Duration::from_secs(10));
+        let (wait, _stop) = idle.wait_with_timeout(mailroom_tests::PATIENCE);
         let got = wait.await.unwrap();
         let async_imap::extensions::idle::IdleResponse::NewData(data) = got else {
             panic!("no news in IDLE: {got:?}")
@@ -274,7 +276,7 @@ server_test!(
         a.ok("EXPUNGE").await;
         let mut saw_expunge = false;
         for _ in 0..5 {
-            let (wait, _stop) = idle.wait_with_timeout(Duration::from_secs(10));
+            let (wait, _stop) = idle.wait_with_timeout(mailroom_tests::PATIENCE);
             match wait.await.unwrap() {
                 async_imap::extensions::idle::IdleResponse::NewData(data) => {
                     if matches!(data.parsed(), imap_proto::Response::Expunge(1)) {
@@ -396,11 +398,13 @@ server_test!(others_changes_arrive_only_where_rfc3501_allows, async |s: Server| 
     let mut two = s.login("alice").await;
     one.ok("SELECT INBOX").await;
     two.ok("SELECT INBOX").await;
+    let (mut watch, _) = s.service().watch(&alice, "INBOX").await.unwrap();
     two.ok("STORE 1 +FLAGS.SILENT (\\Deleted)").await;
     two.ok("EXPUNGE").await;
     two.send_raw(&append_command("INBOX", &message("m3", "x"))).await;
     two.until_tagged("a1").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Session one has heard of the expunge and of the append after it.
+    until_published(&mut watch, |k| matches!(k, ChangeKind::Added(_))).await;
     // During FETCH no EXPUNGE: message 1 is still message 1 for this session.
     let fetched = one.ok("FETCH 1:2 UID").await;
     assert!(!fetched.iter().any(|l| l.contains("EXPUNGE")), "{fetched:?}");

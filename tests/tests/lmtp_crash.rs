@@ -127,7 +127,13 @@ async fn every_acknowledged_delivery_survives_a_kill() {
         .map(|id| tokio::spawn(sender(lmtp, id, Arc::clone(&acked))))
         .collect();
     // Let deliveries flow, then kill the server in the middle of them.
+    let started = std::time::Instant::now();
     loop {
+        assert!(
+            started.elapsed() < 4 * mailroom_tests::PATIENCE,
+            "only {} deliveries acknowledged",
+            acked.lock().unwrap().len()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
         if acked.lock().unwrap().len() >= 200 {
             break;

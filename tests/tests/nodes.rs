@@ -65,7 +65,7 @@ async fn until_seen(c: &mut Client, wanted: &[&str]) -> (Vec<String>, Duration) 
     let started = Instant::now();
     let mut lines = Vec::new();
     while !wanted.iter().all(|w| lines.iter().any(|l: &String| l.contains(w))) {
-        let line = tokio::time::timeout(Duration::from_secs(8), c.line())
+        let line = tokio::time::timeout(mailroom_tests::PATIENCE, c.line())
             .await
             .unwrap_or_else(|_| panic!("waited in vain for {wanted:?}; saw {lines:?}"))
             .unwrap_or_else(|| panic!("closed; saw {lines:?}"));

@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use mailroom::feed::ChangeKind;
 use mailroom_shared::{Flags, SystemFlag};
 use mailroom_tests::net::{Pop, Server, run_python};
-use mailroom_tests::{Backend, World, server_test};
+use mailroom_tests::{Backend, World, server_test, until_published};
 
 fn message(subject: &str) -> Vec<u8> {
     format!("From: a@example.com\r\nSubject: {subject}\r\n\r\nline 1\r\nline 2\r\nline 3\r\nline 4\r\n").into_bytes()
@@ -24,8 +25,11 @@ server_test!(a_session_works_on_its_snapshot_and_quit_deletes, async |s: Server|
     let stat = pop.ok("STAT").await;
     let size = message("one").len() * 2 + message("three").len();
     assert_eq!(stat, format!("+OK 3 {size}"));
-    // Mail arriving now is not in this session's snapshot.
+    // Mail arriving now is not in this session's snapshot, even once the
+    // server has told every watcher of it.
+    let (mut watch, _) = s.service().watch(&alice, "INBOX").await.unwrap();
     deliver(&s, "alice", message("four")).await;
+    until_published(&mut watch, |k| matches!(k, ChangeKind::Added(_))).await;
     assert_eq!(pop.ok("STAT").await, format!("+OK 3 {size}"));
     let (_, uidl) = pop.multi("UIDL").await;
     let uidl = String::from_utf8(uidl).unwrap();
@@ -38,9 +42,8 @@ server_test!(a_session_works_on_its_snapshot_and_quit_deletes, async |s: Server|
     pop.ok("RSET").await;
     assert!(pop.ok("STAT").await.starts_with("+OK 3 "));
     pop.ok("DELE 2").await;
-    // Dropping the connection without QUIT deletes nothing.
-    drop(pop);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Hanging up without QUIT deletes nothing.
+    pop.hang_up().await;
     assert_eq!(s.service().messages(&alice, "INBOX").await.unwrap().1.len(), 4);
 
     // UIDL is the same in the next session.
@@ -95,7 +98,7 @@ server_test!(nobody_waits_for_an_open_pop3_session, async |s: Server| {
     append.extend_from_slice(&content);
     append.extend_from_slice(b"\r\n");
     imap.send_raw(&append).await;
-    let (_, done) = tokio::time::timeout(Duration::from_secs(5), imap.until_tagged("a"))
+    let (_, done) = tokio::time::timeout(mailroom_tests::PATIENCE, imap.until_tagged("a"))
         .await
         .expect("APPEND does not wait for POP3");
     assert!(done.starts_with("OK [APPENDUID"), "{done}");

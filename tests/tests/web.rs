@@ -3,8 +3,6 @@
 //! change events, and paged lists and search in the service — on SQLite
 //! and PostgreSQL. Clicking through the pages is `end2end/`'s part.
 
-use std::time::Duration;
-
 use mailroom::store::now;
 use mailroom_shared::Flags;
 use mailroom_shared::dto::SortKey;
@@ -206,7 +204,7 @@ server_test!(
             .await
             .unwrap();
         let mut line = String::new();
-        let saw_change = tokio::time::timeout(Duration::from_secs(5), async {
+        let saw_change = tokio::time::timeout(mailroom_tests::PATIENCE, async {
             loop {
                 line.clear();
                 events.read_line(&mut line).await.unwrap();
@@ -275,6 +273,9 @@ mailroom_tests::both_backends!(pages_sorts_and_search, |world: World| async move
 
 server_test!(
     failed_sign_ins_are_throttled_with_imap_logins,
+    // Ten failures in a burst, remembered long enough that a slow machine's
+    // eleven password checks still fall in one window.
+    options: |o: &mut mailroom::serve::Options| o.login_failures = (10, std::time::Duration::from_secs(600)),
     |server: Server| async move {
         server.user("alice").await;
         let browser = Browser::new(server.running.http);
