@@ -111,6 +111,7 @@ fn AclEditor(sharing: Sharing, acl: Vec<AclEntry>) -> impl IntoView {
                 <h3>"Add someone"</h3>
                 <input type="hidden" name="mailbox" value=mailbox.clone()/>
                 <input type="hidden" name="op" value="set"/>
+                <input type="hidden" name="was" value=""/>
                 <input type="text" name="identifier" list="accounts" placeholder="name, anyone, authenticated, anyone@domain"
                     aria-label="Who" required autocomplete="off"/>
                 <datalist id="accounts">{options}</datalist>
@@ -159,6 +160,7 @@ fn EntryRow(mailbox: String, entry: AclEntry) -> impl IntoView {
                     <input type="hidden" name="mailbox" value=mailbox.clone()/>
                     <input type="hidden" name="identifier" value=who.clone()/>
                     <input type="hidden" name="op" value="set"/>
+                    <input type="hidden" name="was" value=entry.rights.to_string()/>
                     {preset}
                     <button type="submit" class="ghost">"Save"</button>
                     <details class="custom">

@@ -34,19 +34,26 @@ pub(crate) struct ShareAction {
     /// The *these rights* button: the check boxes win over the preset.
     #[serde(default)]
     custom: Option<String>,
+    /// The rights the check boxes showed when the form was drawn (none
+    /// when absent): boxes changed from these win over the preset,
+    /// whichever button was used.
+    #[serde(default)]
+    was: String,
     #[serde(default)]
     seen_mode: String,
 }
 
 /// The rights an entry form asks for.
 fn asked_rights(a: &ShareAction) -> Result<Rights> {
-    let preset = if a.custom.is_some() {
+    let parse = |letters: &str| Rights::parse(letters).map_err(|e| Error::BadInput(e.to_string()));
+    let ticked = parse(&a.rights.concat())?;
+    let preset = if a.custom.is_some() || parse(&a.was)? != ticked {
         "custom"
     } else {
         a.preset.as_str()
     };
     let rights = match preset {
-        "custom" | "" => Rights::parse(&a.rights.concat()).map_err(|e| Error::BadInput(e.to_string()))?,
+        "custom" | "" => ticked,
         other => Rights::from_preset(other).ok_or_else(|| Error::BadInput(format!("unknown preset {other:?}")))?,
     };
     if rights.is_empty() {
