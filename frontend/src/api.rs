@@ -9,7 +9,8 @@
 
 use leptos::prelude::*;
 use mailroom_shared::dto::{
-    AccountFolder, AclPlan, AdminView, Draft, Folder, MessagePage, MessageView, RightsWhy, Sharing, SortKey, WebUser,
+    AccountFolder, AclPlan, AdminView, AttachmentInfo, Draft, Folder, MessagePage, MessageView, RightsWhy, Sharing,
+    SortKey, WebUser,
 };
 use mailroom_shared::rules::RulesPage;
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,15 @@ pub struct ComposeStart {
     pub draft: Draft,
     /// The message being answered, flagged `\Answered` once sent.
     pub answers: Option<(String, u32)>,
+    /// A stored message whose attachments the new one carries (the one
+    /// forwarded, or the draft taken up again), and those attachments.
+    pub carried_from: Option<(String, u32)>,
+    pub carried: Vec<AttachmentInfo>,
+    /// The draft (its UID in Drafts) this message replaces when saved or sent.
+    pub replaces: Option<u32>,
+    /// Names this form once: the server sends a form only once, whatever
+    /// the Back button or a double click posts again.
+    pub form_id: String,
 }
 
 /// The sharing page: the mailbox's sharing, and what was asked on it.
@@ -73,6 +83,8 @@ mod server_side {
         /// The rules page; `scope` as [`Scope::to_param`] writes it, empty
         /// for the user's own.
         fn rules(&self, scope: String) -> Fut<'_, RulesPage>;
+        /// A fresh, unguessable name for a compose form.
+        fn form_id(&self) -> String;
     }
 
     /// What the server puts into a signed-in request's extensions.
@@ -119,21 +131,52 @@ pub async fn load_message(mailbox: String, uid: u32, remote_images: bool) -> Res
         .map_err(ServerFnError::new)
 }
 
-/// The compose form's start: empty, or a reply, reply-all or forward of a
-/// message.
+/// An empty compose form.
+#[server]
+pub async fn new_compose() -> Result<ComposeStart, ServerFnError> {
+    let mail = server_side::mail()?;
+    Ok(ComposeStart {
+        form_id: mail.form_id(),
+        ..ComposeStart::default()
+    })
+}
+
+/// The compose form's start from a stored message: a reply, reply-all or
+/// forward of it (`mode` reply, all, forward), or a draft taken up again
+/// (`draft`). A forward and a draft carry the message's attachments.
 #[server]
 pub async fn load_compose(mode: String, mailbox: String, uid: u32) -> Result<ComposeStart, ServerFnError> {
+    use mailroom_shared::reply::{ReplyMode, draft_again, draft_for};
     let mail = server_side::mail()?;
     let me = mail.user().address;
-    let mode =
-        mailroom_shared::reply::ReplyMode::parse(&mode).ok_or_else(|| ServerFnError::new("unknown compose mode"))?;
     let original = mail
         .message(mailbox.clone(), uid, false)
         .await
         .map_err(ServerFnError::new)?;
-    let draft = mailroom_shared::reply::draft_for(mode, &me, &original);
-    let answers = (mode != mailroom_shared::reply::ReplyMode::Forward).then_some((mailbox, uid));
-    Ok(ComposeStart { draft, answers })
+    let mut start = ComposeStart {
+        form_id: mail.form_id(),
+        ..ComposeStart::default()
+    };
+    if mode == "draft" {
+        let folders = mail.folders().await.map_err(ServerFnError::new)?;
+        let in_drafts = folders
+            .iter()
+            .any(|f| f.info.name == mailbox && f.info.special_use.as_deref() == Some("\\Drafts"));
+        start.draft = draft_again(&original);
+        start.replaces = (in_drafts && original.summary.draft).then_some(uid);
+    } else {
+        let mode = ReplyMode::parse(&mode).ok_or_else(|| ServerFnError::new("unknown compose mode"))?;
+        start.draft = draft_for(mode, &me, &original);
+        if mode != ReplyMode::Forward {
+            start.answers = Some((mailbox, uid));
+            return Ok(start);
+        }
+    }
+    if !original.attachments.is_empty() {
+        start.carried_from = Some((mailbox, uid));
+        start.carried = original.attachments;
+    }
+    Ok(start)
 }
 
 #[server]

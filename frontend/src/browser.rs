@@ -26,6 +26,14 @@ pub fn mark_hydrated() {
     });
 }
 
+/// Refuses, in the page, to send attachments larger than a message may
+/// carry: the upload would only be refused after it, and the typed
+/// message lost with it.
+pub fn check_attachments() {
+    #[cfg(feature = "hydrate")]
+    imp::check_attachments();
+}
+
 /// j/k next/previous message, c compose, r/a/f reply/all/forward,
 /// # or Delete delete, / search, u back to the list, x select.
 pub fn shortcuts() {
@@ -47,6 +55,7 @@ mod imp {
         static REFRESH: Cell<Option<RwSignal<u32>>> = const { Cell::new(None) };
         static EVENTS: RefCell<Option<EventSource>> = const { RefCell::new(None) };
         static KEYS: Cell<bool> = const { Cell::new(false) };
+        static ATTACHMENTS: Cell<bool> = const { Cell::new(false) };
     }
 
     pub fn follow_changes(refresh: RwSignal<u32>) {
@@ -112,6 +121,71 @@ mod imp {
         }
     }
 
+    /// The attachments' total size (files chosen, and those carried over
+    /// from a stored message and still ticked), and the most allowed.
+    fn attachments() -> Option<(f64, f64)> {
+        let input = element::<HtmlInputElement>("form.compose input[type=file]")?;
+        let limit = input.get_attribute("data-limit")?.parse().ok()?;
+        let files = input.files()?;
+        let chosen: f64 = (0..files.length()).filter_map(|i| files.get(i)).map(|f| f.size()).sum();
+        let carried = document()
+            .query_selector_all("form.compose input[name=carry]:checked")
+            .ok()?;
+        let carried: f64 = (0..carried.length())
+            .filter_map(|i| carried.item(i)?.dyn_into::<web_sys::Element>().ok())
+            .filter_map(|e| e.get_attribute("data-size")?.parse::<f64>().ok())
+            .sum();
+        Some((chosen + carried, limit))
+    }
+
+    /// Shows (or hides) the error under the file chooser; true if shown.
+    fn attachments_too_large() -> bool {
+        let Some((total, limit)) = attachments() else {
+            return false;
+        };
+        use mailroom_shared::limits::human_size;
+        let too_large = total > limit;
+        if let Some(hint) = element::<HtmlElement>("#attach-limit") {
+            hint.set_text_content(Some(&format!(
+                "Attachments: {} of up to {} in total.",
+                human_size(total as u64),
+                human_size(limit as u64)
+            )));
+        }
+        if let Some(error) = element::<HtmlElement>("#attach-error") {
+            error.set_hidden(!too_large);
+            if too_large {
+                error.set_text_content(Some(&format!(
+                    "These attachments come to {}; a message can carry {}. Remove some to send it.",
+                    human_size(total as u64),
+                    human_size(limit as u64)
+                )));
+            }
+        }
+        too_large
+    }
+
+    pub fn check_attachments() {
+        if ATTACHMENTS.with(|a| a.replace(true)) {
+            return;
+        }
+        let changed = window_event_listener(leptos::ev::change, |_| {
+            attachments_too_large();
+        });
+        let submitted = window_event_listener(leptos::ev::submit, |ev| {
+            let compose = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .is_some_and(|f| f.class_list().contains("compose"));
+            if compose && attachments_too_large() {
+                ev.prevent_default();
+            }
+        });
+        // Installed once for the page's whole life.
+        std::mem::forget(changed);
+        std::mem::forget(submitted);
+    }
+
     fn in_text_field(ev: &KeyboardEvent) -> bool {
         ev.target()
             .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
@@ -146,21 +220,5 @@ mod imp {
         });
         // Installed once for the page's whole life.
         std::mem::forget(handle);
-        let select_all = window_event_listener(leptos::ev::change, |ev| {
-            let Some(target) = ev.target().and_then(|t| t.dyn_into::<HtmlInputElement>().ok()) else {
-                return;
-            };
-            if target.id() != "select-all" {
-                return;
-            }
-            if let Ok(boxes) = document().query_selector_all(".msg-row input[type=checkbox]") {
-                for i in 0..boxes.length() {
-                    if let Some(b) = boxes.item(i).and_then(|b| b.dyn_into::<HtmlInputElement>().ok()) {
-                        b.set_checked(target.checked());
-                    }
-                }
-            }
-        });
-        std::mem::forget(select_all);
     }
 }

@@ -5,9 +5,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
-use mailroom_shared::dto::Draft;
+use mailroom_shared::limits::{MAX_ATTACHMENTS_SIZE, human_size};
 
-use crate::api::{ComposeStart, load_compose};
+use crate::api::{ComposeStart, load_compose, new_compose};
 use crate::icons::Icon;
 
 #[component]
@@ -21,27 +21,29 @@ pub fn ComposePage() -> impl IntoView {
                 q.get("box"),
                 q.get("uid").and_then(|u| u.parse::<u32>().ok()),
             );
-            match source {
-                (Some(mode), Some(mailbox), Some(uid)) => load_compose(mode, mailbox, uid).await,
-                // A new message, or the form coming back with an error.
-                _ => Ok(ComposeStart {
-                    draft: Draft {
-                        to: q.get("to").unwrap_or_default(),
-                        cc: q.get("cc").unwrap_or_default(),
-                        subject: q.get("subject").unwrap_or_default(),
-                        body: q.get("body").unwrap_or_default(),
-                        in_reply_to: q.get("in_reply_to").unwrap_or_default(),
-                        references: q.get("references").unwrap_or_default(),
-                        attachments: Vec::new(),
-                    },
-                    answers: q
-                        .get("answers_box")
-                        .zip(q.get("answers_uid").and_then(|u| u.parse().ok())),
-                }),
+            let mut start = match source {
+                (Some(mode), Some(mailbox), Some(uid)) => load_compose(mode, mailbox, uid).await?,
+                // A new message, perhaps addressed by a link (`/compose?to=…`).
+                _ => {
+                    let mut start = new_compose().await?;
+                    start.draft.to = q.get("to").unwrap_or_default();
+                    start.draft.cc = q.get("cc").unwrap_or_default();
+                    start.draft.subject = q.get("subject").unwrap_or_default();
+                    start
+                }
+            };
+            // A draft kept when sending failed still answers its message.
+            if start.answers.is_none() {
+                start.answers = q
+                    .get("answers_box")
+                    .zip(q.get("answers_uid").and_then(|u| u.parse().ok()));
             }
+            Ok::<_, ServerFnError>(start)
         },
     );
     let error = move || query.read().get("error");
+    crate::browser::check_attachments();
+    crate::browser::mark_hydrated();
     view! {
         <Title text="Compose · Mailroom"/>
         <main class="compose-page">
@@ -67,11 +69,30 @@ fn ComposeForm(start: ComposeStart) -> impl IntoView {
     let (answers_box, answers_uid) = start
         .answers
         .map_or((String::new(), String::new()), |(b, u)| (b, u.to_string()));
-    let heading = if d.in_reply_to.is_empty() {
+    let heading = if start.replaces.is_some() {
+        "Draft"
+    } else if d.in_reply_to.is_empty() {
         "New message"
     } else {
         "Reply"
     };
+    let (carry_box, carry_uid) = start
+        .carried_from
+        .map_or((String::new(), String::new()), |(b, u)| (b, u.to_string()));
+    let carried = start
+        .carried
+        .into_iter()
+        .map(|a| {
+            view! {
+                <li><label>
+                    <input type="checkbox" name="carry" value=a.index data-size=a.size checked/>
+                    <Icon name="clip"/>{a.filename}
+                    <span class="muted small">{format!(" {}", human_size(u64::from(a.size)))}</span>
+                </label></li>
+            }
+        })
+        .collect_view();
+    let replaces = start.replaces.map(|u| u.to_string()).unwrap_or_default();
     view! {
         <form class="compose" method="post" action="/compose" enctype="multipart/form-data">
             <h1>{heading}</h1>
@@ -83,7 +104,15 @@ fn ComposeForm(start: ComposeStart) -> impl IntoView {
             <input type="hidden" name="references" value=d.references/>
             <input type="hidden" name="answers_box" value=answers_box/>
             <input type="hidden" name="answers_uid" value=answers_uid/>
-            <label class="attach"><Icon name="clip"/>"Attach files" <input type="file" name="attachment" multiple/></label>
+            <input type="hidden" name="carry_box" value=carry_box/>
+            <input type="hidden" name="carry_uid" value=carry_uid/>
+            <input type="hidden" name="replaces" value=replaces/>
+            <input type="hidden" name="form_id" value=start.form_id/>
+            <ul class="attachments carried" aria-label="Attachments">{carried}</ul>
+            <label class="attach"><Icon name="clip"/>"Attach files" <input type="file" name="attachment" multiple
+                data-limit=MAX_ATTACHMENTS_SIZE/></label>
+            <p class="muted small" id="attach-limit">{format!("Attachments up to {} in total.", human_size(MAX_ATTACHMENTS_SIZE as u64))}</p>
+            <p class="alert error" role="alert" id="attach-error" hidden></p>
             <div class="actions">
                 <button type="submit" name="op" value="send" class="primary" id="send">"Send"</button>
                 <button type="submit" name="op" value="draft" class="ghost" id="save-draft">"Save draft"</button>

@@ -6,6 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use mailroom_shared::dates::{long_date, short_date};
 use mailroom_shared::dto::{Folder, FolderGroup, MessagePage, MessageSummary, MessageView, SortKey};
+use mailroom_shared::limits::human_size;
 use mailroom_shared::{Right, Rights};
 
 use crate::api::{Sidebar, load_message, load_page, load_sidebar};
@@ -40,6 +41,11 @@ pub fn MailPage() -> impl IntoView {
     );
     let notice = move || query.read().get("notice");
     let error = move || query.read().get("error");
+    let selection = Selection::default();
+    // Another folder, page, sort or search starts with nothing ticked
+    // (opening a message keeps the ticks).
+    let list_view = Memo::new(move |_| view_state.get().list());
+    Effect::watch(move || list_view.track(), move |_, _, _| selection.clear(), false);
 
     view! {
         <Title text=move || format!("{} · Mailroom", view_state.get().mailbox)/>
@@ -56,11 +62,15 @@ pub fn MailPage() -> impl IntoView {
             <section class="list" aria-label="Messages">
                 {move || notice().map(|n| view! { <p class="alert notice" role="status">{n}</p> })}
                 {move || error().map(|e| view! { <p class="alert error" role="alert">{e}</p> })}
+                {move || selection.gone_notice().map(|n| view! { <p class="alert notice" role="status" id="selection-gone">{n}</p> })}
                 <Transition fallback=|| view! { <p class="muted pad">"Loading messages…"</p> }>
                     {move || Suspend::new(async move {
                         let folders = sidebar.await.map(|s| s.folders).unwrap_or_default();
                         match page.await {
-                            Ok(p) => view! { <MessageList page=p folders view_state=view_state.get()/> }.into_any(),
+                            Ok(p) => {
+                                selection.keep_only(p.messages.iter().map(|m| m.uid));
+                                view! { <MessageList page=p folders view_state=view_state.get() selection/> }.into_any()
+                            }
                             // Without `r` a user may still administer the
                             // mailbox (a server admin on a public one).
                             Err(e) => view! {
@@ -83,6 +93,62 @@ pub fn MailPage() -> impl IntoView {
                 </Transition>
             </section>
         </div>
+    }
+}
+
+/// The messages ticked in the list, by UID — never by row position: a
+/// live refresh that adds or removes rows above them leaves the same
+/// messages ticked, and the form posts exactly those UIDs.
+#[derive(Clone, Copy, Default)]
+struct Selection {
+    uids: RwSignal<std::collections::BTreeSet<u32>>,
+    /// How many ticked messages left the list at the last refresh.
+    gone: RwSignal<usize>,
+}
+
+impl Selection {
+    fn contains(self, uid: u32) -> bool {
+        self.uids.with(|s| s.contains(&uid))
+    }
+
+    fn set(self, uids: impl IntoIterator<Item = u32>, ticked: bool) {
+        self.uids.update(|s| {
+            for uid in uids {
+                if ticked {
+                    s.insert(uid);
+                } else {
+                    s.remove(&uid);
+                }
+            }
+        });
+        self.gone.set(0);
+    }
+
+    fn clear(self) {
+        self.uids.update(|s| s.clear());
+        self.gone.set(0);
+    }
+
+    /// After a refresh: unticks what is no longer listed, and says so.
+    fn keep_only(self, listed: impl Iterator<Item = u32>) {
+        let listed: std::collections::HashSet<u32> = listed.collect();
+        let lost = self
+            .uids
+            .with_untracked(|s| s.iter().filter(|u| !listed.contains(u)).count());
+        if lost > 0 {
+            self.uids.update(|s| s.retain(|u| listed.contains(u)));
+            self.gone.set(lost);
+        }
+    }
+
+    fn gone_notice(self) -> Option<String> {
+        match self.gone.get() {
+            0 => None,
+            1 => Some("A message you had selected is no longer here; it was unselected.".into()),
+            n => Some(format!(
+                "{n} messages you had selected are no longer here; they were unselected."
+            )),
+        }
     }
 }
 
@@ -236,7 +302,7 @@ fn may(rights: Rights, needed: &[Right]) -> bool {
 }
 
 #[component]
-fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView) -> impl IntoView {
+fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, selection: Selection) -> impl IntoView {
     let rights = page.mailbox.rights;
     let mailbox = page.mailbox.name.clone();
     let list_view = view_state.list();
@@ -273,7 +339,16 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView) ->
     };
     let can_rename = may(rights, &[Right::DeleteMailbox]) && !mailbox.eq_ignore_ascii_case("INBOX");
     let can_create = may(rights, &[Right::CreateMailbox]);
-    let rows = page.messages.iter().map(|m| row(m, &view_state, now)).collect_view();
+    let rows = page
+        .messages
+        .iter()
+        .map(|m| row(m, &view_state, now, selection))
+        .collect_view();
+    let listed: Vec<u32> = page.messages.iter().map(|m| m.uid).collect();
+    let all_ticked = {
+        let listed = listed.clone();
+        move || !listed.is_empty() && listed.iter().all(|u| selection.contains(*u))
+    };
     let empty = page.messages.is_empty();
     view! {
         <div class="list-head">
@@ -286,7 +361,9 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView) ->
             <input type="hidden" name="mailbox" value=mailbox.clone()/>
             <input type="hidden" name="back" value=back/>
             <div class="toolbar" role="toolbar">
-                <input type="checkbox" id="select-all" aria-label="Select all" title="Select all"/>
+                <input type="checkbox" id="select-all" aria-label="Select all" title="Select all"
+                    prop:checked=all_ticked
+                    on:change=move |ev| selection.set(listed.clone(), event_target_checked(&ev))/>
                 {may(rights, &[Right::Seen]).then(|| view! {
                     <button name="op" value="read" class="ghost">"Mark read"</button>
                     <button name="op" value="unread" class="ghost">"Mark unread"</button>
@@ -312,7 +389,8 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView) ->
     }
 }
 
-fn row(m: &MessageSummary, v: &MailView, now: i64) -> impl IntoView + use<> {
+fn row(m: &MessageSummary, v: &MailView, now: i64, selection: Selection) -> impl IntoView + use<> {
+    let uid = m.uid;
     let current = v.uid == Some(m.uid);
     let href = v.with_uid(m.uid).href();
     let sender = if m.sender.is_empty() {
@@ -328,7 +406,9 @@ fn row(m: &MessageSummary, v: &MailView, now: i64) -> impl IntoView + use<> {
     let date = short_date(m.date, now.max(m.date));
     view! {
         <li class="msg-row" class:unread=!m.seen class:current=current class:flagged=m.flagged data-uid=m.uid>
-            <input type="checkbox" name="uid" value=m.uid aria-label="Select"/>
+            <input type="checkbox" name="uid" value=uid aria-label="Select"
+                prop:checked=move || selection.contains(uid)
+                on:change=move |ev| selection.set([uid], event_target_checked(&ev))/>
             <a href=href class="msg-link">
                 <span class="sender">{sender}</span>
                 <span class="date">{date}</span>
@@ -416,7 +496,7 @@ fn Reader(message: MessageView, view_state: MailView) -> impl IntoView {
             view! {
                 <li><a href=href download=a.filename.clone()>
                     <Icon name="clip"/>{a.filename.clone()}
-                    <span class="muted small">{format!(" {} · {}", a.content_type, human_size(a.size))}</span>
+                    <span class="muted small">{format!(" {} · {}", a.content_type, human_size(u64::from(a.size)))}</span>
                 </a></li>
             }
         })
@@ -441,6 +521,7 @@ fn Reader(message: MessageView, view_state: MailView) -> impl IntoView {
                 <dt>"Date"</dt><dd>{long_date(s.date)}</dd>
             </dl>
             <div class="actions" role="toolbar">
+                {s.draft.then(|| view! { <a class="button primary" id="edit-draft" href=reply("draft")>"✎ Edit draft"</a> })}
                 <a class="button" id="reply" href=reply("reply")>"↩ Reply"</a>
                 <a class="button ghost" id="reply-all" href=reply("all")>"Reply all"</a>
                 <a class="button ghost" id="forward" href=reply("forward")>"Forward ➜"</a>
@@ -467,13 +548,5 @@ fn Reader(message: MessageView, view_state: MailView) -> impl IntoView {
             {body}
             {has_attachments.then(|| view! { <ul class="attachments">{attachments}</ul> })}
         </article>
-    }
-}
-
-fn human_size(n: u32) -> String {
-    match n {
-        0..=1023 => format!("{n} B"),
-        1024..=1_048_575 => format!("{:.0} KB", f64::from(n) / 1024.0),
-        _ => format!("{:.1} MB", f64::from(n) / 1_048_576.0),
     }
 }

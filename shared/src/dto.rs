@@ -169,6 +169,7 @@ pub struct MessageView {
     pub cc: String,
     pub reply_to: String,
     pub message_id: String,
+    pub in_reply_to: String,
     pub references: String,
     /// The plain text to show (or quote in a reply).
     pub text: String,

@@ -7,6 +7,7 @@ pub mod acl;
 pub mod dates;
 pub mod dto;
 pub mod flags;
+pub mod limits;
 pub mod name;
 pub mod reply;
 pub mod rights;

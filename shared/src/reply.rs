@@ -94,6 +94,31 @@ pub fn draft_for(mode: ReplyMode, me: &str, original: &MessageView) -> Draft {
     }
 }
 
+/// Addresses the way people type them: `<bob@example.com>` (how a saved
+/// message writes an address without a name) back to `bob@example.com`.
+fn as_typed(list: &str) -> String {
+    list.split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|a| a.strip_prefix('<').and_then(|a| a.strip_suffix('>')).unwrap_or(a))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A saved draft as the compose form takes it up again: its recipients,
+/// subject, text and threading (its attachments are carried by the form).
+pub fn draft_again(saved: &MessageView) -> Draft {
+    Draft {
+        to: as_typed(&saved.to),
+        cc: as_typed(&saved.cc),
+        subject: saved.summary.subject.clone(),
+        body: saved.text.clone(),
+        in_reply_to: saved.in_reply_to.clone(),
+        references: saved.references.clone(),
+        attachments: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +147,7 @@ mod tests {
             cc: "dave@example.com".into(),
             reply_to: String::new(),
             message_id: "<m1@example.com>".into(),
+            in_reply_to: "<m0@example.com>".into(),
             references: "<m0@example.com>".into(),
             text: "Noon?\n\nBob".into(),
             html: None,
@@ -160,5 +186,21 @@ mod tests {
         assert!(d.to.is_empty());
         assert_eq!(d.subject, "Fwd: Lunch");
         assert!(d.body.contains("Forwarded message") && d.body.contains("Noon?"));
+    }
+
+    #[test]
+    fn a_draft_comes_back_as_it_was_saved() {
+        let d = draft_again(&MessageView {
+            to: "<alice@example.com>, Carol <carol@example.com>".into(),
+            ..original()
+        });
+        assert_eq!(d.to, "alice@example.com, Carol <carol@example.com>");
+        assert_eq!(d.cc, "dave@example.com");
+        assert_eq!(d.subject, "Lunch");
+        assert_eq!(d.body, "Noon?\n\nBob");
+        assert_eq!(
+            (d.in_reply_to.as_str(), d.references.as_str()),
+            ("<m0@example.com>", "<m0@example.com>")
+        );
     }
 }

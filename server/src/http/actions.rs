@@ -80,14 +80,14 @@ pub(crate) async fn messages(State(web): State<Web>, user: SignedIn, Form(a): Fo
     let result = async {
         match a.op.as_str() {
             "read" | "unread" | "flag" | "unflag" => {
-                let (op, f) = match a.op.as_str() {
-                    "read" => (FlagOp::Add, SystemFlag::Seen),
-                    "unread" => (FlagOp::Remove, SystemFlag::Seen),
-                    "flag" => (FlagOp::Add, SystemFlag::Flagged),
-                    _ => (FlagOp::Remove, SystemFlag::Flagged),
+                let (op, f, done) = match a.op.as_str() {
+                    "read" => (FlagOp::Add, SystemFlag::Seen, "Marked {} read."),
+                    "unread" => (FlagOp::Remove, SystemFlag::Seen, "Marked {} unread."),
+                    "flag" => (FlagOp::Add, SystemFlag::Flagged, "Flagged {}."),
+                    _ => (FlagOp::Remove, SystemFlag::Flagged, "Unflagged {}."),
                 };
                 s.store_flags(p, &a.mailbox, &a.uid, op, &flag(f)).await?;
-                Ok(format!("Updated {}.", plural(n)))
+                Ok(done.replace("{}", &plural(n)))
             }
             "move" => {
                 s.move_messages(p, &a.mailbox, &a.uid, &a.target).await?;
@@ -153,6 +153,45 @@ pub(crate) async fn folders(State(web): State<Web>, user: SignedIn, Form(a): For
     }
 }
 
+/// The compose forms this server has sent (or is sending), by their
+/// `form_id`: a form posted again — Back and Send, a double click — is
+/// sent once. Written here because a claim must be atomic across two
+/// concurrent posts and held while sending (an `.await`), which a cache's
+/// placeholder guard cannot be; the newest 10,000 are remembered.
+#[derive(Default)]
+pub(crate) struct SentForms(std::sync::Mutex<(std::collections::HashSet<String>, std::collections::VecDeque<String>)>);
+
+impl SentForms {
+    const REMEMBERED: usize = 10_000;
+
+    /// True if the form was not sent before: it is now claimed.
+    fn claim(&self, id: &str) -> bool {
+        if id.is_empty() {
+            return true; // a form without a name (posted by hand) is not tracked
+        }
+        let mut guard = self.0.lock().expect("sent forms");
+        let (set, order) = &mut *guard;
+        if !set.insert(id.to_owned()) {
+            return false;
+        }
+        order.push_back(id.to_owned());
+        if order.len() > Self::REMEMBERED
+            && let Some(old) = order.pop_front()
+        {
+            set.remove(&old);
+        }
+        true
+    }
+
+    /// Sending failed: the form may be sent again.
+    fn release(&self, id: &str) {
+        let mut guard = self.0.lock().expect("sent forms");
+        let (set, order) = &mut *guard;
+        set.remove(id);
+        order.retain(|o| o != id);
+    }
+}
+
 /// The compose form as posted (multipart, with its files).
 #[derive(Default)]
 struct Posted {
@@ -160,6 +199,12 @@ struct Posted {
     op: String,
     answers_box: String,
     answers_uid: Option<u32>,
+    /// Attachments of a stored message to carry over, by part index.
+    carry: Vec<u32>,
+    carry_box: String,
+    carry_uid: Option<u32>,
+    replaces: Option<u32>,
+    form_id: String,
 }
 
 async fn read_compose(mut form: Multipart) -> Result<Posted> {
@@ -190,6 +235,11 @@ async fn read_compose(mut form: Multipart) -> Result<Posted> {
             "references" => posted.draft.references = text,
             "answers_box" => posted.answers_box = text,
             "answers_uid" => posted.answers_uid = text.parse().ok(),
+            "carry" => posted.carry.extend(text.parse::<u32>().ok()),
+            "carry_box" => posted.carry_box = text,
+            "carry_uid" => posted.carry_uid = text.parse().ok(),
+            "replaces" => posted.replaces = text.parse().ok(),
+            "form_id" => posted.form_id = text,
             "op" => posted.op = text,
             _ => {}
         }
@@ -197,40 +247,89 @@ async fn read_compose(mut form: Multipart) -> Result<Posted> {
     Ok(posted)
 }
 
-/// The compose page again, filled in, with the error (attachments must
-/// be chosen again).
-fn compose_again(p: &Posted, error: &str) -> Response {
-    let d = &p.draft;
-    let mut to = format!(
-        "/compose?to={}&cc={}&subject={}&body={}&in_reply_to={}&references={}",
-        encode(&d.to),
-        encode(&d.cc),
-        encode(&d.subject),
-        encode(&d.body),
-        encode(&d.in_reply_to),
-        encode(&d.references)
-    );
-    if let Some(uid) = p.answers_uid {
-        to.push_str(&format!("&answers_box={}&answers_uid={uid}", encode(&p.answers_box)));
+/// Puts the carried attachments (read from their stored message, with
+/// the user's rights) before the uploaded ones.
+async fn carry_attachments(web: &Web, user: &SignedIn, posted: &mut Posted) -> Result<()> {
+    let Some(uid) = posted.carry_uid else {
+        return Ok(());
+    };
+    let mut carried = Vec::new();
+    for &index in &posted.carry {
+        let (filename, content_type, bytes) = web
+            .service
+            .attachment(&user.principal, &posted.carry_box, uid, index)
+            .await?;
+        carried.push(DraftAttachment {
+            filename,
+            content_type,
+            data: base64::engine::general_purpose::STANDARD.encode(&bytes),
+        });
     }
-    back_with(&to, "error", error)
+    carried.append(&mut posted.draft.attachments);
+    posted.draft.attachments = carried;
+    Ok(())
+}
+
+/// The compose page again after `error`, with the message as it was
+/// posted — kept as a draft (attachments too), never in the URL.
+async fn compose_again(web: &Web, user: &SignedIn, p: &Posted, error: &str) -> Response {
+    match web.service.save_draft(&user.principal, &p.draft, p.replaces).await {
+        Ok((drafts, uid)) => {
+            let mut to = format!("/compose?mode=draft&box={}&uid={uid}", encode(&drafts));
+            if let Some(answers) = p.answers_uid {
+                to.push_str(&format!(
+                    "&answers_box={}&answers_uid={answers}",
+                    encode(&p.answers_box)
+                ));
+            }
+            back_with(&to, "error", &format!("{error} (The message is kept in {drafts}.)"))
+        }
+        Err(e) => back_with(
+            "/compose",
+            "error",
+            &format!(
+                "{error} The message could not be kept as a draft either: {}",
+                message_of(&e)
+            ),
+        ),
+    }
 }
 
 pub(crate) async fn compose(State(web): State<Web>, user: SignedIn, form: Multipart) -> Response {
-    let posted = match read_compose(form).await {
+    let mut posted = match read_compose(form).await {
         Ok(p) => p,
         Err(e) => return back_with("/compose", "error", &message_of(&e)),
     };
     let (s, p) = (&web.service, &user.principal);
+    if let Err(e) = carry_attachments(&web, &user, &mut posted).await {
+        return compose_again(&web, &user, &posted, &message_of(&e)).await;
+    }
     if posted.op == "draft" {
-        return match s.save_draft(p, &posted.draft, None).await {
-            Ok(_) => back_with("/mail?box=Drafts", "notice", "Draft saved."),
-            Err(e) => compose_again(&posted, &message_of(&e)),
+        return match s.save_draft(p, &posted.draft, posted.replaces).await {
+            Ok((drafts, _)) => back_with(&folder_href(&drafts), "notice", "Draft saved."),
+            Err(e) => back_with("/compose", "error", &message_of(&e)),
         };
+    }
+    if !web.sent_forms.claim(&posted.form_id) {
+        return back_with(
+            "/mail",
+            "notice",
+            "This message was sent already; it was not sent again.",
+        );
     }
     let answers = posted.answers_uid.map(|uid| (posted.answers_box.as_str(), uid));
     match s.send(p, &posted.draft, answers).await {
-        Ok(to) => back_with("/mail", "notice", &format!("Message sent to {}.", to.join(", "))),
-        Err(e) => compose_again(&posted, &message_of(&e)),
+        Ok(to) => {
+            if let Some(draft) = posted.replaces
+                && let Err(e) = s.discard_draft(p, draft).await
+            {
+                tracing::warn!("a sent draft stayed in Drafts: {e}");
+            }
+            back_with("/mail", "notice", &format!("Message sent to {}.", to.join(", ")))
+        }
+        Err(e) => {
+            web.sent_forms.release(&posted.form_id);
+            compose_again(&web, &user, &posted, &message_of(&e)).await
+        }
     }
 }

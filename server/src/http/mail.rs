@@ -111,6 +111,10 @@ impl Mail for WebMail {
             told(self.service.rules_page(&self.principal, scope).await)
         })
     }
+
+    fn form_id(&self) -> String {
+        format!("{:032x}", rand::random::<u128>())
+    }
 }
 
 #[derive(Deserialize)]

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::header;
 use axum::middleware;
 use axum::routing::{get, post};
@@ -49,6 +50,7 @@ pub(crate) struct Web {
     pub throttle: Arc<LoginThrottle>,
     /// Turns true when the server stops: open event streams end.
     pub stopped: watch::Receiver<bool>,
+    pub sent_forms: Arc<actions::SentForms>,
 }
 
 /// The web application's routes, ready to serve with connect info.
@@ -64,6 +66,7 @@ pub async fn app(
         keys,
         throttle,
         stopped,
+        sent_forms: Arc::default(),
     };
     if !site_root.join("pkg").is_dir() {
         tracing::warn!(
@@ -87,7 +90,12 @@ pub async fn app(
         .route("/logout", post(auth::sign_out))
         .route("/actions", post(actions::messages))
         .route("/folders", post(actions::folders))
-        .route("/compose", post(actions::compose))
+        // A message with its attachments: up to the largest message
+        // (axum's default is 2 MB).
+        .route(
+            "/compose",
+            post(actions::compose).layer(DefaultBodyLimit::max(crate::service::MAX_MESSAGE_SIZE)),
+        )
         .route("/share", post(sharing::share))
         .route("/subscriptions", post(sharing::subscriptions))
         .route("/admin", post(admin::admin))

@@ -10,9 +10,7 @@ use crate::error::{Error, Result};
 use crate::feed::{Change, group_changes};
 use crate::store::{Content, MessageRow, NewMessage, now};
 
-/// The largest message accepted, in bytes (IMAP advertises it as
-/// APPENDLIMIT).
-pub const MAX_MESSAGE_SIZE: usize = 50 * 1024 * 1024;
+pub use mailroom_shared::limits::MAX_MESSAGE_SIZE;
 
 /// Checks a new message and gives it CRLF line ends: messages are stored
 /// the way IMAP and POP3 serve them, so sizes and byte ranges are exact.

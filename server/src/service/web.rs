@@ -291,24 +291,41 @@ impl Service {
             .is_some())
     }
 
-    /// Keeps an unfinished message in Drafts; `replaces` is the previous
-    /// version's UID there, removed once the new one is stored.
-    pub async fn save_draft(&self, p: &Principal, draft: &Draft, replaces: Option<u32>) -> Result<u32> {
-        let drafts = self
-            .special(p, "\\Drafts")
+    /// The principal's Drafts folder.
+    pub async fn drafts_folder(&self, p: &Principal) -> Result<String> {
+        self.special(p, "\\Drafts")
             .await?
-            .ok_or_else(|| Error::NotFound("you have no Drafts folder".into()))?;
+            .ok_or_else(|| Error::NotFound("you have no Drafts folder".into()))
+    }
+
+    /// Keeps an unfinished message in Drafts; `replaces` is the previous
+    /// version's UID there, removed once the new one is stored. Returns
+    /// the Drafts folder's name and the new version's UID.
+    pub async fn save_draft(&self, p: &Principal, draft: &Draft, replaces: Option<u32>) -> Result<(String, u32)> {
+        let drafts = self.drafts_folder(p).await?;
         let domain = self.primary_domain().await?;
         let composed = message::compose(p.address(), draft, now(), &domain).map_err(Error::BadInput)?;
         let mut flags = one_flag(SystemFlag::Draft);
         flags.insert(SystemFlag::Seen);
         let (_, uid) = self.append(p, &drafts, composed.bytes, &flags, None).await?;
         if let Some(old) = replaces {
-            self.store_flags(p, &drafts, &[old], FlagOp::Add, &one_flag(SystemFlag::Deleted))
-                .await?;
-            self.expunge(p, &drafts, Some(&[old])).await?;
+            self.discard_draft(p, old).await?;
         }
-        Ok(uid)
+        Ok((drafts, uid))
+    }
+
+    /// Removes a draft from Drafts for good (it was sent, or saved anew);
+    /// only a message flagged `\Draft` there, so a stale form cannot take
+    /// anything else with it.
+    pub async fn discard_draft(&self, p: &Principal, uid: u32) -> Result<()> {
+        let drafts = self.drafts_folder(p).await?;
+        let (_, rows) = self.messages(p, &drafts).await?;
+        if !rows.iter().any(|r| r.uid == uid && r.flags.contains(SystemFlag::Draft)) {
+            return Ok(());
+        }
+        self.store_flags(p, &drafts, &[uid], FlagOp::Add, &one_flag(SystemFlag::Deleted))
+            .await?;
+        self.expunge(p, &drafts, Some(&[uid])).await.map(drop)
     }
 
     /// Deletes messages the way a mail client does: into the principal's

@@ -1,0 +1,269 @@
+// The web as a daily mail client: what people take for granted in Gmail
+// or Fastmail, each checked in a real chromium against a real Mailroom,
+// with other clients (IMAP) changing the same mail behind the page's back.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import {
+  startServer, launchBrowser, signIn, hydrated, imapSession, mail, output,
+} from './mailroom.mjs';
+
+let server;
+let browser;
+let alice; // alice's page
+let imap; // alice over IMAP, as her desktop client
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+  imap = await imapSession(server.imap, 'alice');
+  for (let n = 1; n <= 12; n += 1) {
+    const number = String(n).padStart(2, '0');
+    await imap.append('INBOX', mail({ subject: `Bulk message ${number}`, body: `Number ${number}.` }));
+  }
+});
+
+after(async () => {
+  imap?.close();
+  await browser?.close();
+  await server?.stop();
+});
+
+const shot = (page, name) => page.screenshot({ path: join(output, `${name}.png`), fullPage: false });
+const row = (page, subject) => page.locator('.msg-row', { hasText: subject });
+const box = (page, subject) => row(page, subject).locator('input[type=checkbox]');
+
+/** The subjects of the INBOX messages an IMAP SEARCH finds. */
+async function subjectsWhere(criteria, mailbox = 'INBOX') {
+  await imap.command(`SELECT ${mailbox}`);
+  const found = await imap.command(`UID SEARCH ${criteria}`);
+  const uids = (found.match(/^\* SEARCH(.*)$/m)?.[1] ?? '').trim();
+  if (!uids) return [];
+  const fetched = await imap.command(`UID FETCH ${uids.split(/\s+/).join(',')} (BODY.PEEK[HEADER.FIELDS (SUBJECT)])`);
+  return [...fetched.matchAll(/Subject: (.*)\r\n/g)].map((m) => m[1]).sort();
+}
+
+/** Expunges the INBOX message with this subject, as another client would. */
+async function expungeElsewhere(subject) {
+  await imap.command('SELECT INBOX');
+  const found = await imap.command(`UID SEARCH SUBJECT "${subject}"`);
+  const uid = found.match(/^\* SEARCH (\d+)/m)[1];
+  await imap.command(`UID STORE ${uid} +FLAGS.SILENT (\\Deleted)`);
+  await imap.command(`UID EXPUNGE ${uid}`);
+}
+
+test('ticks stay on the chosen messages when the list changes live, and actions hit exactly those', async () => {
+  alice = await signIn(browser, server, 'alice');
+  await row(alice, 'Bulk message 12').waitFor();
+  await box(alice, 'Bulk message 05').check();
+  await box(alice, 'Bulk message 02').check();
+
+  // Three messages arrive above them: every row below moves down by three.
+  for (const n of [1, 2, 3]) await imap.append('INBOX', mail({ subject: `New arrival ${n}`, body: 'x' }));
+  await row(alice, 'New arrival 3').waitFor();
+  assert.ok(await box(alice, 'Bulk message 05').isChecked(), 'the tick left Bulk message 05');
+  assert.ok(await box(alice, 'Bulk message 02').isChecked(), 'the tick left Bulk message 02');
+  assert.equal(await alice.locator('.msg-row input[type=checkbox]:checked').count(), 2);
+  await shot(alice, '30-ticks-after-live-refresh');
+
+  await alice.click('button[value=flag]');
+  await alice.waitForSelector('.alert.notice:has-text("Flagged 2 messages")');
+  assert.deepEqual(await subjectsWhere('FLAGGED'), ['Bulk message 02', 'Bulk message 05']);
+
+  // Someone else expunges a message above the ticked one: rows move up.
+  await row(alice, 'Bulk message 12').waitFor();
+  await box(alice, 'Bulk message 07').check();
+  await expungeElsewhere('Bulk message 10');
+  await row(alice, 'Bulk message 10').waitFor({ state: 'detached' });
+  assert.ok(await box(alice, 'Bulk message 07').isChecked(), 'the tick left Bulk message 07');
+  assert.equal(await alice.locator('.msg-row input[type=checkbox]:checked').count(), 1);
+  await alice.click('#list-form button[value=delete]');
+  await alice.waitForSelector('.alert.notice:has-text("Deleted 1 message")');
+  assert.deepEqual(await subjectsWhere('SUBJECT "Bulk message 07"', 'Trash'), ['Bulk message 07']);
+  assert.deepEqual(await subjectsWhere('SUBJECT "Bulk message 0"'), [
+    'Bulk message 01', 'Bulk message 02', 'Bulk message 03', 'Bulk message 04',
+    'Bulk message 05', 'Bulk message 06', 'Bulk message 08', 'Bulk message 09',
+  ]);
+
+  // A ticked message that vanishes is unticked, and the page says so.
+  await row(alice, 'Bulk message 12').waitFor();
+  await box(alice, 'Bulk message 04').check();
+  await expungeElsewhere('Bulk message 04');
+  await row(alice, 'Bulk message 04').waitFor({ state: 'detached' });
+  await alice.waitForSelector('#selection-gone:has-text("no longer here")');
+  assert.equal(await alice.locator('.msg-row input[type=checkbox]:checked').count(), 0);
+  assert.deepEqual(alice.errors, []);
+});
+
+test('the Sharing form adds the single rights ticked, whichever Add is clicked', async () => {
+  await imap.command('CREATE Team');
+  await alice.goto(`${server.web}/share?box=Team`);
+  await alice.fill('#add-entry input[name=identifier]', 'bob');
+  await alice.click('#add-entry details.custom summary');
+  for (const letter of ['l', 'r', 'w']) await alice.check(`#add-entry input[name=rights][value=${letter}]`);
+  await alice.click('#add-entry > button.primary');
+  await alice.waitForSelector('.alert.notice:has-text("now has")');
+  assert.match(await imap.command('GETACL Team'), /^\* ACL Team .*\bbob\S* lrw\b/m);
+
+  // Changing an entry's preset still works: its boxes were left as drawn.
+  await alice.selectOption('tr[data-entry^="bob"] select[name=preset]', 'read-write');
+  await alice.click('tr[data-entry^="bob"] form.entry > button');
+  await alice.waitForSelector('.alert.notice:has-text("read-write")');
+  assert.match(await imap.command('GETACL Team'), /^\* ACL Team .*\bbob\S* lrswipte\b/m);
+  assert.deepEqual(alice.errors, []);
+});
+
+test('a 20 MB attachment is sent whole; one over the limit is refused in the page, the message kept', async () => {
+  await alice.goto(`${server.web}/compose`);
+  await alice.waitForSelector('form.compose');
+  await hydrated(alice);
+  assert.match(await alice.textContent('#attach-limit'), /Attachments up to 35\.8 MB in total/);
+  await alice.fill('#to', 'bob@example.com');
+  await alice.fill('#subject', 'The big file');
+  await alice.fill('#body', 'Here it is, all twenty megabytes.');
+
+  // Over the limit: the page says so before anything is uploaded.
+  const tooBig = Buffer.alloc(40 * 1024 * 1024, 7);
+  await alice.setInputFiles('input[type=file]', { name: 'huge.bin', mimeType: 'application/octet-stream', buffer: tooBig });
+  await alice.waitForSelector('#attach-error:has-text("a message can carry 35.8 MB")');
+  await alice.click('#send');
+  assert.match(alice.url(), /\/compose/);
+  assert.equal(await alice.inputValue('#body'), 'Here it is, all twenty megabytes.');
+
+  const big = Buffer.alloc(20 * 1024 * 1024);
+  for (let i = 0; i < big.length; i += 4096) big.writeUInt32BE(i, i);
+  await alice.setInputFiles('input[type=file]', { name: 'big.bin', mimeType: 'application/octet-stream', buffer: big });
+  assert.ok(await alice.locator('#attach-error').isHidden());
+  assert.match(await alice.textContent('#attach-limit'), /Attachments: 20\.0 MB of up to 35\.8 MB/);
+  await shot(alice, '31-compose-20mb-attachment');
+  await alice.click('#send');
+  await alice.waitForSelector('.alert.notice:has-text("Message sent to bob@example.com")');
+
+  const bob = await signIn(browser, server, 'bob');
+  await row(bob, 'The big file').locator('a').click();
+  await bob.waitForSelector('.attachments a:has-text("big.bin")');
+  assert.match(await bob.locator('.attachments').textContent(), /20\.0 MB/);
+  const [download] = await Promise.all([bob.waitForEvent('download'), bob.click('.attachments a:has-text("big.bin")')]);
+  const saved = await readFile(await download.path());
+  assert.ok(saved.equals(big), 'the attachment arrived changed');
+  assert.deepEqual(alice.errors, []);
+  assert.deepEqual(bob.errors, []);
+  await bob.context().close();
+});
+
+/** How many messages `mailbox` of alice's holds. */
+async function count(mailbox) {
+  const selected = await imap.command(`SELECT ${mailbox}`);
+  return Number(selected.match(/^\* (\d+) EXISTS/m)[1]);
+}
+
+test('a compose error comes back on the same page with the whole message, never in the URL', async () => {
+  const text = '漢'.repeat(12000);
+  await alice.goto(`${server.web}/compose`);
+  await hydrated(alice);
+  await alice.fill('#to', 'nobody@nowhere.invalid');
+  await alice.fill('#subject', 'Long letter');
+  await alice.fill('#body', text);
+  await alice.setInputFiles('input[type=file]', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('my notes') });
+  await alice.click('#send');
+  await alice.waitForSelector('.alert.error:has-text("nowhere.invalid")');
+  assert.ok(alice.url().length < 300, `the message went into the URL: ${alice.url().length} characters`);
+  assert.equal(await alice.inputValue('#body'), text);
+  assert.equal(await alice.inputValue('#subject'), 'Long letter');
+  assert.ok(await alice.locator('.carried input[name=carry]').isChecked());
+  assert.match(await alice.locator('.carried').textContent(), /notes\.txt/);
+
+  await alice.fill('#to', 'bob@example.com');
+  await alice.click('#send');
+  await alice.waitForSelector('.alert.notice:has-text("Message sent to bob@example.com")');
+  assert.equal(await count('Drafts'), 0, 'the draft kept after the error stayed after sending');
+  const bob = await signIn(browser, server, 'bob');
+  await row(bob, 'Long letter').locator('a').click();
+  await bob.waitForSelector('.attachments a:has-text("notes.txt")');
+  assert.equal((await bob.locator('.text-body').textContent()).trim(), text);
+  await bob.context().close();
+});
+
+test('a draft is taken up again with its recipients, text and attachments, and saving or sending replaces it', async () => {
+  await alice.goto(`${server.web}/compose`);
+  await hydrated(alice);
+  await alice.fill('#to', 'bob@example.com');
+  await alice.fill('#subject', 'Plan draft');
+  await alice.fill('#body', 'First version.');
+  await alice.setInputFiles('input[type=file]', { name: 'plan.txt', mimeType: 'text/plain', buffer: Buffer.from('the plan') });
+  await alice.click('#save-draft');
+  await alice.waitForSelector('.alert.notice:has-text("Draft saved.")');
+  await row(alice, 'Plan draft').locator('a').click();
+  await alice.click('#edit-draft');
+  await alice.waitForSelector('form.compose');
+  assert.equal(await alice.inputValue('#to'), 'bob@example.com');
+  assert.equal(await alice.inputValue('#subject'), 'Plan draft');
+  assert.equal((await alice.inputValue('#body')).trim(), 'First version.');
+  assert.match(await alice.locator('.carried').textContent(), /plan\.txt/);
+  await alice.fill('#body', 'Second version.');
+  await shot(alice, '32-edited-draft');
+  await alice.click('#save-draft');
+  await alice.waitForSelector('.alert.notice:has-text("Draft saved.")');
+  assert.equal(await count('Drafts'), 1, 'saving again kept the old version');
+
+  await row(alice, 'Plan draft').locator('a').click();
+  await alice.waitForSelector('.text-body:has-text("Second version.")');
+  await alice.click('#edit-draft');
+  await alice.waitForSelector('form.compose');
+  await alice.click('#send');
+  await alice.waitForSelector('.alert.notice:has-text("Message sent to bob@example.com")');
+  assert.equal(await count('Drafts'), 0, 'sending kept the draft');
+  const bob = await signIn(browser, server, 'bob');
+  await row(bob, 'Plan draft').locator('a').click();
+  await bob.waitForSelector('.text-body:has-text("Second version.")');
+  await bob.waitForSelector('.attachments a:has-text("plan.txt")');
+  await bob.context().close();
+});
+
+test('forward carries the original attachments, each removable', async () => {
+  const boundary = 'b0undary';
+  await imap.append('INBOX', mail({
+    subject: 'Two files',
+    headers: `MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="${boundary}"\r\n`,
+    body: [`--${boundary}`, 'Content-Type: text/plain', '', 'See both.', `--${boundary}`,
+      'Content-Type: text/plain; name="keep.txt"', 'Content-Disposition: attachment; filename="keep.txt"', '', 'keep me',
+      `--${boundary}`, 'Content-Type: text/plain; name="drop.txt"', 'Content-Disposition: attachment; filename="drop.txt"', '',
+      'drop me', `--${boundary}--`].join('\n'),
+  }));
+  await alice.goto(`${server.web}/mail`);
+  await row(alice, 'Two files').locator('a').click();
+  await alice.click('#forward');
+  await alice.waitForSelector('form.compose');
+  assert.match(await alice.locator('.carried').textContent(), /keep\.txt[\s\S]*drop\.txt/);
+  await alice.locator('.carried label', { hasText: 'drop.txt' }).locator('input').uncheck();
+  await alice.fill('#to', 'carol@example.com');
+  await alice.click('#send');
+  await alice.waitForSelector('.alert.notice:has-text("Message sent to carol@example.com")');
+  const carol = await signIn(browser, server, 'carol');
+  await row(carol, 'Fwd: Two files').locator('a').click();
+  await carol.waitForSelector('.attachments a:has-text("keep.txt")');
+  assert.equal(await carol.locator('.attachments a:has-text("drop.txt")').count(), 0);
+  await carol.context().close();
+});
+
+test('a compose form posted twice is sent once', async () => {
+  await alice.goto(`${server.web}/compose`);
+  await hydrated(alice);
+  await alice.fill('#to', 'bob@example.com');
+  await alice.fill('#subject', 'Only once');
+  await alice.fill('#body', 'Said once.');
+  const answers = await alice.evaluate(async () => {
+    const form = document.querySelector('form.compose');
+    const post = () => fetch('/compose', { method: 'POST', body: new FormData(form) }).then((r) => r.url);
+    return [await post(), await post()];
+  });
+  assert.match(decodeURIComponent(answers[0]), /Message sent to bob@example\.com/);
+  assert.match(decodeURIComponent(answers[1]), /sent already/);
+  const bob = await imapSession(server.imap, 'bob');
+  await bob.command('SELECT INBOX');
+  const found = await bob.command('SEARCH SUBJECT "Only once"');
+  assert.equal(found.match(/^\* SEARCH(.*)$/m)[1].trim().split(/\s+/).length, 1);
+  bob.close();
+  assert.deepEqual(alice.errors, []);
+});
