@@ -267,3 +267,32 @@ test('a compose form posted twice is sent once', async () => {
   bob.close();
   assert.deepEqual(alice.errors, []);
 });
+
+test('the open message follows live changes: expunged elsewhere or access removed, it says so in words', async () => {
+  await alice.goto(`${server.web}/mail`);
+  await row(alice, 'Bulk message 08').locator('a').click();
+  await alice.waitForSelector('.message .subject:has-text("Bulk message 08")');
+  await hydrated(alice);
+  await expungeElsewhere('Bulk message 08');
+  await alice.waitForSelector('#message-gone:has-text("may have been deleted or moved")');
+  assert.equal(await alice.locator('.message .subject').count(), 0, 'the expunged message stayed on screen');
+  assert.doesNotMatch(await alice.textContent('#message-gone'), /server function/);
+  await alice.click('#message-gone a');
+  await row(alice, 'Bulk message 09').waitFor();
+
+  // bob reads in alice's shared folder; alice takes his access away.
+  await imap.append('Team', mail({ subject: 'Team notes', body: 'For the team.' }));
+  const bob = await signIn(browser, server, 'bob');
+  await bob.goto(`${server.web}/mail?box=~alice/Team`);
+  await row(bob, 'Team notes').locator('a').click();
+  await bob.waitForSelector('.text-body:has-text("For the team.")');
+  await hydrated(bob);
+  await imap.command('DELETEACL Team bob@example.com');
+  await bob.waitForSelector('#message-gone');
+  await bob.waitForSelector('#list-refused:has-text("This folder cannot be shown")');
+  assert.equal(await bob.locator('.text-body').count(), 0, 'the body stayed on screen after access was removed');
+  await shot(bob, '33-access-removed-live');
+  assert.deepEqual(alice.errors, []);
+  assert.deepEqual(bob.errors, [], 'a live refresh answered with an HTTP error');
+  await bob.context().close();
+});

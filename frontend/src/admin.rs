@@ -23,7 +23,7 @@ pub fn AdminPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match view_data.await {
                         Ok(v) => view! { <AdminBody view=v/> }.into_any(),
-                        Err(e) => view! { <p class="alert error" role="alert" id="admin-refused">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <p class="alert error" role="alert" id="admin-refused">{crate::api::said(&e)}</p> }.into_any(),
                     }
                 })}
             </Suspense>

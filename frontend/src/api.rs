@@ -15,6 +15,15 @@ use mailroom_shared::dto::{
 use mailroom_shared::rules::RulesPage;
 use serde::{Deserialize, Serialize};
 
+/// What went wrong, in the server's own words — without the "error
+/// running server function" that `ServerFnError` puts before them.
+pub fn said(e: &ServerFnError) -> String {
+    match e {
+        ServerFnError::ServerError(message) => message.clone(),
+        _ => "The server could not be reached; try again in a moment.".into(),
+    }
+}
+
 /// Messages per page of the list.
 pub const PAGE_SIZE: u32 = 50;
 
@@ -110,25 +119,37 @@ pub async fn load_sidebar() -> Result<Sidebar, ServerFnError> {
     })
 }
 
+/// What a page asked for, or why the user cannot have it now (a folder
+/// deleted, a message expunged, a right taken away by someone else): an
+/// answer about the user's own situation, not a failure of the server,
+/// so it is not sent as an HTTP error.
+pub type Answer<T> = Result<T, String>;
+
+/// The answer of a loader that may say no, with a failure to reach the
+/// server (or a sign-out) said in words too.
+pub fn answer<T>(loaded: Result<Answer<T>, ServerFnError>) -> Answer<T> {
+    loaded.map_err(|e| said(&e)).and_then(|a| a)
+}
+
 #[server]
 pub async fn load_page(
     mailbox: String,
     sort: SortKey,
     page: u32,
     search: Option<String>,
-) -> Result<MessagePage, ServerFnError> {
+) -> Result<Answer<MessagePage>, ServerFnError> {
     let mail = server_side::mail()?;
-    mail.page(mailbox, sort, page.saturating_mul(PAGE_SIZE), search)
-        .await
-        .map_err(ServerFnError::new)
+    Ok(mail.page(mailbox, sort, page.saturating_mul(PAGE_SIZE), search).await)
 }
 
 #[server]
-pub async fn load_message(mailbox: String, uid: u32, remote_images: bool) -> Result<MessageView, ServerFnError> {
+pub async fn load_message(
+    mailbox: String,
+    uid: u32,
+    remote_images: bool,
+) -> Result<Answer<MessageView>, ServerFnError> {
     let mail = server_side::mail()?;
-    mail.message(mailbox, uid, remote_images)
-        .await
-        .map_err(ServerFnError::new)
+    Ok(mail.message(mailbox, uid, remote_images).await)
 }
 
 /// An empty compose form.

@@ -55,7 +55,7 @@ pub fn ComposePage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match start.await {
                         Ok(s) => view! { <ComposeForm start=s/> }.into_any(),
-                        Err(e) => view! { <p class="alert error">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <p class="alert error">{crate::api::said(&e)}</p> }.into_any(),
                     }
                 })}
             </Suspense>

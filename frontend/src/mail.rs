@@ -9,7 +9,7 @@ use mailroom_shared::dto::{Folder, FolderGroup, MessagePage, MessageSummary, Mes
 use mailroom_shared::limits::human_size;
 use mailroom_shared::{Right, Rights};
 
-use crate::api::{Sidebar, load_message, load_page, load_sidebar};
+use crate::api::{Sidebar, answer, load_message, load_page, load_sidebar, said};
 use crate::icons::Icon;
 use crate::sharing::share_href;
 use crate::url::{MailView, encode, folder_href};
@@ -25,16 +25,18 @@ pub fn MailPage() -> impl IntoView {
     let sidebar = Resource::new(move || refresh.get(), |_| load_sidebar());
     let page = Resource::new(
         move || (view_state.get().list(), refresh.get()),
-        |(v, _)| load_page(v.mailbox, v.sort, v.page, v.search),
+        |(v, _)| async move { answer(load_page(v.mailbox, v.sort, v.page, v.search).await) },
     );
+    // The open message follows live changes too: expunged elsewhere, or
+    // its folder's rights changed, the reader says so at once.
     let message = Resource::new(
         move || {
             let v = view_state.get();
-            (v.mailbox, v.uid, v.images)
+            (v.mailbox, v.uid, v.images, refresh.get())
         },
-        |(mailbox, uid, images)| async move {
+        |(mailbox, uid, images, _)| async move {
             match uid {
-                Some(uid) => load_message(mailbox, uid, images).await.map(Some),
+                Some(uid) => answer(load_message(mailbox, uid, images).await).map(Some),
                 None => Ok(None),
             }
         },
@@ -55,7 +57,7 @@ pub fn MailPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match sidebar.await {
                         Ok(s) => view! { <FolderTree sidebar=s current=view_state.get().mailbox/> }.into_any(),
-                        Err(e) => view! { <nav class="folders"><SignedOut error=e.to_string()/></nav> }.into_any(),
+                        Err(e) => view! { <nav class="folders"><SignedOut error=said(&e)/></nav> }.into_any(),
                     }
                 })}
             </Transition>
@@ -74,8 +76,10 @@ pub fn MailPage() -> impl IntoView {
                             // Without `r` a user may still administer the
                             // mailbox (a server admin on a public one).
                             Err(e) => view! {
-                                <p class="alert error">{e.to_string()}</p>
-                                <p class="pad"><a href=share_href(&view_state.get_untracked().mailbox)>"Sharing of this folder"</a></p>
+                                <p class="alert error" role="alert" id="list-refused">{format!("This folder cannot be shown: {}.", e.trim_end_matches('.'))}</p>
+                                <p class="pad">"It may have been deleted or renamed, or its owner may have stopped sharing it. "
+                                    <a href="/mail">"Back to your INBOX"</a>" · "
+                                    <a href=share_href(&view_state.get_untracked().mailbox)>"Sharing of this folder"</a></p>
                             }.into_any(),
                         }
                     })}
@@ -87,7 +91,13 @@ pub fn MailPage() -> impl IntoView {
                         match message.await {
                             Ok(Some(m)) => view! { <Reader message=m view_state=view_state.get_untracked()/> }.into_any(),
                             Ok(None) => view! { <div class="empty-reader"><span class="logo big"><Icon name="mail"/></span><p>"Choose a message to read it."</p><p class="muted small">"Shortcuts: j/k next and previous · c compose · r reply · a reply all · f forward · # delete · / search"</p></div> }.into_any(),
-                            Err(e) => view! { <p class="alert error pad">{e.to_string()}</p> }.into_any(),
+                            Err(e) => view! {
+                                <div class="pad" id="message-gone">
+                                    <p class="alert error" role="alert">{format!("This message cannot be shown: {}.", e.trim_end_matches('.'))}</p>
+                                    <p>"It may have been deleted or moved by someone else, or you may no longer read this folder."</p>
+                                    <a class="button ghost" href=view_state.get_untracked().list().href()>"Back to the list"</a>
+                                </div>
+                            }.into_any(),
                         }
                     })}
                 </Transition>

@@ -41,7 +41,7 @@ pub fn RulesPageView() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match page.await {
                         Ok(p) => view! { <RulesBody page=p editing=editing.get_untracked()/> }.into_any(),
-                        Err(e) => view! { <p class="alert error" role="alert" id="rules-refused">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <p class="alert error" role="alert" id="rules-refused">{crate::api::said(&e)}</p> }.into_any(),
                     }
                 })}
             </Suspense>

@@ -46,7 +46,7 @@ pub fn SharePageView() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match page.await {
                         Ok(p) => view! { <ShareBody page=p/> }.into_any(),
-                        Err(e) => view! { <p class="alert error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <p class="alert error" role="alert">{crate::api::said(&e)}</p> }.into_any(),
                     }
                 })}
             </Suspense>
@@ -357,7 +357,7 @@ pub fn BrowsePage() -> impl IntoView {
                     match folders.await {
                         Ok(Some(list)) => view! { <AccountFolders account=account.get_untracked().unwrap_or_default() folders=list/> }.into_any(),
                         Ok(None) => ().into_any(),
-                        Err(e) => view! { <p class="alert error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <p class="alert error" role="alert">{crate::api::said(&e)}</p> }.into_any(),
                     }
                 })}
             </Suspense>
