@@ -296,3 +296,20 @@ test('the open message follows live changes: expunged elsewhere or access remove
   assert.deepEqual(bob.errors, [], 'a live refresh answered with an HTTP error');
   await bob.context().close();
 });
+
+test('deleting a folder asks first, and its mail goes to Trash', async () => {
+  await imap.command('CREATE Old');
+  await imap.append('Old', mail({ subject: 'Old letter one', body: 'x' }));
+  await imap.append('Old', mail({ subject: 'Old letter two', body: 'x' }));
+  const trashBefore = await count('Trash');
+  await alice.goto(`${server.web}/mail?box=Old`);
+  await row(alice, 'Old letter two').waitFor();
+  await alice.click('details.manage > summary');
+  assert.equal(await alice.locator('#delete-folder button[value=delete]').isVisible(), false, 'one click deletes');
+  await alice.click('#delete-folder > summary');
+  assert.match(await alice.textContent('#delete-folder'), /Its 2 messages will be moved to your Trash/);
+  await alice.click('#delete-folder button[value=delete]');
+  await alice.waitForSelector('.alert.notice:has-text("Folder Old deleted; its 2 messages are in Trash.")');
+  assert.equal(await count('Trash'), trashBefore + 2);
+  assert.doesNotMatch(await imap.command('LIST "" "*"'), /"Old"|\bOld\r\n/);
+});

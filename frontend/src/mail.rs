@@ -365,7 +365,7 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
             <h1 class="folder-title">{title}</h1>
             <span class="muted small">{if total == 0 { "No messages".to_owned() } else { format!("{first}–{last} of {total}") }}</span>
             <a class="small sharing-link" href=share_href(&mailbox) id="sharing-link">"Sharing"</a>
-            {(can_rename || can_create).then(|| view! { <FolderManage mailbox=mailbox.clone() can_rename can_create/> })}
+            {(can_rename || can_create).then(|| view! { <FolderManage mailbox=mailbox.clone() messages=total can_rename can_create/> })}
         </div>
         <form id="list-form" method="post" action="/actions">
             <input type="hidden" name="mailbox" value=mailbox.clone()/>
@@ -455,7 +455,15 @@ fn MoveControls(mailbox: String, folders: Vec<Folder>, rights: Rights) -> impl I
 
 /// Rename and delete (with `x`), and a new sub-folder (with `k`).
 #[component]
-fn FolderManage(mailbox: String, can_rename: bool, can_create: bool) -> impl IntoView {
+fn FolderManage(mailbox: String, messages: u32, can_rename: bool, can_create: bool) -> impl IntoView {
+    // The web moves the mail of one's own folder to Trash first (the
+    // service's delete_folder); another account's folder loses it.
+    let fate = match (messages, mailbox.starts_with('~')) {
+        (0, _) => "It is empty.".to_owned(),
+        (1, false) => "Its message will be moved to your Trash.".to_owned(),
+        (n, false) => format!("Its {n} messages will be moved to your Trash."),
+        (n, true) => format!("It is another account's folder: its {n} message(s) will be deleted for good."),
+    };
     view! {
         <details class="manage">
             <summary class="ghost small">"Folder…"</summary>
@@ -464,8 +472,16 @@ fn FolderManage(mailbox: String, can_rename: bool, can_create: bool) -> impl Int
                     <input type="hidden" name="name" value=mailbox.clone()/>
                     <input type="text" name="new_name" value=mailbox.clone() aria-label="New name"/>
                     <button name="op" value="rename" class="ghost">"Rename"</button>
-                    <button name="op" value="delete" class="ghost danger">"Delete folder"</button>
                 </form>
+                <details class="confirm" id="delete-folder">
+                    <summary class="ghost small danger">"Delete folder…"</summary>
+                    <form method="post" action="/folders">
+                        <input type="hidden" name="name" value=mailbox.clone()/>
+                        <input type="hidden" name="confirmed" value="1"/>
+                        <p class="small">{fate}</p>
+                        <button name="op" value="delete" class="danger">{format!("Delete “{mailbox}”")}</button>
+                    </form>
+                </details>
             })}
             {can_create.then(|| view! {
                 <form method="post" action="/folders" id="new-sub-folder">

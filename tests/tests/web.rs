@@ -146,7 +146,9 @@ server_test!(
             rows[0].flags
         );
 
-        let r = bob.post_form("/folders", "op=delete&name=~alice/INBOX").await;
+        let r = bob
+            .post_form("/folders", "op=delete&confirmed=1&name=~alice/INBOX")
+            .await;
         assert!(r.header("location").unwrap().contains("error="), "{r:?}");
         assert!(service.mailbox(&alice_p, "INBOX").await.is_ok());
     }

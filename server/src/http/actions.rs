@@ -118,6 +118,9 @@ pub(crate) struct FolderAction {
     /// new folder's own name).
     #[serde(default)]
     parent: String,
+    /// Deleting: the second click that confirms it.
+    #[serde(default)]
+    confirmed: String,
 }
 
 pub(crate) async fn folders(State(web): State<Web>, user: SignedIn, Form(a): Form<FolderAction>) -> Response {
@@ -145,8 +148,18 @@ pub(crate) async fn folders(State(web): State<Web>, user: SignedIn, Form(a): For
             Ok(m) => back_with(&folder_href(&m.name), "notice", "Folder renamed."),
             Err(e) => back_with(&folder_href(name), "error", &message_of(&e)),
         },
-        "delete" => match s.delete_mailbox(p, name).await {
-            Ok(()) => back_with("/mail", "notice", &format!("Folder {name} deleted.")),
+        "delete" if a.confirmed.is_empty() => back_with(
+            &folder_href(name),
+            "error",
+            "Deleting a folder must be confirmed: use “Delete folder…”.",
+        ),
+        "delete" => match s.delete_folder(p, name).await {
+            Ok(0) => back_with("/mail", "notice", &format!("Folder {name} deleted.")),
+            Ok(n) => back_with(
+                "/mail",
+                "notice",
+                &format!("Folder {name} deleted; its {} are in Trash.", plural(n)),
+            ),
             Err(e) => back_with(&folder_href(name), "error", &message_of(&e)),
         },
         other => back_with("/mail", "error", &format!("unknown folder action {other:?}")),

@@ -128,6 +128,15 @@ impl Service {
     /// Deletes a mailbox and its messages (needs `x`). INBOX stays, and a
     /// mailbox with sub-mailboxes must be emptied of them first.
     pub async fn delete_mailbox(&self, p: &Principal, name: &str) -> Result<()> {
+        let m = self.deletable(p, name).await?;
+        self.store.delete_mailbox(m.mailbox.id).await?;
+        self.feed.wake();
+        Ok(())
+    }
+
+    /// The mailbox, if `p` may delete it now: the right, not INBOX, no
+    /// sub-mailboxes.
+    pub(super) async fn deletable(&self, p: &Principal, name: &str) -> Result<Opened> {
         let m = self.open(p, name).await?;
         m.require(Right::DeleteMailbox, "delete it")?;
         if m.mailbox.name == "INBOX" {
@@ -140,9 +149,7 @@ impl Service {
                 m.name
             )));
         }
-        self.store.delete_mailbox(m.mailbox.id).await?;
-        self.feed.wake();
-        Ok(())
+        Ok(m)
     }
 
     pub(super) async fn children<'a>(

@@ -328,6 +328,28 @@ impl Service {
         self.expunge(p, &drafts, Some(&[uid])).await.map(drop)
     }
 
+    /// Deletes a folder the way a mail client does: the messages of the
+    /// principal's own folder go to their Trash first; a folder of another
+    /// account (or the Trash itself) loses its messages for good. Returns
+    /// how many messages went to Trash.
+    pub async fn delete_folder(&self, p: &Principal, name: &str) -> Result<usize> {
+        self.deletable(p, name).await?;
+        let trash = self.special(p, "\\Trash").await?;
+        let moved = match trash {
+            Some(trash) if !name.starts_with('~') && trash != name => {
+                let (_, rows) = self.messages(p, name).await?;
+                let uids: Vec<u32> = rows.iter().map(|r| r.uid).collect();
+                if !uids.is_empty() {
+                    self.move_messages(p, name, &uids, &trash).await?;
+                }
+                uids.len()
+            }
+            _ => 0,
+        };
+        self.delete_mailbox(p, name).await?;
+        Ok(moved)
+    }
+
     /// Deletes messages the way a mail client does: into the principal's
     /// Trash, or — in the Trash itself, or for a principal without one —
     /// flagged `\Deleted` and expunged.
