@@ -313,3 +313,36 @@ test('deleting a folder asks first, and its mail goes to Trash', async () => {
   assert.equal(await count('Trash'), trashBefore + 2);
   assert.doesNotMatch(await imap.command('LIST "" "*"'), /"Old"|\bOld\r\n/);
 });
+
+test('an HTML receipt keeps its inline styling, safely', async () => {
+  const html = `<html><body style="margin:0">
+    <table width="100%" bgcolor="#eef3fb" cellpadding="16"><tr><td align="center">
+      <h1 style="color: #1a4fa0; font-family: Georgia, serif; font-size: 30px; margin: 0">Cosy Café</h1>
+      <p style="color: #666; font-size: 13px; position: fixed; top: 0; left: 0; z-index: 999">Receipt #1042</p>
+    </td></tr></table>
+    <table width="100%" cellpadding="8" style="border-collapse: collapse; font-size: 16px">
+      <tr style="border-bottom: 1px solid #ddd"><td>Flat white</td><td align="right">€3.20</td></tr>
+      <tr><td style="font-weight: bold; background: url(http://127.0.0.1:9/bg.png)">Total</td>
+          <td align="right" style="font-weight: bold; color: #0a7d32">€3.20</td></tr>
+    </table></body></html>`;
+  await imap.append('INBOX', mail({
+    subject: 'Your receipt',
+    headers: 'MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n',
+    body: html,
+  }));
+  await alice.goto(`${server.web}/mail`);
+  await row(alice, 'Your receipt').locator('a').click();
+  const frame = alice.frameLocator('iframe.html-body');
+  const title = frame.locator('h1');
+  await title.waitFor();
+  assert.equal(await title.evaluate((e) => getComputedStyle(e).color), 'rgb(26, 79, 160)');
+  assert.match(await title.evaluate((e) => getComputedStyle(e).fontFamily), /Georgia/);
+  assert.equal(await frame.locator('table[bgcolor="#eef3fb"]').count(), 1);
+  const total = frame.locator('td', { hasText: '€3.20' }).last();
+  assert.equal(await total.evaluate((e) => getComputedStyle(e).color), 'rgb(10, 125, 50)');
+  const receipt = frame.locator('p', { hasText: 'Receipt #1042' });
+  assert.equal(await receipt.evaluate((e) => getComputedStyle(e).position), 'static');
+  assert.equal(await frame.locator('[style*=url]').count(), 0);
+  await shot(alice, '34-styled-html-mail');
+  assert.deepEqual(alice.errors, []);
+});

@@ -1,8 +1,11 @@
 //! HTML mail made safe to show: ammonia keeps harmless markup only (no
-//! scripts, event handlers, styles, forms or `javascript:` links), remote
-//! images are left out until the reader allows them, and the result is a
-//! whole document whose own Content-Security-Policy forbids every load the
-//! reader did not allow. The web shows it in a sandboxed frame besides.
+//! scripts, event handlers, style sheets, forms or `javascript:` links),
+//! inline CSS and presentational attributes keep what styles a receipt or
+//! a newsletter but nothing that loads or escapes ([`clean_style`]),
+//! remote images are left out until the reader allows them, and the
+//! result is a whole document whose own Content-Security-Policy forbids
+//! every load the reader did not allow. The web shows it in a sandboxed
+//! frame besides.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,8 +26,12 @@ pub fn document(html: &str, inline: &InlineImages, allow_remote: bool) -> (Strin
             .add_url_schemes(["data", "cid"])
             .link_rel(Some("noopener noreferrer"))
             .set_tag_attribute_value("a", "target", "_blank")
+            .add_tags(["font", "center"])
+            .add_generic_attributes(PRESENTATIONAL)
+            .add_tag_attributes("font", ["color", "face", "size"])
             .attribute_filter(move |element, attribute, value| match (element, attribute) {
                 ("img", "src") => image_source(value, &inline, allow_remote, &blocked),
+                (_, "style") => clean_style(value).map(Into::into),
                 // data: is for inline images only.
                 (_, "href") if value.trim_start().to_ascii_lowercase().starts_with("data:") => None,
                 _ => Some(value.into()),
@@ -41,6 +48,90 @@ pub fn document(html: &str, inline: &InlineImages, allow_remote: bool) -> (Strin
          </head><body>{body}</body></html>"
     );
     (doc, blocked.load(Ordering::Relaxed))
+}
+
+/// Attributes that only change how a mail looks, kept everywhere.
+const PRESENTATIONAL: [&str; 10] = [
+    "style",
+    "bgcolor",
+    "align",
+    "valign",
+    "width",
+    "height",
+    "border",
+    "cellpadding",
+    "cellspacing",
+    "color",
+];
+
+/// CSS properties inline styles keep: colours, type, spacing, borders,
+/// sizes and table layout. Not `position`, `z-index`, `transform` or
+/// anything else that lets a mail move itself over the page around it or
+/// cover its own content, and no value that could load something.
+const KEPT_PROPERTIES: [&str; 24] = [
+    "color",
+    "background",
+    "background-color",
+    "font",
+    "font-family",
+    "font-size",
+    "font-style",
+    "font-weight",
+    "text-align",
+    "text-decoration",
+    "text-transform",
+    "line-height",
+    "letter-spacing",
+    "white-space",
+    "vertical-align",
+    "display",
+    "width",
+    "max-width",
+    "min-width",
+    "height",
+    "border-collapse",
+    "border-spacing",
+    "table-layout",
+    "list-style",
+];
+
+/// Properties kept with any of their sides (`margin-top`, `border-left-color`…).
+const KEPT_PREFIXES: [&str; 3] = ["margin", "padding", "border"];
+
+/// An inline `style` with only the declarations that are safe to keep, or
+/// nothing. Written here (a few lines) rather than with a CSS parser:
+/// declarations are split at `;`, and any value that could smuggle
+/// something in (a `url(`, an escape, a comment, `expression`) drops the
+/// declaration whole, so a value split wrongly is dropped, never kept.
+pub fn clean_style(style: &str) -> Option<String> {
+    let kept: Vec<String> = style
+        .split(';')
+        .filter_map(|declaration| {
+            let (property, value) = declaration.split_once(':')?;
+            let property = property.trim().to_ascii_lowercase();
+            let value = value.trim();
+            let allowed = KEPT_PROPERTIES.contains(&property.as_str())
+                || KEPT_PREFIXES
+                    .iter()
+                    .any(|p| property == *p || property.strip_prefix(p).is_some_and(|rest| rest.starts_with('-')));
+            let lower = value.to_ascii_lowercase();
+            let risky = [
+                "url(",
+                "expression",
+                "javascript:",
+                "\\",
+                "/*",
+                "@",
+                "<",
+                "image-set",
+                "var(",
+            ]
+            .iter()
+            .any(|r| lower.contains(r));
+            (allowed && !risky && !value.is_empty()).then(|| format!("{property}: {value}"))
+        })
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("; "))
 }
 
 fn image_source(
@@ -119,6 +210,32 @@ mod tests {
         assert!(doc.contains("data:image/png;base64,AAAA"));
         assert!(doc.contains("img-src data:;"));
         assert!(doc.contains(">cover</div>"));
+    }
+
+    #[test]
+    fn inline_styles_keep_their_looks_and_lose_their_tricks() {
+        let html = r##"<table bgcolor="#f4f4f4" width="600" cellpadding="8"><tr><td align="center"
+            style="color: #333; font-size: 18px; position: fixed; top: 0; z-index: 9; padding-left: 4px;
+            background: url(https://t.example/p.gif); background-color: #fff; width: expression(alert(1))">Total: <font color="red">$12</font></td></tr></table>"##;
+        let (doc, _) = document(html, &InlineImages::new(), false);
+        for kept in [
+            "bgcolor=\"#f4f4f4\"",
+            "width=\"600\"",
+            "align=\"center\"",
+            "color: #333; font-size: 18px; padding-left: 4px; background-color: #fff",
+            "<font color=\"red\">",
+        ] {
+            assert!(doc.contains(kept), "{kept} lost in {doc}");
+        }
+        for dropped in ["position", "z-index", "top:", "t.example", "expression"] {
+            assert!(!doc.contains(dropped), "{dropped} kept in {doc}");
+        }
+        assert_eq!(clean_style("position: absolute; left: 0"), None);
+        assert_eq!(
+            clean_style("border-top-color: red; borderline: 1"),
+            Some("border-top-color: red".into())
+        );
+        assert_eq!(clean_style("color: red /* */ ; font: 12px \\75 rl(x)"), None);
     }
 
     #[test]
