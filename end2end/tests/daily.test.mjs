@@ -346,3 +346,19 @@ test('an HTML receipt keeps its inline styling, safely', async () => {
   await shot(alice, '34-styled-html-mail');
   assert.deepEqual(alice.errors, []);
 });
+
+test("dates are shown on the reader's clock: a New York reader sees tonight's mail as tonight's", async () => {
+  await imap.append('INBOX', mail({ subject: 'Late call', body: 'x' }).replace(
+    'Date: Fri, 27 Nov 2026 09:30:00 +0000', 'Date: Fri, 27 Nov 2026 02:30:00 +0000'));
+  const ny = await signIn(browser, server, 'alice', { width: 1400, height: 900 }, 'America/New_York');
+  await row(ny, 'Late call').locator('.date:has-text("26 Nov")').waitFor();
+  await row(ny, 'Late call').locator('a').click();
+  await ny.waitForSelector('.headers dd:has-text("Thu, 26 Nov 2026 21:30 EST")');
+  await shot(ny, '35-new-york-time');
+  // Reloaded, the server renders the same text the browser hydrates.
+  await ny.reload();
+  await hydrated(ny);
+  await ny.waitForSelector('.headers dd:has-text("Thu, 26 Nov 2026 21:30 EST")');
+  assert.deepEqual(ny.errors, []);
+  await ny.context().close();
+});

@@ -72,8 +72,8 @@ export function launchBrowser() {
 }
 
 /** A signed-in page for `user`, with the browser code running. */
-export async function signIn(browser, server, user, viewport = { width: 1400, height: 900 }) {
-  const context = await browser.newContext({ viewport });
+export async function signIn(browser, server, user, viewport = { width: 1400, height: 900 }, timezoneId = 'UTC') {
+  const context = await browser.newContext({ viewport, timezoneId });
   const page = await context.newPage();
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(String(e)));

@@ -58,9 +58,35 @@ mod imp {
         static ATTACHMENTS: Cell<bool> = const { Cell::new(false) };
     }
 
+    /// The browser's time zone (IANA name), as `Intl` resolves it.
+    fn time_zone() -> Option<String> {
+        let format = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new());
+        js_sys::Reflect::get(&format.resolved_options(), &"timeZone".into())
+            .ok()?
+            .as_string()
+    }
+
+    /// Tells the server the reader's time zone (a cookie it reads with
+    /// every request), and reloads the page's data when that changed it:
+    /// dates are then shown on the reader's clock.
+    fn remember_time_zone(refresh: RwSignal<u32>) {
+        let Some(zone) = time_zone() else { return };
+        let Ok(html) = document().dyn_into::<web_sys::HtmlDocument>() else {
+            return;
+        };
+        let cookie = format!("tz={zone}");
+        let known = html.cookie().unwrap_or_default();
+        if known.split(';').any(|c| c.trim() == cookie) {
+            return;
+        }
+        let _ = html.set_cookie(&format!("{cookie}; path=/; max-age=31536000; samesite=lax"));
+        refresh.try_update(|n| *n += 1);
+    }
+
     pub fn follow_changes(refresh: RwSignal<u32>) {
         REFRESH.with(|r| r.set(Some(refresh)));
         Effect::new(move |_| {
+            remember_time_zone(refresh);
             EVENTS.with(|events| {
                 if events.borrow().is_some() {
                     return;

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
-use mailroom_shared::dates::{long_date, short_date};
+use mailroom_shared::dates::{Local, long_date, short_date};
 use mailroom_shared::dto::{Folder, FolderGroup, MessagePage, MessageSummary, MessageView, SortKey};
 use mailroom_shared::limits::human_size;
 use mailroom_shared::{Right, Rights};
@@ -317,7 +317,7 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
     let mailbox = page.mailbox.name.clone();
     let list_view = view_state.list();
     let back = view_state.href();
-    let now = page.now;
+    let (now_utc, now) = (page.now, page.now_local.clone());
     let first = page.offset + 1;
     let last = page.offset + page.messages.len() as u32;
     let total = page.total;
@@ -352,7 +352,7 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
     let rows = page
         .messages
         .iter()
-        .map(|m| row(m, &view_state, now, selection))
+        .map(|m| row(m, &view_state, now_utc, &now, selection))
         .collect_view();
     let listed: Vec<u32> = page.messages.iter().map(|m| m.uid).collect();
     let all_ticked = {
@@ -365,7 +365,7 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
             <h1 class="folder-title">{title}</h1>
             <span class="muted small">{if total == 0 { "No messages".to_owned() } else { format!("{first}–{last} of {total}") }}</span>
             <a class="small sharing-link" href=share_href(&mailbox) id="sharing-link">"Sharing"</a>
-            {(can_rename || can_create).then(|| view! { <FolderManage mailbox=mailbox.clone() messages=total can_rename can_create/> })}
+            {(can_rename || can_create).then(|| view! { <FolderManage mailbox=mailbox.clone() messages=total can_rename can_create/> }.into_any())}
         </div>
         <form id="list-form" method="post" action="/actions">
             <input type="hidden" name="mailbox" value=mailbox.clone()/>
@@ -399,7 +399,7 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
     }
 }
 
-fn row(m: &MessageSummary, v: &MailView, now: i64, selection: Selection) -> impl IntoView + use<> {
+fn row(m: &MessageSummary, v: &MailView, now_utc: i64, now: &Local, selection: Selection) -> impl IntoView + use<> {
     let uid = m.uid;
     let current = v.uid == Some(m.uid);
     let href = v.with_uid(m.uid).href();
@@ -413,7 +413,7 @@ fn row(m: &MessageSummary, v: &MailView, now: i64, selection: Selection) -> impl
     } else {
         m.subject.clone()
     };
-    let date = short_date(m.date, now.max(m.date));
+    let date = short_date(m.local.of(m.date), now.of(now_utc.max(m.date)));
     view! {
         <li class="msg-row" class:unread=!m.seen class:current=current class:flagged=m.flagged data-uid=m.uid>
             <input type="checkbox" name="uid" value=uid aria-label="Select"
@@ -544,7 +544,7 @@ fn Reader(message: MessageView, view_state: MailView) -> impl IntoView {
                 <dt>"From"</dt><dd class="from">{message.from.clone()}</dd>
                 <dt>"To"</dt><dd>{message.to.clone()}</dd>
                 {(!message.cc.is_empty()).then(|| view! { <dt>"Cc"</dt><dd>{message.cc.clone()}</dd> })}
-                <dt>"Date"</dt><dd>{long_date(s.date)}</dd>
+                <dt>"Date"</dt><dd>{long_date(s.date, &s.local)}</dd>
             </dl>
             <div class="actions" role="toolbar">
                 {s.draft.then(|| view! { <a class="button primary" id="edit-draft" href=reply("draft")>"✎ Edit draft"</a> })}

@@ -1,7 +1,30 @@
-//! Calendar arithmetic on Unix seconds (UTC), and the dates the web shows.
-//! A few lines of Howard Hinnant's algorithms rather than a date crate:
-//! mailboxes need only whole days and UTC here, and the browser build
-//! stays small.
+//! Calendar arithmetic on Unix seconds, and the dates the web shows on
+//! the reader's clock. A few lines of Howard Hinnant's algorithms rather
+//! than a date crate: the server works out each date's offset in the
+//! reader's time zone ([`Local`]), so the browser build needs no time-zone
+//! database and stays small, and server and browser render the same text.
+
+use serde::{Deserialize, Serialize};
+
+/// How a moment reads on the reader's clock: the offset from UTC there at
+/// that moment (seconds east) and the zone's name for it (`EST`, `CET`).
+/// The default is UTC, until the browser has told the server its zone.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Local {
+    pub offset: i32,
+    pub zone: String,
+}
+
+impl Local {
+    /// The reader's wall-clock seconds of `t`.
+    pub fn of(&self, t: i64) -> i64 {
+        t + i64::from(self.offset)
+    }
+
+    fn name(&self) -> &str {
+        if self.zone.is_empty() { "UTC" } else { &self.zone }
+    }
+}
 
 pub const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -48,17 +71,20 @@ pub fn short_date(t: i64, now: i64) -> String {
     }
 }
 
-/// `Tue, 3 Nov 2026 14:05 UTC`.
-pub fn long_date(t: i64) -> String {
+/// `Tue, 3 Nov 2026 14:05 UTC`, or on the reader's clock
+/// `Tue, 3 Nov 2026 09:05 EST`.
+pub fn long_date(t: i64, local: &Local) -> String {
+    let t = local.of(t);
     let day = t.div_euclid(86_400);
     let (y, m, d) = civil_from_days(day);
     let s = t.rem_euclid(86_400);
     format!(
-        "{}, {d} {} {y} {:02}:{:02} UTC",
+        "{}, {d} {} {y} {:02}:{:02} {}",
         WEEKDAYS[day.rem_euclid(7) as usize],
         MONTHS[m as usize - 1],
         s / 3600,
-        s % 3600 / 60
+        s % 3600 / 60,
+        local.name()
     )
 }
 
@@ -73,7 +99,13 @@ mod tests {
             assert_eq!(days_from_civil(y, m, d), days);
         }
         let t = days_from_civil(2026, 11, 3) * 86_400 + 10 * 3600 + 5 * 60;
-        assert_eq!(long_date(t), "Tue, 3 Nov 2026 10:05 UTC");
+        assert_eq!(long_date(t, &Local::default()), "Tue, 3 Nov 2026 10:05 UTC");
+        let new_york = Local {
+            offset: -5 * 3600,
+            zone: "EST".into(),
+        };
+        assert_eq!(long_date(t, &new_york), "Tue, 3 Nov 2026 05:05 EST");
+        assert_eq!(long_date(t - 6 * 3600, &new_york), "Mon, 2 Nov 2026 23:05 EST");
         assert_eq!(short_date(t, t + 60), "10:05");
         assert_eq!(short_date(t, t + 40 * 86_400), "3 Nov");
         assert_eq!(short_date(t, t + 400 * 86_400), "3 Nov 2026");

@@ -135,6 +135,9 @@ pub struct MessageSummary {
     pub has_attachments: bool,
     /// The first words of the text.
     pub preview: String,
+    /// How `date` reads on the reader's clock.
+    #[serde(default)]
+    pub local: crate::dates::Local,
 }
 
 /// One page of a mailbox's messages.
@@ -148,6 +151,9 @@ pub struct MessagePage {
     /// The server's clock when the page was read (for "today" in dates,
     /// the same on the server and in the browser).
     pub now: i64,
+    /// How `now` reads on the reader's clock.
+    #[serde(default)]
+    pub now_local: crate::dates::Local,
 }
 
 /// An attachment of a message, downloadable by its index.

@@ -52,7 +52,7 @@ fn quoted(text: &str) -> String {
 /// The draft that answers or forwards `original`, written by `me`.
 pub fn draft_for(mode: ReplyMode, me: &str, original: &MessageView) -> Draft {
     let s = &original.summary;
-    let date = long_date(s.date);
+    let date = long_date(s.date, &s.local);
     if mode == ReplyMode::Forward {
         return Draft {
             subject: prefixed("Fwd", &s.subject),
@@ -141,6 +141,7 @@ mod tests {
                 size: 10,
                 has_attachments: false,
                 preview: String::new(),
+                local: Default::default(),
             },
             from: "Bob <bob@example.com>".into(),
             to: "alice@example.com, carol@example.com".into(),

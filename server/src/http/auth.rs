@@ -95,7 +95,9 @@ fn needs_sign_in(path: &str) -> bool {
 pub(crate) async fn session(State(web): State<Web>, jar: CookieJar, mut req: Request, next: Next) -> Response {
     match signed_in(&web, &jar).await {
         Some(user) => {
-            let mail = WebMail::new(web.service.clone(), user.principal.clone());
+            // The reader's time zone, as the browser last told it.
+            let zone = jar.get(super::mail::ZONE_COOKIE).map(|c| c.value().to_owned());
+            let mail = WebMail::new(web.service.clone(), user.principal.clone(), zone.as_deref());
             req.extensions_mut().insert(MailHandle(Arc::new(mail)));
             req.extensions_mut().insert(user);
         }

@@ -6,6 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mailroom_frontend::api::{Fut, Mail};
+use mailroom_shared::dates::Local;
 use mailroom_shared::dto::{
     AccountFolder, AclPlan, AdminView, Folder, MessagePage, MessageView, RightsWhy, Sharing, SortKey, WebUser,
 };
@@ -17,15 +18,41 @@ use super::auth::SignedIn;
 use crate::error::Error;
 use crate::service::{Principal, Service};
 
+/// The cookie in which the browser names its time zone (IANA, such as
+/// `America/New_York`); set by the page's own code.
+pub(crate) const ZONE_COOKIE: &str = "tz";
+
 /// The service, acting for one principal.
 pub(crate) struct WebMail {
     service: Service,
     principal: Principal,
+    /// The reader's time zone: dates are shown on its clock (UTC when the
+    /// browser has not said, or named a zone this server does not know).
+    zone: jiff::tz::TimeZone,
 }
 
 impl WebMail {
-    pub fn new(service: Service, principal: Principal) -> WebMail {
-        WebMail { service, principal }
+    pub fn new(service: Service, principal: Principal, zone: Option<&str>) -> WebMail {
+        let zone = zone
+            .and_then(|name| jiff::tz::TimeZone::get(name).ok())
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        WebMail {
+            service,
+            principal,
+            zone,
+        }
+    }
+
+    /// How the moment `t` (Unix seconds) reads in the reader's zone.
+    fn local(&self, t: i64) -> Local {
+        let Ok(at) = jiff::Timestamp::from_second(t) else {
+            return Local::default();
+        };
+        let info = self.zone.to_offset_info(at);
+        Local {
+            offset: info.offset().seconds(),
+            zone: info.abbreviation().to_owned(),
+        }
     }
 }
 
@@ -69,6 +96,13 @@ impl Mail for WebMail {
                     search.as_deref(),
                 )
                 .await
+                .map(|mut page| {
+                    for m in &mut page.messages {
+                        m.local = self.local(m.date);
+                    }
+                    page.now_local = self.local(page.now);
+                    page
+                })
                 .map_err(|e| message_of(&e))
         })
     }
@@ -78,6 +112,10 @@ impl Mail for WebMail {
             self.service
                 .read_message(&self.principal, &mailbox, uid, remote_images)
                 .await
+                .map(|mut message| {
+                    message.summary.local = self.local(message.summary.date);
+                    message
+                })
                 .map_err(|e| message_of(&e))
         })
     }

@@ -126,6 +126,7 @@ mod tests {
             size: 0,
             has_attachments: false,
             preview: String::new(),
+            local: Default::default(),
         }
     }
 

@@ -2,7 +2,7 @@
 //! also keep the server's and each domain's. The rules run at delivery
 //! (`delivery.rs`).
 
-use mailroom_shared::dates::long_date;
+use mailroom_shared::dates::{Local, long_date};
 use mailroom_shared::rules::{Action, RuleSpec, RuleView, RulesPage, Scope};
 
 use super::admin::require_admin;
@@ -154,7 +154,7 @@ impl Service {
             .rule_problems(row.id)
             .await?
             .into_iter()
-            .map(|(at, message)| format!("{}: {message}", long_date(at)))
+            .map(|(at, message)| format!("{}: {message}", long_date(at, &Local::default())))
             .collect();
         Ok(RuleView {
             id: row.id,

@@ -35,6 +35,7 @@ fn summary_of(row: &MessageRow, s: &message::Summary) -> MessageSummary {
         size: row.size,
         has_attachments: s.has_attachments,
         preview: s.preview.clone(),
+        local: Default::default(),
     }
 }
 
@@ -164,6 +165,7 @@ impl Service {
             offset,
             messages: rows.iter().map(listed).collect(),
             now: now(),
+            now_local: Default::default(),
         })
     }
 
