@@ -5,6 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
+import http from 'node:http';
 import {
   startServer, launchBrowser, signIn, hydrated, imapSession, mail, output,
 } from './mailroom.mjs';
@@ -361,4 +362,22 @@ test("dates are shown on the reader's clock: a New York reader sees tonight's ma
   await ny.waitForSelector('.headers dd:has-text("Thu, 26 Nov 2026 21:30 EST")');
   assert.deepEqual(ny.errors, []);
   await ny.context().close();
+});
+
+test('the browser code is served compressed', async () => {
+  const fetched = (encoding) => new Promise((resolve, reject) => {
+    http.get(`${server.web}/pkg/mailroom_bg.wasm`, { headers: { 'accept-encoding': encoding } }, (res) => {
+      let bytes = 0;
+      res.on('data', (chunk) => { bytes += chunk.length; });
+      res.on('end', () => resolve({ encoding: res.headers['content-encoding'], bytes }));
+    }).on('error', reject);
+  });
+  const plain = await fetched('identity');
+  const brotli = await fetched('br');
+  const gzip = await fetched('gzip');
+  assert.equal(plain.encoding, undefined);
+  assert.equal(brotli.encoding, 'br');
+  assert.equal(gzip.encoding, 'gzip');
+  assert.ok(brotli.bytes < plain.bytes / 3, `brotli ${brotli.bytes} of ${plain.bytes} bytes`);
+  console.log(`# wasm: ${plain.bytes} bytes plain, ${gzip.bytes} gzip, ${brotli.bytes} brotli`);
 });

@@ -301,3 +301,15 @@ server_test!(
         assert!(refused.contains("UNAVAILABLE"), "{refused}");
     }
 );
+
+server_test!(pages_and_their_data_are_never_cached, |server: Server| async move {
+    server.user("alice").await;
+    let alice = signed_in(&server, "alice").await;
+    for path in ["/mail", "/mail?box=INBOX", "/compose", "/login"] {
+        let r = alice.get(path).await;
+        assert_eq!(r.status, 200, "{path}: {r:?}");
+        assert_eq!(r.header("cache-control"), Some("no-store"), "{path}");
+    }
+    let r = alice.post_form("/actions", "mailbox=INBOX&op=flag").await;
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+});

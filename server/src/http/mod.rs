@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderValue;
 use axum::http::header;
 use axum::middleware;
 use axum::routing::{get, post};
@@ -26,7 +27,9 @@ use leptos::prelude::LeptosOptions;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use mailroom_frontend::{App, shell};
 use tokio::sync::watch;
+use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::gateway::LoginThrottle;
 use crate::service::Service;
@@ -105,9 +108,15 @@ pub async fn app(
         .route("/events", get(events::stream))
         .with_state(web.clone());
     // Static files need no session: the session layer goes on first.
+    // Pages and data are never kept by the browser or a proxy: Back after
+    // signing out must not show the INBOX again.
     Ok(Router::new()
         .merge(own)
         .merge(leptos)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .layer(middleware::from_fn_with_state(web.clone(), auth::session))
         .route(
             "/mailroom.css",
@@ -117,7 +126,14 @@ pub async fn app(
             "/favicon.ico",
             get(|| async { ([(header::CONTENT_TYPE, "image/x-icon")], FAVICON) }),
         )
-        .nest_service("/pkg", ServeDir::new(site_root.join("pkg")))
+        // The browser code, compressed (brotli or gzip, as the browser
+        // takes them): the WebAssembly is several megabytes.
+        .nest_service(
+            "/pkg",
+            Router::new()
+                .fallback_service(ServeDir::new(site_root.join("pkg")))
+                .layer(CompressionLayer::new()),
+        )
         .layer(middleware::from_fn(auth::same_origin)))
 }
 
