@@ -381,3 +381,15 @@ test('the browser code is served compressed', async () => {
   assert.ok(brotli.bytes < plain.bytes / 3, `brotli ${brotli.bytes} of ${plain.bytes} bytes`);
   console.log(`# wasm: ${plain.bytes} bytes plain, ${gzip.bytes} gzip, ${brotli.bytes} brotli`);
 });
+
+test('Sent lists whom mail went to, and the tab shows the unread count', async () => {
+  await alice.goto(`${server.web}/mail?box=Sent`);
+  await row(alice, 'Only once').waitFor();
+  assert.match(await row(alice, 'Only once').locator('.sender').textContent(), /^To: .*bob@example\.com/);
+  await alice.goto(`${server.web}/mail`);
+  await hydrated(alice);
+  const unread = Number(await alice.locator('.folders li.active .badge').textContent());
+  await alice.waitForFunction((n) => document.title === `(${n}) INBOX · Mailroom`, unread);
+  await imap.append('INBOX', mail({ subject: 'One more', body: 'x' }));
+  await alice.waitForFunction((n) => document.title === `(${n}) INBOX · Mailroom`, unread + 1);
+});

@@ -50,7 +50,6 @@ pub fn MailPage() -> impl IntoView {
     Effect::watch(move || list_view.track(), move |_, _, _| selection.clear(), false);
 
     view! {
-        <Title text=move || format!("{} · Mailroom", view_state.get().mailbox)/>
         <div class="app" class:reading=move || view_state.get().uid.is_some()>
             <TopBar view_state/>
             <Transition fallback=|| view! { <nav class="folders"><p class="muted">"Loading folders…"</p></nav> }>
@@ -256,6 +255,17 @@ fn FolderTree(sidebar: Sidebar, current: String) -> impl IntoView {
     let user = sidebar.user.address.clone();
     let admin = sidebar.user.server_admin;
     let total_unread: u32 = sidebar.folders.iter().map(|f| f.counts.unseen).sum();
+    // New mail shows in the tab: "(2) INBOX · Mailroom".
+    let inbox_unread: u32 = sidebar
+        .folders
+        .iter()
+        .filter(|f| f.info.name == "INBOX")
+        .map(|f| f.counts.unseen)
+        .sum();
+    let title = match inbox_unread {
+        0 => format!("{current} · Mailroom"),
+        n => format!("({n}) {current} · Mailroom"),
+    };
     let sections = groups
         .into_iter()
         .filter_map(|g| {
@@ -287,6 +297,7 @@ fn FolderTree(sidebar: Sidebar, current: String) -> impl IntoView {
         })
         .collect_view();
     view! {
+        <Title text=title/>
         <nav class="folders" aria-label="Folders" data-unread=total_unread>
             <a class="button primary compose-button" href="/compose" id="compose"><Icon name="drafts"/>"Compose"</a>
             {sections}
@@ -318,6 +329,8 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
     let list_view = view_state.list();
     let back = view_state.href();
     let (now_utc, now) = (page.now, page.now_local.clone());
+    // Sent and Drafts list whom a message is for, not its sender (you).
+    let outgoing = matches!(page.mailbox.special_use.as_deref(), Some("\\Sent" | "\\Drafts"));
     let first = page.offset + 1;
     let last = page.offset + page.messages.len() as u32;
     let total = page.total;
@@ -352,7 +365,7 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
     let rows = page
         .messages
         .iter()
-        .map(|m| row(m, &view_state, now_utc, &now, selection))
+        .map(|m| row(m, &view_state, now_utc, &now, selection, outgoing))
         .collect_view();
     let listed: Vec<u32> = page.messages.iter().map(|m| m.uid).collect();
     let all_ticked = {
@@ -399,14 +412,22 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
     }
 }
 
-fn row(m: &MessageSummary, v: &MailView, now_utc: i64, now: &Local, selection: Selection) -> impl IntoView + use<> {
+fn row(
+    m: &MessageSummary,
+    v: &MailView,
+    now_utc: i64,
+    now: &Local,
+    selection: Selection,
+    outgoing: bool,
+) -> impl IntoView + use<> {
     let uid = m.uid;
     let current = v.uid == Some(m.uid);
     let href = v.with_uid(m.uid).href();
-    let sender = if m.sender.is_empty() {
-        "(no sender)".to_owned()
-    } else {
-        m.sender.clone()
+    let sender = match (outgoing, m.sender.is_empty(), m.recipients.is_empty()) {
+        (true, _, true) => "(no recipients)".to_owned(),
+        (true, _, false) => format!("To: {}", m.recipients),
+        (false, true, _) => "(no sender)".to_owned(),
+        (false, false, _) => m.sender.clone(),
     };
     let subject = if m.subject.is_empty() {
         "(no subject)".to_owned()

@@ -43,6 +43,13 @@ fn listed(l: &ListedMessage) -> MessageSummary {
     summary_of(&l.row, &l.summary)
 }
 
+/// Whether the mailbox's ACL names the principal itself.
+fn shared_by_name(m: &super::Opened, p: &Principal) -> bool {
+    m.acl
+        .iter()
+        .any(|e| !e.negative && e.identifier == Identifier::User(p.address.clone()))
+}
+
 fn one_flag(flag: SystemFlag) -> Flags {
     let mut flags = Flags::default();
     flags.insert(flag);
@@ -92,12 +99,16 @@ impl Service {
         let subscribed: HashSet<String> = self.subscriptions(p).await?.into_iter().collect();
         let mut out = Vec::new();
         for info in self.list_mailboxes(p).await? {
+            // A mailbox deleted or unshared since the listing is left out.
+            let m = match self.open(p, &info.name).await {
+                Err(Error::NotFound(_)) => continue,
+                opened => opened?,
+            };
             let own = info.owner == p.address;
-            if !own && !subscribed.contains(&info.name) && !self.shared_by_name(p, &info.name).await? {
+            if !own && !subscribed.contains(&info.name) && !shared_by_name(&m, p) {
                 continue;
             }
             let counts = if info.rights.contains(Right::Read) {
-                let m = self.open(p, &info.name).await?;
                 let (messages, unseen) = self.store.count(m.mailbox.id, m.seen_reader(p)).await?;
                 MailboxCounts { messages, unseen }
             } else {
@@ -106,14 +117,6 @@ impl Service {
             out.push(Folder { info, counts });
         }
         Ok(out)
-    }
-
-    /// Whether the mailbox's ACL names the principal itself.
-    async fn shared_by_name(&self, p: &Principal, name: &str) -> Result<bool> {
-        let m = self.open(p, name).await?;
-        Ok(m.acl
-            .iter()
-            .any(|e| !e.negative && e.identifier == Identifier::User(p.address.clone())))
     }
 
     async fn visible_ids(&self, p: &Principal) -> Result<HashSet<i64>> {
