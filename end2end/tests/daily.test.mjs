@@ -393,3 +393,14 @@ test('Sent lists whom mail went to, and the tab shows the unread count', async (
   await imap.append('INBOX', mail({ subject: 'One more', body: 'x' }));
   await alice.waitForFunction((n) => document.title === `(${n}) INBOX · Mailroom`, unread + 1);
 });
+
+test('a dark theme follows the system setting', async () => {
+  await alice.goto(`${server.web}/mail`);
+  await hydrated(alice);
+  const paper = () => alice.evaluate(() => getComputedStyle(document.documentElement).backgroundColor);
+  assert.equal(await paper(), 'rgb(246, 247, 249)');
+  await alice.emulateMedia({ colorScheme: 'dark' });
+  assert.equal(await paper(), 'rgb(18, 21, 26)');
+  await shot(alice, '36-dark-theme');
+  await alice.emulateMedia({ colorScheme: 'light' });
+});
