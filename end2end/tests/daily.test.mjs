@@ -404,3 +404,23 @@ test('a dark theme follows the system setting', async () => {
   await shot(alice, '36-dark-theme');
   await alice.emulateMedia({ colorScheme: 'light' });
 });
+
+test('plain text shows web addresses as links and folds quoted text', async () => {
+  await imap.append('INBOX', mail({
+    subject: 'See the agenda',
+    body: 'The agenda is at https://intranet.example.com/agenda?id=7.\nThanks!\n\n> On Monday you wrote:\n> Where is the agenda?\n> Nobody knows.',
+  }));
+  await alice.goto(`${server.web}/mail`);
+  await row(alice, 'See the agenda').locator('a').click();
+  const link = alice.locator('.text-body a');
+  await link.waitFor();
+  assert.equal(await link.getAttribute('href'), 'https://intranet.example.com/agenda?id=7');
+  assert.equal(await link.getAttribute('rel'), 'noopener noreferrer');
+  assert.match(await alice.textContent('.text-body'), /agenda\?id=7\.\r?\nThanks!/);
+  const quoted = alice.locator('.text-body details.quoted');
+  assert.equal(await quoted.count(), 1);
+  assert.equal(await quoted.locator('text=Nobody knows.').isVisible(), false);
+  await quoted.locator('summary').click();
+  assert.ok(await quoted.locator('text=Nobody knows.').isVisible());
+  assert.deepEqual(alice.errors, []);
+});

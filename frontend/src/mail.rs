@@ -516,6 +516,49 @@ fn FolderManage(mailbox: String, messages: u32, can_rename: bool, can_create: bo
     }
 }
 
+/// A plain-text body as the reader shows it: web addresses as links, and
+/// each run of quoted lines (`> …`) folded away under "Quoted text".
+fn plain_text(text: &str) -> impl IntoView + use<> {
+    let mut blocks: Vec<(bool, Vec<&str>)> = Vec::new();
+    for line in text.split_inclusive('\n') {
+        let quoted = line.starts_with('>');
+        match blocks.last_mut() {
+            Some((q, lines)) if *q == quoted => lines.push(line),
+            _ => blocks.push((quoted, vec![line])),
+        }
+    }
+    blocks
+        .into_iter()
+        .map(|(quoted, lines)| {
+            let inner = lines.into_iter().map(linked).collect_view();
+            if quoted {
+                view! { <details class="quoted"><summary>"Quoted text"</summary><div>{inner}</div></details> }
+                    .into_any()
+            } else {
+                inner.into_any()
+            }
+        })
+        .collect_view()
+}
+
+/// A line with its `http(s)://` addresses as links (trailing punctuation
+/// left outside, as in "see https://example.com.").
+fn linked(line: &str) -> impl IntoView + use<> {
+    let mut parts = Vec::new();
+    let mut rest = line;
+    while let Some(start) = ["https://", "http://"].iter().filter_map(|s| rest.find(s)).min() {
+        let len = rest[start..].find(char::is_whitespace).unwrap_or(rest.len() - start);
+        let url = rest[start..start + len].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']', '>', '"', '\'']);
+        parts.push(view! { {rest[..start].to_owned()} }.into_any());
+        parts.push(
+            view! { <a href=url.to_owned() target="_blank" rel="noopener noreferrer">{url.to_owned()}</a> }.into_any(),
+        );
+        rest = &rest[start + url.len()..];
+    }
+    parts.push(view! { {rest.to_owned()} }.into_any());
+    parts.into_iter().collect_view()
+}
+
 #[component]
 fn Reader(message: MessageView, view_state: MailView) -> impl IntoView {
     let mailbox = view_state.mailbox.clone();
@@ -555,7 +598,7 @@ fn Reader(message: MessageView, view_state: MailView) -> impl IntoView {
                 referrerpolicy="no-referrer" srcdoc=doc.clone()></iframe>
         }
         .into_any(),
-        None => view! { <pre class="text-body">{message.text.clone()}</pre> }.into_any(),
+        None => view! { <pre class="text-body">{plain_text(&message.text)}</pre> }.into_any(),
     };
     view! {
         <article class="message" data-uid=uid>
