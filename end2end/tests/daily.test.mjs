@@ -424,3 +424,29 @@ test('plain text shows web addresses as links and folds quoted text', async () =
   assert.ok(await quoted.locator('text=Nobody knows.').isVisible());
   assert.deepEqual(alice.errors, []);
 });
+
+test('Bcc recipients get the mail, and nobody sees them', async () => {
+  await alice.goto(`${server.web}/compose`);
+  await hydrated(alice);
+  await alice.fill('#to', 'bob@example.com');
+  await alice.fill('#bcc', 'carol@example.com');
+  await alice.fill('#subject', 'Quiet copy');
+  await alice.fill('#body', 'Carol is listening.');
+  await alice.click('#save-draft');
+  await alice.waitForSelector('.alert.notice:has-text("Draft saved.")');
+  await row(alice, 'Quiet copy').locator('a').click();
+  await alice.click('#edit-draft');
+  await alice.waitForSelector('form.compose');
+  assert.equal(await alice.inputValue('#bcc'), 'carol@example.com', 'the draft lost its Bcc');
+  await alice.click('#send');
+  await alice.waitForSelector('.alert.notice:has-text("Message sent to bob@example.com, carol@example.com")');
+  for (const user of ['bob', 'carol']) {
+    const session = await imapSession(server.imap, user);
+    await session.command('SELECT INBOX');
+    const found = await session.command('SEARCH SUBJECT "Quiet copy"');
+    const uid = found.match(/^\* SEARCH (\d+)/m)[1];
+    const header = await session.command(`FETCH ${uid} BODY.PEEK[HEADER]`);
+    assert.doesNotMatch(header, /carol|Bcc/i, `${user}'s copy names the Bcc recipient`);
+    session.close();
+  }
+});

@@ -98,6 +98,8 @@ fn ComposeForm(start: ComposeStart) -> impl IntoView {
             <h1>{heading}</h1>
             <label>"To" <input type="text" name="to" id="to" value=d.to placeholder="name@example.com, …" autocomplete="off"/></label>
             <label>"Cc" <input type="text" name="cc" id="cc" value=d.cc autocomplete="off"/></label>
+            <label>"Bcc" <input type="text" name="bcc" id="bcc" value=d.bcc autocomplete="off"
+                title="Receive a copy without the others seeing them"/></label>
             <label>"Subject" <input type="text" name="subject" id="subject" value=d.subject/></label>
             <textarea name="body" id="body" rows="16" aria-label="Message">{d.body}</textarea>
             <input type="hidden" name="in_reply_to" value=d.in_reply_to/>

@@ -174,6 +174,8 @@ pub struct MessageView {
     pub to: String,
     pub cc: String,
     pub reply_to: String,
+    /// Only a message one wrote oneself has it (a draft, a Sent copy).
+    pub bcc: String,
     pub message_id: String,
     pub in_reply_to: String,
     pub references: String,
@@ -193,6 +195,10 @@ pub struct MessageView {
 pub struct Draft {
     pub to: String,
     pub cc: String,
+    /// Recipients nobody else sees: delivered to, never written in what
+    /// they receive (a saved draft keeps them).
+    #[serde(default)]
+    pub bcc: String,
     pub subject: String,
     pub body: String,
     pub in_reply_to: String,

@@ -90,7 +90,7 @@ pub fn draft_for(mode: ReplyMode, me: &str, original: &MessageView) -> Draft {
         body: format!("\n\nOn {date}, {} wrote:\n{}\n", original.from, quoted(&original.text)),
         in_reply_to: original.message_id.clone(),
         references,
-        attachments: Vec::new(),
+        ..Draft::default()
     }
 }
 
@@ -111,6 +111,7 @@ pub fn draft_again(saved: &MessageView) -> Draft {
     Draft {
         to: as_typed(&saved.to),
         cc: as_typed(&saved.cc),
+        bcc: as_typed(&saved.bcc),
         subject: saved.summary.subject.clone(),
         body: saved.text.clone(),
         in_reply_to: saved.in_reply_to.clone(),
@@ -147,6 +148,7 @@ mod tests {
             to: "alice@example.com, carol@example.com".into(),
             cc: "dave@example.com".into(),
             reply_to: String::new(),
+            bcc: String::new(),
             message_id: "<m1@example.com>".into(),
             in_reply_to: "<m0@example.com>".into(),
             references: "<m0@example.com>".into(),

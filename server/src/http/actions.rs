@@ -242,6 +242,7 @@ async fn read_compose(mut form: Multipart) -> Result<Posted> {
         match name.as_str() {
             "to" => posted.draft.to = text,
             "cc" => posted.draft.cc = text,
+            "bcc" => posted.draft.bcc = text,
             "subject" => posted.draft.subject = text,
             "body" => posted.draft.body = text,
             "in_reply_to" => posted.draft.in_reply_to = text,

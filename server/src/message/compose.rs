@@ -9,7 +9,7 @@ use mailroom_shared::dto::Draft;
 /// A message ready to store and deliver.
 pub struct Composed {
     pub bytes: Vec<u8>,
-    /// Every address of To and Cc.
+    /// Every address of To, Cc and Bcc.
     pub recipients: Vec<String>,
 }
 
@@ -48,11 +48,23 @@ fn address_list(list: &[(Option<String>, String)]) -> Address<'static> {
     )
 }
 
-/// Builds the message `from` writes. `id_domain` names the server in the
-/// new Message-ID.
+/// Builds the message `from` sends. `id_domain` names the server in the
+/// new Message-ID. Bcc recipients are among the recipients, never in
+/// the message.
 pub fn compose(from: &str, draft: &Draft, date: i64, id_domain: &str) -> Result<Composed, String> {
+    build(from, draft, date, id_domain, false)
+}
+
+/// Builds a draft to keep: like [`compose`], but with its Bcc header, so
+/// the draft opens again with them.
+pub fn compose_draft(from: &str, draft: &Draft, date: i64, id_domain: &str) -> Result<Composed, String> {
+    build(from, draft, date, id_domain, true)
+}
+
+fn build(from: &str, draft: &Draft, date: i64, id_domain: &str, keep_bcc: bool) -> Result<Composed, String> {
     let to = parse_recipients(&draft.to)?;
     let cc = parse_recipients(&draft.cc)?;
+    let bcc = parse_recipients(&draft.bcc)?;
     let id = format!("{:016x}.{date}@{id_domain}", rand::random::<u64>());
     let mut builder = MessageBuilder::new()
         .from(Address::new_address(None::<String>, from.to_owned()))
@@ -65,6 +77,9 @@ pub fn compose(from: &str, draft: &Draft, date: i64, id_domain: &str) -> Result<
     }
     if !cc.is_empty() {
         builder = builder.cc(address_list(&cc));
+    }
+    if keep_bcc && !bcc.is_empty() {
+        builder = builder.bcc(address_list(&bcc));
     }
     let ids = |s: &str| -> Vec<String> {
         s.split_whitespace()
@@ -92,7 +107,7 @@ pub fn compose(from: &str, draft: &Draft, date: i64, id_domain: &str) -> Result<
         builder = builder.attachment(ctype, a.filename.replace(['\r', '\n', '"'], "_"), bytes);
     }
     let bytes = builder.write_to_vec().map_err(|e| e.to_string())?;
-    let recipients = to.into_iter().chain(cc).map(|(_, a)| a).collect();
+    let recipients = to.into_iter().chain(cc).chain(bcc).map(|(_, a)| a).collect();
     Ok(Composed { bytes, recipients })
 }
 
@@ -108,6 +123,7 @@ mod tests {
             cc: String::new(),
             subject: "Re: Café\r\nBcc: injected@evil".into(),
             body: "Thanks!\n".into(),
+            bcc: "hidden@example.com".into(),
             in_reply_to: "<orig@example.com>".into(),
             references: "<first@example.com> <orig@example.com>".into(),
             attachments: vec![DraftAttachment {
@@ -117,14 +133,23 @@ mod tests {
             }],
         };
         let c = compose("alice@example.com", &draft, 1_800_000_000, "example.com").expect("composed");
-        assert_eq!(c.recipients, ["bob@example.com", "carol@example.com"]);
+        assert_eq!(
+            c.recipients,
+            ["bob@example.com", "carol@example.com", "hidden@example.com"]
+        );
         let mail = mailparse::parse_mail(&c.bytes).expect("parses");
         use mailparse::MailHeaderMap;
         assert_eq!(
             mail.headers.get_first_value("In-Reply-To").as_deref(),
             Some("<orig@example.com>")
         );
-        assert!(mail.headers.get_first_value("Bcc").is_none(), "header injection");
+        assert!(
+            mail.headers.get_first_value("Bcc").is_none(),
+            "header injection, or Bcc sent"
+        );
+        let kept = compose_draft("alice@example.com", &draft, 1_800_000_000, "example.com").expect("composed");
+        let kept = mailparse::parse_mail(&kept.bytes).expect("parses");
+        assert_eq!(kept.headers.get_all_values("Bcc"), ["<hidden@example.com>"]);
         let s = super::super::summarize(&c.bytes);
         assert!(s.has_attachments);
         assert!(s.text.contains("Thanks!"));

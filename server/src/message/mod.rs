@@ -9,7 +9,7 @@ mod view;
 
 use mailparse::{DispositionType, MailHeaderMap, ParsedMail};
 
-pub use compose::{Composed, compose, parse_recipients};
+pub use compose::{Composed, compose, compose_draft, parse_recipients};
 pub use view::{attachment, view};
 
 /// How deep multiparts are followed: hostile nesting ends here.

@@ -309,7 +309,7 @@ impl Service {
     pub async fn save_draft(&self, p: &Principal, draft: &Draft, replaces: Option<u32>) -> Result<(String, u32)> {
         let drafts = self.drafts_folder(p).await?;
         let domain = self.primary_domain().await?;
-        let composed = message::compose(p.address(), draft, now(), &domain).map_err(Error::BadInput)?;
+        let composed = message::compose_draft(p.address(), draft, now(), &domain).map_err(Error::BadInput)?;
         let mut flags = one_flag(SystemFlag::Draft);
         flags.insert(SystemFlag::Seen);
         let (_, uid) = self.append(p, &drafts, composed.bytes, &flags, None).await?;
