@@ -266,6 +266,9 @@ test('a compose form posted twice is sent once', async () => {
   const found = await bob.command('SEARCH SUBJECT "Only once"');
   assert.equal(found.match(/^\* SEARCH(.*)$/m)[1].trim().split(/\s+/).length, 1);
   bob.close();
+  // The form itself was never submitted: leave it as a user would.
+  await alice.click('#discard');
+  await alice.waitForSelector('.alert.notice:has-text("discarded")');
   assert.deepEqual(alice.errors, []);
 });
 
@@ -449,4 +452,42 @@ test('Bcc recipients get the mail, and nobody sees them', async () => {
     assert.doesNotMatch(header, /carol|Bcc/i, `${user}'s copy names the Bcc recipient`);
     session.close();
   }
+});
+
+/** Waits until `check` holds, asking again every 100 ms (an autosave is
+ * the page's own doing, seen through IMAP). */
+async function eventually(check, what) {
+  const deadline = Date.now() + 30000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('composing saves a draft by itself, warns before leaving unsaved text, and Discard removes the draft', async () => {
+  const page = await signIn(browser, server, 'alice');
+  page.removeAllListeners('dialog');
+  const dialogs = [];
+  page.on('dialog', (d) => { dialogs.push(d.type()); d.dismiss(); });
+  const drafts = await count('Drafts');
+  await page.goto(`${server.web}/compose`);
+  await hydrated(page);
+  await page.fill('#to', 'bob@example.com');
+  await page.fill('#subject', 'Autosaved');
+  await page.locator('#body').pressSequentially('First words.');
+  await eventually(async () => (await count('Drafts')) === drafts + 1, 'the draft was saved');
+  await page.locator('#body').pressSequentially(' More words.');
+  await eventually(async () => /SEARCH \d+/.test(await imap.command('SEARCH BODY "More words"')), 'the draft was updated');
+  assert.equal(await count('Drafts'), drafts + 1, 'autosave kept old versions');
+
+  // Unsaved text: leaving asks first (and staying keeps the text).
+  await page.locator('#body').pressSequentially(' Unsaved.');
+  await page.click('a.brand');
+  await eventually(async () => dialogs.includes('beforeunload'), 'a warning before leaving');
+  assert.match(await page.inputValue('#body'), /Unsaved\.$/);
+
+  await page.click('#discard');
+  await page.waitForSelector('.alert.notice:has-text("Draft discarded.")');
+  assert.equal(await count('Drafts'), drafts, 'Discard left the draft');
+  await page.context().close();
 });

@@ -34,6 +34,14 @@ pub fn check_attachments() {
     imp::check_attachments();
 }
 
+/// While a message is written: saves it to Drafts a few seconds after
+/// each change (the form then replaces that draft), and warns before
+/// leaving the page with text not saved yet.
+pub fn keep_drafts() {
+    #[cfg(feature = "hydrate")]
+    imp::keep_drafts();
+}
+
 /// j/k next/previous message, c compose, r/a/f reply/all/forward,
 /// # or Delete delete, / search, u back to the list, x select.
 pub fn shortcuts() {
@@ -56,6 +64,11 @@ mod imp {
         static EVENTS: RefCell<Option<EventSource>> = const { RefCell::new(None) };
         static KEYS: Cell<bool> = const { Cell::new(false) };
         static ATTACHMENTS: Cell<bool> = const { Cell::new(false) };
+        static DRAFTS: Cell<bool> = const { Cell::new(false) };
+        /// The compose form changed since it was last saved.
+        static DIRTY: Cell<bool> = const { Cell::new(false) };
+        /// An autosave is on its way.
+        static SAVING: Cell<bool> = const { Cell::new(false) };
     }
 
     /// The browser's time zone (IANA name), as `Intl` resolves it.
@@ -210,6 +223,97 @@ mod imp {
         // Installed once for the page's whole life.
         std::mem::forget(changed);
         std::mem::forget(submitted);
+    }
+
+    /// How long after a change the draft is saved.
+    const AUTOSAVE_MS: i32 = 3000;
+
+    fn compose_form() -> Option<web_sys::HtmlFormElement> {
+        element::<web_sys::HtmlFormElement>("form.compose")
+    }
+
+    /// Posts the form as `op=autosave`; the answer is the draft's new UID
+    /// in Drafts, which the form replaces from then on.
+    async fn autosave() -> Option<()> {
+        let form = compose_form()?;
+        // A form carrying attachments of a stored message (a forward, a
+        // draft opened again) is saved when sent or saved by hand only:
+        // an autosave would replace the message they are read from.
+        if element::<HtmlInputElement>("form.compose input[name=carry_uid]").is_some_and(|c| !c.value().is_empty()) {
+            return None;
+        }
+        let data = web_sys::FormData::new_with_form(&form).ok()?;
+        data.set_with_str("op", "autosave").ok()?;
+        // Files are uploaded when the message is sent or saved by hand.
+        data.delete("attachment");
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        init.set_body(&data);
+        DIRTY.with(|d| d.set(false));
+        let answer = wasm_bindgen_futures::JsFuture::from(window().fetch_with_str_and_init("/compose", &init))
+            .await
+            .ok()?
+            .dyn_into::<web_sys::Response>()
+            .ok()?;
+        if !answer.ok() {
+            DIRTY.with(|d| d.set(true));
+            return None;
+        }
+        let text = wasm_bindgen_futures::JsFuture::from(answer.text().ok()?)
+            .await
+            .ok()?
+            .as_string()?;
+        let replaces = element::<HtmlInputElement>("form.compose input[name=replaces]")?;
+        replaces.set_value(text.trim());
+        Some(())
+    }
+
+    fn schedule_autosave() {
+        if SAVING.with(|s| s.replace(true)) {
+            return;
+        }
+        set_timeout(
+            || {
+                leptos::task::spawn_local(async {
+                    if DIRTY.with(Cell::get) {
+                        let _ = autosave().await;
+                    }
+                    SAVING.with(|s| s.set(false));
+                    if DIRTY.with(Cell::get) {
+                        schedule_autosave();
+                    }
+                });
+            },
+            std::time::Duration::from_millis(AUTOSAVE_MS as u64),
+        );
+    }
+
+    pub fn keep_drafts() {
+        if DRAFTS.with(|d| d.replace(true)) {
+            return;
+        }
+        let typed = window_event_listener(leptos::ev::input, |ev| {
+            let in_compose = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .is_some_and(|e| e.closest("form.compose").ok().flatten().is_some());
+            if in_compose {
+                DIRTY.with(|d| d.set(true));
+                schedule_autosave();
+            }
+        });
+        // Sending, saving or discarding the form is leaving it on purpose.
+        let submitted = window_event_listener(leptos::ev::submit, |_| DIRTY.with(|d| d.set(false)));
+        let leaving = window_event_listener(leptos::ev::beforeunload, |ev: web_sys::BeforeUnloadEvent| {
+            if DIRTY.with(Cell::get) && compose_form().is_some() {
+                ev.prevent_default();
+                ev.set_return_value("Your message is not saved yet.");
+            }
+        });
+        // Installed once for the page's whole life.
+        std::mem::forget(typed);
+        std::mem::forget(submitted);
+        std::mem::forget(leaving);
     }
 
     fn in_text_field(ev: &KeyboardEvent) -> bool {

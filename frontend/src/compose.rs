@@ -43,12 +43,15 @@ pub fn ComposePage() -> impl IntoView {
     );
     let error = move || query.read().get("error");
     crate::browser::check_attachments();
+    crate::browser::keep_drafts();
     crate::browser::mark_hydrated();
     view! {
         <Title text="Compose · Mailroom"/>
         <main class="compose-page">
             <header class="topbar">
-                <a class="brand" href="/mail"><span class="logo">"✉"</span>" Mailroom"</a>
+                // A full page load (not the router's), so leaving asks first when
+                // the message is not saved yet.
+                <a class="brand" href="/mail" rel="external"><span class="logo">"✉"</span>" Mailroom"</a>
             </header>
             {move || error().map(|e| view! { <p class="alert error" role="alert">{e}</p> })}
             <Suspense fallback=|| view! { <p class="muted pad">"Preparing…"</p> }>
@@ -118,7 +121,7 @@ fn ComposeForm(start: ComposeStart) -> impl IntoView {
             <div class="actions">
                 <button type="submit" name="op" value="send" class="primary" id="send">"Send"</button>
                 <button type="submit" name="op" value="draft" class="ghost" id="save-draft">"Save draft"</button>
-                <a class="button ghost" href="/mail">"Discard"</a>
+                <button type="submit" name="op" value="discard" class="ghost" id="discard" formnovalidate>"Discard"</button>
             </div>
         </form>
     }

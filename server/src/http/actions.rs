@@ -318,11 +318,32 @@ pub(crate) async fn compose(State(web): State<Web>, user: SignedIn, form: Multip
     if let Err(e) = carry_attachments(&web, &user, &mut posted).await {
         return compose_again(&web, &user, &posted, &message_of(&e)).await;
     }
-    if posted.op == "draft" {
-        return match s.save_draft(p, &posted.draft, posted.replaces).await {
-            Ok((drafts, _)) => back_with(&folder_href(&drafts), "notice", "Draft saved."),
-            Err(e) => back_with("/compose", "error", &message_of(&e)),
-        };
+    match posted.op.as_str() {
+        "draft" => {
+            return match s.save_draft(p, &posted.draft, posted.replaces).await {
+                Ok((drafts, _)) => back_with(&folder_href(&drafts), "notice", "Draft saved."),
+                Err(e) => back_with("/compose", "error", &message_of(&e)),
+            };
+        }
+        // The page's own saving while one writes: the new draft's UID,
+        // which the form replaces from then on.
+        "autosave" => {
+            return match s.save_draft(p, &posted.draft, posted.replaces).await {
+                Ok((_, uid)) => uid.to_string().into_response(),
+                Err(e) => (axum::http::StatusCode::UNPROCESSABLE_ENTITY, message_of(&e)).into_response(),
+            };
+        }
+        "discard" => {
+            let notice = match posted.replaces {
+                Some(uid) => match s.discard_draft(p, uid).await {
+                    Ok(()) => "Draft discarded.",
+                    Err(e) => return back_with("/mail", "error", &message_of(&e)),
+                },
+                None => "Message discarded.",
+            };
+            return back_with("/mail", "notice", notice);
+        }
+        _ => {}
     }
     if !web.sent_forms.claim(&posted.form_id) {
         return back_with(
