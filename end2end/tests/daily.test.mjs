@@ -175,6 +175,13 @@ test('a compose error comes back on the same page with the whole message, never 
   assert.ok(await alice.locator('.carried input[name=carry]').isChecked());
   assert.match(await alice.locator('.carried').textContent(), /notes\.txt/);
 
+  // An address not finished yet: the message is still kept whole.
+  await alice.fill('#to', 'bob@');
+  await alice.click('#send');
+  await alice.waitForSelector('.alert.error:has-text("bob@")');
+  assert.equal(await alice.inputValue('#body'), text);
+  assert.equal(await alice.inputValue('#to'), 'bob@');
+
   await alice.fill('#to', 'bob@example.com');
   await alice.click('#send');
   await alice.waitForSelector('.alert.notice:has-text("Message sent to bob@example.com")');
@@ -283,6 +290,19 @@ test('the open message follows live changes: expunged elsewhere or access remove
   assert.doesNotMatch(await alice.textContent('#message-gone'), /server function/);
   await alice.click('#message-gone a');
   await row(alice, 'Bulk message 09').waitFor();
+
+  // Marked unread elsewhere while open: the live reload leaves it unread.
+  await row(alice, 'Bulk message 09').locator('a').click();
+  await alice.waitForSelector('.message .subject:has-text("Bulk message 09")');
+  await imap.command('SELECT INBOX');
+  const nine = (await imap.command('UID SEARCH SUBJECT "Bulk message 09"')).match(/^\* SEARCH (\d+)/m)[1];
+  await imap.command(`UID STORE ${nine} -FLAGS.SILENT (\\Seen)`);
+  await row(alice, 'Bulk message 09').and(alice.locator('.unread')).waitFor();
+  // A later change reaches the page too: the reloads for the first are done.
+  await imap.append('INBOX', mail({ subject: 'Marker after unread', body: 'x' }));
+  await row(alice, 'Marker after unread').waitFor();
+  await imap.command('NOOP');
+  assert.doesNotMatch(await imap.command(`UID FETCH ${nine} FLAGS`), /\\Seen/, 'the reload marked it read again');
 
   // bob reads in alice's shared folder; alice takes his access away.
   await imap.append('Team', mail({ subject: 'Team notes', body: 'For the team.' }));

@@ -83,7 +83,8 @@ mod server_side {
         fn user(&self) -> WebUser;
         fn folders(&self) -> Fut<'_, Vec<Folder>>;
         fn page(&self, mailbox: String, sort: SortKey, offset: u32, search: Option<String>) -> Fut<'_, MessagePage>;
-        fn message(&self, mailbox: String, uid: u32, remote_images: bool) -> Fut<'_, MessageView>;
+        /// A message to read; opening it (`mark_seen`) marks it `\Seen`.
+        fn message(&self, mailbox: String, uid: u32, remote_images: bool, mark_seen: bool) -> Fut<'_, MessageView>;
         fn sharing(&self, mailbox: String) -> Fut<'_, Sharing>;
         fn plan_sub_folders(&self, mailbox: String) -> Fut<'_, Vec<AclPlan>>;
         fn why(&self, mailbox: String, user: String) -> Fut<'_, RightsWhy>;
@@ -147,9 +148,10 @@ pub async fn load_message(
     mailbox: String,
     uid: u32,
     remote_images: bool,
+    mark_seen: bool,
 ) -> Result<Answer<MessageView>, ServerFnError> {
     let mail = server_side::mail()?;
-    Ok(mail.message(mailbox, uid, remote_images).await)
+    Ok(mail.message(mailbox, uid, remote_images, mark_seen).await)
 }
 
 /// An empty compose form.
@@ -171,7 +173,7 @@ pub async fn load_compose(mode: String, mailbox: String, uid: u32) -> Result<Com
     let mail = server_side::mail()?;
     let me = mail.user().address;
     let original = mail
-        .message(mailbox.clone(), uid, false)
+        .message(mailbox.clone(), uid, false, true)
         .await
         .map_err(ServerFnError::new)?;
     let mut start = ComposeStart {
@@ -180,9 +182,11 @@ pub async fn load_compose(mode: String, mailbox: String, uid: u32) -> Result<Com
     };
     if mode == "draft" {
         let folders = mail.folders().await.map_err(ServerFnError::new)?;
+        // Only a draft in one's own Drafts is replaced when saved or sent
+        // (another account's shared Drafts keep theirs).
         let in_drafts = folders
             .iter()
-            .any(|f| f.info.name == mailbox && f.info.special_use.as_deref() == Some("\\Drafts"));
+            .any(|f| f.info.name == mailbox && f.info.owner == me && f.info.special_use.as_deref() == Some("\\Drafts"));
         start.draft = draft_again(&original);
         start.replaces = (in_drafts && original.summary.draft).then_some(uid);
     } else {

@@ -67,8 +67,12 @@ mod imp {
         static DRAFTS: Cell<bool> = const { Cell::new(false) };
         /// The compose form changed since it was last saved.
         static DIRTY: Cell<bool> = const { Cell::new(false) };
-        /// An autosave is on its way.
+        /// An autosave is scheduled or on its way.
         static SAVING: Cell<bool> = const { Cell::new(false) };
+        /// An autosave's request is on its way.
+        static IN_FLIGHT: Cell<bool> = const { Cell::new(false) };
+        /// A submit that waits for that request (with its button, if any).
+        static WAITING: RefCell<Option<Option<HtmlElement>>> = const { RefCell::new(None) };
     }
 
     /// The browser's time zone (IANA name), as `Intl` resolves it.
@@ -211,12 +215,11 @@ mod imp {
         let changed = window_event_listener(leptos::ev::change, |_| {
             attachments_too_large();
         });
-        let submitted = window_event_listener(leptos::ev::submit, |ev| {
-            let compose = ev
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-                .is_some_and(|f| f.class_list().contains("compose"));
-            if compose && attachments_too_large() {
+        let submitted = window_event_listener(leptos::ev::submit, |ev: web_sys::SubmitEvent| {
+            let discard = ev
+                .submitter()
+                .is_some_and(|b| b.get_attribute("value").as_deref() == Some("discard"));
+            if submits_compose(&ev) && !discard && attachments_too_large() {
                 ev.prevent_default();
             }
         });
@@ -233,39 +236,62 @@ mod imp {
     }
 
     /// Posts the form as `op=autosave`; the answer is the draft's new UID
-    /// in Drafts, which the form replaces from then on.
-    async fn autosave() -> Option<()> {
-        let form = compose_form()?;
+    /// in Drafts, which the form replaces from then on. True once saved.
+    async fn autosave() -> bool {
+        let Some(form) = compose_form() else {
+            // The compose page was left (inside the app): nothing to save.
+            DIRTY.with(|d| d.set(false));
+            return false;
+        };
         // A form carrying attachments of a stored message (a forward, a
         // draft opened again) is saved when sent or saved by hand only:
         // an autosave would replace the message they are read from.
         if element::<HtmlInputElement>("form.compose input[name=carry_uid]").is_some_and(|c| !c.value().is_empty()) {
-            return None;
+            return false;
         }
-        let data = web_sys::FormData::new_with_form(&form).ok()?;
-        data.set_with_str("op", "autosave").ok()?;
+        let Ok(data) = web_sys::FormData::new_with_form(&form) else {
+            return false;
+        };
+        let _ = data.set_with_str("op", "autosave");
         // Files are uploaded when the message is sent or saved by hand.
         data.delete("attachment");
         let init = web_sys::RequestInit::new();
         init.set_method("POST");
         init.set_body(&data);
         DIRTY.with(|d| d.set(false));
-        let answer = wasm_bindgen_futures::JsFuture::from(window().fetch_with_str_and_init("/compose", &init))
+        IN_FLIGHT.with(|f| f.set(true));
+        let uid = post_for_uid(&init).await;
+        IN_FLIGHT.with(|f| f.set(false));
+        match uid {
+            Some(uid) => {
+                if let Some(replaces) = element::<HtmlInputElement>("form.compose input[name=replaces]") {
+                    replaces.set_value(&uid.to_string());
+                }
+            }
+            // Not saved (signed out, an error): still unsaved, not retried
+            // until the next change.
+            None => DIRTY.with(|d| d.set(true)),
+        }
+        // A submit that waited for this save goes on now, with the new UID.
+        if let Some(submitter) = WAITING.with(|w| w.take()) {
+            let _ = form.request_submit_with_submitter(submitter.as_ref());
+        }
+        uid.is_some()
+    }
+
+    /// The UID an autosave answered: only a number from `/compose` itself
+    /// (a redirect to the sign-in page answers 200 too).
+    async fn post_for_uid(init: &web_sys::RequestInit) -> Option<u32> {
+        let answer = wasm_bindgen_futures::JsFuture::from(window().fetch_with_str_and_init("/compose", init))
             .await
             .ok()?
             .dyn_into::<web_sys::Response>()
             .ok()?;
-        if !answer.ok() {
-            DIRTY.with(|d| d.set(true));
+        if !answer.ok() || answer.redirected() {
             return None;
         }
-        let text = wasm_bindgen_futures::JsFuture::from(answer.text().ok()?)
-            .await
-            .ok()?
-            .as_string()?;
-        let replaces = element::<HtmlInputElement>("form.compose input[name=replaces]")?;
-        replaces.set_value(text.trim());
-        Some(())
+        let text = wasm_bindgen_futures::JsFuture::from(answer.text().ok()?).await.ok()?;
+        text.as_string()?.trim().parse().ok()
     }
 
     fn schedule_autosave() {
@@ -275,11 +301,10 @@ mod imp {
         set_timeout(
             || {
                 leptos::task::spawn_local(async {
-                    if DIRTY.with(Cell::get) {
-                        let _ = autosave().await;
-                    }
+                    let saved = DIRTY.with(Cell::get) && autosave().await;
                     SAVING.with(|s| s.set(false));
-                    if DIRTY.with(Cell::get) {
+                    // Typed on while it was saved: save again.
+                    if saved && DIRTY.with(Cell::get) {
                         schedule_autosave();
                     }
                 });
@@ -302,8 +327,20 @@ mod imp {
                 schedule_autosave();
             }
         });
-        // Sending, saving or discarding the form is leaving it on purpose.
-        let submitted = window_event_listener(leptos::ev::submit, |_| DIRTY.with(|d| d.set(false)));
+        let submitted = window_event_listener(leptos::ev::submit, |ev: web_sys::SubmitEvent| {
+            if !submits_compose(&ev) || ev.default_prevented() {
+                return;
+            }
+            // An autosave on its way would replace the draft after this
+            // form is sent or saved: the form waits for it, then goes on.
+            if IN_FLIGHT.with(Cell::get) {
+                ev.prevent_default();
+                WAITING.with(|w| w.replace(Some(ev.submitter())));
+                return;
+            }
+            // Sending, saving or discarding the form is leaving it on purpose.
+            DIRTY.with(|d| d.set(false));
+        });
         let leaving = window_event_listener(leptos::ev::beforeunload, |ev: web_sys::BeforeUnloadEvent| {
             if DIRTY.with(Cell::get) && compose_form().is_some() {
                 ev.prevent_default();
@@ -314,6 +351,12 @@ mod imp {
         std::mem::forget(typed);
         std::mem::forget(submitted);
         std::mem::forget(leaving);
+    }
+
+    fn submits_compose(ev: &web_sys::SubmitEvent) -> bool {
+        ev.target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .is_some_and(|f| f.class_list().contains("compose"))
     }
 
     fn in_text_field(ev: &KeyboardEvent) -> bool {

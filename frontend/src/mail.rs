@@ -28,15 +28,26 @@ pub fn MailPage() -> impl IntoView {
         |(v, _)| async move { answer(load_page(v.mailbox, v.sort, v.page, v.search).await) },
     );
     // The open message follows live changes too: expunged elsewhere, or
-    // its folder's rights changed, the reader says so at once.
+    // its folder's rights changed, the reader says so at once. Opening it
+    // marks it read; reloading it for a change does not (someone may have
+    // marked it unread meanwhile).
+    // In the browser the message shown at hydration came with the page
+    // (the server opened it), so it counts as opened already.
+    let shown = view_state.with_untracked(|v| v.uid.map(|uid| (v.mailbox.clone(), uid)));
+    let opened = StoredValue::new(if cfg!(feature = "hydrate") { shown } else { None });
     let message = Resource::new(
         move || {
             let v = view_state.get();
             (v.mailbox, v.uid, v.images, refresh.get())
         },
-        |(mailbox, uid, images, _)| async move {
+        move |(mailbox, uid, images, _)| async move {
             match uid {
-                Some(uid) => answer(load_message(mailbox, uid, images).await).map(Some),
+                Some(uid) => {
+                    let this = Some((mailbox.clone(), uid));
+                    let again = opened.with_value(|o| *o == this);
+                    opened.set_value(this);
+                    answer(load_message(mailbox, uid, images, !again).await).map(Some)
+                }
                 None => Ok(None),
             }
         },
@@ -299,7 +310,9 @@ fn FolderTree(sidebar: Sidebar, current: String) -> impl IntoView {
     view! {
         <Title text=title/>
         <nav class="folders" aria-label="Folders" data-unread=total_unread>
-            <a class="button primary compose-button" href="/compose" id="compose"><Icon name="drafts"/>"Compose"</a>
+            // Compose is a page of its own (a full load), so that leaving it
+            // with unsaved text is always asked about.
+            <a class="button primary compose-button" href="/compose" id="compose" rel="external"><Icon name="drafts"/>"Compose"</a>
             {sections}
             <form class="new-folder" method="post" action="/folders">
                 <input type="hidden" name="op" value="create"/>
@@ -368,6 +381,11 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
         .map(|m| row(m, &view_state, now_utc, &now, selection, outgoing))
         .collect_view();
     let listed: Vec<u32> = page.messages.iter().map(|m| m.uid).collect();
+    // The folder's own count (a search's total counts only what it found).
+    let in_folder = folders
+        .iter()
+        .find(|f| f.info.name == mailbox)
+        .map_or(total, |f| f.counts.messages);
     let all_ticked = {
         let listed = listed.clone();
         move || !listed.is_empty() && listed.iter().all(|u| selection.contains(*u))
@@ -378,7 +396,7 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
             <h1 class="folder-title">{title}</h1>
             <span class="muted small">{if total == 0 { "No messages".to_owned() } else { format!("{first}–{last} of {total}") }}</span>
             <a class="small sharing-link" href=share_href(&mailbox) id="sharing-link">"Sharing"</a>
-            {(can_rename || can_create).then(|| view! { <FolderManage mailbox=mailbox.clone() messages=total can_rename can_create/> }.into_any())}
+            {(can_rename || can_create).then(|| view! { <FolderManage mailbox=mailbox.clone() messages=in_folder can_rename can_create/> }.into_any())}
         </div>
         <form id="list-form" method="post" action="/actions">
             <input type="hidden" name="mailbox" value=mailbox.clone()/>
@@ -611,10 +629,10 @@ fn Reader(message: MessageView, view_state: MailView) -> impl IntoView {
                 <dt>"Date"</dt><dd>{long_date(s.date, &s.local)}</dd>
             </dl>
             <div class="actions" role="toolbar">
-                {s.draft.then(|| view! { <a class="button primary" id="edit-draft" href=reply("draft")>"✎ Edit draft"</a> })}
-                <a class="button" id="reply" href=reply("reply")>"↩ Reply"</a>
-                <a class="button ghost" id="reply-all" href=reply("all")>"Reply all"</a>
-                <a class="button ghost" id="forward" href=reply("forward")>"Forward ➜"</a>
+                {s.draft.then(|| view! { <a class="button primary" id="edit-draft" href=reply("draft") rel="external">"✎ Edit draft"</a> })}
+                <a class="button" id="reply" href=reply("reply") rel="external">"↩ Reply"</a>
+                <a class="button ghost" id="reply-all" href=reply("all") rel="external">"Reply all"</a>
+                <a class="button ghost" id="forward" href=reply("forward") rel="external">"Forward ➜"</a>
                 <form method="post" action="/actions" class="inline">
                     <input type="hidden" name="mailbox" value=mailbox.clone()/>
                     <input type="hidden" name="uid" value=uid/>

@@ -195,14 +195,6 @@ impl SentForms {
         }
         true
     }
-
-    /// Sending failed: the form may be sent again.
-    fn release(&self, id: &str) {
-        let mut guard = self.0.lock().expect("sent forms");
-        let (set, order) = &mut *guard;
-        set.remove(id);
-        order.retain(|o| o != id);
-    }
 }
 
 /// The compose form as posted (multipart, with its files).
@@ -315,6 +307,16 @@ pub(crate) async fn compose(State(web): State<Web>, user: SignedIn, form: Multip
         Err(e) => return back_with("/compose", "error", &message_of(&e)),
     };
     let (s, p) = (&web.service, &user.principal);
+    if posted.op == "discard" {
+        let notice = match posted.replaces {
+            Some(uid) => match s.discard_draft(p, uid).await {
+                Ok(()) => "Draft discarded.",
+                Err(e) => return back_with("/mail", "error", &message_of(&e)),
+            },
+            None => "Message discarded.",
+        };
+        return back_with("/mail", "notice", notice);
+    }
     if let Err(e) = carry_attachments(&web, &user, &mut posted).await {
         return compose_again(&web, &user, &posted, &message_of(&e)).await;
     }
@@ -333,23 +335,13 @@ pub(crate) async fn compose(State(web): State<Web>, user: SignedIn, form: Multip
                 Err(e) => (axum::http::StatusCode::UNPROCESSABLE_ENTITY, message_of(&e)).into_response(),
             };
         }
-        "discard" => {
-            let notice = match posted.replaces {
-                Some(uid) => match s.discard_draft(p, uid).await {
-                    Ok(()) => "Draft discarded.",
-                    Err(e) => return back_with("/mail", "error", &message_of(&e)),
-                },
-                None => "Message discarded.",
-            };
-            return back_with("/mail", "notice", notice);
-        }
         _ => {}
     }
     if !web.sent_forms.claim(&posted.form_id) {
         return back_with(
             "/mail",
             "notice",
-            "This message was sent already; it was not sent again.",
+            "This form was sent already, so it was not sent again: see Sent (or Drafts, if sending failed).",
         );
     }
     let answers = posted.answers_uid.map(|uid| (posted.answers_box.as_str(), uid));
@@ -362,9 +354,8 @@ pub(crate) async fn compose(State(web): State<Web>, user: SignedIn, form: Multip
             }
             back_with("/mail", "notice", &format!("Message sent to {}.", to.join(", ")))
         }
-        Err(e) => {
-            web.sent_forms.release(&posted.form_id);
-            compose_again(&web, &user, &posted, &message_of(&e)).await
-        }
+        // The form stays claimed: some recipients may have it already, and
+        // the form comes back from the kept draft under a new name.
+        Err(e) => compose_again(&web, &user, &posted, &message_of(&e)).await,
     }
 }

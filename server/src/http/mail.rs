@@ -107,10 +107,10 @@ impl Mail for WebMail {
         })
     }
 
-    fn message(&self, mailbox: String, uid: u32, remote_images: bool) -> Fut<'_, MessageView> {
+    fn message(&self, mailbox: String, uid: u32, remote_images: bool, mark_seen: bool) -> Fut<'_, MessageView> {
         Box::pin(async move {
             self.service
-                .read_message(&self.principal, &mailbox, uid, remote_images)
+                .read_message(&self.principal, &mailbox, uid, remote_images, mark_seen)
                 .await
                 .map(|mut message| {
                     message.summary.local = self.local(message.summary.date);

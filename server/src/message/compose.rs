@@ -56,15 +56,25 @@ pub fn compose(from: &str, draft: &Draft, date: i64, id_domain: &str) -> Result<
 }
 
 /// Builds a draft to keep: like [`compose`], but with its Bcc header, so
-/// the draft opens again with them.
+/// the draft opens again with them, and with an address field that is not
+/// (yet) valid kept as typed — a draft must never be lost to a typo.
 pub fn compose_draft(from: &str, draft: &Draft, date: i64, id_domain: &str) -> Result<Composed, String> {
     build(from, draft, date, id_domain, true)
 }
 
-fn build(from: &str, draft: &Draft, date: i64, id_domain: &str, keep_bcc: bool) -> Result<Composed, String> {
-    let to = parse_recipients(&draft.to)?;
-    let cc = parse_recipients(&draft.cc)?;
-    let bcc = parse_recipients(&draft.bcc)?;
+fn build(from: &str, draft: &Draft, date: i64, id_domain: &str, keeping: bool) -> Result<Composed, String> {
+    let mut as_typed = Vec::new();
+    let mut field = |name: &'static str, text: &str| match parse_recipients(text) {
+        Err(_) if keeping => {
+            // On one line, so nothing typed can add a header.
+            as_typed.push((name, text.replace(['\r', '\n'], " ")));
+            Ok(Vec::new())
+        }
+        parsed => parsed,
+    };
+    let to = field("To", &draft.to)?;
+    let cc = field("Cc", &draft.cc)?;
+    let bcc = field("Bcc", &draft.bcc)?;
     let id = format!("{:016x}.{date}@{id_domain}", rand::random::<u64>());
     let mut builder = MessageBuilder::new()
         .from(Address::new_address(None::<String>, from.to_owned()))
@@ -78,8 +88,11 @@ fn build(from: &str, draft: &Draft, date: i64, id_domain: &str, keep_bcc: bool) 
     if !cc.is_empty() {
         builder = builder.cc(address_list(&cc));
     }
-    if keep_bcc && !bcc.is_empty() {
+    if keeping && !bcc.is_empty() {
         builder = builder.bcc(address_list(&bcc));
+    }
+    for (name, text) in as_typed {
+        builder = builder.header(name, mail_builder::headers::raw::Raw::new(text));
     }
     let ids = |s: &str| -> Vec<String> {
         s.split_whitespace()
@@ -159,5 +172,26 @@ mod tests {
     fn bad_addresses_are_refused() {
         assert!(parse_recipients("not an address").is_err());
         assert!(parse_recipients("").expect("empty is fine").is_empty());
+    }
+
+    #[test]
+    fn a_draft_keeps_an_address_not_finished_yet() {
+        let draft = Draft {
+            to: "bob@".into(),
+            cc: "carol@example.com".into(),
+            bcc: "half\r\nX-Injected: yes".into(),
+            ..Draft::default()
+        };
+        assert!(compose("alice@example.com", &draft, 1_800_000_000, "example.com").is_err());
+        let kept = compose_draft("alice@example.com", &draft, 1_800_000_000, "example.com").expect("kept");
+        let mail = mailparse::parse_mail(&kept.bytes).expect("parses");
+        use mailparse::MailHeaderMap;
+        assert_eq!(mail.headers.get_first_value("To").as_deref(), Some("bob@"));
+        assert_eq!(
+            mail.headers.get_first_value("Bcc").as_deref(),
+            Some("half  X-Injected: yes")
+        );
+        assert!(mail.headers.get_first_value("X-Injected").is_none());
+        assert_eq!(kept.recipients, ["carol@example.com"]);
     }
 }

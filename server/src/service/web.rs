@@ -174,7 +174,14 @@ impl Service {
 
     /// A message to read (needs `r`); opening it marks it `\Seen` where
     /// the principal has `s`.
-    pub async fn read_message(&self, p: &Principal, name: &str, uid: u32, allow_remote: bool) -> Result<MessageView> {
+    pub async fn read_message(
+        &self,
+        p: &Principal,
+        name: &str,
+        uid: u32,
+        allow_remote: bool,
+        mark_seen: bool,
+    ) -> Result<MessageView> {
         let m = self.open(p, name).await?;
         m.require(Right::Read, "read it")?;
         let gone = || Error::NotFound(format!("no message with UID {uid} in {name}"));
@@ -184,7 +191,7 @@ impl Service {
             .await?
             .ok_or_else(gone)?;
         let raw = self.store.content(&row.blob_hash).await?.ok_or_else(gone)?;
-        if !row.flags.contains(SystemFlag::Seen) && m.rights.contains(Right::Seen) {
+        if mark_seen && !row.flags.contains(SystemFlag::Seen) && m.rights.contains(Right::Seen) {
             self.store_flags(p, name, &[uid], FlagOp::Add, &one_flag(SystemFlag::Seen))
                 .await?;
             row.flags.insert(SystemFlag::Seen);
