@@ -511,3 +511,99 @@ test('composing saves a draft by itself, warns before leaving unsaved text, and 
   assert.equal(await count('Drafts'), drafts, 'Discard left the draft');
   await page.context().close();
 });
+
+test('delete, move and flag can be undone for a few seconds; what destroys mail asks first', async () => {
+  for (const n of [1, 2, 3]) await imap.append('INBOX', mail({ subject: `Undo me ${n}`, body: 'x' }));
+  const page = await signIn(browser, server, 'alice');
+  await row(page, 'Undo me 3').waitFor();
+
+  // Delete, then Undo: back in the INBOX, not in Trash.
+  await box(page, 'Undo me 1').check();
+  await page.click('#list-form button[value=delete]');
+  await page.waitForSelector('.alert.notice:has-text("Deleted 1 message (moved to Trash)")');
+  await shot(page, '37-undo');
+  await page.click('#undo button');
+  await page.waitForSelector('.alert.notice:has-text("Undone")');
+  await row(page, 'Undo me 1').waitFor();
+  assert.deepEqual((await subjectsWhere('SUBJECT "Undo me"')).length, 3);
+  assert.deepEqual(await subjectsWhere('SUBJECT "Undo me"', 'Trash'), []);
+
+  // Move, then Undo.
+  await box(page, 'Undo me 2').check();
+  await page.selectOption('#list-form select[name=target]', 'Trash');
+  await page.click('#list-form button[value=move]');
+  await page.waitForSelector('.alert.notice:has-text("Moved 1 message to Trash")');
+  await page.click('#undo button');
+  await page.waitForSelector('.alert.notice:has-text("Undone")');
+  assert.deepEqual(await subjectsWhere('SUBJECT "Undo me 2"'), ['Undo me 2']);
+
+  // Flag, then Undo: only what the flag changed is unflagged.
+  await box(page, 'Undo me 3').check();
+  await page.click('#list-form button[value=flag]');
+  await page.waitForSelector('.alert.notice:has-text("Flagged 1 message")');
+  await page.click('#undo button');
+  await page.waitForSelector('.alert.notice:has-text("Undone: Unflagged")');
+  assert.deepEqual(await subjectsWhere('FLAGGED SUBJECT "Undo me"'), []);
+
+  // Undo is offered for a few seconds only.
+  await box(page, 'Undo me 3').check();
+  await page.click('#list-form button[value=flag]');
+  await page.waitForSelector('#undo');
+  await page.waitForSelector('#undo', { state: 'detached', timeout: 20000 });
+
+  // In Trash, a delete is for good: it takes a second click.
+  await box(page, 'Undo me 3').check();
+  await page.click('#list-form button[value=delete]');
+  await page.waitForSelector('.alert.notice:has-text("Deleted 1 message")');
+  await page.click('.folders a[data-folder=Trash]');
+  await row(page, 'Undo me 3').waitFor();
+  assert.equal(await page.locator('#list-form button[value=delete]').count(), 0, 'one click deletes for good');
+  await box(page, 'Undo me 3').check();
+  await page.click('#delete-forever > summary');
+  await page.click('#delete-forever button[value=delete-forever]');
+  await page.waitForSelector('.alert.notice:has-text("Deleted 1 message for good")');
+  assert.deepEqual(await subjectsWhere('SUBJECT "Undo me 3"', 'Trash'), []);
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
+test('delete or flag in the reader moves on to the next message', async () => {
+  for (const n of [1, 2, 3]) await imap.append('INBOX', mail({ subject: `Read on ${n}`, body: `Text ${n}.` }));
+  const page = await signIn(browser, server, 'alice');
+  await row(page, 'Read on 3').locator('a').click();
+  await page.waitForSelector('.message .subject:has-text("Read on 3")');
+  await page.click('.message button[value=flag]');
+  await page.waitForSelector('.alert.notice:has-text("Flagged 1 message")');
+  await page.waitForSelector('.message .subject:has-text("Read on 2")');
+  await page.click('.message #delete');
+  await page.waitForSelector('.alert.notice:has-text("Deleted 1 message")');
+  await page.waitForSelector('.message .subject:has-text("Read on 1")');
+  assert.deepEqual(await subjectsWhere('FLAGGED SUBJECT "Read on"'), ['Read on 3']);
+  assert.deepEqual(await subjectsWhere('SUBJECT "Read on 2"', 'Trash'), ['Read on 2']);
+  await page.context().close();
+});
+
+test('deleting an account and a rule that discards everything take a confirming click', async () => {
+  const admin = await signIn(browser, server, 'admin');
+  await admin.goto(`${server.web}/admin`);
+  await hydrated(admin);
+  const dave = admin.locator('tr', { hasText: 'dave@example.com' });
+  assert.equal(await dave.locator('button[value=delete_account]').isVisible(), false, 'one click deletes an account');
+  await dave.locator('.delete-account > summary').click();
+  await dave.locator('button[value=delete_account]').click();
+  await admin.waitForSelector('.alert.notice:has-text("Account dave@example.com deleted")');
+
+  await admin.goto(`${server.web}/rules`);
+  await hydrated(admin);
+  await admin.fill('input[name=name]', 'Drop it all');
+  await admin.selectOption('select[name=action] >> nth=0', 'discard');
+  await admin.click('button[value=save]');
+  await admin.waitForSelector('.alert.error:has-text("discard every incoming message")');
+  assert.equal(await admin.locator('#rules td:has-text("Drop it all")').count(), 0);
+  await admin.fill('input[name=name]', 'Drop it all');
+  await admin.selectOption('select[name=action] >> nth=0', 'discard');
+  await admin.check('#confirm-discard input');
+  await admin.click('button[value=save]');
+  await admin.waitForSelector('.alert.notice:has-text("Rule “Drop it all” added.")');
+  await admin.context().close();
+});

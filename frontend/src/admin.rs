@@ -176,7 +176,15 @@ fn Accounts(accounts: Vec<AccountView>) -> impl IntoView {
                             <button type="submit" name="op" value="reset_password" class="ghost">"Reset password"</button>
                         </form>
                         {admin_toggle}
-                        {admin_button("delete_account", vec![("address", address.clone())], "Delete account", true)}
+                        <details class="confirm inline-confirm delete-account">
+                            <summary class="ghost danger">"Delete account…"</summary>
+                            <form method="post" action="/admin" class="inline">
+                                <input type="hidden" name="address" value=address.clone()/>
+                                <input type="hidden" name="confirmed" value="1"/>
+                                <span class="small">{format!("{address} and all its mail will be gone for good. ")}</span>
+                                <button type="submit" name="op" value="delete_account" class="danger">"Delete account"</button>
+                            </form>
+                        </details>
                     </td>
                 </tr>
             }

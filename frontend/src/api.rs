@@ -9,8 +9,8 @@
 
 use leptos::prelude::*;
 use mailroom_shared::dto::{
-    AccountFolder, AclPlan, AdminView, AttachmentInfo, Draft, Folder, MessagePage, MessageView, RightsWhy, Sharing,
-    SortKey, WebUser,
+    AccountFolder, AclPlan, AdminView, AttachmentInfo, Draft, Folder, MessagePage, MessageView, RightsWhy, Settings,
+    Sharing, SortKey, WebUser,
 };
 use mailroom_shared::rules::RulesPage;
 use serde::{Deserialize, Serialize};
@@ -49,6 +49,8 @@ pub struct ComposeStart {
     /// Names this form once: the server sends a form only once, whatever
     /// the Back button or a double click posts again.
     pub form_id: String,
+    /// The addresses the user may send from (a choice when more than one).
+    pub identities: Vec<String>,
 }
 
 /// The sharing page: the mailbox's sharing, and what was asked on it.
@@ -72,7 +74,8 @@ mod server_side {
 
     use leptos::prelude::*;
     use mailroom_shared::dto::{
-        AccountFolder, AclPlan, AdminView, Folder, MessagePage, MessageView, RightsWhy, Sharing, SortKey, WebUser,
+        AccountFolder, AclPlan, AdminView, Folder, MessagePage, MessageView, RightsWhy, Settings, Sharing, SortKey,
+        WebUser,
     };
     use mailroom_shared::rules::RulesPage;
 
@@ -95,6 +98,7 @@ mod server_side {
         fn rules(&self, scope: String) -> Fut<'_, RulesPage>;
         /// A fresh, unguessable name for a compose form.
         fn form_id(&self) -> String;
+        fn settings(&self) -> Fut<'_, Settings>;
     }
 
     /// What the server puts into a signed-in request's extensions.
@@ -154,14 +158,40 @@ pub async fn load_message(
     Ok(mail.message(mailbox, uid, remote_images, mark_seen).await)
 }
 
+/// The text a new message starts with: the signature, after `-- `.
+pub fn signed(body: &str, signature: &str) -> String {
+    match signature.trim().is_empty() {
+        true => body.to_owned(),
+        false => format!("\n\n-- \n{}{body}", signature.trim_end()),
+    }
+}
+
+/// A compose form's start for the signed-in user: their identities, a
+/// fresh form id, and the signature (for what `signs`).
+#[cfg(feature = "ssr")]
+async fn compose_start(
+    mail: &std::sync::Arc<dyn server_side::Mail>,
+    draft: Draft,
+    signs: bool,
+) -> Result<ComposeStart, ServerFnError> {
+    let settings = mail.settings().await.map_err(ServerFnError::new)?;
+    let body = match signs {
+        true => signed(&draft.body, &settings.signature),
+        false => draft.body.clone(),
+    };
+    Ok(ComposeStart {
+        draft: Draft { body, ..draft },
+        form_id: mail.form_id(),
+        identities: settings.identities,
+        ..ComposeStart::default()
+    })
+}
+
 /// An empty compose form.
 #[server]
 pub async fn new_compose() -> Result<ComposeStart, ServerFnError> {
     let mail = server_side::mail()?;
-    Ok(ComposeStart {
-        form_id: mail.form_id(),
-        ..ComposeStart::default()
-    })
+    compose_start(&mail, Draft::default(), true).await
 }
 
 /// The compose form's start from a stored message: a reply, reply-all or
@@ -176,10 +206,7 @@ pub async fn load_compose(mode: String, mailbox: String, uid: u32) -> Result<Com
         .message(mailbox.clone(), uid, false, true)
         .await
         .map_err(ServerFnError::new)?;
-    let mut start = ComposeStart {
-        form_id: mail.form_id(),
-        ..ComposeStart::default()
-    };
+    let mut start = compose_start(&mail, Draft::default(), false).await?;
     if mode == "draft" {
         let folders = mail.folders().await.map_err(ServerFnError::new)?;
         // Only a draft in one's own Drafts is replaced when saved or sent
@@ -191,7 +218,7 @@ pub async fn load_compose(mode: String, mailbox: String, uid: u32) -> Result<Com
         start.replaces = (in_drafts && original.summary.draft).then_some(uid);
     } else {
         let mode = ReplyMode::parse(&mode).ok_or_else(|| ServerFnError::new("unknown compose mode"))?;
-        start.draft = draft_for(mode, &me, &original);
+        start = compose_start(&mail, draft_for(mode, &me, &original), true).await?;
         if mode != ReplyMode::Forward {
             start.answers = Some((mailbox, uid));
             return Ok(start);
@@ -233,6 +260,12 @@ pub async fn load_account_folders(account: String) -> Result<Vec<AccountFolder>,
 pub async fn load_admin() -> Result<AdminView, ServerFnError> {
     let mail = server_side::mail()?;
     mail.admin().await.map_err(ServerFnError::new)
+}
+
+#[server]
+pub async fn load_settings() -> Result<Settings, ServerFnError> {
+    let mail = server_side::mail()?;
+    mail.settings().await.map_err(ServerFnError::new)
 }
 
 #[server]

@@ -96,15 +96,31 @@ fn ComposeForm(start: ComposeStart) -> impl IntoView {
         })
         .collect_view();
     let replaces = start.replaces.map(|u| u.to_string()).unwrap_or_default();
+    let from = match start.identities.len() > 1 {
+        true => {
+            let chosen = d.from.clone();
+            let options = start
+                .identities
+                .into_iter()
+                .map(|a| {
+                    let selected = a.eq_ignore_ascii_case(&chosen);
+                    view! { <option value=a.clone() selected=selected>{a.clone()}</option> }
+                })
+                .collect_view();
+            view! { <label>"From" <select name="from" id="from">{options}</select></label> }.into_any()
+        }
+        false => view! { <input type="hidden" name="from" value=d.from.clone()/> }.into_any(),
+    };
     view! {
         <form class="compose" method="post" action="/compose" enctype="multipart/form-data">
             <h1>{heading}</h1>
+            {from}
             <label>"To" <input type="text" name="to" id="to" value=d.to placeholder="name@example.com, …" autocomplete="off"/></label>
             <label>"Cc" <input type="text" name="cc" id="cc" value=d.cc autocomplete="off"/></label>
             <label>"Bcc" <input type="text" name="bcc" id="bcc" value=d.bcc autocomplete="off"
                 title="Receive a copy without the others seeing them"/></label>
             <label>"Subject" <input type="text" name="subject" id="subject" value=d.subject/></label>
-            <textarea name="body" id="body" rows="16" aria-label="Message">{d.body}</textarea>
+            <textarea name="body" id="body" rows="16" aria-label="Message">{crate::page::textarea_text(d.body)}</textarea>
             <input type="hidden" name="in_reply_to" value=d.in_reply_to/>
             <input type="hidden" name="references" value=d.references/>
             <input type="hidden" name="answers_box" value=answers_box/>

@@ -20,6 +20,7 @@ mod login;
 mod mail;
 mod page;
 mod rules;
+mod settings;
 mod sharing;
 pub mod url;
 
@@ -63,6 +64,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/browse") view=sharing::BrowsePage/>
                 <Route path=path!("/admin") view=admin::AdminPage/>
                 <Route path=path!("/rules") view=rules::RulesPageView/>
+                <Route path=path!("/settings") view=settings::SettingsPage/>
             </Routes>
         </Router>
     }

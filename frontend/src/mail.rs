@@ -72,7 +72,7 @@ pub fn MailPage() -> impl IntoView {
                 })}
             </Transition>
             <section class="list" aria-label="Messages">
-                {move || notice().map(|n| view! { <p class="alert notice" role="status">{n}</p> })}
+                {move || notice().map(|n| view! { <div class="alert notice" role="status">{n}<UndoButton view_state=view_state.get()/></div> }.into_any())}
                 {move || error().map(|e| view! { <p class="alert error" role="alert">{e}</p> })}
                 {move || selection.gone_notice().map(|n| view! { <p class="alert notice" role="status" id="selection-gone">{n}</p> })}
                 <Transition fallback=|| view! { <p class="muted pad">"Loading messages…"</p> }>
@@ -99,7 +99,13 @@ pub fn MailPage() -> impl IntoView {
                 <Transition fallback=|| view! { <p class="muted pad">"Opening…"</p> }>
                     {move || Suspend::new(async move {
                         match message.await {
-                            Ok(Some(m)) => view! { <Reader message=m view_state=view_state.get_untracked()/> }.into_any(),
+                            Ok(Some(m)) => {
+                                let listed = page.await.map(|p| p.messages).unwrap_or_default();
+                                let folders = sidebar.await.map(|s| s.folders).unwrap_or_default();
+                                let after = next_after(&listed, m.uid);
+                                let for_good = deletes_for_good(&view_state.get_untracked().mailbox, &folders);
+                                view! { <Reader message=m view_state=view_state.get_untracked() after for_good/> }.into_any()
+                            }
                             Ok(None) => view! { <div class="empty-reader"><span class="logo big"><Icon name="mail"/></span><p>"Choose a message to read it."</p><p class="muted small">"Shortcuts: j/k next and previous · c compose · r reply · a reply all · f forward · # delete · / search"</p></div> }.into_any(),
                             Err(e) => view! {
                                 <div class="pad" id="message-gone">
@@ -114,6 +120,61 @@ pub fn MailPage() -> impl IntoView {
             </section>
         </div>
     }
+}
+
+/// How long *Undo* is offered after an action, once the page runs.
+const UNDO_SECONDS: u64 = 10;
+
+/// *Undo* for the action just done (delete, move, flag, read): the
+/// server named the action that takes it back in the URL; this posts it.
+/// Offered for a few seconds, as mail clients do.
+#[component]
+fn UndoButton(view_state: MailView) -> impl IntoView {
+    let query = use_query_map();
+    let q = query.get_untracked();
+    let op = q.get("undo")?;
+    let mailbox = q.get("undo_box")?;
+    let target = q.get("undo_to").unwrap_or_default();
+    let uids: Vec<u32> = q
+        .get("undo_uid")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|u| u.parse().ok())
+        .collect();
+    if uids.is_empty() {
+        return None;
+    }
+    let offered = RwSignal::new(true);
+    Effect::new(move |_| {
+        set_timeout(move || offered.set(false), std::time::Duration::from_secs(UNDO_SECONDS));
+    });
+    let back = view_state.list().href();
+    let hidden = uids
+        .into_iter()
+        .map(|uid| view! { <input type="hidden" name="uid" value=uid/> })
+        .collect_view();
+    Some(view! {
+        <Show when=move || offered.get()>
+            <form method="post" action="/actions" class="inline undo" id="undo">
+                <input type="hidden" name="mailbox" value=mailbox.clone()/>
+                <input type="hidden" name="op" value=op.clone()/>
+                <input type="hidden" name="target" value=target.clone()/>
+                <input type="hidden" name="back" value=back.clone()/>
+                <input type="hidden" name="undoing" value="1"/>
+                {hidden.clone()}
+                " "<button type="submit" class="link-button">"Undo"</button>
+            </form>
+        </Show>
+    })
+}
+
+/// Whether deleting from `mailbox` is for good: it is the user's own
+/// Trash, or they have none (elsewhere a delete moves mail to Trash).
+fn deletes_for_good(mailbox: &str, folders: &[Folder]) -> bool {
+    folders
+        .iter()
+        .find(|f| !f.info.name.starts_with('~') && f.info.special_use.as_deref() == Some("\\Trash"))
+        .is_none_or(|trash| trash.info.name == mailbox)
 }
 
 /// The messages ticked in the list, by UID — never by row position: a
@@ -323,6 +384,7 @@ fn FolderTree(sidebar: Sidebar, current: String) -> impl IntoView {
                 <input type="text" name="account" placeholder="~name: open another user's folders" aria-label="Open another user's folders" required/>
                 <button type="submit" class="ghost" title="Open">"→"</button>
             </form>
+            <a class="admin-link small" href="/settings" id="settings-link">"Settings"</a>
             <a class="admin-link small" href="/rules" id="rules-link">"Rules for incoming mail"</a>
             {admin.then(|| view! { <a class="admin-link small" href="/admin" id="admin-link">"Server administration"</a> })}
             <p class="me muted small">{user}</p>
@@ -412,8 +474,15 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
                 {may(rights, &[Right::Write]).then(|| view! {
                     <button name="op" value="flag" class="ghost">"★ Flag"</button>
                 })}
-                {may(rights, &[Right::DeleteMessage, Right::Expunge]).then(|| view! {
-                    <button name="op" value="delete" class="ghost danger">"Delete"</button>
+                {may(rights, &[Right::DeleteMessage, Right::Expunge]).then(|| match deletes_for_good(&mailbox, &folders) {
+                    false => view! { <button name="op" value="delete" class="ghost danger">"Delete"</button> }.into_any(),
+                    true => view! {
+                        <details class="confirm inline-confirm" id="delete-forever">
+                            <summary class="ghost danger">"Delete forever…"</summary>
+                            <span class="small">"The ticked messages will be gone for good. "</span>
+                            <button name="op" value="delete-forever" class="danger">"Delete forever"</button>
+                        </details>
+                    }.into_any(),
                 })}
                 <MoveControls mailbox=mailbox.clone() folders rights/>
                 <span class="sort muted small">"Sort: " {sort_link(SortKey::Date, "date")} " " {sort_link(SortKey::Sender, "sender")} " " {sort_link(SortKey::Subject, "subject")} " " {sort_link(SortKey::Size, "size")}</span>
@@ -577,13 +646,35 @@ fn linked(line: &str) -> impl IntoView + use<> {
     parts.into_iter().collect_view()
 }
 
+/// The message to show once `uid` is deleted, moved or flagged from the
+/// reader: the one below it in the list, else the one above.
+fn next_after(listed: &[MessageSummary], uid: u32) -> Option<u32> {
+    let i = listed.iter().position(|m| m.uid == uid)?;
+    listed
+        .get(i + 1)
+        .or_else(|| i.checked_sub(1).and_then(|j| listed.get(j)))
+        .map(|m| m.uid)
+}
+
 #[component]
-fn Reader(message: MessageView, view_state: MailView) -> impl IntoView {
+fn Reader(
+    message: MessageView,
+    view_state: MailView,
+    /// The message that takes this one's place after an action on it.
+    after: Option<u32>,
+    /// Deleting it is for good (it is in the Trash).
+    for_good: bool,
+) -> impl IntoView {
     let mailbox = view_state.mailbox.clone();
     let uid = message.uid;
     let rights = message.rights;
     let s = message.summary.clone();
     let list_href = view_state.list().href();
+    // Like mutt's `resolve`: after delete or flag, the next message.
+    let onward = match after {
+        Some(next) => view_state.list().with_uid(next).href(),
+        None => list_href.clone(),
+    };
     let images_href = MailView {
         images: true,
         ..view_state.clone()
@@ -636,15 +727,21 @@ fn Reader(message: MessageView, view_state: MailView) -> impl IntoView {
                 <form method="post" action="/actions" class="inline">
                     <input type="hidden" name="mailbox" value=mailbox.clone()/>
                     <input type="hidden" name="uid" value=uid/>
-                    <input type="hidden" name="back" value=list_href/>
+                    <input type="hidden" name="back" value=onward/>
                     {may(rights, &[Right::Seen]).then(|| view! {
                         <button name="op" value="unread" class="ghost">"Mark unread"</button>
                     })}
                     {may(rights, &[Right::Write]).then(|| view! {
                         <button name="op" value=if s.flagged { "unflag" } else { "flag" } class="ghost">{if s.flagged { "☆ Unflag" } else { "★ Flag" }}</button>
                     })}
-                    {may(rights, &[Right::DeleteMessage, Right::Expunge]).then(|| view! {
-                        <button name="op" value="delete" class="ghost danger" id="delete">"Delete"</button>
+                    {may(rights, &[Right::DeleteMessage, Right::Expunge]).then(|| match for_good {
+                        false => view! { <button name="op" value="delete" class="ghost danger" id="delete">"Delete"</button> }.into_any(),
+                        true => view! {
+                            <details class="confirm inline-confirm">
+                                <summary class="ghost danger" id="delete">"Delete forever…"</summary>
+                                <button name="op" value="delete-forever" class="danger" id="delete-forever-one">"Delete forever"</button>
+                            </details>
+                        }.into_any(),
                     })}
                 </form>
                 <a class="button ghost" href=format!("/raw?{base}") target="_blank">"Source"</a>

@@ -62,3 +62,14 @@ pub fn RightsBoxes(rights: Rights) -> impl IntoView {
         })
         .collect_view()
 }
+
+/// A textarea's text as the page renders it. HTML drops one newline
+/// right after `<textarea>`, so the server's page gives one more, and a
+/// text that starts with blank lines (a new message above a signature)
+/// keeps them. The browser code builds the element itself: no extra.
+pub fn textarea_text(text: String) -> String {
+    match cfg!(feature = "ssr") {
+        true => format!("\n{text}"),
+        false => text,
+    }
+}

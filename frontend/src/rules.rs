@@ -143,6 +143,7 @@ fn action_label(word: &str) -> &'static str {
         "copy" => "Copy to mailbox",
         "flag" => "Add flag or keyword",
         "redirect" => "Redirect to address",
+        "vacation" => "Auto-reply (days, then text)",
         "discard" => "Discard (not in INBOX)",
         _ => "Stop (no further rules)",
     }
@@ -189,7 +190,7 @@ fn RuleForm(scope: Scope, edited: Option<RuleView>) -> impl IntoView {
         .map(|i| {
             let a = spec.actions.get(i);
             let word = a.map_or("", |a| a.word());
-            let arg = a.and_then(|a| a.argument()).unwrap_or_default().to_owned();
+            let arg = a.and_then(|a| a.argument()).unwrap_or_default();
             let options = ACTION_WORDS
                 .into_iter()
                 .map(|(w, _)| choice(w, action_label(w), word))
@@ -227,6 +228,8 @@ fn RuleForm(scope: Scope, edited: Option<RuleView>) -> impl IntoView {
                 <fieldset>
                     <legend>"Then"</legend>
                     {actions}
+                    <label class="small" id="confirm-discard"><input type="checkbox" name="confirmed" value="1"/>
+                        " Yes, discard every message (needed for a rule without conditions that discards)"</label>
                 </fieldset>
                 <button type="submit" name="op" value="save" class="primary">"Save rule"</button>
             </form>

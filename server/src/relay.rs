@@ -32,12 +32,16 @@ impl Relay {
     /// Sends `message` from `from` to `to` (all other servers' addresses).
     pub async fn send(&self, from: &str, to: &[String], message: &[u8]) -> Result<()> {
         let bad = |a: &str| Error::BadInput(format!("{a} is not an address that can be sent to"));
-        let from: Address = from.parse().map_err(|_| bad(from))?;
+        // An empty sender is the null one (`MAIL FROM:<>`): automatic replies.
+        let from: Option<Address> = match from {
+            "" => None,
+            _ => Some(from.parse().map_err(|_| bad(from))?),
+        };
         let to = to
             .iter()
             .map(|t| t.parse::<Address>().map_err(|_| bad(t)))
             .collect::<Result<Vec<_>>>()?;
-        let envelope = Envelope::new(Some(from), to).map_err(|e| Error::BadInput(e.to_string()))?;
+        let envelope = Envelope::new(from, to).map_err(|e| Error::BadInput(e.to_string()))?;
         self.transport.send_raw(&envelope, message).await.map_err(|e| {
             tracing::warn!("relay {}: {e}", self.shown);
             Error::InUse(format!("the relay {} did not take the message: {e}", self.shown))

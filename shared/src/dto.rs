@@ -193,6 +193,10 @@ pub struct MessageView {
 /// A message being written in the web's compose form.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Draft {
+    /// Which of the sender's addresses it goes out from (empty: the
+    /// account's own).
+    #[serde(default)]
+    pub from: String,
     pub to: String,
     pub cc: String,
     /// Recipients nobody else sees: delivered to, never written in what
@@ -212,6 +216,42 @@ pub struct DraftAttachment {
     pub content_type: String,
     /// The content, base64.
     pub data: String,
+}
+
+/// The settings page: what the user chose for themselves.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub address: String,
+    /// Put before the address in the mail they send (`Alice Smith <alice@…>`).
+    pub display_name: String,
+    /// Added below new messages, replies and forwards, after `-- `.
+    pub signature: String,
+    /// The IANA zone dates are shown in; empty: the browser's own.
+    pub time_zone: String,
+    /// The zones one may choose.
+    pub zones: Vec<String>,
+    /// The addresses mail may be sent from: the account's own first, then
+    /// its aliases.
+    pub identities: Vec<String>,
+    /// The vacation auto-reply, when one is on.
+    pub vacation: Option<Vacation>,
+    /// Where incoming mail is forwarded, when it is.
+    pub forwarding: Option<Forwarding>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vacation {
+    /// Days before the same sender is answered again.
+    pub days: u32,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Forwarding {
+    /// A local address.
+    pub to: String,
+    /// Whether a copy stays in the INBOX too.
+    pub keep: bool,
 }
 
 /// The signed-in user, as the web shows them.

@@ -108,7 +108,13 @@ fn as_typed(list: &str) -> String {
 /// A saved draft as the compose form takes it up again: its recipients,
 /// subject, text and threading (its attachments are carried by the form).
 pub fn draft_again(saved: &MessageView) -> Draft {
+    let from = saved.from.trim();
+    let from = match from.rsplit_once('<') {
+        Some((_, rest)) => rest.trim_end_matches('>').trim(),
+        None => from,
+    };
     Draft {
+        from: from.to_owned(),
         to: as_typed(&saved.to),
         cc: as_typed(&saved.cc),
         bcc: as_typed(&saved.bcc),

@@ -77,15 +77,24 @@ pub enum Action {
     Discard,
     /// Run no further rules.
     Stop,
+    /// Answer the sender with `text`, at most once per `days` days each,
+    /// and never mail from lists, bulk senders or other robots.
+    Vacation { days: u32, text: String },
 }
+
+/// How often a vacation reply goes to the same sender unless said.
+pub const VACATION_DAYS: u32 = 7;
+/// The most days a vacation reply may wait before answering a sender again.
+pub const MAX_VACATION_DAYS: u32 = 365;
 
 /// The action names as the text form writes them, with whether they take
 /// an argument (the web form offers the same list).
-pub const ACTION_WORDS: [(&str, bool); 6] = [
+pub const ACTION_WORDS: [(&str, bool); 7] = [
     ("fileinto", true),
     ("copy", true),
     ("flag", true),
     ("redirect", true),
+    ("vacation", true),
     ("discard", false),
     ("stop", false),
 ];
@@ -255,12 +264,16 @@ impl Action {
             Action::Redirect(_) => "redirect",
             Action::Discard => "discard",
             Action::Stop => "stop",
+            Action::Vacation { .. } => "vacation",
         }
     }
 
-    pub fn argument(&self) -> Option<&str> {
+    /// What follows the action's word in the text form (a vacation
+    /// reply's days, then its text).
+    pub fn argument(&self) -> Option<String> {
         match self {
-            Action::FileInto(a) | Action::CopyTo(a) | Action::AddFlag(a) | Action::Redirect(a) => Some(a),
+            Action::FileInto(a) | Action::CopyTo(a) | Action::AddFlag(a) | Action::Redirect(a) => Some(a.clone()),
+            Action::Vacation { days, text } => Some(format!("{days} {text}")),
             Action::Discard | Action::Stop => None,
         }
     }
@@ -279,9 +292,10 @@ impl Action {
             "redirect" => Action::Redirect(needs("an address")?),
             "discard" => Action::Discard,
             "stop" => Action::Stop,
+            "vacation" => vacation(&needs("the reply's text (after the days between replies, if not 7)")?)?,
             other => {
                 return Err(format!(
-                    "unknown action {other:?} (fileinto, copy, flag, redirect, discard, stop)"
+                    "unknown action {other:?} (fileinto, copy, flag, redirect, vacation, discard, stop)"
                 ));
             }
         };
@@ -341,10 +355,32 @@ impl RuleSpec {
         self.conditions.iter().try_for_each(Condition::check)?;
         // Re-building each action checks its argument.
         for a in &self.actions {
-            Action::new(a.word(), a.argument().unwrap_or(""))?;
+            Action::new(a.word(), &a.argument().unwrap_or_default())?;
         }
         Ok(())
     }
+}
+
+/// A vacation reply from its text form: `[days] text`.
+fn vacation(argument: &str) -> Result<Action, String> {
+    let (days, text) = match argument.split_once(char::is_whitespace) {
+        Some((n, rest)) if n.bytes().all(|b| b.is_ascii_digit()) => (n.parse().ok(), rest.trim()),
+        _ if argument.bytes().all(|b| b.is_ascii_digit()) => (argument.parse().ok(), ""),
+        _ => (Some(VACATION_DAYS), argument),
+    };
+    let days = days.filter(|d| (1..=MAX_VACATION_DAYS).contains(d)).ok_or_else(|| {
+        format!("a vacation reply waits 1 to {MAX_VACATION_DAYS} days before answering a sender again")
+    })?;
+    if text.is_empty() {
+        return Err("vacation needs the reply's text".into());
+    }
+    if text.len() > 10_000 {
+        return Err("a vacation reply may have at most 10,000 bytes".into());
+    }
+    Ok(Action::Vacation {
+        days,
+        text: text.to_owned(),
+    })
 }
 
 /// Parses a size: bytes, or with a `K`/`M` suffix (powers of 1024).
@@ -584,6 +620,8 @@ mod tests {
             "flag (x",
             "redirect nobody",
             "discard now",
+            "vacation 0 Away",
+            "vacation 9",
             "explode",
         ] {
             assert!(bad.parse::<Action>().is_err(), "{bad}");
@@ -610,6 +648,7 @@ mod tests {
             "copy ~public/Support",
             "flag \\Flagged",
             "discard",
+            "vacation 3 Away until Monday.",
         ] {
             let a: Action = text.parse().unwrap();
             assert_eq!(a.to_string(), text);

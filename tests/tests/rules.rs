@@ -442,16 +442,24 @@ server_test!(
             .unwrap();
         assert_eq!(rules.len(), 1);
         assert_eq!(rules[0].spec.actions, [Action::AddFlag("$Mine".into())]);
-        // Editing: the same form with the id changes it in place.
-        let r = bob
-            .post_form(
-                "/rules",
-                &format!(
-                    "op=save&scope=account%3Abob&id={}&name=Mine&any=all&action=discard&arg=",
-                    rules[0].id
-                ),
-            )
-            .await;
+        // Editing: the same form with the id changes it in place. A rule
+        // that discards every message takes a confirming tick.
+        let discard_all = format!(
+            "op=save&scope=account%3Abob&id={}&name=Mine&any=all&action=discard&arg=",
+            rules[0].id
+        );
+        let r = bob.post_form("/rules", &discard_all).await;
+        assert!(
+            location(&r).contains("error="),
+            "discarding everything unconfirmed: {r:?}"
+        );
+        let unchanged = server
+            .service()
+            .rules(&bob_p, &Scope::Account("bob".into()))
+            .await
+            .unwrap();
+        assert_eq!(unchanged[0].spec.actions, [Action::AddFlag("$Mine".into())]);
+        let r = bob.post_form("/rules", &format!("{discard_all}&confirmed=1")).await;
         assert!(location(&r).contains("notice="), "{r:?}");
         let rules = server
             .service()

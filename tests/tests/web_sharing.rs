@@ -282,7 +282,7 @@ server_test!(administration_is_for_server_admins_only, |server: Server| async mo
     );
     for form in [
         "op=add_account&address=mallory&password=mallory-pw-123",
-        "op=delete_account&address=alice",
+        "op=delete_account&address=alice&confirmed=1",
         "op=make_admin&address=bob",
         "op=reset_password&address=alice&password=taken-over-123",
         "op=add_alias&alias=postmaster&address=bob",
@@ -368,7 +368,9 @@ server_test!(
         // Mistakes an admin cannot make: demoting or deleting themselves.
         assert!(refused(&root.post_form("/admin", "op=unmake_admin&address=root").await));
         assert!(refused(
-            &root.post_form("/admin", "op=delete_account&address=root").await
+            &root
+                .post_form("/admin", "op=delete_account&address=root&confirmed=1")
+                .await
         ));
         assert!(refused(&root.post_form("/admin", "op=delete_rule&id=abc").await));
 
@@ -403,7 +405,14 @@ server_test!(
         ok(root
             .post_form("/admin", "op=remove_domain_alias&alias=example.net")
             .await);
-        ok(root.post_form("/admin", "op=delete_account&address=dave").await);
+        // Deleting an account takes a second, confirming click.
+        assert!(refused(
+            &root.post_form("/admin", "op=delete_account&address=dave").await
+        ));
+        assert!(service.find_account(&admin, "dave").await.is_ok());
+        ok(root
+            .post_form("/admin", "op=delete_account&address=dave&confirmed=1")
+            .await);
         let view = service.admin_view(&admin).await.unwrap();
         assert!(view.routing_rules.is_empty());
         assert!(service.find_account(&admin, "boss").await.is_err());

@@ -18,7 +18,15 @@ use crate::error::{Error, Result};
 
 /// Our own pages a form may send the browser back to (never another
 /// site: no open redirect).
-const BACK_TO: [&str; 6] = ["/mail", "/compose", "/share", "/browse", "/admin", "/rules"];
+const BACK_TO: [&str; 7] = [
+    "/mail",
+    "/compose",
+    "/share",
+    "/browse",
+    "/admin",
+    "/rules",
+    "/settings",
+];
 
 /// `back` with a notice or error added; only our own pages.
 pub(crate) fn back_with(back: &str, key: &str, text: &str) -> Response {
@@ -48,6 +56,33 @@ pub(crate) struct MessageAction {
     op: String,
     #[serde(default)]
     target: String,
+    /// Set when this action undoes the one before.
+    #[serde(default)]
+    undoing: String,
+}
+
+/// How to take an action back: another action, offered on the page the
+/// browser returns to (as `undo`, `undo_box`, `undo_to`, `undo_uid`).
+/// Kept in the URL rather than on the server: it is only a form the
+/// user could post anyway, checked like any other.
+struct Undo {
+    op: &'static str,
+    mailbox: String,
+    target: String,
+    uids: Vec<u32>,
+}
+
+impl Undo {
+    fn query(&self) -> String {
+        let uids: Vec<String> = self.uids.iter().map(u32::to_string).collect();
+        format!(
+            "undo={}&undo_box={}&undo_to={}&undo_uid={}",
+            self.op,
+            encode(&self.mailbox),
+            encode(&self.target),
+            uids.join(",")
+        )
+    }
 }
 
 fn flag(f: SystemFlag) -> Flags {
@@ -64,6 +99,18 @@ fn plural(n: usize) -> String {
     }
 }
 
+/// The flag an op sets or clears, the op that takes it back, and what
+/// is said when done.
+fn flag_op(op: &str) -> Option<(FlagOp, SystemFlag, &'static str, &'static str)> {
+    Some(match op {
+        "read" => (FlagOp::Add, SystemFlag::Seen, "unread", "Marked {} read."),
+        "unread" => (FlagOp::Remove, SystemFlag::Seen, "read", "Marked {} unread."),
+        "flag" => (FlagOp::Add, SystemFlag::Flagged, "unflag", "Flagged {}."),
+        "unflag" => (FlagOp::Remove, SystemFlag::Flagged, "flag", "Unflagged {}."),
+        _ => return None,
+    })
+}
+
 pub(crate) async fn messages(State(web): State<Web>, user: SignedIn, Form(a): Form<MessageAction>) -> Response {
     let back = if a.back.is_empty() {
         folder_href(&a.mailbox)
@@ -78,34 +125,55 @@ pub(crate) async fn messages(State(web): State<Web>, user: SignedIn, Form(a): Fo
     }
     let (s, p, n) = (&web.service, &user.principal, a.uid.len());
     let result = async {
+        let undo = |op, mailbox: &str, target: &str, uids| Undo {
+            op,
+            mailbox: mailbox.to_owned(),
+            target: target.to_owned(),
+            uids,
+        };
+        if let Some((op, f, opposite, done)) = flag_op(&a.op) {
+            let changed = s.store_flags(p, &a.mailbox, &a.uid, op, &flag(f)).await?;
+            let uids: Vec<u32> = changed.into_iter().map(|(uid, _)| uid).collect();
+            let back = (!uids.is_empty()).then(|| undo(opposite, &a.mailbox, "", uids));
+            return Ok((done.replace("{}", &plural(n)), back));
+        }
         match a.op.as_str() {
-            "read" | "unread" | "flag" | "unflag" => {
-                let (op, f, done) = match a.op.as_str() {
-                    "read" => (FlagOp::Add, SystemFlag::Seen, "Marked {} read."),
-                    "unread" => (FlagOp::Remove, SystemFlag::Seen, "Marked {} unread."),
-                    "flag" => (FlagOp::Add, SystemFlag::Flagged, "Flagged {}."),
-                    _ => (FlagOp::Remove, SystemFlag::Flagged, "Unflagged {}."),
-                };
-                s.store_flags(p, &a.mailbox, &a.uid, op, &flag(f)).await?;
-                Ok(done.replace("{}", &plural(n)))
-            }
             "move" => {
-                s.move_messages(p, &a.mailbox, &a.uid, &a.target).await?;
-                Ok(format!("Moved {} to {}.", plural(n), a.target))
+                let (_, pairs) = s.move_messages(p, &a.mailbox, &a.uid, &a.target).await?;
+                let uids = pairs.into_iter().map(|(_, new)| new).collect();
+                let notice = format!("Moved {} to {}.", plural(n), a.target);
+                Ok((notice, Some(undo("move", &a.target, &a.mailbox, uids))))
             }
             "copy" => {
                 s.copy(p, &a.mailbox, &a.uid, &a.target).await?;
-                Ok(format!("Copied {} to {}.", plural(n), a.target))
+                Ok((format!("Copied {} to {}.", plural(n), a.target), None))
             }
-            "delete" => {
-                s.delete_messages(p, &a.mailbox, &a.uid).await?;
-                Ok(format!("Deleted {}.", plural(n)))
-            }
+            // Deleting for good asks first: the list's "Delete forever…"
+            // posts `delete-forever`.
+            "delete" if s.deletes_for_good(p, &a.mailbox).await? => Err(Error::BadInput(format!(
+                "messages deleted from {} are gone for good: use “Delete forever…” to confirm",
+                a.mailbox
+            ))),
+            "delete" | "delete-forever" => match s.delete_messages(p, &a.mailbox, &a.uid).await? {
+                Some((trash, uids)) => Ok((
+                    format!("Deleted {} (moved to {trash}).", plural(n)),
+                    Some(undo("move", &trash, &a.mailbox, uids)),
+                )),
+                None => Ok((format!("Deleted {} for good.", plural(n)), None)),
+            },
             other => Err(Error::BadInput(format!("unknown action {other:?}"))),
         }
     }
     .await;
-    outcome(&back, result)
+    match result {
+        Ok((notice, _)) if !a.undoing.is_empty() => back_with(&back, "notice", &format!("Undone: {notice}")),
+        Ok((notice, Some(undo))) => {
+            let sep = if back.contains('?') { '&' } else { '?' };
+            back_with(&format!("{back}{sep}{}", undo.query()), "notice", &notice)
+        }
+        Ok((notice, None)) => back_with(&back, "notice", &notice),
+        Err(e) => back_with(&back, "error", &message_of(&e)),
+    }
 }
 
 #[derive(Deserialize)]
@@ -232,6 +300,7 @@ async fn read_compose(mut form: Multipart) -> Result<Posted> {
         }
         let text = field.text().await.map_err(bad)?;
         match name.as_str() {
+            "from" => posted.draft.from = text,
             "to" => posted.draft.to = text,
             "cc" => posted.draft.cc = text,
             "bcc" => posted.draft.bcc = text,

@@ -44,6 +44,9 @@ pub(crate) struct AdminAction {
     locks: String,
     #[serde(default)]
     lock_timeout: String,
+    /// Set by the second click that confirms what destroys mail.
+    #[serde(default)]
+    confirmed: String,
 }
 
 fn number(what: &str, text: &str) -> crate::Result<i64> {
@@ -74,6 +77,9 @@ pub(crate) async fn admin(State(web): State<Web>, user: SignedIn, Form(a): Form<
                 let account = s.add_account(p, address, password, a.admin.is_some()).await?;
                 Ok(format!("Account {} created.", account.address()))
             }
+            "delete_account" if a.confirmed.is_empty() => Err(Error::BadInput(
+                "deleting an account deletes all its mail: confirm it with “Delete account…”".into(),
+            )),
             "delete_account" => {
                 s.delete_account(p, address).await?;
                 Ok(format!("Account {address} deleted."))

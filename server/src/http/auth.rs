@@ -86,7 +86,10 @@ async fn signed_in(web: &Web, jar: &CookieJar) -> Option<SignedIn> {
 
 /// Pages that need a signed-in user: others are sent to sign in first.
 fn needs_sign_in(path: &str) -> bool {
-    matches!(path, "/" | "/mail" | "/compose" | "/share" | "/browse" | "/admin")
+    matches!(
+        path,
+        "/" | "/mail" | "/compose" | "/share" | "/browse" | "/admin" | "/rules" | "/settings"
+    )
 }
 
 /// Finds the request's session; a signed-in request gets the user's
@@ -95,8 +98,19 @@ fn needs_sign_in(path: &str) -> bool {
 pub(crate) async fn session(State(web): State<Web>, jar: CookieJar, mut req: Request, next: Next) -> Response {
     match signed_in(&web, &jar).await {
         Some(user) => {
-            // The reader's time zone, as the browser last told it.
-            let zone = jar.get(super::mail::ZONE_COOKIE).map(|c| c.value().to_owned());
+            // The reader's time zone: the one chosen in the settings,
+            // else the browser's, as it last told it.
+            let chosen = match web.service.account_settings(&user.principal).await {
+                Ok(s) => s.time_zone,
+                Err(e) => {
+                    tracing::warn!("web: settings of {}: {e}", user.principal.address());
+                    String::new()
+                }
+            };
+            let zone = match chosen.is_empty() {
+                false => Some(chosen),
+                true => jar.get(super::mail::ZONE_COOKIE).map(|c| c.value().to_owned()),
+            };
             let mail = WebMail::new(web.service.clone(), user.principal.clone(), zone.as_deref());
             req.extensions_mut().insert(MailHandle(Arc::new(mail)));
             req.extensions_mut().insert(user);

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use mailroom_frontend::api::{Fut, Mail};
 use mailroom_shared::dates::Local;
 use mailroom_shared::dto::{
-    AccountFolder, AclPlan, AdminView, Folder, MessagePage, MessageView, RightsWhy, Sharing, SortKey, WebUser,
+    AccountFolder, AclPlan, AdminView, Folder, MessagePage, MessageView, RightsWhy, Settings, Sharing, SortKey, WebUser,
 };
 use mailroom_shared::rules::{RulesPage, Scope};
 use serde::Deserialize;
@@ -134,6 +134,10 @@ impl Mail for WebMail {
 
     fn account_folders(&self, account: String) -> Fut<'_, Vec<AccountFolder>> {
         Box::pin(async move { told(self.service.account_folders(&self.principal, &account).await) })
+    }
+
+    fn settings(&self) -> Fut<'_, Settings> {
+        Box::pin(async move { told(self.service.settings(&self.principal).await) })
     }
 
     fn admin(&self) -> Fut<'_, AdminView> {

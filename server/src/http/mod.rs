@@ -11,6 +11,7 @@ mod auth;
 mod events;
 mod mail;
 mod rules;
+mod settings;
 mod sharing;
 
 use std::net::SocketAddr;
@@ -103,6 +104,7 @@ pub async fn app(
         .route("/subscriptions", post(sharing::subscriptions))
         .route("/admin", post(admin::admin))
         .route("/rules", post(rules::rules))
+        .route("/settings", post(settings::settings))
         .route("/attachment", get(mail::attachment))
         .route("/raw", get(mail::raw))
         .route("/events", get(events::stream))

@@ -42,6 +42,9 @@ pub(crate) struct RuleForm {
     action: Vec<String>,
     #[serde(default)]
     arg: Vec<String>,
+    /// Ticked to confirm a rule that discards every message.
+    #[serde(default)]
+    confirmed: String,
 }
 
 fn bad(text: impl Into<String>) -> Error {
@@ -102,6 +105,13 @@ pub(crate) async fn rules(State(web): State<Web>, user: SignedIn, Form(form): Fo
         match form.op.as_str() {
             "save" => {
                 let spec = form.spec()?;
+                let discards_all = spec.conditions.is_empty() && spec.actions.contains(&Action::Discard);
+                if discards_all && form.confirmed.is_empty() {
+                    return Err(bad(
+                        "this rule has no conditions, so it would discard every incoming message: \
+                         tick “Yes, discard every message” to save it",
+                    ));
+                }
                 let id = form.id()?;
                 s.save_rule(p, &form.scope()?, id, spec.clone()).await?;
                 Ok(match id {

@@ -48,21 +48,27 @@ fn address_list(list: &[(Option<String>, String)]) -> Address<'static> {
     )
 }
 
+/// Who a message is from: an address of theirs and their name.
+pub struct Sender<'a> {
+    pub name: &'a str,
+    pub address: &'a str,
+}
+
 /// Builds the message `from` sends. `id_domain` names the server in the
 /// new Message-ID. Bcc recipients are among the recipients, never in
 /// the message.
-pub fn compose(from: &str, draft: &Draft, date: i64, id_domain: &str) -> Result<Composed, String> {
+pub fn compose(from: &Sender, draft: &Draft, date: i64, id_domain: &str) -> Result<Composed, String> {
     build(from, draft, date, id_domain, false)
 }
 
 /// Builds a draft to keep: like [`compose`], but with its Bcc header, so
 /// the draft opens again with them, and with an address field that is not
 /// (yet) valid kept as typed — a draft must never be lost to a typo.
-pub fn compose_draft(from: &str, draft: &Draft, date: i64, id_domain: &str) -> Result<Composed, String> {
+pub fn compose_draft(from: &Sender, draft: &Draft, date: i64, id_domain: &str) -> Result<Composed, String> {
     build(from, draft, date, id_domain, true)
 }
 
-fn build(from: &str, draft: &Draft, date: i64, id_domain: &str, keeping: bool) -> Result<Composed, String> {
+fn build(from: &Sender, draft: &Draft, date: i64, id_domain: &str, keeping: bool) -> Result<Composed, String> {
     let mut as_typed = Vec::new();
     let mut field = |name: &'static str, text: &str| match parse_recipients(text) {
         Err(_) if keeping => {
@@ -77,7 +83,10 @@ fn build(from: &str, draft: &Draft, date: i64, id_domain: &str, keeping: bool) -
     let bcc = field("Bcc", &draft.bcc)?;
     let id = format!("{:016x}.{date}@{id_domain}", rand::random::<u64>());
     let mut builder = MessageBuilder::new()
-        .from(Address::new_address(None::<String>, from.to_owned()))
+        .from(Address::new_address(
+            Some(from.name.trim().to_owned()).filter(|n| !n.is_empty()),
+            from.address.to_owned(),
+        ))
         .subject(draft.subject.clone())
         .date(date)
         .message_id(id)
@@ -129,9 +138,15 @@ mod tests {
     use super::*;
     use mailroom_shared::dto::DraftAttachment;
 
+    const ALICE: Sender = Sender {
+        name: "Alice Smith",
+        address: "alice@example.com",
+    };
+
     #[test]
     fn composes_a_reply_with_an_attachment() {
         let draft = Draft {
+            from: String::new(),
             to: "Bob <bob@example.com>, carol@example.com".into(),
             cc: String::new(),
             subject: "Re: Café\r\nBcc: injected@evil".into(),
@@ -145,13 +160,17 @@ mod tests {
                 data: "aGVsbG8=".into(),
             }],
         };
-        let c = compose("alice@example.com", &draft, 1_800_000_000, "example.com").expect("composed");
+        let c = compose(&ALICE, &draft, 1_800_000_000, "example.com").expect("composed");
         assert_eq!(
             c.recipients,
             ["bob@example.com", "carol@example.com", "hidden@example.com"]
         );
         let mail = mailparse::parse_mail(&c.bytes).expect("parses");
         use mailparse::MailHeaderMap;
+        assert_eq!(
+            mail.headers.get_first_value("From").as_deref(),
+            Some("\"Alice Smith\" <alice@example.com>")
+        );
         assert_eq!(
             mail.headers.get_first_value("In-Reply-To").as_deref(),
             Some("<orig@example.com>")
@@ -160,7 +179,7 @@ mod tests {
             mail.headers.get_first_value("Bcc").is_none(),
             "header injection, or Bcc sent"
         );
-        let kept = compose_draft("alice@example.com", &draft, 1_800_000_000, "example.com").expect("composed");
+        let kept = compose_draft(&ALICE, &draft, 1_800_000_000, "example.com").expect("composed");
         let kept = mailparse::parse_mail(&kept.bytes).expect("parses");
         assert_eq!(kept.headers.get_all_values("Bcc"), ["<hidden@example.com>"]);
         let s = super::super::summarize(&c.bytes);
@@ -182,8 +201,8 @@ mod tests {
             bcc: "half\r\nX-Injected: yes".into(),
             ..Draft::default()
         };
-        assert!(compose("alice@example.com", &draft, 1_800_000_000, "example.com").is_err());
-        let kept = compose_draft("alice@example.com", &draft, 1_800_000_000, "example.com").expect("kept");
+        assert!(compose(&ALICE, &draft, 1_800_000_000, "example.com").is_err());
+        let kept = compose_draft(&ALICE, &draft, 1_800_000_000, "example.com").expect("kept");
         let mail = mailparse::parse_mail(&kept.bytes).expect("parses");
         use mailparse::MailHeaderMap;
         assert_eq!(mail.headers.get_first_value("To").as_deref(), Some("bob@"));

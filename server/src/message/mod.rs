@@ -3,13 +3,14 @@
 //! messages composed in the browser. mailparse reads, mail-builder writes,
 //! ammonia cleans HTML; IMAP's own MIME needs live in `imap::mime`.
 
+pub mod auto_reply;
 mod compose;
 mod html;
 mod view;
 
 use mailparse::{DispositionType, MailHeaderMap, ParsedMail};
 
-pub use compose::{Composed, compose, compose_draft, parse_recipients};
+pub use compose::{Composed, Sender, compose, compose_draft, parse_recipients};
 pub use view::{attachment, view};
 
 /// How deep multiparts are followed: hostile nesting ends here.

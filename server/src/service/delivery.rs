@@ -75,6 +75,8 @@ struct Plan {
     keep: bool,
     flags: Flags,
     redirects: Vec<(i64, String)>,
+    /// Vacation replies to send: the rule, its days and text.
+    replies: Vec<(i64, u32, String)>,
 }
 
 /// A rule as it runs: its row and what it says.
@@ -204,6 +206,10 @@ impl Service {
                     .ok_or_else(|| Error::InUse("the message was not stored".into()))?;
                 report.stored.push((display_for(&account, &target), uid));
             }
+            for (rule_id, days, text) in plan.replies {
+                self.vacation_reply(&account, rule_id, days, &text, content, envelope_from)
+                    .await;
+            }
             Ok(report)
         })
     }
@@ -266,6 +272,7 @@ impl Service {
                         plan.redirects.push((rule.row.id, to.clone()));
                         plan.keep = false;
                     }
+                    Action::Vacation { days, text } => plan.replies.push((rule.row.id, *days, text.clone())),
                     Action::Discard => plan.keep = false,
                     Action::Stop => return Ok(plan),
                 }
@@ -321,6 +328,58 @@ impl Service {
             Err(Error::NotFound(_)) => Err(format!("{who} cannot see a mailbox {name}")),
             Err(e) => return Err(e),
         })
+    }
+
+    /// Answers the message for a vacation rule, unless its sender must
+    /// not be answered (robots, lists, automatic mail, the account
+    /// itself) or was answered in the last `days` days. The message was
+    /// delivered already, so a failure is only noted on the rule.
+    async fn vacation_reply(
+        &self,
+        account: &AccountRow,
+        rule_id: i64,
+        days: u32,
+        text: &str,
+        content: &[u8],
+        envelope_from: Option<&str>,
+    ) {
+        let Some(to) = crate::message::auto_reply::answerable(content, envelope_from) else {
+            return;
+        };
+        if to.eq_ignore_ascii_case(&account.address()) {
+            return;
+        }
+        let result = async {
+            let since = now() - i64::from(days) * 86_400;
+            if !self.store.claim_vacation_reply(rule_id, &to, now(), since).await? {
+                return Ok(());
+            }
+            let settings = self.store.account_settings(account.id).await?;
+            let from = crate::message::Sender {
+                name: &settings.display_name,
+                address: &account.address(),
+            };
+            let domain = self.primary_domain().await?;
+            let reply = crate::message::auto_reply::reply(&from, &to, content, text, now(), &domain)
+                .map_err(Error::BadInput)?;
+            // From the null sender, so nothing answers the answer.
+            match self.recipient(&to).await {
+                Ok(resolved) => self
+                    .deliver_hop(&to, Some(resolved), &canonical_content(reply)?, None, 0)
+                    .await
+                    .map(drop),
+                Err(Error::NotFound(_)) => match &self.relay {
+                    Some(relay) => relay.send("", std::slice::from_ref(&to), &reply).await,
+                    None => Ok(()),
+                },
+                Err(e) => Err(e),
+            }
+        }
+        .await;
+        if let Err(e) = result {
+            let what = format!("the vacation reply to {to} was not sent ({e})");
+            self.rule_problem(rule_id, &account.address(), &what).await;
+        }
     }
 
     /// Logs why a rule did less than it says, and keeps the reason on the

@@ -15,6 +15,7 @@ mod mailboxes;
 mod messages;
 pub mod router;
 mod rules;
+mod settings;
 mod sharing;
 mod watch;
 mod web;

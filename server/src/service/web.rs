@@ -10,6 +10,7 @@ use mailroom_shared::dto::{Draft, Folder, MailboxCounts, MessagePage, MessageSum
 use mailroom_shared::{FlagOp, Flags, Right, SystemFlag};
 use tokio::sync::broadcast;
 
+use super::settings::sender;
 use super::{Principal, Service};
 use crate::error::{Error, Result};
 use crate::message;
@@ -235,7 +236,8 @@ impl Service {
     /// `answers`, that message is flagged `\Answered`.
     pub async fn send(&self, p: &Principal, draft: &Draft, answers: Option<(&str, u32)>) -> Result<Vec<String>> {
         let domain = self.primary_domain().await?;
-        let composed = message::compose(p.address(), draft, now(), &domain).map_err(Error::BadInput)?;
+        let from = self.sender_of(p, &draft.from).await?;
+        let composed = message::compose(&sender(&from), draft, now(), &domain).map_err(Error::BadInput)?;
         if composed.recipients.is_empty() {
             return Err(Error::BadInput("add at least one recipient".into()));
         }
@@ -266,15 +268,11 @@ impl Service {
         if let Some(relay) = &self.relay
             && !remote.is_empty()
         {
-            relay.send(p.address(), &remote, &composed.bytes).await?;
+            relay.send(&from.1, &remote, &composed.bytes).await?;
             delivered.extend(remote);
         }
         for to in &local {
-            delivered.push(
-                self.deliver(to, composed.bytes.clone(), Some(p.address()))
-                    .await?
-                    .account,
-            );
+            delivered.push(self.deliver(to, composed.bytes.clone(), Some(&from.1)).await?.account);
         }
         if let Some(sent) = self.special(p, "\\Sent").await? {
             self.append(p, &sent, composed.bytes, &one_flag(SystemFlag::Seen), None)
@@ -316,7 +314,8 @@ impl Service {
     pub async fn save_draft(&self, p: &Principal, draft: &Draft, replaces: Option<u32>) -> Result<(String, u32)> {
         let drafts = self.drafts_folder(p).await?;
         let domain = self.primary_domain().await?;
-        let composed = message::compose_draft(p.address(), draft, now(), &domain).map_err(Error::BadInput)?;
+        let from = self.sender_of(p, &draft.from).await?;
+        let composed = message::compose_draft(&sender(&from), draft, now(), &domain).map_err(Error::BadInput)?;
         let mut flags = one_flag(SystemFlag::Draft);
         flags.insert(SystemFlag::Seen);
         let (_, uid) = self.append(p, &drafts, composed.bytes, &flags, None).await?;
@@ -362,22 +361,31 @@ impl Service {
         Ok(moved)
     }
 
+    /// Whether deleting messages from `name` removes them for good (the
+    /// Trash itself, or a principal without one) rather than moving them
+    /// to the principal's Trash.
+    pub async fn deletes_for_good(&self, p: &Principal, name: &str) -> Result<bool> {
+        Ok(self.special(p, "\\Trash").await?.is_none_or(|trash| trash == name))
+    }
+
     /// Deletes messages the way a mail client does: into the principal's
     /// Trash, or — in the Trash itself, or for a principal without one —
-    /// flagged `\Deleted` and expunged.
-    pub async fn delete_messages(&self, p: &Principal, name: &str, uids: &[u32]) -> Result<()> {
+    /// flagged `\Deleted` and expunged. Returns where they went and their
+    /// UIDs there (`None`: gone for good).
+    pub async fn delete_messages(&self, p: &Principal, name: &str, uids: &[u32]) -> Result<Option<(String, Vec<u32>)>> {
         let trash = self.special(p, "\\Trash").await?;
         match trash {
             Some(trash) if trash != name => {
-                self.move_messages(p, name, uids, &trash).await?;
+                let (_, pairs) = self.move_messages(p, name, uids, &trash).await?;
+                Ok(Some((trash, pairs.into_iter().map(|(_, new)| new).collect())))
             }
             _ => {
                 self.store_flags(p, name, uids, FlagOp::Add, &one_flag(SystemFlag::Deleted))
                     .await?;
                 self.expunge(p, name, Some(uids)).await?;
+                Ok(None)
             }
         }
-        Ok(())
     }
 
     /// Starts a web session for an account's password: returns its id.

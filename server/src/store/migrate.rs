@@ -42,6 +42,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0006_changes_by_log_id.sql"),
         include_str!("../../migrations/postgres/0006_changes_by_log_id.sql"),
     ),
+    (
+        7,
+        include_str!("../../migrations/sqlite/0007_settings.sql"),
+        include_str!("../../migrations/postgres/0007_settings.sql"),
+    ),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<()> {

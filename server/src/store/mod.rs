@@ -15,6 +15,7 @@ mod mailboxes;
 mod messages;
 mod migrate;
 mod rules;
+mod settings;
 mod web;
 
 use std::path::Path;
@@ -30,6 +31,7 @@ pub use accounts::{AccountRow, DomainRow, RoutingRule};
 pub use mailboxes::{MailboxRow, NewMailbox};
 pub use messages::{ChangeRow, Content, MessageRow, NewMessage, content_hash};
 pub use rules::RuleRow;
+pub use settings::AccountSettings;
 pub use web::ListedMessage;
 
 /// Which database is behind the store.

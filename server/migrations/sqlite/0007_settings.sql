@@ -1,0 +1,17 @@
+-- What each user chose on their settings page. No row: the defaults
+-- (no display name, no signature, the browser's time zone).
+CREATE TABLE account_settings (
+    account_id   INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+    display_name TEXT NOT NULL,
+    signature    TEXT NOT NULL,
+    time_zone    TEXT NOT NULL
+);
+
+-- When a vacation rule last answered each sender: it answers each at
+-- most once per its number of days.
+CREATE TABLE vacation_replies (
+    rule_id INTEGER NOT NULL REFERENCES rules(id) ON DELETE CASCADE,
+    sender  TEXT NOT NULL,
+    sent_at INTEGER NOT NULL,
+    PRIMARY KEY (rule_id, sender)
+);
