@@ -607,3 +607,61 @@ test('deleting an account and a rule that discards everything take a confirming 
   await admin.waitForSelector('.alert.notice:has-text("Rule “Drop it all” added.")');
   await admin.context().close();
 });
+
+test('a live change is one request, and a burst of changes a few', async () => {
+  const page = await signIn(browser, server, 'alice');
+  let requests = 0;
+  page.on('request', (r) => { if (!r.url().endsWith('/events')) requests += 1; });
+  await imap.append('INBOX', mail({ subject: 'Just one change', body: 'x' }));
+  await row(page, 'Just one change').waitFor();
+  await page.waitForTimeout(1000);
+  assert.equal(requests, 1, 'the folder tree and the list come in one request');
+
+  requests = 0;
+  for (let n = 1; n <= 50; n += 1) await imap.append('INBOX', mail({ subject: `Storm ${n}`, body: 'x' }));
+  await row(page, 'Storm 50').waitFor();
+  await page.waitForTimeout(1000);
+  assert.ok(requests < 10, `50 changes made ${requests} requests`);
+  await page.context().close();
+});
+
+test('search operators: from:, to:, subject:, has:attachment, is:unread, before:/after:, in:all, and the chosen sort', async () => {
+  const attachment = 'Content-Type: multipart/mixed; boundary=b\r\n';
+  const withFile = '--b\nContent-Type: text/plain\n\nSee the menu.\n--b\nContent-Type: application/pdf\n'
+    + 'Content-Disposition: attachment; filename=menu-october.pdf\nContent-Transfer-Encoding: base64\n\nJVBERg==\n--b--';
+  await imap.append('INBOX', mail({ from: 'Carol Jones <carol@example.net>', subject: 'Zebra plan', body: 'Budget words.' }));
+  await imap.append('INBOX', mail({ from: 'Dave <dave@example.org>', subject: 'Lunch menu', body: withFile, headers: attachment }));
+  await imap.append('INBOX', mail({ from: 'Carol Jones <carol@example.net>', to: 'team@example.com', subject: 'Apple plan', body: 'Budget again.' }));
+  const old = mail({ subject: 'Ancient plan', body: 'Budget of old.' });
+  await imap.command(`APPEND INBOX (\\Seen) "01-Jan-2020 10:00:00 +0000" {${Buffer.byteLength(old)}+}\r\n${old}`);
+  await imap.command('CREATE Archive2026');
+  await imap.append('Archive2026', mail({ subject: 'Archived plan', body: 'Budget kept.' }));
+
+  const page = await signIn(browser, server, 'alice');
+  const search = async (q, sort) => {
+    await page.goto(`${server.web}/mail?box=INBOX&q=${encodeURIComponent(q)}${sort ? `&sort=${sort}` : ''}`);
+    await hydrated(page);
+    await page.waitForSelector('.list-head');
+    return page.locator('.msg-row .subject').allTextContents().then((s) => s.map((t) => t.trim()));
+  };
+  assert.deepEqual((await search('from:carol@example.net')).sort(), ['Apple plan', 'Zebra plan']);
+  assert.deepEqual((await search('from:carol plan')).sort(), ['Apple plan', 'Zebra plan']);
+  assert.deepEqual(await search('to:team@example.com'), ['Apple plan']);
+  assert.deepEqual(await search('menu-october'), ['Lunch menu'], 'an attachment name is found');
+  assert.deepEqual(await search('has:attachment subject:lunch'), ['Lunch menu']);
+  assert.deepEqual((await search('budget is:unread')).sort(), ['Apple plan', 'Zebra plan']);
+  assert.deepEqual(await search('budget before:2021-01-01'), ['Ancient plan']);
+  assert.deepEqual((await search('budget after:2021-01-01')).sort(), ['Apple plan', 'Zebra plan']);
+  assert.deepEqual(await search('plan budget', 'subject'), ['Ancient plan', 'Apple plan', 'Zebra plan'], 'the sort chosen is kept');
+
+  // Every folder: the result says where each message is and opens it there.
+  const found = await search('budget kept');
+  assert.deepEqual(found, []);
+  await page.click('#search-everywhere');
+  await page.waitForSelector('.msg-row:has-text("Archived plan") .in-folder:has-text("Archive2026")');
+  await page.locator('.msg-row', { hasText: 'Archived plan' }).locator('a').click();
+  await page.waitForSelector('.message .subject:has-text("Archived plan")');
+  assert.match(page.url(), /box=Archive2026/);
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});

@@ -114,13 +114,31 @@ mod server_side {
     }
 }
 
+/// The mail page's data in one request: the folder tree and the list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MailData {
+    pub sidebar: Sidebar,
+    pub page: Answer<MessagePage>,
+}
+
+/// What the mail page shows, in one request (a live change reloads it
+/// whole: one request per settle window, not one per part).
 #[server]
-pub async fn load_sidebar() -> Result<Sidebar, ServerFnError> {
+pub async fn load_mail(
+    mailbox: String,
+    sort: SortKey,
+    page: u32,
+    search: Option<String>,
+) -> Result<MailData, ServerFnError> {
     let mail = server_side::mail()?;
     let folders = mail.folders().await.map_err(ServerFnError::new)?;
-    Ok(Sidebar {
-        user: mail.user(),
-        folders,
+    let page = mail.page(mailbox, sort, page.saturating_mul(PAGE_SIZE), search).await;
+    Ok(MailData {
+        sidebar: Sidebar {
+            user: mail.user(),
+            folders,
+        },
+        page,
     })
 }
 
@@ -134,17 +152,6 @@ pub type Answer<T> = Result<T, String>;
 /// server (or a sign-out) said in words too.
 pub fn answer<T>(loaded: Result<Answer<T>, ServerFnError>) -> Answer<T> {
     loaded.map_err(|e| said(&e)).and_then(|a| a)
-}
-
-#[server]
-pub async fn load_page(
-    mailbox: String,
-    sort: SortKey,
-    page: u32,
-    search: Option<String>,
-) -> Result<Answer<MessagePage>, ServerFnError> {
-    let mail = server_side::mail()?;
-    Ok(mail.page(mailbox, sort, page.saturating_mul(PAGE_SIZE), search).await)
 }
 
 #[server]

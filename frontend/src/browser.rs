@@ -58,10 +58,15 @@ mod imp {
     use wasm_bindgen::prelude::Closure;
     use web_sys::{EventSource, HtmlElement, HtmlInputElement, KeyboardEvent, MessageEvent};
 
+    /// How long a page lets changes gather before it loads them again.
+    const LIVE_SETTLE: std::time::Duration = std::time::Duration::from_millis(250);
+
     thread_local! {
         /// The mail page's refresh counter, while one is shown.
         static REFRESH: Cell<Option<RwSignal<u32>>> = const { Cell::new(None) };
         static EVENTS: RefCell<Option<EventSource>> = const { RefCell::new(None) };
+        /// A refresh is due at the end of the current settle window.
+        static REFRESH_DUE: Cell<bool> = const { Cell::new(false) };
         static KEYS: Cell<bool> = const { Cell::new(false) };
         static ATTACHMENTS: Cell<bool> = const { Cell::new(false) };
         static DRAFTS: Cell<bool> = const { Cell::new(false) };
@@ -111,10 +116,22 @@ mod imp {
                 let Ok(source) = EventSource::new("/events") else {
                     return;
                 };
+                // A burst of changes is one refresh per settle window, not
+                // one per event: the first change opens the window, those
+                // within it ride along.
                 let on_change = Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| {
-                    if let Some(refresh) = REFRESH.with(Cell::get) {
-                        refresh.try_update(|n| *n += 1);
+                    if REFRESH_DUE.with(|due| due.replace(true)) {
+                        return;
                     }
+                    set_timeout(
+                        || {
+                            REFRESH_DUE.with(|due| due.set(false));
+                            if let Some(refresh) = REFRESH.with(Cell::get) {
+                                refresh.try_update(|n| *n += 1);
+                            }
+                        },
+                        LIVE_SETTLE,
+                    );
                 });
                 source.set_onmessage(Some(on_change.as_ref().unchecked_ref()));
                 // The server subscribes before it answers: once the stream

@@ -9,7 +9,7 @@ use mailroom_shared::dto::{Folder, FolderGroup, MessagePage, MessageSummary, Mes
 use mailroom_shared::limits::human_size;
 use mailroom_shared::{Right, Rights};
 
-use crate::api::{Sidebar, answer, load_message, load_page, load_sidebar, said};
+use crate::api::{Sidebar, answer, load_mail, load_message, said};
 use crate::icons::Icon;
 use crate::sharing::share_href;
 use crate::url::{MailView, encode, folder_href};
@@ -22,11 +22,13 @@ pub fn MailPage() -> impl IntoView {
     crate::browser::follow_changes(refresh);
     crate::browser::shortcuts();
 
-    let sidebar = Resource::new(move || refresh.get(), |_| load_sidebar());
-    let page = Resource::new(
+    // The folder tree and the list come in one request.
+    let data = Resource::new(
         move || (view_state.get().list(), refresh.get()),
-        |(v, _)| async move { answer(load_page(v.mailbox, v.sort, v.page, v.search).await) },
+        |(v, _)| load_mail(v.mailbox, v.sort, v.page, v.search),
     );
+    let sidebar = move || async move { data.await.map(|d| d.sidebar) };
+    let page = move || async move { answer(data.await.map(|d| d.page)) };
     // The open message follows live changes too: expunged elsewhere, or
     // its folder's rights changed, the reader says so at once. Opening it
     // marks it read; reloading it for a change does not (someone may have
@@ -65,7 +67,7 @@ pub fn MailPage() -> impl IntoView {
             <TopBar view_state/>
             <Transition fallback=|| view! { <nav class="folders"><p class="muted">"Loading folders…"</p></nav> }>
                 {move || Suspend::new(async move {
-                    match sidebar.await {
+                    match sidebar().await {
                         Ok(s) => view! { <FolderTree sidebar=s current=view_state.get().mailbox/> }.into_any(),
                         Err(e) => view! { <nav class="folders"><SignedOut error=said(&e)/></nav> }.into_any(),
                     }
@@ -77,8 +79,8 @@ pub fn MailPage() -> impl IntoView {
                 {move || selection.gone_notice().map(|n| view! { <p class="alert notice" role="status" id="selection-gone">{n}</p> })}
                 <Transition fallback=|| view! { <p class="muted pad">"Loading messages…"</p> }>
                     {move || Suspend::new(async move {
-                        let folders = sidebar.await.map(|s| s.folders).unwrap_or_default();
-                        match page.await {
+                        let folders = sidebar().await.map(|s| s.folders).unwrap_or_default();
+                        match page().await {
                             Ok(p) => {
                                 selection.keep_only(p.messages.iter().map(|m| m.uid));
                                 view! { <MessageList page=p folders view_state=view_state.get() selection/> }.into_any()
@@ -100,8 +102,8 @@ pub fn MailPage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match message.await {
                             Ok(Some(m)) => {
-                                let listed = page.await.map(|p| p.messages).unwrap_or_default();
-                                let folders = sidebar.await.map(|s| s.folders).unwrap_or_default();
+                                let listed = page().await.map(|p| p.messages).unwrap_or_default();
+                                let folders = sidebar().await.map(|s| s.folders).unwrap_or_default();
                                 let after = next_after(&listed, m.uid);
                                 let for_good = deletes_for_good(&view_state.get_untracked().mailbox, &folders);
                                 view! { <Reader message=m view_state=view_state.get_untracked() after for_good/> }.into_any()
@@ -248,7 +250,7 @@ fn TopBar(view_state: Memo<MailView>) -> impl IntoView {
             <a class="brand" href="/mail"><span class="logo">"✉"</span>" Mailroom"</a>
             <form class="search" method="get" action="/mail" role="search">
                 <input type="hidden" name="box" value=move || view_state.get().mailbox/>
-                <input id="search" type="search" name="q" placeholder="Search this folder (/ )"
+                <input id="search" type="search" name="q" placeholder="Search (/ ) — from: to: subject: has:attachment is:unread before: after: in:all"
                     aria-label="Search this folder" value=move || view_state.get().search.unwrap_or_default()/>
             </form>
             <form method="post" action="/logout" class="signout">
@@ -431,10 +433,25 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
         let active = list_view.sort == key;
         view! { <a href=href class:active=active>{label}</a> }
     };
+    let everywhere = view_state
+        .search
+        .as_deref()
+        .is_some_and(|q| mailroom_shared::search::Query::parse(q).all_folders);
     let title = match &view_state.search {
+        Some(q) if everywhere => format!("Search “{q}”"),
         Some(q) => format!("Search “{q}” in {mailbox}"),
         None => mailbox.clone(),
     };
+    // A search of the open folder offers the same in every folder.
+    let widen = view_state.search.as_ref().filter(|_| !everywhere).map(|q| {
+        let href = MailView {
+            search: Some(format!("{q} in:all")),
+            page: 0,
+            ..list_view.clone()
+        }
+        .href();
+        view! { <a class="small" href=href id="search-everywhere">"Search all folders"</a> }
+    });
     let can_rename = may(rights, &[Right::DeleteMailbox]) && !mailbox.eq_ignore_ascii_case("INBOX");
     let can_create = may(rights, &[Right::CreateMailbox]);
     let rows = page
@@ -457,13 +474,16 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
         <div class="list-head">
             <h1 class="folder-title">{title}</h1>
             <span class="muted small">{if total == 0 { "No messages".to_owned() } else { format!("{first}–{last} of {total}") }}</span>
+            {widen}
             <a class="small sharing-link" href=share_href(&mailbox) id="sharing-link">"Sharing"</a>
             {(can_rename || can_create).then(|| view! { <FolderManage mailbox=mailbox.clone() messages=in_folder can_rename can_create/> }.into_any())}
         </div>
         <form id="list-form" method="post" action="/actions">
             <input type="hidden" name="mailbox" value=mailbox.clone()/>
             <input type="hidden" name="back" value=back/>
-            <div class="toolbar" role="toolbar">
+            // Messages of several folders are opened one by one, not acted on
+            // together here.
+            <div class="toolbar" role="toolbar" hidden=everywhere>
                 <input type="checkbox" id="select-all" aria-label="Select all" title="Select all"
                     prop:checked=all_ticked
                     on:change=move |ev| selection.set(listed.clone(), event_target_checked(&ev))/>
@@ -508,8 +528,19 @@ fn row(
     outgoing: bool,
 ) -> impl IntoView + use<> {
     let uid = m.uid;
-    let current = v.uid == Some(m.uid);
-    let href = v.with_uid(m.uid).href();
+    // A search of every folder lists messages of other folders: each
+    // opens in its own, and is not ticked for the open folder's actions.
+    let elsewhere = m.mailbox.clone();
+    let current = v.uid == Some(m.uid) && elsewhere.as_ref().is_none_or(|b| *b == v.mailbox);
+    let href = match &elsewhere {
+        Some(mailbox) => MailView {
+            mailbox: mailbox.clone(),
+            ..v.clone()
+        }
+        .with_uid(uid)
+        .href(),
+        None => v.with_uid(uid).href(),
+    };
     let sender = match (outgoing, m.sender.is_empty(), m.recipients.is_empty()) {
         (true, _, true) => "(no recipients)".to_owned(),
         (true, _, false) => format!("To: {}", m.recipients),
@@ -524,10 +555,13 @@ fn row(
     let date = short_date(m.local.of(m.date), now.of(now_utc.max(m.date)));
     view! {
         <li class="msg-row" class:unread=!m.seen class:current=current class:flagged=m.flagged data-uid=m.uid>
-            <input type="checkbox" name="uid" value=uid aria-label="Select"
-                prop:checked=move || selection.contains(uid)
-                on:change=move |ev| selection.set([uid], event_target_checked(&ev))/>
+            {elsewhere.is_none().then(|| view! {
+                <input type="checkbox" name="uid" value=uid aria-label="Select"
+                    prop:checked=move || selection.contains(uid)
+                    on:change=move |ev| selection.set([uid], event_target_checked(&ev))/>
+            })}
             <a href=href class="msg-link">
+                {elsewhere.map(|b| view! { <span class="in-folder tag" title="Folder">{b}</span> })}
                 <span class="sender">{sender}</span>
                 <span class="date">{date}</span>
                 <span class="subject">

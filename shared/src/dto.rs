@@ -138,6 +138,9 @@ pub struct MessageSummary {
     /// How `date` reads on the reader's clock.
     #[serde(default)]
     pub local: crate::dates::Local,
+    /// The folder it is in, when a search spans several (`in:all`).
+    #[serde(default)]
+    pub mailbox: Option<String>,
 }
 
 /// One page of a mailbox's messages.

@@ -12,6 +12,7 @@ pub mod name;
 pub mod reply;
 pub mod rights;
 pub mod rules;
+pub mod search;
 
 pub use acl::{AclEntry, Identifier, Who, effective_rights, explain_rights};
 pub use flags::{FlagOp, FlagPermissions, Flags, SystemFlag};

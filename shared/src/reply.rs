@@ -149,6 +149,7 @@ mod tests {
                 has_attachments: false,
                 preview: String::new(),
                 local: Default::default(),
+                mailbox: None,
             },
             from: "Bob <bob@example.com>".into(),
             to: "alice@example.com, carol@example.com".into(),

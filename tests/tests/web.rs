@@ -313,3 +313,84 @@ server_test!(pages_and_their_data_are_never_cached, |server: Server| async move 
     let r = alice.post_form("/actions", "mailbox=INBOX&op=flag").await;
     assert_eq!(r.header("cache-control"), Some("no-store"));
 });
+
+mailroom_tests::both_backends!(search_operators, |world: World| async move {
+    let alice = world.user("alice").await;
+    let s = &world.service;
+    let base = now() - 10_000;
+    let mail = |from: &str, to: &str, subject: &str, extra: &str| {
+        format!("From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\n{extra}\r\nsome budget words\r\n").into_bytes()
+    };
+    let file = "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nbudget\r\n\
+                --b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=q3-figures.pdf\r\n\r\n%PDF\r\n--b--";
+    for (i, raw) in [
+        mail("Carol Jones <carol@example.net>", "alice@example.com", "Zebra plan", ""),
+        mail("Dave <dave@example.org>", "team@example.com", "Apple plan", ""),
+        mail("Dave <dave@example.org>", "alice@example.com", "Figures", file),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        s.append(&alice, "INBOX", raw, &Flags::default(), Some(base + i as i64))
+            .await
+            .unwrap();
+    }
+    s.create_mailbox(&alice, "Archive").await.unwrap();
+    s.append(
+        &alice,
+        "Archive",
+        mail("Eve <eve@example.com>", "alice@example.com", "Old plan", ""),
+        &Flags::default(),
+        Some(base),
+    )
+    .await
+    .unwrap();
+    let find = async |q: &str, sort: SortKey| -> Vec<String> {
+        let page = s.page(&alice, "INBOX", sort, 0, 50, Some(q)).await.unwrap();
+        page.messages.iter().map(|m| m.subject.clone()).collect()
+    };
+    assert_eq!(find("from:carol@example.net", SortKey::Date).await, ["Zebra plan"]);
+    assert_eq!(find("from:carol", SortKey::Date).await, ["Zebra plan"]);
+    assert_eq!(find("from:\"Carol Jones\"", SortKey::Date).await, ["Zebra plan"]);
+    assert_eq!(find("to:team@example.com", SortKey::Date).await, ["Apple plan"]);
+    assert_eq!(
+        find("subject:plan", SortKey::Subject).await,
+        ["Apple plan", "Zebra plan"]
+    );
+    assert_eq!(find("q3-figures", SortKey::Date).await, ["Figures"], "attachment names");
+    assert_eq!(find("has:attachment", SortKey::Date).await, ["Figures"]);
+    assert_eq!(
+        find("is:unread from:dave", SortKey::Subject).await,
+        ["Apple plan", "Figures"]
+    );
+    assert!(find("is:flagged", SortKey::Date).await.is_empty());
+    assert!(find("before:2000-01-01", SortKey::Date).await.is_empty());
+    assert_eq!(
+        find("after:2000-01-01 subject:zebra", SortKey::Date).await,
+        ["Zebra plan"]
+    );
+    let everywhere = s
+        .page(&alice, "INBOX", SortKey::Subject, 0, 50, Some("plan in:all"))
+        .await
+        .unwrap();
+    let found: Vec<(String, Option<String>)> = everywhere
+        .messages
+        .iter()
+        .map(|m| (m.subject.clone(), m.mailbox.clone()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("Apple plan".to_owned(), Some("INBOX".to_owned())),
+            ("Old plan".to_owned(), Some("Archive".to_owned())),
+            ("Zebra plan".to_owned(), Some("INBOX".to_owned())),
+        ]
+    );
+    // Another user's search of every folder finds nothing of alice's.
+    let bob = world.user("bob").await;
+    let theirs = s
+        .page(&bob, "INBOX", SortKey::Date, 0, 50, Some("plan in:all"))
+        .await
+        .unwrap();
+    assert_eq!(theirs.total, 0);
+});

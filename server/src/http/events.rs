@@ -45,6 +45,9 @@ fn changes(
             return None;
         }
         tokio::time::sleep(SETTLE).await;
+        if watch.skip_waiting().await.is_err() {
+            return None;
+        }
         Some((Ok(Event::default().event("message").data("changed")), (watch, stopped)))
     })
 }

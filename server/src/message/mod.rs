@@ -29,8 +29,14 @@ pub struct Summary {
     pub sent_at: Option<i64>,
     pub has_attachments: bool,
     pub preview: String,
-    /// The decoded text of the body, for the search index.
+    /// The decoded text of the body and the attachments' names, for the
+    /// search index.
     pub text: String,
+    /// The senders' and recipients' names and addresses, for the search
+    /// index (`from:`, `to:`); an address also as its parts, so `from:alice`
+    /// finds `alice@example.com` whatever the index splits words at.
+    pub sender_words: String,
+    pub recipient_words: String,
 }
 
 /// Reads the summary of a raw message; never fails (a message that does
@@ -44,6 +50,8 @@ pub fn summarize(raw: &[u8]) -> Summary {
         &mut s.subject,
         &mut s.preview,
         &mut s.text,
+        &mut s.sender_words,
+        &mut s.recipient_words,
     ] {
         if field.contains('\0') {
             *field = field.replace('\0', "");
@@ -63,9 +71,22 @@ fn read_summary(raw: &[u8]) -> Summary {
     };
     let leaves = leaves(&mail);
     let text = body_text(&leaves);
+    // Each name also split into its words: `q3-figures.pdf` is one word
+    // to PostgreSQL's parser, and `figures` should find it.
+    let attachment_names: Vec<String> = leaves
+        .iter()
+        .filter_map(|l| l.filename.as_deref())
+        .map(|name| format!("{name} {}", name.replace(['-', '.', '_', '+'], " ")))
+        .collect();
+    let indexed = match attachment_names.is_empty() {
+        true => text.clone(),
+        false => format!("{text}\n{}", attachment_names.join(" ")),
+    };
     Summary {
         sender: names(&mail, &["From"]),
         recipients: names(&mail, &["To", "Cc"]),
+        sender_words: address_words(&mail, &["From", "Sender", "Reply-To"]),
+        recipient_words: address_words(&mail, &["To", "Cc"]),
         subject: header(&mail, "Subject"),
         sent_at: mail
             .headers
@@ -73,8 +94,34 @@ fn read_summary(raw: &[u8]) -> Summary {
             .and_then(|d| mailparse::dateparse(&d).ok()),
         has_attachments: leaves.iter().any(|l| l.is_attachment()),
         preview: preview(&text),
-        text: truncated(text, MAX_INDEXED_TEXT),
+        text: truncated(indexed, MAX_INDEXED_TEXT),
     }
+}
+
+/// The names and addresses of address headers, each address also split
+/// at `@`, `.`, `-`, `_` and `+`, for the search index.
+fn address_words(mail: &ParsedMail, headers: &[&str]) -> String {
+    let mut out = Vec::new();
+    for name in headers {
+        for h in mail.headers.get_all_headers(name) {
+            let Ok(list) = mailparse::addrparse_header(h) else {
+                out.push(h.get_value());
+                continue;
+            };
+            for addr in list.iter() {
+                let singles = match addr {
+                    mailparse::MailAddr::Single(s) => std::slice::from_ref(s),
+                    mailparse::MailAddr::Group(g) => g.addrs.as_slice(),
+                };
+                for s in singles {
+                    out.extend(s.display_name.clone());
+                    out.push(s.addr.clone());
+                    out.push(s.addr.replace(['@', '.', '-', '_', '+'], " "));
+                }
+            }
+        }
+    }
+    out.join(" ")
 }
 
 /// A decoded header value, or "".
@@ -263,6 +310,13 @@ Content-Disposition: attachment; filename=menu.pdf\r\nContent-Transfer-Encoding:
         assert!(s.has_attachments);
         assert_eq!(s.preview, "Lunch at noon see you");
         assert!(s.text.contains("see you"));
+        assert!(
+            s.text.contains("menu.pdf"),
+            "attachment names are searchable: {:?}",
+            s.text
+        );
+        assert!(s.sender_words.contains("alice@example.com") && s.sender_words.contains("alice example com"));
+        assert!(s.recipient_words.contains("carol@example.com"));
     }
 
     #[test]

@@ -129,6 +129,7 @@ mod tests {
             has_attachments: false,
             preview: String::new(),
             local: Default::default(),
+            mailbox: None,
         }
     }
 

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 
 use mailroom_shared::acl::Identifier;
 use mailroom_shared::dto::{Draft, Folder, MailboxCounts, MessagePage, MessageSummary, MessageView, SortKey};
+use mailroom_shared::search::Query;
 use mailroom_shared::{FlagOp, Flags, Right, SystemFlag};
 use tokio::sync::broadcast;
 
@@ -37,6 +38,7 @@ fn summary_of(row: &MessageRow, s: &message::Summary) -> MessageSummary {
         has_attachments: s.has_attachments,
         preview: s.preview.clone(),
         local: Default::default(),
+        mailbox: None,
     }
 }
 
@@ -67,6 +69,23 @@ pub struct FolderWatch {
 }
 
 impl FolderWatch {
+    /// Passes over the changes already waiting: the report about to be
+    /// sent covers them (a burst is one report, not one per change).
+    pub async fn skip_waiting(&mut self) -> Result<()> {
+        let mut tree_changed = false;
+        loop {
+            match self.rx.try_recv() {
+                Ok((_, itself)) => tree_changed |= itself,
+                Err(broadcast::error::TryRecvError::Lagged(_)) => tree_changed = true,
+                Err(_) => break,
+            }
+        }
+        if tree_changed {
+            self.visible = self.service.visible_ids(&self.principal).await?;
+        }
+        Ok(())
+    }
+
     /// Waits for the next change to a visible mailbox.
     pub async fn next(&mut self) -> Result<()> {
         loop {
@@ -130,6 +149,19 @@ impl Service {
         Ok(ids)
     }
 
+    /// Every mailbox the principal may read, by id and name.
+    async fn readable_mailboxes(&self, p: &Principal) -> Result<Vec<(i64, String)>> {
+        let mut readable = Vec::new();
+        for info in self.list_mailboxes(p).await? {
+            if let Ok(m) = self.open(p, &info.name).await
+                && m.rights.contains(Right::Read)
+            {
+                readable.push((m.mailbox.id, info.name));
+            }
+        }
+        Ok(readable)
+    }
+
     /// Starts watching every mailbox the principal can see.
     pub async fn watch_folders(&self, p: &Principal) -> Result<FolderWatch> {
         let rx = self.feed.subscribe_any();
@@ -156,18 +188,42 @@ impl Service {
         m.require(Right::Read, "read it")?;
         let limit = limit.clamp(1, MAX_PAGE);
         let reader = m.seen_reader(p);
-        let (total, rows) = match search.map(str::trim).filter(|s| !s.is_empty()) {
-            Some(text) => self.store.search(m.mailbox.id, reader, text, offset, limit).await?,
+        let query = search.map(Query::parse).filter(|q| !q.is_empty());
+        let (total, messages) = match query {
+            Some(q) if q.all_folders => {
+                let readable = self.readable_mailboxes(p).await?;
+                let ids: Vec<i64> = readable.iter().map(|(id, _)| *id).collect();
+                let (total, rows) = self.store.search(&ids, None, &q, sort, offset, limit).await?;
+                let messages = rows
+                    .iter()
+                    .map(|l| MessageSummary {
+                        mailbox: readable
+                            .iter()
+                            .find(|(id, _)| *id == l.mailbox_id)
+                            .map(|(_, n)| n.clone()),
+                        ..listed(l)
+                    })
+                    .collect();
+                (total, messages)
+            }
+            Some(q) => {
+                let (total, rows) = self
+                    .store
+                    .search(&[m.mailbox.id], reader, &q, sort, offset, limit)
+                    .await?;
+                (total, rows.iter().map(listed).collect())
+            }
             None => {
                 let (total, _) = self.store.count(m.mailbox.id, reader).await?;
-                (total, self.store.page(m.mailbox.id, reader, sort, offset, limit).await?)
+                let rows = self.store.page(m.mailbox.id, reader, sort, offset, limit).await?;
+                (total, rows.iter().map(listed).collect())
             }
         };
         Ok(MessagePage {
             mailbox: m.info(),
             total,
             offset,
-            messages: rows.iter().map(listed).collect(),
+            messages,
             now: now(),
             now_local: Default::default(),
         })

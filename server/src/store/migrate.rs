@@ -47,6 +47,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0007_settings.sql"),
         include_str!("../../migrations/postgres/0007_settings.sql"),
     ),
+    (
+        8,
+        include_str!("../../migrations/sqlite/0008_search_fields.sql"),
+        include_str!("../../migrations/postgres/0008_search_fields.sql"),
+    ),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<()> {

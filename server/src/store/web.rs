@@ -3,6 +3,7 @@
 //! browser sessions.
 
 use mailroom_shared::dto::SortKey;
+use mailroom_shared::search::Query;
 use mailroom_shared::{Flags, SystemFlag};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -15,6 +16,8 @@ use crate::message::Summary;
 pub struct ListedMessage {
     pub row: MessageRow,
     pub summary: Summary,
+    /// The mailbox it is in (a search may span several).
+    pub mailbox_id: i64,
 }
 
 /// Stores the summary (and search words) of new content, once.
@@ -43,8 +46,8 @@ pub(super) async fn insert_summary(tx: &mut Tx, store: &Store, hash: &str, s: &S
                  SELECT rowid, $2, $3, $4, $5 FROM summaries WHERE hash = $1",
             )
             .bind(hash)
-            .bind(s.sender.as_str())
-            .bind(s.recipients.as_str())
+            .bind(s.sender_words.as_str())
+            .bind(s.recipient_words.as_str())
             .bind(s.subject.as_str())
             .bind(s.text.as_str())
             .execute(&mut **tx)
@@ -54,7 +57,9 @@ pub(super) async fn insert_summary(tx: &mut Tx, store: &Store, hash: &str, s: &S
             sqlx::query(
                 "INSERT INTO summaries (hash, sender, recipients, subject, sent_at, has_attachments, preview, words) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, \
-                 to_tsvector('simple', $2 || ' ' || $3 || ' ' || $4 || ' ' || $8)) ON CONFLICT (hash) DO NOTHING",
+                 setweight(to_tsvector('simple', $9), 'A') || setweight(to_tsvector('simple', $10), 'B') \
+                 || setweight(to_tsvector('simple', $4), 'C') || to_tsvector('simple', $8)) \
+                 ON CONFLICT (hash) DO NOTHING",
             )
             .bind(hash)
             .bind(s.sender.as_str())
@@ -66,6 +71,8 @@ pub(super) async fn insert_summary(tx: &mut Tx, store: &Store, hash: &str, s: &S
             // tsvector has a size limit (1 MB of positions); the index
             // needs the words, not the whole of a long text.
             .bind(s.text.chars().take(200_000).collect::<String>())
+            .bind(s.sender_words.as_str())
+            .bind(s.recipient_words.as_str())
             .execute(&mut **tx)
             .await?;
         }
@@ -88,8 +95,9 @@ fn listed_from(row: &AnyRow) -> Result<ListedMessage> {
             sent_at: (sent_at != 0).then_some(sent_at),
             has_attachments: row.try_get::<i64, _>("has_attachments")? != 0,
             preview: row.try_get("preview")?,
-            text: String::new(),
+            ..Summary::default()
         },
+        mailbox_id: row.try_get("mailbox_id")?,
     })
 }
 
@@ -102,18 +110,80 @@ fn order_by(sort: SortKey) -> &'static str {
     }
 }
 
-/// SQLite's FTS5 query for the words of `text`: each word quoted (so
-/// nothing in it is an operator), all required, the last one as a prefix.
-fn fts5_query(text: &str) -> Option<String> {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric() && c != '@' && c != '.' && c != '-' && c != '_')
+/// The words of a search term as the index splits them.
+fn tokens(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_alphanumeric() && c != '@' && c != '.' && c != '-' && c != '_')
         .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
-        .collect();
-    if words.is_empty() {
-        return None;
+}
+
+/// SQLite's FTS5 query for a search's words: each quoted (so nothing in
+/// it is an operator), all required, the last free word as a prefix;
+/// `from:`, `to:` and `subject:` as phrases in their column.
+fn fts5_query(q: &Query) -> Option<String> {
+    let quoted = |w: &str| format!("\"{}\"", w.replace('"', "\"\""));
+    let mut parts: Vec<String> = q.words.iter().flat_map(|w| tokens(w)).map(quoted).collect();
+    if let Some(last) = parts.last_mut() {
+        last.push('*');
     }
-    Some(format!("{}*", words.join(" ")))
+    for (column, values) in [("sender", &q.from), ("recipients", &q.to), ("subject", &q.subject)] {
+        parts.extend(
+            values
+                .iter()
+                .filter(|v| tokens(v).next().is_some())
+                .map(|v| format!("{column} : {}", quoted(v))),
+        );
+    }
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+/// PostgreSQL's `to_tsquery` text for a search's words: the same, with
+/// `from:`, `to:` and `subject:` as the weights their words were indexed
+/// with (A, B, C).
+fn tsquery(q: &Query) -> Option<String> {
+    let lexeme = |w: &str| format!("'{}'", w.replace('\\', "\\\\").replace('\'', "''"));
+    let mut parts: Vec<String> = q.words.iter().flat_map(|w| tokens(w)).map(lexeme).collect();
+    if let Some(last) = parts.last_mut() {
+        last.push_str(":*");
+    }
+    for (weight, values) in [("A", &q.from), ("B", &q.to), ("C", &q.subject)] {
+        for value in values {
+            parts.extend(tokens(value).map(|w| format!("{}:{weight}", lexeme(w))));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join(" & "))
+}
+
+/// A search's conditions besides its words, as SQL on `m` and `s` (every
+/// value a number written here, never text from the user).
+fn filters(q: &Query, reader: Option<i64>) -> String {
+    let bits = |f: SystemFlag| {
+        let mut flags = Flags::default();
+        flags.insert(f);
+        flags.system_bits()
+    };
+    let mut sql = String::new();
+    if q.has_attachment {
+        sql.push_str(" AND s.has_attachments = 1");
+    }
+    if q.unread {
+        match reader {
+            None => sql.push_str(&format!(" AND (m.system_flags & {}) = 0", bits(SystemFlag::Seen))),
+            Some(_) => sql.push_str(
+                " AND NOT EXISTS (SELECT 1 FROM seen_by r WHERE r.mailbox_id = m.mailbox_id \
+                 AND r.uid = m.uid AND r.account_id = $2)",
+            ),
+        }
+    }
+    if q.flagged {
+        sql.push_str(&format!(" AND (m.system_flags & {}) <> 0", bits(SystemFlag::Flagged)));
+    }
+    if let Some(t) = q.before {
+        sql.push_str(&format!(" AND m.internal_date < {t}"));
+    }
+    if let Some(t) = q.after {
+        sql.push_str(&format!(" AND m.internal_date >= {t}"));
+    }
+    sql
 }
 
 impl Store {
@@ -130,7 +200,7 @@ impl Store {
         // otherwise compute every column of the rows OFFSET skips.
         let order = order_by(sort);
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS}, {SUMMARY_COLUMNS} FROM \
+            "SELECT {MESSAGE_COLUMNS}, {SUMMARY_COLUMNS}, m.mailbox_id FROM \
              (SELECT m.uid AS page_uid FROM messages m LEFT JOIN summaries s ON s.hash = m.blob_hash \
               WHERE m.mailbox_id = $1 ORDER BY {order} LIMIT $3 OFFSET $4) p \
              JOIN messages m ON m.mailbox_id = $1 AND m.uid = p.page_uid \
@@ -148,56 +218,66 @@ impl Store {
             .collect()
     }
 
-    /// The messages of a mailbox whose sender, recipients, subject or text
-    /// contain every word of `text`, newest first, and how many there are.
+    /// The messages of the given mailboxes that match a search, in the
+    /// order asked for, and how many there are.
     pub async fn search(
         &self,
-        mailbox_id: i64,
+        mailboxes: &[i64],
         reader: Option<i64>,
-        text: &str,
+        q: &Query,
+        sort: SortKey,
         offset: u32,
         limit: u32,
     ) -> Result<(u32, Vec<ListedMessage>)> {
-        // Driven from the word index: a rare word touches a handful of
-        // rows, not the whole mailbox. On SQLite, CROSS JOIN keeps that
-        // order and the unary `+` stops it from reaching the messages
-        // through the mailbox's primary key (every message of the mailbox
-        // per hit) instead of the blob index. PostgreSQL plans it from the
-        // GIN index by itself.
-        let (from, query) = match self.backend {
-            Backend::Sqlite => match fts5_query(text) {
-                Some(q) => (
-                    "FROM message_text t CROSS JOIN summaries s ON s.rowid = t.rowid \
-                     CROSS JOIN messages m ON m.blob_hash = s.hash \
-                     WHERE message_text MATCH $3 AND +m.mailbox_id = $1",
-                    q,
-                ),
-                None => return Ok((0, Vec::new())),
-            },
-            Backend::Postgres => (
+        if mailboxes.is_empty() {
+            return Ok((0, Vec::new()));
+        }
+        let ids: Vec<String> = mailboxes.iter().map(i64::to_string).collect();
+        let ids = ids.join(", ");
+        // Driven from the word index when there are words: a rare word
+        // touches a handful of rows, not the whole mailbox. On SQLite,
+        // CROSS JOIN keeps that order and the unary `+` stops it from
+        // reaching the messages through the mailbox's primary key (every
+        // message of the mailbox per hit) instead of the blob index.
+        // PostgreSQL plans it from the GIN index by itself.
+        let text = match self.backend {
+            Backend::Sqlite => fts5_query(q),
+            Backend::Postgres => tsquery(q),
+        };
+        let from = match (self.backend, &text) {
+            (Backend::Sqlite, Some(_)) => format!(
+                "FROM message_text t CROSS JOIN summaries s ON s.rowid = t.rowid \
+                 CROSS JOIN messages m ON m.blob_hash = s.hash \
+                 WHERE message_text MATCH $1 AND +m.mailbox_id IN ({ids})"
+            ),
+            (Backend::Postgres, Some(_)) => format!(
                 "FROM messages m JOIN summaries s ON s.hash = m.blob_hash \
-                 WHERE m.mailbox_id = $1 AND s.words @@ plainto_tsquery('simple', $3)",
-                text.to_owned(),
+                 WHERE m.mailbox_id IN ({ids}) AND s.words @@ to_tsquery('simple', $1)"
+            ),
+            (_, None) if q.has_text() => return Ok((0, Vec::new())),
+            (_, None) => format!(
+                "FROM messages m LEFT JOIN summaries s ON s.hash = m.blob_hash \
+                 WHERE m.mailbox_id IN ({ids}) AND $1 = $1"
             ),
         };
+        let from = format!("{from}{}", filters(q, reader));
+        let text = text.unwrap_or_default();
         let count_sql = format!("SELECT COUNT(*) {from} AND $2 = $2");
         let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql))
-            .bind(mailbox_id)
+            .bind(text.as_str())
             .bind(reader.unwrap_or(0))
-            .bind(query.as_str())
             .fetch_one(&self.pool)
             .await?;
-        let newest_first = "m.internal_date DESC, m.uid DESC";
+        let order = order_by(sort);
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS}, {SUMMARY_COLUMNS} FROM \
-             (SELECT m.uid AS page_uid {from} ORDER BY {newest_first} LIMIT $4 OFFSET $5) p \
-             JOIN messages m ON m.mailbox_id = $1 AND m.uid = p.page_uid \
-             LEFT JOIN summaries s ON s.hash = m.blob_hash ORDER BY {newest_first}"
+            "SELECT {MESSAGE_COLUMNS}, {SUMMARY_COLUMNS}, m.mailbox_id FROM \
+             (SELECT m.mailbox_id AS page_box, m.uid AS page_uid {from} ORDER BY {order} LIMIT $3 OFFSET $4) p \
+             JOIN messages m ON m.mailbox_id = p.page_box AND m.uid = p.page_uid \
+             LEFT JOIN summaries s ON s.hash = m.blob_hash ORDER BY {order}"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(mailbox_id)
+            .bind(text.as_str())
             .bind(reader.unwrap_or(0))
-            .bind(query.as_str())
             .bind(i64::from(limit))
             .bind(i64::from(offset))
             .fetch_all(&self.pool)
@@ -304,14 +384,31 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::fts5_query;
+    use super::{Query, fts5_query, tsquery};
+
+    fn fts(text: &str) -> Option<String> {
+        fts5_query(&Query::parse(text))
+    }
 
     #[test]
     fn search_words_are_quoted() {
         assert_eq!(
-            fts5_query("budget NEAR(x\" OR y)").as_deref(),
+            fts("budget NEAR(x\" OR y)").as_deref(),
             Some("\"budget\" \"NEAR\" \"x\" \"OR\" \"y\"*")
         );
-        assert_eq!(fts5_query("  ;; "), None);
+        assert_eq!(fts("  ;; "), None);
+    }
+
+    #[test]
+    fn fields_are_columns_and_weights() {
+        assert_eq!(
+            fts("plan from:\"Carol Jones\" subject:Q3").as_deref(),
+            Some("\"plan\"* sender : \"Carol Jones\" subject : \"Q3\"")
+        );
+        assert_eq!(
+            tsquery(&Query::parse("plan to:bob@example.com from:o'brien")).as_deref(),
+            Some("'plan':* & 'o':A & 'brien':A & 'bob@example.com':B")
+        );
+        assert_eq!(fts("has:attachment"), None, "no words: no index lookup");
     }
 }
