@@ -118,6 +118,7 @@ where
             io: BufReader::new(stream),
             out: Vec::new(),
             greeted: false,
+            client: String::new(),
             from: None,
             recipients: Vec::new(),
         };
@@ -139,6 +140,8 @@ struct Session<'g, S> {
     io: BufReader<S>,
     out: Vec<u8>,
     greeted: bool,
+    /// The name the client gave in LHLO, for the `Received` line.
+    client: String,
     /// The envelope sender once `MAIL FROM` was given (empty: `<>`).
     from: Option<String>,
     recipients: Vec<Recipient>,
@@ -232,9 +235,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
 
     async fn command(&mut self, request: Request<String>) -> std::io::Result<()> {
         match request {
-            Request::Lhlo { host: _ } => {
+            Request::Lhlo { host } => {
                 self.reset();
                 self.greeted = true;
+                self.client = host;
                 let hostname = self.gateway.config.hostname.clone();
                 self.reply(&format!("250-{hostname}"));
                 self.reply("250-PIPELINING");
@@ -334,7 +338,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             let delivered = self
                 .gateway
                 .service
-                .deliver_resolved(&r.address, Some(r.resolved), message.clone(), from.as_deref())
+                .deliver_resolved(&r.address, Some(r.resolved), self.traced(&r.address, from.as_deref(), &message), from.as_deref())
                 .await;
             let reply = match delivered {
                 Ok(report) => format!("250 2.0.0 <{}> {}", r.address, report.summary()),
@@ -346,6 +350,37 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             self.reply(&reply);
         }
         Ok(())
+    }
+}
+
+impl<S> Session<'_, S> {
+    /// The message as delivered to `recipient`: with the trace headers a
+    /// final delivery adds (RFC 5321 §4.4) — where replies go
+    /// (`Return-Path`), whom it was delivered to (`Delivered-To`, which
+    /// also lets mail loops be seen) and a `Received` line.
+    fn traced(&self, recipient: &str, from: Option<&str>, message: &[u8]) -> Vec<u8> {
+        // Both were checked by the command parser; only characters that
+        // belong in a host name or address are written, whatever came.
+        let clean = |text: &str| -> String {
+            text.chars()
+                .filter(|c| c.is_ascii_graphic() && !matches!(c, '<' | '>' | '(' | ')' | ';'))
+                .collect()
+        };
+        let date = jiff::fmt::rfc2822::to_string(&jiff::ZonedDateTime::now()).unwrap_or_default();
+        let client = match clean(&self.client) {
+            name if name.is_empty() => "unknown".to_owned(),
+            name => name,
+        };
+        let (recipient, from) = (clean(recipient), from.map(clean).unwrap_or_default());
+        let hostname = clean(&self.gateway.config.hostname);
+        let trace = format!(
+            "Return-Path: <{from}>\r\nDelivered-To: {recipient}\r\n\
+             Received: from {client}\r\n\tby {hostname} (Mailroom) with LMTP\r\n\tfor <{recipient}>; {date}\r\n"
+        );
+        let mut traced = Vec::with_capacity(trace.len() + message.len());
+        traced.extend_from_slice(trace.as_bytes());
+        traced.extend_from_slice(message);
+        traced
     }
 }
 

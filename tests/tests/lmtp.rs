@@ -60,11 +60,15 @@ server_test!(
 
         let (_, inbox) = service.messages(&alice, "INBOX").await.unwrap();
         assert_eq!(inbox.len(), 2);
-        let stored = service.fetch(&alice, "INBOX", inbox[0].uid).await.unwrap();
-        assert_eq!(
-            stored, b"Subject: three ways\r\n\r\nline one\r\n.leading dot\r\n",
-            "dot-unstuffing"
+        let stored = String::from_utf8(service.fetch(&alice, "INBOX", inbox[0].uid).await.unwrap()).unwrap();
+        // The trace a final delivery adds, then the message as sent.
+        let (trace, sent) = stored.split_once("Subject:").unwrap();
+        assert!(
+            trace.starts_with("Return-Path: <sender@example.org>\r\nDelivered-To: boss@example.com\r\nReceived: from mta.example\r\n\tby "),
+            "{trace}"
         );
+        assert!(trace.contains("with LMTP\r\n\tfor <boss@example.com>; "), "{trace}");
+        assert_eq!(sent, " three ways\r\n\r\nline one\r\n.leading dot\r\n", "dot-unstuffing");
         assert_eq!(inbox[0].envelope_from.as_deref(), Some("sender@example.org"));
         assert_eq!(service.messages(&bob, "lists").await.unwrap().1.len(), 1);
         assert!(service.messages(&alice, "private").await.unwrap().1.is_empty());
