@@ -665,3 +665,28 @@ test('search operators: from:, to:, subject:, has:attachment, is:unread, before:
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });
+
+test('forward as attachment sends the whole message as a message/rfc822 part', async () => {
+  await imap.append('INBOX', mail({ subject: 'Original to pass on', body: 'The original text.' }));
+  const page = await signIn(browser, server, 'alice');
+  await row(page, 'Original to pass on').locator('a').click();
+  await page.waitForSelector('.message .subject:has-text("Original to pass on")');
+  await page.click('#forward-attached');
+  await page.waitForURL(/mode=attach/);
+  await hydrated(page);
+  assert.equal(await page.inputValue('#subject'), 'Fwd: Original to pass on');
+  await page.waitForSelector('.carried label:has-text("Original to pass on.eml")');
+  await page.fill('#to', 'bob@example.com');
+  await page.click('#send');
+  await page.waitForSelector('.alert.notice');
+  const bob = await imapSession(server.imap, 'bob');
+  const selected = await bob.command('EXAMINE INBOX');
+  const n = selected.match(/\* (\d+) EXISTS/)[1];
+  const raw = await bob.command(`FETCH ${n} BODY.PEEK[]`);
+  bob.close();
+  assert.match(raw, /Content-Type: message\/rfc822/);
+  assert.match(raw, /Content-Transfer-Encoding: 8bit/);
+  assert.match(raw, /Subject: Original to pass on\r\n/);
+  assert.match(raw, /The original text\./);
+  await page.context().close();
+});

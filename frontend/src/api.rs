@@ -214,6 +214,27 @@ pub async fn load_compose(mode: String, mailbox: String, uid: u32) -> Result<Com
         .await
         .map_err(ServerFnError::new)?;
     let mut start = compose_start(&mail, Draft::default(), false).await?;
+    if mode == "attach" {
+        // Forward as attachment: the whole message, as a file of the new one.
+        let subject = original.summary.subject.clone();
+        start = compose_start(
+            &mail,
+            Draft {
+                subject: mailroom_shared::reply::prefixed("Fwd", &subject),
+                ..Draft::default()
+            },
+            true,
+        )
+        .await?;
+        start.carried_from = Some((mailbox, uid));
+        start.carried = vec![AttachmentInfo {
+            index: mailroom_shared::dto::WHOLE_MESSAGE,
+            filename: mailroom_shared::reply::forwarded_file_name(&subject),
+            content_type: "message/rfc822".into(),
+            size: original.summary.size,
+        }];
+        return Ok(start);
+    }
     if mode == "draft" {
         let folders = mail.folders().await.map_err(ServerFnError::new)?;
         // Only a draft in one's own Drafts is replaced when saved or sent

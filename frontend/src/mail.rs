@@ -758,6 +758,7 @@ fn Reader(
                 <a class="button" id="reply" href=reply("reply") rel="external">"↩ Reply"</a>
                 <a class="button ghost" id="reply-all" href=reply("all") rel="external">"Reply all"</a>
                 <a class="button ghost" id="forward" href=reply("forward") rel="external">"Forward ➜"</a>
+                <a class="button ghost" id="forward-attached" href=reply("attach") rel="external" title="The whole message as an attachment">"Forward as attachment"</a>
                 <form method="post" action="/actions" class="inline">
                     <input type="hidden" name="mailbox" value=mailbox.clone()/>
                     <input type="hidden" name="uid" value=uid/>

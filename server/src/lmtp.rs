@@ -338,7 +338,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
             let delivered = self
                 .gateway
                 .service
-                .deliver_resolved(&r.address, Some(r.resolved), self.traced(&r.address, from.as_deref(), &message), from.as_deref())
+                .deliver_resolved(
+                    &r.address,
+                    Some(r.resolved),
+                    self.traced(&r.address, from.as_deref(), &message),
+                    from.as_deref(),
+                )
                 .await;
             let reply = match delivered {
                 Ok(report) => format!("250 2.0.0 <{}> {}", r.address, report.summary()),

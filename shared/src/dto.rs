@@ -159,6 +159,10 @@ pub struct MessagePage {
     pub now_local: crate::dates::Local,
 }
 
+/// The attachment index that names a whole stored message (forwarded
+/// as an attachment), not one of its parts.
+pub const WHOLE_MESSAGE: u32 = u32::MAX;
+
 /// An attachment of a message, downloadable by its index.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttachmentInfo {

@@ -23,12 +23,32 @@ impl ReplyMode {
     }
 }
 
-fn prefixed(prefix: &str, subject: &str) -> String {
+pub fn prefixed(prefix: &str, subject: &str) -> String {
     let lower = subject.to_lowercase();
     if lower.starts_with(&format!("{}:", prefix.to_lowercase())) {
         subject.to_owned()
     } else {
         format!("{prefix}: {subject}")
+    }
+}
+
+/// The file name of a message forwarded as an attachment: its subject,
+/// in characters every system takes, and `.eml`.
+pub fn forwarded_file_name(subject: &str) -> String {
+    let name: String = subject
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, ' ' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(60)
+        .collect();
+    match name.trim() {
+        "" => "message.eml".to_owned(),
+        name => format!("{name}.eml"),
     }
 }
 

@@ -68,7 +68,10 @@ server_test!(
             "{trace}"
         );
         assert!(trace.contains("with LMTP\r\n\tfor <boss@example.com>; "), "{trace}");
-        assert_eq!(sent, " three ways\r\n\r\nline one\r\n.leading dot\r\n", "dot-unstuffing");
+        assert_eq!(
+            sent, " three ways\r\n\r\nline one\r\n.leading dot\r\n",
+            "dot-unstuffing"
+        );
         assert_eq!(inbox[0].envelope_from.as_deref(), Some("sender@example.org"));
         assert_eq!(service.messages(&bob, "lists").await.unwrap().1.len(), 1);
         assert!(service.messages(&alice, "private").await.unwrap().1.is_empty());

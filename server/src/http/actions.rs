@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
 use base64::Engine;
 use mailroom_frontend::url::{encode, folder_href};
-use mailroom_shared::dto::{Draft, DraftAttachment};
+use mailroom_shared::dto::{Draft, DraftAttachment, WHOLE_MESSAGE};
 use mailroom_shared::{FlagOp, Flags, SystemFlag};
 use serde::Deserialize;
 
@@ -330,10 +330,17 @@ async fn carry_attachments(web: &Web, user: &SignedIn, posted: &mut Posted) -> R
     };
     let mut carried = Vec::new();
     for &index in &posted.carry {
-        let (filename, content_type, bytes) = web
-            .service
-            .attachment(&user.principal, &posted.carry_box, uid, index)
-            .await?;
+        let (filename, content_type, bytes) = match index {
+            WHOLE_MESSAGE => {
+                let bytes = web.service.fetch(&user.principal, &posted.carry_box, uid).await?;
+                (forwarded_name(&bytes), "message/rfc822".to_owned(), bytes)
+            }
+            part => {
+                web.service
+                    .attachment(&user.principal, &posted.carry_box, uid, part)
+                    .await?
+            }
+        };
         carried.push(DraftAttachment {
             filename,
             content_type,
@@ -343,6 +350,16 @@ async fn carry_attachments(web: &Web, user: &SignedIn, posted: &mut Posted) -> R
     carried.append(&mut posted.draft.attachments);
     posted.draft.attachments = carried;
     Ok(())
+}
+
+/// The file name of a message forwarded as an attachment, from its subject.
+fn forwarded_name(raw: &[u8]) -> String {
+    use mailparse::MailHeaderMap;
+    let subject = mailparse::parse_headers(raw)
+        .ok()
+        .and_then(|(h, _)| h.get_first_value("Subject"))
+        .unwrap_or_default();
+    mailroom_shared::reply::forwarded_file_name(&subject)
 }
 
 /// The compose page again after `error`, with the message as it was

@@ -126,7 +126,17 @@ fn build(from: &Sender, draft: &Draft, date: i64, id_domain: &str, keeping: bool
         } else {
             "application/octet-stream".to_owned()
         };
-        builder = builder.attachment(ctype, a.filename.replace(['\r', '\n', '"'], "_"), bytes);
+        let filename = a.filename.replace(['\r', '\n', '"'], "_");
+        if ctype == "message/rfc822" {
+            // A message forwarded whole: sent as it is (RFC 2046 allows a
+            // message/rfc822 part no encoding but 7bit, 8bit or binary).
+            let part = mail_builder::mime::MimePart::new(ctype, bytes)
+                .attachment(filename)
+                .transfer_encoding("8bit");
+            builder.attachments.get_or_insert_with(Vec::new).push(part);
+            continue;
+        }
+        builder = builder.attachment(ctype, filename, bytes);
     }
     let bytes = builder.write_to_vec().map_err(|e| e.to_string())?;
     let recipients = to.into_iter().chain(cc).chain(bcc).map(|(_, a)| a).collect();
