@@ -690,3 +690,29 @@ test('forward as attachment sends the whole message as a message/rfc822 part', a
   assert.match(raw, /The original text\./);
   await page.context().close();
 });
+
+test('on a phone nothing scrolls sideways and the folders are a drawer', async () => {
+  const phone = { width: 390, height: 844 };
+  const sideways = (page) => page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth);
+  const page = await signIn(browser, server, 'alice', phone);
+  assert.equal(await page.locator('nav.folders').isVisible(), false, 'the folder tree takes the screen');
+  await row(page, 'Bulk message 12').waitFor();
+  await page.click('.drawer-button');
+  await page.locator('nav.folders').waitFor({ state: 'visible' });
+  await shot(page, '38-phone-drawer');
+  await page.click('.folders a[data-folder=Sent]');
+  await page.waitForURL(/box=Sent/);
+  await page.locator('nav.folders').waitFor({ state: 'hidden' });
+  for (const path of ['/mail', '/share?box=INBOX', '/browse?account=bob', '/settings', '/rules']) {
+    await page.goto(`${server.web}${path}`);
+    await hydrated(page);
+    assert.equal(await sideways(page), false, `${path} scrolls sideways on a phone`);
+  }
+  const admin = await signIn(browser, server, 'admin', phone);
+  await admin.goto(`${server.web}/admin`);
+  await hydrated(admin);
+  assert.equal(await sideways(admin), false, '/admin scrolls sideways on a phone');
+  await shot(admin, '39-phone-admin');
+  await page.context().close();
+  await admin.context().close();
+});

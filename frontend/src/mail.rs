@@ -60,11 +60,16 @@ pub fn MailPage() -> impl IntoView {
     // Another folder, page, sort or search starts with nothing ticked
     // (opening a message keeps the ticks).
     let list_view = Memo::new(move |_| view_state.get().list());
+    // The phone's folder drawer closes once a folder or message is chosen.
+    let drawer = RwSignal::new(false);
+    Effect::watch(move || view_state.track(), move |_, _, _| drawer.set(false), false);
     Effect::watch(move || list_view.track(), move |_, _, _| selection.clear(), false);
 
     view! {
         <div class="app" class:reading=move || view_state.get().uid.is_some()>
             <TopBar view_state/>
+            <input type="checkbox" id="drawer" class="drawer-toggle" aria-hidden="true" tabindex="-1"
+                prop:checked=move || drawer.get() on:change=move |ev| drawer.set(event_target_checked(&ev))/>
             <Transition fallback=|| view! { <nav class="folders"><p class="muted">"Loading folders…"</p></nav> }>
                 {move || Suspend::new(async move {
                     match sidebar().await {
@@ -247,6 +252,9 @@ fn SignedOut(error: String) -> impl IntoView {
 fn TopBar(view_state: Memo<MailView>) -> impl IntoView {
     view! {
         <header class="topbar">
+            // On a phone the folders are a drawer this opens (a label for the
+            // check box before the folder tree: it works before hydration).
+            <label for="drawer" class="drawer-button" title="Folders" aria-label="Folders">"☰"</label>
             <a class="brand" href="/mail"><span class="logo">"✉"</span>" Mailroom"</a>
             <form class="search" method="get" action="/mail" role="search">
                 <input type="hidden" name="box" value=move || view_state.get().mailbox/>
