@@ -716,3 +716,47 @@ test('on a phone nothing scrolls sideways and the folders are a drawer', async (
   await page.context().close();
   await admin.context().close();
 });
+
+test('keyboard reading: Space scrolls the message, j/k go on to the next page, compose puts the cursor where writing starts', async () => {
+  const long = Array.from({ length: 200 }, (_, i) => `Line ${i + 1} of a long message.`).join('\n');
+  for (let n = 1; n <= 50; n += 1) await imap.append('INBOX', mail({ subject: `Filler ${n}`, body: 'x' }));
+  await imap.append('INBOX', mail({ subject: 'A long read', body: long }));
+  const page = await signIn(browser, server, 'alice');
+  await row(page, 'A long read').locator('a').click();
+  await page.waitForSelector('.message .subject:has-text("A long read")');
+  const top = () => page.evaluate(() => document.querySelector('.reader').scrollTop);
+  assert.equal(await top(), 0);
+  await page.keyboard.press('Space');
+  await page.waitForFunction(() => document.querySelector('.reader').scrollTop > 0);
+  await page.keyboard.press('ArrowDown');
+  await page.waitForTimeout(300);
+  assert.match(await page.textContent('.message .subject'), /A long read/, 'an arrow key left the message');
+
+  // j past the last message of the page opens the next page.
+  const count = await page.locator('.msg-row').count();
+  assert.equal(count, 50, 'a full first page');
+  const last = await page.locator('.msg-row').nth(49).getAttribute('data-uid');
+  await page.locator('.msg-row').nth(49).locator('a').click();
+  await page.waitForSelector(`.msg-row.current[data-uid="${last}"]`);
+  await page.keyboard.press('j');
+  await page.waitForURL(/page=1/);
+  await hydrated(page);
+  await page.keyboard.press('j');
+  await page.waitForSelector('.msg-row.current');
+  await page.keyboard.press('k');
+  await page.waitForURL((url) => !/page=1/.test(url.toString()));
+
+  await page.keyboard.press('c');
+  await page.waitForURL(/\/compose/);
+  await hydrated(page);
+  await page.waitForFunction(() => document.activeElement?.id === 'to');
+  await page.goto(`${server.web}/mail`);
+  await hydrated(page);
+  await row(page, 'A long read').locator('a').click();
+  await page.waitForSelector('.message .subject:has-text("A long read")');
+  await page.keyboard.press('r');
+  await page.waitForURL(/mode=reply/);
+  await hydrated(page);
+  await page.waitForFunction(() => document.activeElement?.id === 'body');
+  await page.context().close();
+});

@@ -42,6 +42,24 @@ pub fn keep_drafts() {
     imp::keep_drafts();
 }
 
+/// Scrolls the message list (and, on a phone, the page) back to the top.
+pub fn scroll_list_to_top() {
+    #[cfg(feature = "hydrate")]
+    {
+        if let Ok(Some(list)) = document().query_selector(".list") {
+            list.set_scroll_top(0);
+        }
+        window().scroll_to_with_x_and_y(0.0, 0.0);
+    }
+}
+
+/// Puts the cursor where writing starts: the To field of a new message,
+/// else the top of the text (a reply, a forward, a draft).
+pub fn focus_compose() {
+    #[cfg(feature = "hydrate")]
+    Effect::new(|_| imp::focus_compose());
+}
+
 /// j/k next/previous message, c compose, r/a/f reply/all/forward,
 /// # or Delete delete, / search, u back to the list, x select.
 pub fn shortcuts() {
@@ -161,7 +179,43 @@ mod imp {
         }
     }
 
-    /// Opens the message after (`step` 1) or before (-1) the current one.
+    /// Scrolls the open message by a screen (`direction` 1 down, -1 up;
+    /// Shift+Space is up too). False when no message is open: the key
+    /// then does what it does on any page.
+    fn page_through(ev: &KeyboardEvent, direction: f64) -> bool {
+        let Some(reader) = element::<HtmlElement>(".app.reading .reader, .reader:has(.message)") else {
+            return false;
+        };
+        let direction = if ev.shift_key() { -direction } else { direction };
+        let by = f64::from(reader.client_height()) * 0.9 * direction;
+        // A phone scrolls the whole page; a wide screen the reader pane.
+        if reader.scroll_height() > reader.client_height() {
+            reader.set_scroll_top(reader.scroll_top() + by as i32);
+        } else {
+            window().scroll_by_with_x_and_y(0.0, by);
+        }
+        true
+    }
+
+    pub fn focus_compose() {
+        let to = element::<HtmlInputElement>("form.compose #to");
+        match to {
+            Some(to) if to.value().is_empty() => {
+                let _ = to.focus();
+            }
+            _ => {
+                if let Some(body) = element::<web_sys::HtmlTextAreaElement>("form.compose #body") {
+                    let _ = body.focus();
+                    let _ = body.set_selection_range(0, 0);
+                    body.set_scroll_top(0);
+                }
+            }
+        }
+    }
+
+    /// Opens the message after (`step` 1) or before (-1) the current one;
+    /// past the page's last (or first) message, the next (or previous)
+    /// page.
     fn step(step: i32) {
         let Ok(rows) = document().query_selector_all(".msg-row") else {
             return;
@@ -170,10 +224,12 @@ mod imp {
             .filter_map(|i| rows.item(i)?.dyn_into::<HtmlElement>().ok())
             .collect();
         let current = rows.iter().position(|r| r.class_list().contains("current"));
-        let next = match current {
-            None => 0,
-            Some(i) => (i as i32 + step).clamp(0, rows.len() as i32 - 1) as usize,
-        };
+        let wanted = current.map_or(0, |i| i as i32 + step);
+        if wanted < 0 || wanted >= rows.len() as i32 {
+            click(if step > 0 { "#older" } else { "#newer" });
+            return;
+        }
+        let next = wanted as usize;
         if let Some(link) = rows.get(next).and_then(|r| r.query_selector("a").ok().flatten())
             && let Ok(link) = link.dyn_into::<HtmlElement>()
         {
@@ -391,8 +447,12 @@ mod imp {
                 return;
             }
             match ev.key().as_str() {
-                "j" | "ArrowDown" => step(1),
-                "k" | "ArrowUp" => step(-1),
+                // Arrows, Space and Page keys scroll, as on any page; j and k
+                // go from message to message (on to the next page at the end).
+                "j" => step(1),
+                "k" => step(-1),
+                " " | "PageDown" if page_through(&ev, 1.0) => ev.prevent_default(),
+                "PageUp" if page_through(&ev, -1.0) => ev.prevent_default(),
                 "c" => click("#compose"),
                 "r" => click("#reply"),
                 "a" => click("#reply-all"),

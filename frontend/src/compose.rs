@@ -44,6 +44,7 @@ pub fn ComposePage() -> impl IntoView {
     let error = move || query.read().get("error");
     crate::browser::check_attachments();
     crate::browser::keep_drafts();
+    crate::browser::focus_compose();
     crate::browser::mark_hydrated();
     view! {
         <Title text="Compose · Mailroom"/>

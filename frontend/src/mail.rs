@@ -63,7 +63,15 @@ pub fn MailPage() -> impl IntoView {
     // The phone's folder drawer closes once a folder or message is chosen.
     let drawer = RwSignal::new(false);
     Effect::watch(move || view_state.track(), move |_, _, _| drawer.set(false), false);
-    Effect::watch(move || list_view.track(), move |_, _, _| selection.clear(), false);
+    Effect::watch(
+        move || list_view.track(),
+        move |_, _, _| {
+            selection.clear();
+            // Another page starts at its top, not where the last one ended.
+            crate::browser::scroll_list_to_top();
+        },
+        false,
+    );
 
     view! {
         <div class="app" class:reading=move || view_state.get().uid.is_some()>
@@ -521,8 +529,8 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
             {empty.then(|| view! { <p class="muted pad center">{if view_state.search.is_some() { "Nothing found." } else { "This folder is empty." }}</p> })}
         </form>
         <nav class="pager">
-            {has_prev.then(|| view! { <a class="button ghost" href=prev_href>"← Newer"</a> })}
-            {has_next.then(|| view! { <a class="button ghost" href=next_href>"Older →"</a> })}
+            {has_prev.then(|| view! { <a class="button ghost" id="newer" href=prev_href>"← Newer"</a> })}
+            {has_next.then(|| view! { <a class="button ghost" id="older" href=next_href>"Older →"</a> })}
         </nav>
     }
 }
