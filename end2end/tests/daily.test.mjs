@@ -760,3 +760,24 @@ test('keyboard reading: Space scrolls the message, j/k go on to the next page, c
   await page.waitForFunction(() => document.activeElement?.id === 'body');
   await page.context().close();
 });
+
+test('recipients are completed from the accounts and from whom one wrote to, after a comma too', async () => {
+  const page = await signIn(browser, server, 'alice');
+  await page.goto(`${server.web}/compose`);
+  await hydrated(page);
+  const offered = () => page.locator('#known-addresses option').evaluateAll((os) => os.map((o) => o.value));
+  assert.ok((await offered()).includes('bob@example.com'), 'the accounts of the domain are offered');
+  await page.locator('#to').pressSequentially('bob@example.com, ca');
+  await page.waitForFunction(() => [...document.querySelectorAll('#known-addresses option')].some((o) => o.value === 'bob@example.com, carol@example.com'));
+  assert.deepEqual(await offered(), ['bob@example.com, carol@example.com']);
+
+  // Whom one wrote to comes first next time.
+  await page.fill('#to', 'carol@example.com');
+  await page.fill('#subject', 'Remember me');
+  await page.click('#send');
+  await page.waitForSelector('.alert.notice');
+  await page.goto(`${server.web}/compose`);
+  await hydrated(page);
+  assert.equal((await offered())[0], 'carol@example.com');
+  await page.context().close();
+});

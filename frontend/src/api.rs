@@ -51,6 +51,8 @@ pub struct ComposeStart {
     pub form_id: String,
     /// The addresses the user may send from (a choice when more than one).
     pub identities: Vec<String>,
+    /// Addresses offered while a recipient is typed.
+    pub known: Vec<String>,
 }
 
 /// The sharing page: the mailbox's sharing, and what was asked on it.
@@ -99,6 +101,8 @@ mod server_side {
         /// A fresh, unguessable name for a compose form.
         fn form_id(&self) -> String;
         fn settings(&self) -> Fut<'_, Settings>;
+        /// Addresses to offer while a recipient is typed.
+        fn known_addresses(&self) -> Fut<'_, Vec<String>>;
     }
 
     /// What the server puts into a signed-in request's extensions.
@@ -190,6 +194,7 @@ async fn compose_start(
         draft: Draft { body, ..draft },
         form_id: mail.form_id(),
         identities: settings.identities,
+        known: mail.known_addresses().await.unwrap_or_default(),
         ..ComposeStart::default()
     })
 }

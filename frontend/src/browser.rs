@@ -53,6 +53,13 @@ pub fn scroll_list_to_top() {
     }
 }
 
+/// Offers known addresses for the one being typed in To, Cc or Bcc,
+/// also after a comma (a plain datalist only completes the first).
+pub fn complete_addresses() {
+    #[cfg(feature = "hydrate")]
+    imp::complete_addresses();
+}
+
 /// Puts the cursor where writing starts: the To field of a new message,
 /// else the top of the text (a reply, a forward, a draft).
 pub fn focus_compose() {
@@ -94,6 +101,9 @@ mod imp {
         static SAVING: Cell<bool> = const { Cell::new(false) };
         /// An autosave's request is on its way.
         static IN_FLIGHT: Cell<bool> = const { Cell::new(false) };
+        /// The addresses the compose page offers, read once from its list.
+        static KNOWN: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+        static COMPLETING: Cell<bool> = const { Cell::new(false) };
         /// A submit that waits for that request (with its button, if any).
         static WAITING: RefCell<Option<Option<HtmlElement>>> = const { RefCell::new(None) };
     }
@@ -195,6 +205,59 @@ mod imp {
             window().scroll_by_with_x_and_y(0.0, by);
         }
         true
+    }
+
+    pub fn complete_addresses() {
+        if COMPLETING.with(|c| c.replace(true)) {
+            return;
+        }
+        let handle = window_event_listener(leptos::ev::input, |ev| {
+            let Some(input) = ev.target().and_then(|t| t.dyn_into::<HtmlInputElement>().ok()) else {
+                return;
+            };
+            if matches!(input.id().as_str(), "to" | "cc" | "bcc") {
+                offer_addresses(&input);
+            }
+        });
+        std::mem::forget(handle);
+    }
+
+    /// Fills the address list with the known addresses that contain what
+    /// is typed after the field's last comma, each after what comes
+    /// before it (the browser offers what contains the whole value).
+    fn offer_addresses(input: &HtmlInputElement) {
+        let Some(list) = element::<web_sys::Element>("#known-addresses") else {
+            return;
+        };
+        let known = KNOWN.with(|k| {
+            k.borrow_mut()
+                .get_or_insert_with(|| {
+                    let Ok(options) = list.query_selector_all("option") else {
+                        return Vec::new();
+                    };
+                    (0..options.length())
+                        .filter_map(|i| options.item(i)?.dyn_into::<web_sys::Element>().ok())
+                        .filter_map(|o| o.get_attribute("value"))
+                        .collect()
+                })
+                .clone()
+        });
+        let value = input.value();
+        let (before, typed) = match value.rfind(',') {
+            Some(i) => (format!("{}, ", value[..i].trim_end()), value[i + 1..].trim()),
+            None => (String::new(), value.trim()),
+        };
+        let typed = typed.to_lowercase();
+        list.set_inner_html("");
+        if typed.is_empty() {
+            return;
+        }
+        for address in known.iter().filter(|a| a.to_lowercase().contains(&typed)).take(8) {
+            if let Ok(option) = document().create_element("option") {
+                let _ = option.set_attribute("value", &format!("{before}{address}"));
+                let _ = list.append_child(&option);
+            }
+        }
     }
 
     pub fn focus_compose() {

@@ -45,6 +45,7 @@ pub fn ComposePage() -> impl IntoView {
     crate::browser::check_attachments();
     crate::browser::keep_drafts();
     crate::browser::focus_compose();
+    crate::browser::complete_addresses();
     crate::browser::mark_hydrated();
     view! {
         <Title text="Compose · Mailroom"/>
@@ -97,6 +98,11 @@ fn ComposeForm(start: ComposeStart) -> impl IntoView {
         })
         .collect_view();
     let replaces = start.replaces.map(|u| u.to_string()).unwrap_or_default();
+    let known = start
+        .known
+        .into_iter()
+        .map(|a| view! { <option value=a></option> })
+        .collect_view();
     let from = match start.identities.len() > 1 {
         true => {
             let chosen = d.from.clone();
@@ -116,10 +122,14 @@ fn ComposeForm(start: ComposeStart) -> impl IntoView {
         <form class="compose" method="post" action="/compose" enctype="multipart/form-data">
             <h1>{heading}</h1>
             {from}
-            <label>"To" <input type="text" name="to" id="to" value=d.to placeholder="name@example.com, …" autocomplete="off"/></label>
-            <label>"Cc" <input type="text" name="cc" id="cc" value=d.cc autocomplete="off"/></label>
-            <label>"Bcc" <input type="text" name="bcc" id="bcc" value=d.bcc autocomplete="off"
+            <label>"To" <input type="text" name="to" id="to" value=d.to placeholder="name@example.com, …" autocomplete="off" list="known-addresses"/></label>
+            <label>"Cc" <input type="text" name="cc" id="cc" value=d.cc autocomplete="off" list="known-addresses"/></label>
+            <label>"Bcc" <input type="text" name="bcc" id="bcc" value=d.bcc autocomplete="off" list="known-addresses"
                 title="Receive a copy without the others seeing them"/></label>
+            // Addresses offered as one types: whom the user wrote to, and the
+            // accounts of their domain (the page's code offers them for the
+            // address after the last comma too).
+            <datalist id="known-addresses">{known}</datalist>
             <label>"Subject" <input type="text" name="subject" id="subject" value=d.subject/></label>
             <textarea name="body" id="body" rows="16" aria-label="Message">{crate::page::textarea_text(d.body)}</textarea>
             <input type="hidden" name="in_reply_to" value=d.in_reply_to/>

@@ -15,3 +15,12 @@ CREATE TABLE vacation_replies (
     sent_at BIGINT NOT NULL,
     PRIMARY KEY (rule_id, sender)
 );
+
+-- Whom each user has written to from the web, for completing addresses
+-- in the compose form.
+CREATE TABLE contacts (
+    account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    address    TEXT NOT NULL,
+    used_at    BIGINT NOT NULL,
+    PRIMARY KEY (account_id, address)
+);

@@ -136,6 +136,10 @@ impl Mail for WebMail {
         Box::pin(async move { told(self.service.account_folders(&self.principal, &account).await) })
     }
 
+    fn known_addresses(&self) -> Fut<'_, Vec<String>> {
+        Box::pin(async move { told(self.service.known_addresses(&self.principal).await) })
+    }
+
     fn settings(&self) -> Fut<'_, Settings> {
         Box::pin(async move { told(self.service.settings(&self.principal).await) })
     }

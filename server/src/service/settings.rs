@@ -115,6 +115,19 @@ impl Service {
         Ok(())
     }
 
+    /// Addresses to offer while `p` types a recipient: those they wrote
+    /// to (most recent first), then the accounts of their domain.
+    pub async fn known_addresses(&self, p: &Principal) -> Result<Vec<String>> {
+        let mut known = self.store.contacts(p.account_id, 500).await?;
+        for address in self.addresses_in_domain(p).await? {
+            if !known.contains(&address) {
+                known.push(address);
+            }
+        }
+        known.retain(|a| a != p.address());
+        Ok(known)
+    }
+
     /// The addresses `p` may send from: their own, then their aliases.
     pub async fn identities(&self, p: &Principal) -> Result<Vec<String>> {
         let mut all = vec![p.address().to_owned()];

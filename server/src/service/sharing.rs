@@ -53,7 +53,7 @@ impl Service {
     /// The addresses of the accounts in the principal's domain, for
     /// completing names on the sharing form (the public account is not
     /// someone to share with).
-    async fn addresses_in_domain(&self, p: &Principal) -> Result<Vec<String>> {
+    pub(super) async fn addresses_in_domain(&self, p: &Principal) -> Result<Vec<String>> {
         Ok(self
             .store
             .accounts()

@@ -330,6 +330,15 @@ impl Service {
         for to in &local {
             delivered.push(self.deliver(to, composed.bytes.clone(), Some(&from.1)).await?.account);
         }
+        // Offered again when they next write (a failure to note it is no
+        // reason to report the mail unsent).
+        if let Err(e) = self
+            .store
+            .remember_contacts(p.account_id, &composed.recipients, now())
+            .await
+        {
+            tracing::warn!("contacts of {}: {e}", p.address());
+        }
         if let Some(sent) = self.special(p, "\\Sent").await? {
             self.append(p, &sent, composed.bytes, &one_flag(SystemFlag::Seen), None)
                 .await?;

@@ -74,3 +74,32 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 }
+
+impl Store {
+    /// Remembers that the account wrote to these addresses.
+    pub async fn remember_contacts(&self, account_id: i64, addresses: &[String], now: i64) -> Result<()> {
+        for address in addresses {
+            sqlx::query(
+                "INSERT INTO contacts (account_id, address, used_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (account_id, address) DO UPDATE SET used_at = excluded.used_at",
+            )
+            .bind(account_id)
+            .bind(address.to_lowercase())
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The addresses the account wrote to, most recent first.
+    pub async fn contacts(&self, account_id: i64, limit: i64) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT address FROM contacts WHERE account_id = $1 ORDER BY used_at DESC LIMIT $2")
+                .bind(account_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+}
