@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import {
-  startServer, launchBrowser, signIn, hydrated, imapSession, mail, output,
+  startServer, launchBrowser, signIn, hydrated, imapSession, mail, output, PASSWORD,
 } from './mailroom.mjs';
 
 let server;
@@ -780,4 +780,38 @@ test('recipients are completed from the accounts and from whom one wrote to, aft
   await hydrated(page);
   assert.equal((await offered())[0], 'carol@example.com');
   await page.context().close();
+});
+
+test('desktop notifications for new mail, once asked for', async () => {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  // The browser's notifications, recorded; and a page nobody looks at.
+  await context.addInitScript(() => {
+    window.notes = [];
+    class Recorded {
+      constructor(title, options) { window.notes.push(`${title}: ${options?.body}`); }
+      static permission = 'default';
+      static requestPermission() { Recorded.permission = 'granted'; return Promise.resolve('granted'); }
+    }
+    window.Notification = Recorded;
+    document.hasFocus = () => false;
+  });
+  const page = await context.newPage();
+  await page.goto(`${server.web}/login`);
+  await page.fill('input[name=login]', 'alice');
+  await page.fill('input[name=password]', PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForURL(/\/mail/);
+  await hydrated(page);
+
+  await imap.append('INBOX', mail({ subject: 'Before asking', body: 'x' }));
+  await row(page, 'Before asking').waitFor();
+  assert.deepEqual(await page.evaluate(() => window.notes), [], 'notified without being asked');
+
+  await page.click('#notify');
+  await page.waitForSelector('#notify:has-text("Stop notifying me")');
+  await imap.append('INBOX', mail({ subject: 'After asking', body: 'x' }));
+  await row(page, 'After asking').waitFor();
+  await page.waitForFunction(() => window.notes.length === 1);
+  assert.match((await page.evaluate(() => window.notes))[0], /^New mail: 1 new message · \d+ unread in INBOX$/);
+  await context.close();
 });

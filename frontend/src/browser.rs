@@ -60,6 +60,22 @@ pub fn complete_addresses() {
     imp::complete_addresses();
 }
 
+/// Desktop notifications, opt-in: shows a notification when the INBOX's
+/// unread count grows while the page is not looked at. The first call
+/// on a page only notes the count (and shows the opt-in button).
+pub fn notify_new_mail(inbox_unread: u32) {
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| imp::notify_new_mail(inbox_unread));
+    #[cfg(not(feature = "hydrate"))]
+    let _ = inbox_unread;
+}
+
+/// Turns desktop notifications on (asking the browser's permission) or off.
+pub fn toggle_notifications() {
+    #[cfg(feature = "hydrate")]
+    imp::toggle_notifications();
+}
+
 /// Puts the cursor where writing starts: the To field of a new message,
 /// else the top of the text (a reply, a forward, a draft).
 pub fn focus_compose() {
@@ -104,6 +120,8 @@ mod imp {
         /// The addresses the compose page offers, read once from its list.
         static KNOWN: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
         static COMPLETING: Cell<bool> = const { Cell::new(false) };
+        /// The INBOX's unread count when last seen, for notifications.
+        static LAST_UNREAD: Cell<Option<u32>> = const { Cell::new(None) };
         /// A submit that waits for that request (with its button, if any).
         static WAITING: RefCell<Option<Option<HtmlElement>>> = const { RefCell::new(None) };
     }
@@ -205,6 +223,65 @@ mod imp {
             window().scroll_by_with_x_and_y(0.0, by);
         }
         true
+    }
+
+    /// Where the choice is kept: this browser's local storage.
+    const NOTIFY_KEY: &str = "mailroom.notify";
+
+    fn notifications_on() -> bool {
+        let storage = window().local_storage().ok().flatten();
+        let chosen = storage.and_then(|s| s.get_item(NOTIFY_KEY).ok().flatten()).as_deref() == Some("on");
+        chosen && web_sys::Notification::permission() == web_sys::NotificationPermission::Granted
+    }
+
+    /// The opt-in button: shown where the browser can notify, saying
+    /// what a click would do.
+    fn show_notify_button() {
+        let Some(button) = element::<HtmlElement>("#notify") else {
+            return;
+        };
+        let supported = js_sys::Reflect::has(&window(), &"Notification".into()).unwrap_or(false);
+        button.set_hidden(!supported);
+        button.set_text_content(Some(match notifications_on() {
+            true => "Stop notifying me of new mail",
+            false => "Notify me of new mail",
+        }));
+    }
+
+    pub fn toggle_notifications() {
+        let Some(storage) = window().local_storage().ok().flatten() else {
+            return;
+        };
+        if notifications_on() {
+            let _ = storage.set_item(NOTIFY_KEY, "off");
+            show_notify_button();
+            return;
+        }
+        let _ = storage.set_item(NOTIFY_KEY, "on");
+        if let Ok(asked) = web_sys::Notification::request_permission() {
+            let then = Closure::<dyn FnMut(wasm_bindgen::JsValue)>::new(|_| show_notify_button());
+            let _ = asked.then(&then);
+            then.forget();
+        }
+        show_notify_button();
+    }
+
+    pub fn notify_new_mail(inbox_unread: u32) {
+        show_notify_button();
+        let before = LAST_UNREAD.with(|last| last.replace(Some(inbox_unread)));
+        let Some(before) = before else { return };
+        let looked_at = !document().hidden() && document().has_focus().unwrap_or(true);
+        if inbox_unread <= before || looked_at || !notifications_on() {
+            return;
+        }
+        let options = web_sys::NotificationOptions::new();
+        let new = inbox_unread - before;
+        options.set_body(&match new {
+            1 => format!("1 new message · {inbox_unread} unread in INBOX"),
+            n => format!("{n} new messages · {inbox_unread} unread in INBOX"),
+        });
+        options.set_tag("mailroom-new-mail");
+        let _ = web_sys::Notification::new_with_options("New mail", &options);
     }
 
     pub fn complete_addresses() {

@@ -352,6 +352,7 @@ fn FolderTree(sidebar: Sidebar, current: String) -> impl IntoView {
         .filter(|f| f.info.name == "INBOX")
         .map(|f| f.counts.unseen)
         .sum();
+    crate::browser::notify_new_mail(inbox_unread);
     let title = match inbox_unread {
         0 => format!("{current} · Mailroom"),
         n => format!("({n}) {current} · Mailroom"),
@@ -403,6 +404,9 @@ fn FolderTree(sidebar: Sidebar, current: String) -> impl IntoView {
                 <button type="submit" class="ghost" title="Open">"→"</button>
             </form>
             <a class="admin-link small" href="/settings" id="settings-link">"Settings"</a>
+            // Shown by the page's code where the browser can notify.
+            <button type="button" class="admin-link small link-button" id="notify" hidden
+                on:click=move |_| crate::browser::toggle_notifications()>"Notify me of new mail"</button>
             <a class="admin-link small" href="/rules" id="rules-link">"Rules for incoming mail"</a>
             {admin.then(|| view! { <a class="admin-link small" href="/admin" id="admin-link">"Server administration"</a> })}
             <p class="me muted small">{user}</p>
