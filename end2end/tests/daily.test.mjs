@@ -472,6 +472,10 @@ test('Bcc recipients get the mail, and nobody sees them', async () => {
     assert.doesNotMatch(header, /carol|Bcc/i, `${user}'s copy names the Bcc recipient`);
     session.close();
   }
+  // The sender's own copy in Sent says whom it went to blind.
+  await imap.command('SELECT Sent');
+  const sent = (await imap.command('SEARCH SUBJECT "Quiet copy"')).match(/^\* SEARCH (\d+)/m)[1];
+  assert.match(await imap.command(`FETCH ${sent} BODY.PEEK[HEADER]`), /Bcc: <?carol@example\.com>?/);
 });
 
 /** Waits until `check` holds, asking again every 100 ms (an autosave is

@@ -8,7 +8,11 @@ use mailroom_shared::dto::Draft;
 
 /// A message ready to store and deliver.
 pub struct Composed {
+    /// What the recipients get (no Bcc header).
     pub bytes: Vec<u8>,
+    /// The sender's own copy, for Sent: the same message with its Bcc
+    /// header, so the sender sees whom they sent it to blind.
+    pub sent_copy: Vec<u8>,
     /// Every address of To, Cc and Bcc.
     pub recipients: Vec<String>,
 }
@@ -58,17 +62,28 @@ pub struct Sender<'a> {
 /// new Message-ID. Bcc recipients are among the recipients, never in
 /// the message.
 pub fn compose(from: &Sender, draft: &Draft, date: i64, id_domain: &str) -> Result<Composed, String> {
-    build(from, draft, date, id_domain, false)
+    let id = message_id(date, id_domain);
+    let mut composed = build(from, draft, date, &id, false, false)?;
+    if !draft.bcc.trim().is_empty() {
+        composed.sent_copy = build(from, draft, date, &id, false, true)?.bytes;
+    }
+    Ok(composed)
+}
+
+fn message_id(date: i64, id_domain: &str) -> String {
+    format!("{:016x}.{date}@{id_domain}", rand::random::<u64>())
 }
 
 /// Builds a draft to keep: like [`compose`], but with its Bcc header, so
 /// the draft opens again with them, and with an address field that is not
 /// (yet) valid kept as typed — a draft must never be lost to a typo.
 pub fn compose_draft(from: &Sender, draft: &Draft, date: i64, id_domain: &str) -> Result<Composed, String> {
-    build(from, draft, date, id_domain, true)
+    build(from, draft, date, &message_id(date, id_domain), true, true)
 }
 
-fn build(from: &Sender, draft: &Draft, date: i64, id_domain: &str, keeping: bool) -> Result<Composed, String> {
+/// The message: with `keeping`, address fields that do not parse are kept
+/// as typed (a draft); with `with_bcc`, the Bcc header is written.
+fn build(from: &Sender, draft: &Draft, date: i64, id: &str, keeping: bool, with_bcc: bool) -> Result<Composed, String> {
     let mut as_typed = Vec::new();
     let mut field = |name: &'static str, text: &str| match parse_recipients(text) {
         Err(_) if keeping => {
@@ -81,7 +96,6 @@ fn build(from: &Sender, draft: &Draft, date: i64, id_domain: &str, keeping: bool
     let to = field("To", &draft.to)?;
     let cc = field("Cc", &draft.cc)?;
     let bcc = field("Bcc", &draft.bcc)?;
-    let id = format!("{:016x}.{date}@{id_domain}", rand::random::<u64>());
     let mut builder = MessageBuilder::new()
         .from(Address::new_address(
             Some(from.name.trim().to_owned()).filter(|n| !n.is_empty()),
@@ -89,7 +103,7 @@ fn build(from: &Sender, draft: &Draft, date: i64, id_domain: &str, keeping: bool
         ))
         .subject(draft.subject.clone())
         .date(date)
-        .message_id(id)
+        .message_id(id.to_owned())
         .text_body(draft.body.replace("\r\n", "\n"));
     if !to.is_empty() {
         builder = builder.to(address_list(&to));
@@ -97,7 +111,7 @@ fn build(from: &Sender, draft: &Draft, date: i64, id_domain: &str, keeping: bool
     if !cc.is_empty() {
         builder = builder.cc(address_list(&cc));
     }
-    if keeping && !bcc.is_empty() {
+    if with_bcc && !bcc.is_empty() {
         builder = builder.bcc(address_list(&bcc));
     }
     for (name, text) in as_typed {
@@ -140,7 +154,11 @@ fn build(from: &Sender, draft: &Draft, date: i64, id_domain: &str, keeping: bool
     }
     let bytes = builder.write_to_vec().map_err(|e| e.to_string())?;
     let recipients = to.into_iter().chain(cc).chain(bcc).map(|(_, a)| a).collect();
-    Ok(Composed { bytes, recipients })
+    Ok(Composed {
+        sent_copy: bytes.clone(),
+        bytes,
+        recipients,
+    })
 }
 
 #[cfg(test)]
@@ -188,6 +206,14 @@ mod tests {
         assert!(
             mail.headers.get_first_value("Bcc").is_none(),
             "header injection, or Bcc sent"
+        );
+        // The sender's own copy names the Bcc recipients; it is the same
+        // message otherwise.
+        let own = mailparse::parse_mail(&c.sent_copy).expect("parses");
+        assert_eq!(own.headers.get_all_values("Bcc"), ["<hidden@example.com>"]);
+        assert_eq!(
+            own.headers.get_first_value("Message-ID"),
+            mail.headers.get_first_value("Message-ID")
         );
         let kept = compose_draft(&ALICE, &draft, 1_800_000_000, "example.com").expect("composed");
         let kept = mailparse::parse_mail(&kept.bytes).expect("parses");

@@ -340,7 +340,7 @@ impl Service {
             tracing::warn!("contacts of {}: {e}", p.address());
         }
         if let Some(sent) = self.special(p, "\\Sent").await? {
-            self.append(p, &sent, composed.bytes, &one_flag(SystemFlag::Seen), None)
+            self.append(p, &sent, composed.sent_copy, &one_flag(SystemFlag::Seen), None)
                 .await?;
         }
         if let Some((mailbox, uid)) = answers {
