@@ -76,8 +76,8 @@ mod server_side {
 
     use leptos::prelude::*;
     use mailroom_shared::dto::{
-        AccountFolder, AclPlan, AdminView, Folder, MessagePage, MessageView, RightsWhy, Settings, Sharing, SortKey,
-        WebUser,
+        AccountFolder, AclPlan, AdminView, ComposeDefaults, Folder, MessagePage, MessageView, RightsWhy, Settings,
+        Sharing, SortKey, WebUser,
     };
     use mailroom_shared::rules::RulesPage;
 
@@ -101,8 +101,7 @@ mod server_side {
         /// A fresh, unguessable name for a compose form.
         fn form_id(&self) -> String;
         fn settings(&self) -> Fut<'_, Settings>;
-        /// Addresses to offer while a recipient is typed.
-        fn known_addresses(&self) -> Fut<'_, Vec<String>>;
+        fn compose_defaults(&self) -> Fut<'_, ComposeDefaults>;
     }
 
     /// What the server puts into a signed-in request's extensions.
@@ -185,16 +184,16 @@ async fn compose_start(
     draft: Draft,
     signs: bool,
 ) -> Result<ComposeStart, ServerFnError> {
-    let settings = mail.settings().await.map_err(ServerFnError::new)?;
+    let defaults = mail.compose_defaults().await.map_err(ServerFnError::new)?;
     let body = match signs {
-        true => signed(&draft.body, &settings.signature),
+        true => signed(&draft.body, &defaults.signature),
         false => draft.body.clone(),
     };
     Ok(ComposeStart {
         draft: Draft { body, ..draft },
         form_id: mail.form_id(),
-        identities: settings.identities,
-        known: mail.known_addresses().await.unwrap_or_default(),
+        identities: defaults.identities,
+        known: defaults.known,
         ..ComposeStart::default()
     })
 }

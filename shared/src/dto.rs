@@ -246,6 +246,16 @@ pub struct Settings {
     pub forwarding: Option<Forwarding>,
 }
 
+/// What a compose form starts with, besides the message.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComposeDefaults {
+    /// The addresses the user may send from (a choice when more than one).
+    pub identities: Vec<String>,
+    pub signature: String,
+    /// Addresses offered while a recipient is typed.
+    pub known: Vec<String>,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vacation {
     /// Days before the same sender is answered again.

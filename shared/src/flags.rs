@@ -56,6 +56,15 @@ pub struct Flags {
     keywords: BTreeSet<String>,
 }
 
+/// The set of one flag.
+impl From<SystemFlag> for Flags {
+    fn from(flag: SystemFlag) -> Flags {
+        let mut flags = Flags::default();
+        flags.insert(flag);
+        flags
+    }
+}
+
 impl Flags {
     /// Parses flags as IMAP writes them: `\Seen`, `$Forwarded`, `Work`.
     pub fn parse<'a>(flags: impl IntoIterator<Item = &'a str>) -> Result<Flags, BadFlag> {

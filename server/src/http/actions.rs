@@ -85,12 +85,6 @@ impl Undo {
     }
 }
 
-fn flag(f: SystemFlag) -> Flags {
-    let mut flags = Flags::default();
-    flags.insert(f);
-    flags
-}
-
 fn plural(n: usize) -> String {
     if n == 1 {
         "1 message".into()
@@ -132,7 +126,7 @@ pub(crate) async fn messages(State(web): State<Web>, user: SignedIn, Form(a): Fo
             uids,
         };
         if let Some((op, f, opposite, done)) = flag_op(&a.op) {
-            let changed = s.store_flags(p, &a.mailbox, &a.uid, op, &flag(f)).await?;
+            let changed = s.store_flags(p, &a.mailbox, &a.uid, op, &Flags::from(f)).await?;
             let uids: Vec<u32> = changed.into_iter().map(|(uid, _)| uid).collect();
             let back = (!uids.is_empty()).then(|| undo(opposite, &a.mailbox, "", uids));
             return Ok((done.replace("{}", &plural(n)), back));
@@ -150,11 +144,10 @@ pub(crate) async fn messages(State(web): State<Web>, user: SignedIn, Form(a): Fo
             }
             // Deleting for good asks first: the list's "Delete forever…"
             // posts `delete-forever`.
-            "delete" if s.deletes_for_good(p, &a.mailbox).await? => Err(Error::BadInput(format!(
-                "messages deleted from {} are gone for good: use “Delete forever…” to confirm",
-                a.mailbox
-            ))),
-            "delete" | "delete-forever" => match s.delete_messages(p, &a.mailbox, &a.uid).await? {
+            "delete" | "delete-forever" => match s
+                .delete_messages(p, &a.mailbox, &a.uid, a.op == "delete-forever")
+                .await?
+            {
                 Some((trash, uids)) => Ok((
                     format!("Deleted {} (moved to {trash}).", plural(n)),
                     Some(undo("move", &trash, &a.mailbox, uids)),

@@ -58,6 +58,8 @@ struct Claims {
 pub(crate) struct SignedIn {
     pub principal: Principal,
     pub session: String,
+    /// The time zone chosen in the settings (empty: the browser's).
+    pub zone: String,
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SignedIn {
@@ -77,10 +79,11 @@ async fn signed_in(web: &Web, jar: &CookieJar) -> Option<SignedIn> {
     let claims = jsonwebtoken::decode::<Claims>(&token, &web.keys.decoding, &Validation::new(Algorithm::HS256))
         .ok()?
         .claims;
-    let principal = web.service.web_session(&claims.sid).await.ok()??;
+    let (principal, zone) = web.service.web_session(&claims.sid).await.ok()??;
     (principal.address() == claims.sub).then_some(SignedIn {
         principal,
         session: claims.sid,
+        zone,
     })
 }
 
@@ -100,15 +103,8 @@ pub(crate) async fn session(State(web): State<Web>, jar: CookieJar, mut req: Req
         Some(user) => {
             // The reader's time zone: the one chosen in the settings,
             // else the browser's, as it last told it.
-            let chosen = match web.service.account_settings(&user.principal).await {
-                Ok(s) => s.time_zone,
-                Err(e) => {
-                    tracing::warn!("web: settings of {}: {e}", user.principal.address());
-                    String::new()
-                }
-            };
-            let zone = match chosen.is_empty() {
-                false => Some(chosen),
+            let zone = match user.zone.is_empty() {
+                false => Some(user.zone.clone()),
                 true => jar.get(super::mail::ZONE_COOKIE).map(|c| c.value().to_owned()),
             };
             let mail = WebMail::new(web.service.clone(), user.principal.clone(), zone.as_deref());

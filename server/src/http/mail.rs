@@ -8,7 +8,8 @@ use axum::response::{IntoResponse, Response};
 use mailroom_frontend::api::{Fut, Mail};
 use mailroom_shared::dates::Local;
 use mailroom_shared::dto::{
-    AccountFolder, AclPlan, AdminView, Folder, MessagePage, MessageView, RightsWhy, Settings, Sharing, SortKey, WebUser,
+    AccountFolder, AclPlan, AdminView, ComposeDefaults, Folder, MessagePage, MessageView, RightsWhy, Settings, Sharing,
+    SortKey, WebUser,
 };
 use mailroom_shared::rules::{RulesPage, Scope};
 use serde::Deserialize;
@@ -136,8 +137,8 @@ impl Mail for WebMail {
         Box::pin(async move { told(self.service.account_folders(&self.principal, &account).await) })
     }
 
-    fn known_addresses(&self) -> Fut<'_, Vec<String>> {
-        Box::pin(async move { told(self.service.known_addresses(&self.principal).await) })
+    fn compose_defaults(&self) -> Fut<'_, ComposeDefaults> {
+        Box::pin(async move { told(self.service.compose_defaults(&self.principal).await) })
     }
 
     fn settings(&self) -> Fut<'_, Settings> {

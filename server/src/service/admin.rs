@@ -240,7 +240,7 @@ impl Service {
             require_admin(p)?;
         }
         let hash = hash_password(password).await?;
-        Ok(self.store.set_password_hash(account.id, &hash).await?)
+        Ok(self.store.set_password_hash(account.id, &hash, None).await?)
     }
 
     pub async fn accounts(&self, p: &Principal) -> Result<Vec<AccountRow>> {

@@ -5,7 +5,7 @@
 //! ordinary rules of the account's own scope, so the rules page shows
 //! and edits them too.
 
-use mailroom_shared::dto::{Forwarding, Settings, Vacation};
+use mailroom_shared::dto::{ComposeDefaults, Forwarding, Settings, Vacation};
 use mailroom_shared::rules::{Action, RuleSpec, Scope};
 
 use super::{Principal, Service, hash_password, verify_password};
@@ -63,11 +63,6 @@ impl Service {
         })
     }
 
-    /// The name, signature and time zone of `p`.
-    pub async fn account_settings(&self, p: &Principal) -> Result<AccountSettings> {
-        Ok(self.store.account_settings(p.account_id).await?)
-    }
-
     /// Keeps `p`'s name, signature and time zone (empty: the browser's).
     pub async fn save_profile(&self, p: &Principal, profile: AccountSettings) -> Result<()> {
         let name = profile.display_name.trim();
@@ -106,18 +101,22 @@ impl Service {
             return Err(Error::BadInput("the new password is the one you have".into()));
         }
         let hash = hash_password(new).await?;
-        self.store.set_password_hash(account.id, &hash).await?;
-        // Setting the hash ended every web session; this one goes on.
-        let expires = crate::store::now() + super::WEB_SESSION_SECONDS;
-        self.store
-            .insert_web_session(session, account.id, crate::store::now(), expires)
-            .await?;
-        Ok(())
+        Ok(self.store.set_password_hash(account.id, &hash, Some(session)).await?)
+    }
+
+    /// What a compose form of `p` starts with: the addresses they may send
+    /// from, their signature, and the addresses to offer as recipients.
+    pub async fn compose_defaults(&self, p: &Principal) -> Result<ComposeDefaults> {
+        Ok(ComposeDefaults {
+            identities: self.identities(p).await?,
+            signature: self.store.account_settings(p.account_id).await?.signature,
+            known: self.known_addresses(p).await?,
+        })
     }
 
     /// Addresses to offer while `p` types a recipient: those they wrote
     /// to (most recent first), then the accounts of their domain.
-    pub async fn known_addresses(&self, p: &Principal) -> Result<Vec<String>> {
+    async fn known_addresses(&self, p: &Principal) -> Result<Vec<String>> {
         let mut known = self.store.contacts(p.account_id, 500).await?;
         for address in self.addresses_in_domain(p).await? {
             if !known.contains(&address) {

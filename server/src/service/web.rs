@@ -53,12 +53,6 @@ fn shared_by_name(m: &super::Opened, p: &Principal) -> bool {
         .any(|e| !e.negative && e.identifier == Identifier::User(p.address.clone()))
 }
 
-fn one_flag(flag: SystemFlag) -> Flags {
-    let mut flags = Flags::default();
-    flags.insert(flag);
-    flags
-}
-
 /// A principal's live view of every mailbox it can see: it yields when
 /// one of them changes (or when the set of them may have).
 pub struct FolderWatch {
@@ -140,26 +134,30 @@ impl Service {
     }
 
     async fn visible_ids(&self, p: &Principal) -> Result<HashSet<i64>> {
-        let mut ids = HashSet::new();
+        Ok(self.openable(p).await?.into_iter().map(|(_, m)| m.mailbox.id).collect())
+    }
+
+    /// Every mailbox the principal can see and open now, by name (one
+    /// deleted meanwhile is left out).
+    async fn openable(&self, p: &Principal) -> Result<Vec<(String, super::Opened)>> {
+        let mut opened = Vec::new();
         for info in self.list_mailboxes(p).await? {
             if let Ok(m) = self.open(p, &info.name).await {
-                ids.insert(m.mailbox.id);
+                opened.push((info.name, m));
             }
         }
-        Ok(ids)
+        Ok(opened)
     }
 
     /// Every mailbox the principal may read, by id and name.
     async fn readable_mailboxes(&self, p: &Principal) -> Result<Vec<(i64, String)>> {
-        let mut readable = Vec::new();
-        for info in self.list_mailboxes(p).await? {
-            if let Ok(m) = self.open(p, &info.name).await
-                && m.rights.contains(Right::Read)
-            {
-                readable.push((m.mailbox.id, info.name));
-            }
-        }
-        Ok(readable)
+        Ok(self
+            .openable(p)
+            .await?
+            .into_iter()
+            .filter(|(_, m)| m.rights.contains(Right::Read))
+            .map(|(name, m)| (m.mailbox.id, name))
+            .collect())
     }
 
     /// Starts watching every mailbox the principal can see.
@@ -249,7 +247,7 @@ impl Service {
             .ok_or_else(gone)?;
         let raw = self.store.content(&row.blob_hash).await?.ok_or_else(gone)?;
         if mark_seen && !row.flags.contains(SystemFlag::Seen) && m.rights.contains(Right::Seen) {
-            self.store_flags(p, name, &[uid], FlagOp::Add, &one_flag(SystemFlag::Seen))
+            self.store_flags(p, name, &[uid], FlagOp::Add, &Flags::from(SystemFlag::Seen))
                 .await?;
             row.flags.insert(SystemFlag::Seen);
         }
@@ -340,14 +338,14 @@ impl Service {
             tracing::warn!("contacts of {}: {e}", p.address());
         }
         if let Some(sent) = self.special(p, "\\Sent").await? {
-            self.append(p, &sent, composed.sent_copy, &one_flag(SystemFlag::Seen), None)
+            self.append(p, &sent, composed.sent_copy, &Flags::from(SystemFlag::Seen), None)
                 .await?;
         }
         if let Some((mailbox, uid)) = answers {
             // The reply went out; failing to flag the original is no reason
             // to report failure.
             let _ = self
-                .store_flags(p, mailbox, &[uid], FlagOp::Add, &one_flag(SystemFlag::Answered))
+                .store_flags(p, mailbox, &[uid], FlagOp::Add, &Flags::from(SystemFlag::Answered))
                 .await;
         }
         Ok(delivered)
@@ -381,7 +379,7 @@ impl Service {
         let domain = self.primary_domain().await?;
         let from = self.sender_of(p, &draft.from).await?;
         let composed = message::compose_draft(&sender(&from), draft, now(), &domain).map_err(Error::BadInput)?;
-        let mut flags = one_flag(SystemFlag::Draft);
+        let mut flags = Flags::from(SystemFlag::Draft);
         flags.insert(SystemFlag::Seen);
         let (_, uid) = self.append(p, &drafts, composed.bytes, &flags, None).await?;
         if let Some(old) = replaces {
@@ -399,7 +397,7 @@ impl Service {
         if !rows.iter().any(|r| r.uid == uid && r.flags.contains(SystemFlag::Draft)) {
             return Ok(());
         }
-        self.store_flags(p, &drafts, &[uid], FlagOp::Add, &one_flag(SystemFlag::Deleted))
+        self.store_flags(p, &drafts, &[uid], FlagOp::Add, &Flags::from(SystemFlag::Deleted))
             .await?;
         self.expunge(p, &drafts, Some(&[uid])).await.map(drop)
     }
@@ -426,26 +424,29 @@ impl Service {
         Ok(moved)
     }
 
-    /// Whether deleting messages from `name` removes them for good (the
-    /// Trash itself, or a principal without one) rather than moving them
-    /// to the principal's Trash.
-    pub async fn deletes_for_good(&self, p: &Principal, name: &str) -> Result<bool> {
-        Ok(self.special(p, "\\Trash").await?.is_none_or(|trash| trash == name))
-    }
-
     /// Deletes messages the way a mail client does: into the principal's
     /// Trash, or — in the Trash itself, or for a principal without one —
-    /// flagged `\Deleted` and expunged. Returns where they went and their
-    /// UIDs there (`None`: gone for good).
-    pub async fn delete_messages(&self, p: &Principal, name: &str, uids: &[u32]) -> Result<Option<(String, Vec<u32>)>> {
+    /// flagged `\Deleted` and expunged, which only `forever` (a confirmed
+    /// request) may do. Returns where they went and their UIDs there
+    /// (`None`: gone for good).
+    pub async fn delete_messages(
+        &self,
+        p: &Principal,
+        name: &str,
+        uids: &[u32],
+        forever: bool,
+    ) -> Result<Option<(String, Vec<u32>)>> {
         let trash = self.special(p, "\\Trash").await?;
         match trash {
             Some(trash) if trash != name => {
                 let (_, pairs) = self.move_messages(p, name, uids, &trash).await?;
                 Ok(Some((trash, pairs.into_iter().map(|(_, new)| new).collect())))
             }
+            _ if !forever => Err(Error::BadInput(format!(
+                "messages deleted from {name} are gone for good: use “Delete forever…” to confirm"
+            ))),
             _ => {
-                self.store_flags(p, name, uids, FlagOp::Add, &one_flag(SystemFlag::Deleted))
+                self.store_flags(p, name, uids, FlagOp::Add, &Flags::from(SystemFlag::Deleted))
                     .await?;
                 self.expunge(p, name, Some(uids)).await?;
                 Ok(None)
@@ -465,12 +466,17 @@ impl Service {
     }
 
     /// The principal of a live web session (ended by sign-out, expiry, a
-    /// password change or the account's deletion).
-    pub async fn web_session(&self, id: &str) -> Result<Option<Principal>> {
-        let Some(account) = self.store.web_session_account(id, now()).await? else {
+    /// password change or the account's deletion), and the time zone it
+    /// chose in its settings (empty: the browser's).
+    pub async fn web_session(&self, id: &str) -> Result<Option<(Principal, String)>> {
+        let Some((account, zone)) = self.store.web_session_account(id, now()).await? else {
             return Ok(None);
         };
-        Ok(self.store.account_by_id(account).await?.map(|a| Principal::of(&a)))
+        Ok(self
+            .store
+            .account_by_id(account)
+            .await?
+            .map(|a| (Principal::of(&a), zone)))
     }
 
     pub async fn end_web_session(&self, id: &str) -> Result<()> {

@@ -243,16 +243,18 @@ impl Store {
         Ok(())
     }
 
-    /// Sets a new password and ends the account's web sessions.
-    pub async fn set_password_hash(&self, id: i64, hash: &str) -> Result<()> {
+    /// Sets a new password and ends the account's web sessions, but for
+    /// `keep` (the one changing it, when given).
+    pub async fn set_password_hash(&self, id: i64, hash: &str, keep: Option<&str>) -> Result<()> {
         let (_turn, mut tx) = self.write().await?;
         sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
             .bind(hash)
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM web_sessions WHERE account_id = $1")
+        sqlx::query("DELETE FROM web_sessions WHERE account_id = $1 AND id <> $2")
             .bind(id)
+            .bind(keep.unwrap_or(""))
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -45,16 +45,6 @@ impl Store {
         Ok(())
     }
 
-    /// Ends every web session of the account but `keep`.
-    pub async fn delete_other_web_sessions(&self, account_id: i64, keep: &str) -> Result<()> {
-        sqlx::query("DELETE FROM web_sessions WHERE account_id = $1 AND id <> $2")
-            .bind(account_id)
-            .bind(keep)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// Claims the vacation rule's reply to `sender` at `now` if it last
     /// answered them before `since` (or never): true when the reply is
     /// to be sent. One statement, so two deliveries at once (or two

@@ -156,11 +156,7 @@ fn tsquery(q: &Query) -> Option<String> {
 /// A search's conditions besides its words, as SQL on `m` and `s` (every
 /// value a number written here, never text from the user).
 fn filters(q: &Query, reader: Option<i64>) -> String {
-    let bits = |f: SystemFlag| {
-        let mut flags = Flags::default();
-        flags.insert(f);
-        flags.system_bits()
-    };
+    let bits = |f: SystemFlag| Flags::from(f).system_bits();
     let mut sql = String::new();
     if q.has_attachment {
         sql.push_str(" AND s.has_attachments = 1");
@@ -291,8 +287,7 @@ impl Store {
     /// How many messages a mailbox holds and how many of them `reader`
     /// (or everyone, in a shared-seen mailbox) has not seen.
     pub async fn count(&self, mailbox_id: i64, reader: Option<i64>) -> Result<(u32, u32)> {
-        let mut seen = Flags::default();
-        seen.insert(SystemFlag::Seen);
+        let seen = Flags::from(SystemFlag::Seen);
         let row = sqlx::query(
             "SELECT COUNT(*) AS total, \
              COALESCE(SUM(CASE WHEN (system_flags & $2) = 0 THEN 1 ELSE 0 END), 0) AS unseen \
@@ -362,15 +357,19 @@ impl Store {
         Ok(())
     }
 
-    /// The account of a live web session.
-    pub async fn web_session_account(&self, id: &str, now: i64) -> Result<Option<i64>> {
-        Ok(
-            sqlx::query_scalar("SELECT account_id FROM web_sessions WHERE id = $1 AND expires_at > $2")
-                .bind(id)
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await?,
+    /// The account of a live web session, and the time zone it chose
+    /// (empty: none), in one read: every request asks.
+    pub async fn web_session_account(&self, id: &str, now: i64) -> Result<Option<(i64, String)>> {
+        let row = sqlx::query(
+            "SELECT w.account_id, COALESCE(s.time_zone, '') AS time_zone FROM web_sessions w \
+             LEFT JOIN account_settings s ON s.account_id = w.account_id WHERE w.id = $1 AND w.expires_at > $2",
         )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((r.try_get("account_id")?, r.try_get("time_zone")?)))
+            .transpose()
     }
 
     pub async fn delete_web_session(&self, id: &str) -> Result<()> {
