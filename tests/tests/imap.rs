@@ -599,7 +599,8 @@ server_test!(
         );
         let utf7 = b.ok("LIST \"\" \"Entw*\"").await;
         assert_eq!(utf7, ["* LIST (\\HasNoChildren) \"/\" Entw&APw-rfe"]);
-        b.fails("CREATE \"bad&Jjo\"", "BAD").await;
+        // Well-formed, but no mailbox can have the name: refused (NO).
+        b.fails("CREATE \"bad&Jjo\"", "NO").await;
         // No \Seen side effects in an EXAMINEd mailbox.
         b.ok("EXAMINE INBOX").await;
         b.ok("UNSELECT").await;

@@ -218,7 +218,7 @@ async fn a_node_that_lost_its_database_catches_up_its_idle_sessions() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     proxy.restore();
 
-    let (lines, took) = until_seen(&mut watcher, &["* 5 EXISTS", "UID 2 FLAGS (\\Flagged)", "* 1 EXPUNGE"]).await;
+    let (lines, took) = until_seen(&mut watcher, &["* 5 EXISTS", "UID 2 FLAGS (\\Flagged", "* 1 EXPUNGE"]).await;
     eprintln!("B caught up {took:?} after its database came back: {lines:?}");
     watcher.send_raw(b"DONE\r\n").await;
     let (_, done) = watcher.until_tagged("idle").await;

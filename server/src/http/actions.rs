@@ -127,7 +127,7 @@ pub(crate) async fn messages(State(web): State<Web>, user: SignedIn, Form(a): Fo
         };
         if let Some((op, f, opposite, done)) = flag_op(&a.op) {
             let changed = s.store_flags(p, &a.mailbox, &a.uid, op, &Flags::from(f)).await?;
-            let uids: Vec<u32> = changed.into_iter().map(|(uid, _)| uid).collect();
+            let uids: Vec<u32> = changed.into_iter().map(|c| c.uid).collect();
             let back = (!uids.is_empty()).then(|| undo(opposite, &a.mailbox, "", uids));
             return Ok((done.replace("{}", &plural(n)), back));
         }

@@ -96,6 +96,13 @@ pub enum Request {
         charset: Option<String>,
         key: super::search::Key,
     },
+    /// SORT (RFC 5256).
+    Sort {
+        uid: bool,
+        criteria: Vec<super::sort::Criterion>,
+        charset: String,
+        key: super::search::Key,
+    },
     Copy {
         set: SequenceSet,
         uid: bool,
@@ -179,6 +186,9 @@ pub enum SectionText {
 pub struct ParseError {
     pub tag: Option<String>,
     pub message: String,
+    /// Well-formed, but naming what cannot exist (a mailbox name that is
+    /// not modified UTF-7): a NO rather than a BAD.
+    pub refused: bool,
 }
 
 /// Parses one framed command.
@@ -189,15 +199,20 @@ pub fn parse(input: &[u8]) -> Result<Command, ParseError> {
         .map_err(|e| ParseError {
             tag: None,
             message: e.to_string(),
+            refused: false,
         })?
         .to_owned();
     let bad = |message: String| ParseError {
         tag: Some(tag.clone()),
         message,
+        refused: false,
     };
     c.sp().map_err(|e| bad(e.to_string()))?;
     let name = c.atom().map_err(|e| bad(e.to_string()))?.to_ascii_uppercase();
-    let request = request(&mut c, &name).map_err(|e| bad(e.to_string()))?;
+    let request = request(&mut c, &name).map_err(|e| ParseError {
+        refused: matches!(e, ArgError::BadName(_)),
+        ..bad(e.to_string())
+    })?;
     c.end().map_err(|e| bad(format!("{e} after {name}")))?;
     Ok(Command { tag, request })
 }
@@ -207,13 +222,15 @@ pub fn parse(input: &[u8]) -> Result<Command, ParseError> {
 enum ArgError {
     Syntax(SyntaxError),
     Other(String),
+    /// A mailbox name that is not modified UTF-7.
+    BadName(String),
 }
 
 impl std::fmt::Display for ArgError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ArgError::Syntax(e) => e.fmt(f),
-            ArgError::Other(m) => f.write_str(m),
+            ArgError::Other(m) | ArgError::BadName(m) => f.write_str(m),
         }
     }
 }
@@ -232,7 +249,7 @@ fn text(bytes: &[u8], what: &str) -> Args<String> {
 
 fn mailbox(c: &mut Cursor) -> Args<String> {
     let raw = c.astring()?;
-    utf7::decode(&raw).map_err(|e| ArgError::Other(e.to_string()))
+    utf7::decode(&raw).map_err(|e| ArgError::BadName(e.to_string()))
 }
 
 fn sp_mailbox(c: &mut Cursor) -> Args<String> {
@@ -338,6 +355,7 @@ fn request(c: &mut Cursor, name: &str) -> Args<Request> {
             }
         }
         "SEARCH" => search(c, false)?,
+        "SORT" => sort(c, false)?,
         "FETCH" | "STORE" | "COPY" | "MOVE" => with_set(c, name, false)?,
         "UID" => {
             c.sp()?;
@@ -345,6 +363,7 @@ fn request(c: &mut Cursor, name: &str) -> Args<Request> {
             match inner.as_str() {
                 "FETCH" | "STORE" | "COPY" | "MOVE" => with_set(c, &inner, true)?,
                 "SEARCH" => search(c, true)?,
+                "SORT" => sort(c, true)?,
                 "EXPUNGE" => {
                     c.sp()?;
                     Request::Expunge {
@@ -358,6 +377,33 @@ fn request(c: &mut Cursor, name: &str) -> Args<Request> {
     })
 }
 
+/// RFC 5258 §3: an unknown option, or RECURSIVEMATCH without another
+/// selection option that it could apply to, is a BAD command.
+fn list_options(selection: &[String], returns: &[String]) -> Args<()> {
+    for option in selection {
+        if !matches!(
+            option.as_str(),
+            "SUBSCRIBED" | "REMOTE" | "RECURSIVEMATCH" | "SPECIAL-USE"
+        ) {
+            return Err(ArgError::Other(format!("{option} is not a LIST selection option")));
+        }
+    }
+    let recursive = selection.iter().any(|o| o == "RECURSIVEMATCH");
+    if recursive
+        && !selection
+            .iter()
+            .any(|o| matches!(o.as_str(), "SUBSCRIBED" | "SPECIAL-USE"))
+    {
+        return Err(ArgError::Other("RECURSIVEMATCH needs another selection option".into()));
+    }
+    for option in returns {
+        if !matches!(option.as_str(), "SUBSCRIBED" | "CHILDREN" | "SPECIAL-USE") {
+            return Err(ArgError::Other(format!("{option} is not a LIST return option")));
+        }
+    }
+    Ok(())
+}
+
 fn list(c: &mut Cursor, lsub: bool) -> Args<Request> {
     c.sp()?;
     let selection = if !lsub && c.peek() == Some(b'(') {
@@ -369,9 +415,11 @@ fn list(c: &mut Cursor, lsub: bool) -> Args<Request> {
     };
     let reference = mailbox(c)?;
     c.sp()?;
+    // A pattern that is not modified UTF-7 names no mailbox: taken as
+    // written, it matches none (a LIST, unlike a SELECT, is not refused).
     let pattern = |c: &mut Cursor| -> Args<String> {
         let raw = c.list_mailbox()?;
-        utf7::decode(&raw).map_err(|e| ArgError::Other(e.to_string()))
+        Ok(utf7::decode(&raw).unwrap_or_else(|_| String::from_utf8_lossy(&raw).into_owned()))
     };
     let patterns = if !lsub && c.eat(b'(') {
         let mut patterns = vec![pattern(c)?];
@@ -391,6 +439,7 @@ fn list(c: &mut Cursor, lsub: bool) -> Args<Request> {
         c.sp()?;
         returns = paren_atoms(c)?.iter().map(|o| o.to_ascii_uppercase()).collect();
     }
+    list_options(&selection, &returns)?;
     Ok(Request::List {
         reference,
         patterns,
@@ -453,6 +502,16 @@ fn append(c: &mut Cursor) -> Args<Request> {
 fn search(c: &mut Cursor, uid: bool) -> Args<Request> {
     let (charset, key) = super::search::parse(c).map_err(ArgError::Other)?;
     Ok(Request::Search { uid, charset, key })
+}
+
+fn sort(c: &mut Cursor, uid: bool) -> Args<Request> {
+    let (criteria, charset, key) = super::sort::parse(c).map_err(ArgError::Other)?;
+    Ok(Request::Sort {
+        uid,
+        criteria,
+        charset,
+        key,
+    })
 }
 
 fn with_set(c: &mut Cursor, name: &str, uid: bool) -> Args<Request> {

@@ -68,7 +68,20 @@ pub async fn list(service: &Service, p: &Principal, q: &Query<'_>, out: &mut Vec
                 continue;
             }
             let subscribed = subscriptions.contains(name);
-            if subscribed_only && !subscribed {
+            // Not subscribed itself, but with a subscribed descendant: LSUB
+            // shows it as \Noselect for `%` (RFC 3501 §6.3.9), and
+            // RECURSIVEMATCH when that descendant is not listed itself
+            // (RFC 5258 §3.5: CHILDINFO).
+            let below = format!("{name}{DELIMITER}");
+            let mut descendants = subscriptions.iter().filter(|s| s.starts_with(&below));
+            let childinfo = q.selects("RECURSIVEMATCH")
+                && descendants.clone().any(|s| {
+                    !q.patterns
+                        .iter()
+                        .any(|p| pattern::matches(&pattern::join(q.reference, p), s))
+                });
+            let lsub_parent = q.lsub && !subscribed && full.contains('%') && descendants.next().is_some();
+            if subscribed_only && !subscribed && !childinfo && !lsub_parent {
                 continue;
             }
             if q.selects("SPECIAL-USE") && info.is_none_or(|i| i.special_use.is_none()) {
@@ -80,6 +93,7 @@ pub async fn list(service: &Service, p: &Principal, q: &Query<'_>, out: &mut Vec
                 .is_some_and(|(other, _)| other.starts_with(&format!("{name}{DELIMITER}")));
             let mut attributes = Vec::new();
             match info {
+                _ if lsub_parent => attributes.push("\\Noselect"),
                 None if subscribed_only && !children => attributes.push("\\NonExistent"),
                 None => attributes.push("\\Noselect"),
                 Some(_) => {}
@@ -95,6 +109,9 @@ pub async fn list(service: &Service, p: &Principal, q: &Query<'_>, out: &mut Vec
             }
             let mut line = format!("* {verb} ({}) \"/\" ", attributes.join(" ")).into_bytes();
             response::mailbox(&mut line, name);
+            if childinfo && !q.lsub {
+                line.extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+            }
             line.extend_from_slice(b"\r\n");
             out.extend_from_slice(&line);
             written.insert(name.clone());

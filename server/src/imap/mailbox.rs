@@ -2,14 +2,20 @@
 //! sequence numbers, the flags the client was told — and the commands that
 //! work on it (FETCH, STORE, SEARCH, COPY, MOVE, EXPUNGE).
 //!
-//! Others' changes arrive from the service's watch and wait in `pending`
-//! until a point where RFC 3501 §7.4.1 lets the server report them: new
-//! messages and flag changes after any command, expunges never during
-//! FETCH, STORE or SEARCH (so sequence numbers hold still while a client
-//! uses them). Our own changes come back through the watch too; applying
-//! a change twice does nothing, so they cause no duplicate responses.
+//! At the end of every command the view is brought up to date from the
+//! committed change log (see [`crate::service::Watch::refresh`]), so
+//! whatever another session's finished command changed is reported by
+//! this session's next command. Changes wait in `pending` until a point
+//! where RFC 3501 §7.4.1 lets the server report them: new messages and
+//! flag changes after any command, expunges never during FETCH, STORE or
+//! SEARCH (so sequence numbers hold still while a client uses them).
+//!
+//! A session applies its own changes at once, and the log brings them
+//! back later. Each message remembers the MODSEQ of the state it shows,
+//! and a flag change no newer than that is old news: neither an echo of
+//! the session's own change nor an older state is ever reported.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use mailroom_shared::dto::SeenMode;
 use mailroom_shared::{FlagOp, Flags, Right, SystemFlag};
@@ -19,10 +25,11 @@ use super::mime;
 use super::response;
 use super::search::{Candidate, Key};
 use super::session::{Failure, Outcome, try_create};
+use super::sort::{self, Criterion, Sortable};
 use super::syntax::{Bound, SequenceSet};
 use crate::feed::{Change, ChangeKind};
 use crate::service::{Opened, Principal, Service, Watch};
-use crate::store::MessageRow;
+use crate::store::{ChangedFlags, MessageRow};
 
 /// Messages read from the store at a time by FETCH and SEARCH.
 const BATCH: usize = 64;
@@ -34,6 +41,17 @@ pub struct Cx<'a> {
     pub out: &'a mut Vec<u8>,
 }
 
+/// One message as the session's client knows it.
+#[derive(Clone, Debug)]
+struct Message {
+    uid: u32,
+    flags: Flags,
+    /// The MODSEQ of the change that gave it these flags.
+    modseq: u64,
+    /// `\Recent` for this session (RFC 3501 §2.3.2).
+    recent: bool,
+}
+
 pub struct Selected {
     /// The name as the client wrote it.
     pub name: String,
@@ -42,12 +60,17 @@ pub struct Selected {
     handle: Opened,
     pub read_only: bool,
     per_user_seen: bool,
-    /// Sequence number − 1 → (UID, flags as last reported).
-    messages: Vec<(u32, Flags)>,
+    /// Sequence number − 1 → the message as last reported.
+    messages: Vec<Message>,
     /// How many messages the client was told exist.
     announced: usize,
+    /// The keywords the client was told of in `* FLAGS`.
+    keywords: BTreeSet<String>,
+    /// New messages from this UID on are `\Recent` for this session (the
+    /// first UID of its last claim).
+    recent_from: u32,
     watch: Watch,
-    pub pending: VecDeque<Change>,
+    pending: VecDeque<Change>,
 }
 
 impl Selected {
@@ -62,36 +85,86 @@ impl Selected {
         out: &mut Vec<u8>,
         kept: Option<Selected>,
     ) -> Result<Selected, Failure> {
-        let (handle, watch, messages) = match kept {
+        let (handle, watch, mut messages) = match kept {
             // The session's view, brought up to date by its watch, is the
             // mailbox as it is now: its list need not be read again —
             // unless rights or names changed meanwhile.
             Some(mut old) if service.is_current(&old.handle) => {
                 let missed = service.reselect(p, &mut old.handle, &mut old.watch).await?;
                 old.pending.extend(missed);
-                old.sync(p, &mut Vec::new(), true).await.map_err(Failure::No)?;
+                old.recent_from = u32::MAX; // claimed below
+                old.apply_pending(&mut Vec::new(), true).map_err(Failure::No)?;
                 (old.handle, old.watch, old.messages)
             }
             kept => {
                 let (handle, watch, rows) = service.select(p, name, kept.map(|s| s.handle)).await?;
-                let messages: Vec<(u32, Flags)> = rows.into_iter().map(|r| (r.uid, r.flags)).collect();
+                let messages: Vec<Message> = rows
+                    .into_iter()
+                    .map(|r| Message {
+                        uid: r.uid,
+                        flags: r.flags,
+                        modseq: r.modseq,
+                        recent: false,
+                    })
+                    .collect();
                 (handle, watch, messages)
             }
         };
         let info = handle.info();
-        let rights = info.rights;
         let may_change = [Right::Seen, Right::Write, Right::DeleteMessage, Right::Expunge]
             .iter()
-            .any(|r| rights.contains(*r));
+            .any(|r| info.rights.contains(*r));
         let read_only = examine || !may_change;
-        let mut keywords: Vec<&str> = messages.iter().flat_map(|(_, f)| f.keywords()).collect();
-        keywords.sort_unstable();
-        keywords.dedup();
-        let system = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
-        let all_keywords = keywords.iter().map(|k| format!(" {k}")).collect::<String>();
-        let mut lines = vec![format!("* FLAGS ({system}{all_keywords})")];
+        // EXAMINE shows what is recent without taking it (RFC 3501 §6.3.2).
+        let first = service.claim_recent(&handle, info.uidnext, !read_only).await?;
+        for m in messages.iter_mut().rev().take_while(|m| m.uid >= first) {
+            m.recent = true;
+        }
+        let mut selected = Selected {
+            name: name.to_owned(),
+            handle,
+            read_only,
+            per_user_seen: info.seen_mode == SeenMode::PerUser,
+            announced: messages.len(),
+            keywords: BTreeSet::new(),
+            recent_from: u32::MAX,
+            messages,
+            watch,
+            pending: VecDeque::new(),
+        };
+        selected.keywords = selected
+            .messages
+            .iter()
+            .flat_map(|m| m.flags.keywords().map(str::to_owned))
+            .collect();
+        selected.write_flag_lists(out);
+        let recent = selected.messages.iter().filter(|m| m.recent).count();
+        let mut lines = vec![
+            format!("* {} EXISTS", selected.messages.len()),
+            format!("* {recent} RECENT"),
+        ];
+        if let Some(i) = selected
+            .messages
+            .iter()
+            .position(|m| !m.flags.contains(SystemFlag::Seen))
+        {
+            lines.push(format!("* OK [UNSEEN {}] First unseen", i + 1));
+        }
+        lines.push(format!("* OK [UIDVALIDITY {}] UIDs valid", info.uidvalidity));
+        lines.push(format!("* OK [UIDNEXT {}] Predicted next UID", info.uidnext));
+        for line in lines {
+            out.extend_from_slice(line.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        Ok(selected)
+    }
+
+    /// `* FLAGS` and PERMANENTFLAGS, with the keywords the client knows.
+    fn write_flag_lists(&self, out: &mut Vec<u8>) {
+        let rights = self.handle.info().rights;
+        let keywords = self.keywords.iter().map(|k| format!(" {k}")).collect::<String>();
         let mut permanent = Vec::new();
-        if !read_only {
+        if !self.read_only {
             if rights.contains(Right::Write) {
                 permanent.extend(["\\Answered", "\\Flagged", "\\Draft"]);
             }
@@ -102,35 +175,31 @@ impl Selected {
                 permanent.push("\\Seen");
             }
             if rights.contains(Right::Write) {
-                permanent.extend(keywords.iter().copied());
+                permanent.extend(self.keywords.iter().map(String::as_str));
                 permanent.push("\\*");
             }
         }
-        lines.push(format!(
-            "* OK [PERMANENTFLAGS ({})] Flags you can change",
+        let text = format!(
+            "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{keywords})\r\n\
+             * OK [PERMANENTFLAGS ({})] Flags you can change\r\n",
             permanent.join(" ")
-        ));
-        lines.push(format!("* {} EXISTS", messages.len()));
-        lines.push("* 0 RECENT".into());
-        if let Some(i) = messages.iter().position(|(_, f)| !f.contains(SystemFlag::Seen)) {
-            lines.push(format!("* OK [UNSEEN {}] First unseen", i + 1));
+        );
+        out.extend_from_slice(text.as_bytes());
+    }
+
+    /// Before flags carrying a keyword new to the client go out: `* FLAGS`
+    /// again, with it (RFC 3501 §7.2.6).
+    fn learn_keywords(&mut self, out: &mut Vec<u8>, flags: &Flags) {
+        let mut new = false;
+        for k in flags.keywords() {
+            if !self.keywords.contains(k) {
+                self.keywords.insert(k.to_owned());
+                new = true;
+            }
         }
-        lines.push(format!("* OK [UIDVALIDITY {}] UIDs valid", info.uidvalidity));
-        lines.push(format!("* OK [UIDNEXT {}] Predicted next UID", info.uidnext));
-        for line in lines {
-            out.extend_from_slice(line.as_bytes());
-            out.extend_from_slice(b"\r\n");
+        if new {
+            self.write_flag_lists(out);
         }
-        Ok(Selected {
-            name: name.to_owned(),
-            handle,
-            read_only,
-            per_user_seen: info.seen_mode == SeenMode::PerUser,
-            announced: messages.len(),
-            messages,
-            watch,
-            pending: VecDeque::new(),
-        })
     }
 
     pub fn watch(&mut self) -> &mut Watch {
@@ -138,21 +207,45 @@ impl Selected {
     }
 
     fn position(&self, uid: u32) -> Option<usize> {
-        self.messages.binary_search_by_key(&uid, |(u, _)| *u).ok()
+        self.messages.binary_search_by_key(&uid, |m| m.uid).ok()
     }
 
-    /// Tells the client of messages it does not know of yet.
+    /// Tells the client of messages it does not know of yet (and how many
+    /// are `\Recent` now).
     fn announce(&mut self, out: &mut Vec<u8>) {
         if self.messages.len() > self.announced {
             self.announced = self.messages.len();
-            out.extend_from_slice(format!("* {} EXISTS\r\n", self.announced).as_bytes());
+            let recent = self.messages.iter().filter(|m| m.recent).count();
+            out.extend_from_slice(format!("* {} EXISTS\r\n* {recent} RECENT\r\n", self.announced).as_bytes());
         }
     }
 
-    fn fetch_flags(&self, out: &mut Vec<u8>, index: usize) {
-        let (uid, flags) = &self.messages[index];
-        let mut line = format!("* {} FETCH (UID {uid} FLAGS ", index + 1).into_bytes();
-        response::flags(&mut line, flags);
+    /// Claims `\Recent` for the new messages among `pending` (read-only
+    /// sessions only look): the first session to learn of a message has it.
+    async fn claim_recent(&mut self, service: &Service) -> Result<(), String> {
+        let newest = self
+            .pending
+            .iter()
+            .filter_map(|c| match &c.kind {
+                ChangeKind::Added(list) => list.iter().map(|(uid, _)| *uid).max(),
+                _ => None,
+            })
+            .max();
+        if let Some(newest) = newest {
+            self.recent_from = service
+                .claim_recent(&self.handle, newest + 1, !self.read_only)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn fetch_flags(&mut self, out: &mut Vec<u8>, index: usize) {
+        let flags = self.messages[index].flags.clone();
+        self.learn_keywords(out, &flags);
+        let m = &self.messages[index];
+        let mut line = format!("* {} FETCH (UID {} FLAGS ", index + 1, m.uid).into_bytes();
+        write_flags(&mut line, m);
         line.extend_from_slice(b")\r\n");
         out.extend_from_slice(&line);
     }
@@ -165,11 +258,28 @@ impl Selected {
         }
     }
 
-    /// Reports the changes that may be reported now. Fails when the
-    /// mailbox is gone.
-    pub async fn sync(&mut self, _p: &Principal, out: &mut Vec<u8>, expunges_allowed: bool) -> Result<(), String> {
-        let fresh = self.watch.drain().await.map_err(|e| e.to_string())?;
-        self.pending.extend(fresh);
+    /// Brings the view up to date with everything committed so far and
+    /// reports what may be reported now. Fails when the mailbox is gone.
+    pub async fn sync(&mut self, service: &Service, out: &mut Vec<u8>, expunges_allowed: bool) -> Result<(), String> {
+        let fresh = self.watch.refresh().await.map_err(|e| e.to_string())?;
+        self.take(service, out, fresh, expunges_allowed).await
+    }
+
+    /// Reports `changes` (what the watch handed out) and those waiting.
+    pub async fn take(
+        &mut self,
+        service: &Service,
+        out: &mut Vec<u8>,
+        changes: Vec<Change>,
+        expunges_allowed: bool,
+    ) -> Result<(), String> {
+        self.pending.extend(changes);
+        self.claim_recent(service).await?;
+        self.apply_pending(out, expunges_allowed)
+    }
+
+    /// Reports the changes waiting in `pending` that may be reported now.
+    fn apply_pending(&mut self, out: &mut Vec<u8>, expunges_allowed: bool) -> Result<(), String> {
         loop {
             let held = self
                 .pending
@@ -182,8 +292,13 @@ impl Selected {
             match change.kind {
                 ChangeKind::Added(list) => {
                     for (uid, flags) in list {
-                        if self.messages.last().is_none_or(|(last, _)| *last < uid) {
-                            self.messages.push((uid, flags));
+                        if self.messages.last().is_none_or(|last| last.uid < uid) {
+                            self.messages.push(Message {
+                                uid,
+                                flags,
+                                modseq: change.modseq,
+                                recent: uid >= self.recent_from,
+                            });
                         }
                     }
                 }
@@ -191,16 +306,21 @@ impl Selected {
                     let shared_change = only_for.is_none() && self.per_user_seen;
                     for (uid, flags) in messages {
                         let Some(i) = self.position(uid) else { continue };
+                        let known = &mut self.messages[i];
+                        if change.modseq <= known.modseq {
+                            continue; // this state, or an older one, was reported already
+                        }
+                        known.modseq = change.modseq;
                         let mut new = flags;
                         if shared_change {
                             // The log carries the shared flags; \Seen stays this user's own.
                             new.remove(SystemFlag::Seen);
-                            if self.messages[i].1.contains(SystemFlag::Seen) {
+                            if known.flags.contains(SystemFlag::Seen) {
                                 new.insert(SystemFlag::Seen);
                             }
                         }
-                        if new != self.messages[i].1 {
-                            self.messages[i].1 = new;
+                        if new != known.flags {
+                            known.flags = new;
                             if i < self.announced {
                                 self.fetch_flags(out, i);
                             }
@@ -226,7 +346,7 @@ impl Selected {
     fn resolve(&self, set: &SequenceSet, uid: bool) -> Result<Vec<usize>, Failure> {
         let count = self.announced;
         let mut picked = vec![false; count];
-        let last_uid = self.messages[..count].last().map_or(0, |(u, _)| *u);
+        let last_uid = self.messages[..count].last().map_or(0, |m| m.uid);
         for &(a, b) in &set.0 {
             let value = |bound: Bound| match bound {
                 Bound::Number(n) => n,
@@ -240,8 +360,8 @@ impl Selected {
             };
             let (lo, hi) = (value(a).min(value(b)), value(a).max(value(b)));
             if uid {
-                let start = self.messages[..count].partition_point(|(u, _)| *u < lo);
-                let end = self.messages[..count].partition_point(|(u, _)| *u <= hi);
+                let start = self.messages[..count].partition_point(|m| m.uid < lo);
+                let end = self.messages[..count].partition_point(|m| m.uid <= hi);
                 picked[start..end].iter_mut().for_each(|p| *p = true);
             } else {
                 if hi as usize > count || lo == 0 {
@@ -254,7 +374,7 @@ impl Selected {
     }
 
     fn uids(&self, indices: &[usize]) -> Vec<u32> {
-        indices.iter().map(|&i| self.messages[i].0).collect()
+        indices.iter().map(|&i| self.messages[i].uid).collect()
     }
 
     fn writable(&self) -> Result<(), Failure> {
@@ -300,11 +420,7 @@ impl Selected {
         let indices = self.resolve(set, uid)?;
         let uids = self.uids(&indices);
         let changed = service.store_flags_in(p, &mut self.handle, &uids, op, flags).await?;
-        for (uid, flags) in changed {
-            if let Some(i) = self.position(uid) {
-                self.messages[i].1 = flags;
-            }
-        }
+        self.apply_own(changed);
         if !silent {
             for i in indices {
                 self.fetch_flags(out, i);
@@ -349,10 +465,71 @@ impl Selected {
 
     pub async fn search(&mut self, cx: Cx<'_>, uid: bool, key: &Key) -> Outcome {
         let Cx { service, p, out } = cx;
+        let (found, _) = self.matching(service, p, key).await?;
+        self.write_numbers(out, "SEARCH", uid, &found);
+        Ok("SEARCH completed".into())
+    }
+
+    /// SORT (RFC 5256): the matching messages in the criteria's order.
+    pub async fn sort(&mut self, cx: Cx<'_>, uid: bool, criteria: &[Criterion], key: &Key) -> Outcome {
+        let Cx { service, p, out } = cx;
+        let (found, rows) = self.matching(service, p, key).await?;
+        let mut sortables: Vec<Sortable> = found
+            .iter()
+            .map(|&i| {
+                let row = &rows[&self.messages[i].uid];
+                Sortable {
+                    seq: i as u32 + 1,
+                    arrival: row.internal_date,
+                    size: row.size,
+                    ..Sortable::default()
+                }
+            })
+            .collect();
+        if sort::needs_headers(criteria) {
+            for (chunk, sortables) in found.chunks(BATCH).zip(sortables.chunks_mut(BATCH)) {
+                let uids = self.uids(chunk);
+                let contents: HashMap<u32, Vec<u8>> = service
+                    .contents_in(p, &mut self.handle, &uids)
+                    .await?
+                    .into_iter()
+                    .map(|(row, bytes)| (row.uid, bytes))
+                    .collect();
+                for (&i, sortable) in chunk.iter().zip(sortables) {
+                    let raw = contents.get(&self.messages[i].uid).map_or(&[][..], Vec::as_slice);
+                    sortable.read_headers(raw);
+                }
+            }
+        }
+        sortables.sort_by(|a, b| sort::compare(criteria, a, b));
+        let order: Vec<usize> = sortables.iter().map(|s| s.seq as usize - 1).collect();
+        self.write_numbers(out, "SORT", uid, &order);
+        Ok("SORT completed".into())
+    }
+
+    /// `* SEARCH 2 3 5` (or SORT): the messages as UIDs or sequence numbers.
+    fn write_numbers(&self, out: &mut Vec<u8>, verb: &str, uid: bool, indices: &[usize]) {
+        let mut line = format!("* {verb}");
+        for &i in indices {
+            let n = if uid { self.messages[i].uid } else { i as u32 + 1 };
+            line.push_str(&format!(" {n}"));
+        }
+        line.push_str("\r\n");
+        out.extend_from_slice(line.as_bytes());
+    }
+
+    /// The announced messages that match `key`, in order, and the rows of
+    /// the mailbox's messages by UID.
+    async fn matching(
+        &mut self,
+        service: &Service,
+        p: &Principal,
+        key: &Key,
+    ) -> Result<(Vec<usize>, HashMap<u32, MessageRow>), Failure> {
         let count = self.announced;
         let rows = service.messages_in(p, &mut self.handle).await?;
         let rows: HashMap<u32, MessageRow> = rows.into_iter().map(|r| (r.uid, r)).collect();
-        let last_uid = self.messages[..count].last().map_or(0, |(u, _)| *u);
+        let last_uid = self.messages[..count].last().map_or(0, |m| m.uid);
         let mut found = Vec::new();
         for chunk in (0..count).collect::<Vec<_>>().chunks(BATCH) {
             let texts: HashMap<u32, mime::Searchable> = if key.needs_content() {
@@ -366,30 +543,25 @@ impl Selected {
                 HashMap::new()
             };
             for &i in chunk {
-                let (message_uid, flags) = &self.messages[i];
+                let m = &self.messages[i];
                 // Expunged by someone else while we still show it: no match.
-                let Some(row) = rows.get(message_uid) else { continue };
+                let Some(row) = rows.get(&m.uid) else { continue };
                 let candidate = Candidate {
                     seq: i as u32 + 1,
-                    uid: *message_uid,
-                    flags,
+                    uid: m.uid,
+                    flags: &m.flags,
                     internal_date: row.internal_date,
                     size: row.size,
+                    recent: m.recent,
                     last_seq: count as u32,
                     last_uid,
                 };
-                if key.matches(&candidate, texts.get(message_uid)) {
-                    found.push(if uid { *message_uid } else { i as u32 + 1 });
+                if key.matches(&candidate, texts.get(&m.uid)) {
+                    found.push(i);
                 }
             }
         }
-        let mut line = String::from("* SEARCH");
-        for n in found {
-            line.push_str(&format!(" {n}"));
-        }
-        line.push_str("\r\n");
-        out.extend_from_slice(line.as_bytes());
-        Ok("SEARCH completed".into())
+        Ok((found, rows))
     }
 
     pub async fn fetch(&mut self, cx: Cx<'_>, set: &SequenceSet, uid: bool, items: &[FetchItem]) -> Outcome {
@@ -449,12 +621,17 @@ impl Selected {
             };
             let loaded = if needs_content { &with_bodies } else { &rows_only };
             for &i in chunk {
-                let (message_uid, flags) = &self.messages[i];
-                let data = loaded.get(message_uid);
+                let data = loaded.get(&self.messages[i].uid);
                 if needs_rows && data.is_none() {
                     missing += 1;
                     continue;
                 }
+                let shows_flags = items.contains(&FetchItem::Flags) || newly_seen.contains(&self.messages[i].uid);
+                if shows_flags {
+                    let flags = self.messages[i].flags.clone();
+                    self.learn_keywords(out, &flags);
+                }
+                let message = &self.messages[i];
                 let mut line = format!("* {} FETCH (", i + 1).into_bytes();
                 let mut first = true;
                 for item in &items {
@@ -462,11 +639,11 @@ impl Selected {
                         line.push(b' ');
                     }
                     first = false;
-                    write_item(&mut line, item, *message_uid, flags, data);
+                    write_item(&mut line, item, message, data);
                 }
-                if newly_seen.contains(message_uid) && !items.contains(&FetchItem::Flags) {
+                if newly_seen.contains(&message.uid) && !items.contains(&FetchItem::Flags) {
                     line.extend_from_slice(b" FLAGS ");
-                    response::flags(&mut line, flags);
+                    write_flags(&mut line, message);
                 }
                 line.extend_from_slice(b")\r\n");
                 out.extend_from_slice(&line);
@@ -486,8 +663,8 @@ impl Selected {
     async fn mark_seen(&mut self, service: &Service, p: &Principal, indices: &[usize]) -> HashSet<u32> {
         let unseen: Vec<u32> = indices
             .iter()
-            .filter(|&&i| !self.messages[i].1.contains(SystemFlag::Seen))
-            .map(|&i| self.messages[i].0)
+            .filter(|&&i| !self.messages[i].flags.contains(SystemFlag::Seen))
+            .map(|&i| self.messages[i].uid)
             .collect();
         if unseen.is_empty() {
             return HashSet::new();
@@ -500,32 +677,35 @@ impl Selected {
         else {
             return HashSet::new();
         };
-        let mut out = HashSet::new();
-        for (uid, flags) in changed {
-            if let Some(i) = self.position(uid) {
-                self.messages[i].1 = flags;
-                out.insert(uid);
+        let out = changed.iter().map(|c| c.uid).collect();
+        self.apply_own(changed);
+        out
+    }
+
+    /// Takes this session's own flag change into the view (its responses
+    /// report it; the log's echo of it is then old news).
+    fn apply_own(&mut self, changed: Vec<ChangedFlags>) {
+        for c in changed {
+            if let Some(i) = self.position(c.uid) {
+                let known = &mut self.messages[i];
+                if c.modseq > known.modseq {
+                    known.flags = c.flags;
+                    known.modseq = c.modseq;
+                }
             }
         }
-        out
     }
 }
 
-fn write_item(
-    line: &mut Vec<u8>,
-    item: &FetchItem,
-    uid: u32,
-    flags: &Flags,
-    data: Option<&(MessageRow, Option<Vec<u8>>)>,
-) {
+fn write_item(line: &mut Vec<u8>, item: &FetchItem, message: &Message, data: Option<&(MessageRow, Option<Vec<u8>>)>) {
     let row = data.map(|(r, _)| r);
     let bytes: &[u8] = data.and_then(|(_, b)| b.as_deref()).unwrap_or_default();
     match item {
         FetchItem::Flags => {
             line.extend_from_slice(b"FLAGS ");
-            response::flags(line, flags);
+            write_flags(line, message);
         }
-        FetchItem::Uid => line.extend_from_slice(format!("UID {uid}").as_bytes()),
+        FetchItem::Uid => line.extend_from_slice(format!("UID {}", message.uid).as_bytes()),
         FetchItem::InternalDate => {
             let date = internal_date(row.map_or(0, |r| r.internal_date));
             line.extend_from_slice(format!("INTERNALDATE \"{date}\"").as_bytes());
@@ -586,6 +766,18 @@ fn write_item(
                 (None, _) => line.extend_from_slice(b" NIL"),
             }
         }
+    }
+}
+
+/// A message's flags as FETCH answers them, `\Recent` included.
+fn write_flags(line: &mut Vec<u8>, m: &Message) {
+    response::flags(line, &m.flags);
+    if m.recent {
+        line.pop();
+        if !line.ends_with(b"(") {
+            line.push(b' ');
+        }
+        line.extend_from_slice(b"\\Recent)");
     }
 }
 

@@ -7,8 +7,9 @@
 //! with CRLF line ends, so byte ranges here are what clients receive.
 
 use base64::Engine;
-use mailparse::{MailAddr, MailHeaderMap, ParsedMail};
+use mailparse::{MailHeaderMap, ParsedMail};
 
+use super::address::{self, Entry};
 use super::command::{Section, SectionText};
 use super::response::{nstring, string};
 
@@ -85,7 +86,7 @@ fn locate<'a>(mail: &ParsedMail<'a>, path: &[u32], depth: usize) -> Option<(&'a 
             return None;
         }
         if rest.is_empty() {
-            return Some((mail.raw_bytes, false));
+            return Some((mail.raw_bytes, is_message(mail)));
         }
         if !is_message(mail) {
             return None;
@@ -199,82 +200,39 @@ fn unfold(value: &[u8]) -> Vec<u8> {
     out
 }
 
-/// One ENVELOPE address: (name, mailbox, host), or a group marker.
-enum Address {
-    Person {
-        name: Option<String>,
-        mailbox: String,
-        host: Option<String>,
-    },
-    GroupStart(String),
-    GroupEnd,
+fn addresses(mail: &ParsedMail, header: &str) -> Vec<Entry> {
+    mail.headers
+        .get_all_headers(header)
+        .iter()
+        .flat_map(|h| address::parse(&unfold(h.get_value_raw())))
+        .collect()
 }
 
-fn addresses(mail: &ParsedMail, header: &str) -> Vec<Address> {
-    let mut out = Vec::new();
-    for h in mail.headers.get_all_headers(header) {
-        let Ok(list) = mailparse::addrparse_header(h) else {
-            continue;
-        };
-        for addr in list.iter() {
-            match addr {
-                MailAddr::Single(single) => out.push(person(single)),
-                MailAddr::Group(group) => {
-                    out.push(Address::GroupStart(group.group_name.clone()));
-                    out.extend(group.addrs.iter().map(person));
-                    out.push(Address::GroupEnd);
-                }
-            }
-        }
-    }
-    out
-}
-
-fn person(single: &mailparse::SingleInfo) -> Address {
-    let (mailbox, host) = match single.addr.rsplit_once('@') {
-        Some((m, h)) => (m.to_owned(), Some(h.to_owned())),
-        None => (single.addr.clone(), None),
-    };
-    Address::Person {
-        name: single.display_name.clone(),
-        mailbox,
-        host,
-    }
-}
-
-/// A display name as 7-bit text: mailparse decodes encoded words, and
-/// IMAP clients expect them encoded, so non-ASCII is encoded again.
-fn encoded_word(text: &str) -> Vec<u8> {
-    if text.is_ascii() {
-        return text.as_bytes().to_vec();
-    }
-    let b64 = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
-    format!("=?utf-8?b?{b64}?=").into_bytes()
-}
-
-fn write_addresses(out: &mut Vec<u8>, list: &[Address]) {
+fn write_addresses(out: &mut Vec<u8>, list: &[Entry]) {
     if list.is_empty() {
         out.extend_from_slice(b"NIL");
         return;
     }
     out.push(b'(');
-    for address in list {
-        match address {
-            Address::Person { name, mailbox, host } => {
+    for entry in list {
+        match entry {
+            Entry::Person(a) => {
                 out.push(b'(');
-                nstring(out, name.as_deref().map(encoded_word).as_deref());
-                out.extend_from_slice(b" NIL ");
-                string(out, &encoded_word(mailbox));
+                nstring(out, a.name.as_deref());
                 out.push(b' ');
-                nstring(out, host.as_ref().map(|h| h.as_bytes()));
+                nstring(out, a.route.as_deref());
+                out.push(b' ');
+                string(out, &a.mailbox);
+                out.push(b' ');
+                nstring(out, a.host.as_deref());
                 out.push(b')');
             }
-            Address::GroupStart(name) => {
+            Entry::GroupStart(name) => {
                 out.extend_from_slice(b"(NIL NIL ");
-                string(out, &encoded_word(name));
+                string(out, name);
                 out.extend_from_slice(b" NIL)");
             }
-            Address::GroupEnd => out.extend_from_slice(b"(NIL NIL NIL NIL)"),
+            Entry::GroupEnd => out.extend_from_slice(b"(NIL NIL NIL NIL)"),
         }
     }
     out.push(b')');
@@ -369,6 +327,16 @@ fn write_params(out: &mut Vec<u8>, mail: &ParsedMail, text: bool) {
     write_pairs(out, &params);
 }
 
+/// A parameter value as 7-bit text: mailparse decodes RFC 2231 values,
+/// and IMAP clients expect them encoded, so non-ASCII is encoded again.
+fn encoded_word(text: &str) -> Vec<u8> {
+    if text.is_ascii() {
+        return text.as_bytes().to_vec();
+    }
+    let b64 = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+    format!("=?utf-8?b?{b64}?=").into_bytes()
+}
+
 fn write_pairs(out: &mut Vec<u8>, pairs: &[(String, String)]) {
     if pairs.is_empty() {
         out.extend_from_slice(b"NIL");
@@ -449,7 +417,17 @@ pub fn searchable(raw: &[u8]) -> Searchable {
     let headers = mail
         .headers
         .iter()
-        .map(|h| (h.get_key().to_ascii_lowercase(), h.get_value()))
+        .map(|h| {
+            let name = h.get_key().to_ascii_lowercase();
+            // Addresses as written out again: comments and quoting gone,
+            // every member of every group there (RFC 3501 FROM/TO/CC/BCC).
+            let value = if matches!(name.as_str(), "from" | "to" | "cc" | "bcc" | "sender" | "reply-to") {
+                address::render(&address::parse(&unfold(h.get_value_raw())))
+            } else {
+                h.get_value()
+            };
+            (name, value)
+        })
         .collect();
     let mut body = String::new();
     collect_text(&mail, &mut body, 0);

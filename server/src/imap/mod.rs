@@ -5,6 +5,7 @@
 //! sequence numbers and reports others' changes; `list`, `search` and
 //! `mime` answer LIST, SEARCH and FETCH; `server` accepts connections.
 
+pub mod address;
 pub mod command;
 pub mod frame;
 pub mod list;
@@ -15,6 +16,7 @@ pub mod response;
 pub mod search;
 pub mod server;
 pub mod session;
+pub mod sort;
 pub mod syntax;
 pub mod utf7;
 

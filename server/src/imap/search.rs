@@ -17,9 +17,9 @@ pub enum Key {
     /// A system flag set (`true`) or not set (`false`).
     Flag(SystemFlag, bool),
     Keyword(String, bool),
-    /// RECENT and NEW: this server hands out no `\Recent`, so nothing matches.
+    /// RECENT (NEW is RECENT UNSEEN): `\Recent` for this session.
     Recent,
-    /// OLD: everything.
+    /// OLD: not `\Recent`.
     Old,
     /// A header containing the text (`HEADER`, `FROM`, `TO`, …).
     Header(String, String),
@@ -66,6 +66,16 @@ pub fn parse(c: &mut Cursor) -> Parsed<(Option<String>, Key)> {
     Ok((charset, and(keys)))
 }
 
+/// Parses ` key *(SP key)` (what follows the charset in SORT).
+pub fn parse_keys(c: &mut Cursor) -> Parsed<Key> {
+    c.sp().map_err(|e| e.to_string())?;
+    let mut keys = vec![key(c, 0)?];
+    while c.eat(b' ') {
+        keys.push(key(c, 0)?);
+    }
+    Ok(and(keys))
+}
+
 fn and(mut keys: Vec<Key>) -> Key {
     if keys.len() == 1 {
         keys.remove(0)
@@ -107,7 +117,8 @@ fn key(c: &mut Cursor, depth: usize) -> Parsed<Key> {
         "UNDRAFT" => flag(SystemFlag::Draft, false),
         "UNFLAGGED" => flag(SystemFlag::Flagged, false),
         "UNSEEN" => flag(SystemFlag::Seen, false),
-        "RECENT" | "NEW" => Ok(Key::Recent),
+        "RECENT" => Ok(Key::Recent),
+        "NEW" => Ok(Key::And(vec![Key::Recent, Key::Flag(SystemFlag::Seen, false)])),
         "OLD" => Ok(Key::Old),
         "KEYWORD" | "UNKEYWORD" => {
             c.sp().map_err(|e| e.to_string())?;
@@ -193,6 +204,8 @@ pub struct Candidate<'a> {
     pub flags: &'a Flags,
     pub internal_date: i64,
     pub size: u32,
+    /// `\Recent` for this session.
+    pub recent: bool,
     /// The highest sequence number and UID of the mailbox, for `*`.
     pub last_seq: u32,
     pub last_uid: u32,
@@ -214,8 +227,9 @@ impl Key {
     /// [`Key::needs_content`] says so.
     pub fn matches(&self, m: &Candidate, text: Option<&Searchable>) -> bool {
         match self {
-            Key::All | Key::Old => true,
-            Key::Recent => false,
+            Key::All => true,
+            Key::Recent => m.recent,
+            Key::Old => !m.recent,
             Key::Flag(f, set) => m.flags.contains(*f) == *set,
             Key::Keyword(k, set) => m.flags.keywords().any(|have| have.eq_ignore_ascii_case(k)) == *set,
             Key::Header(field, needle) => text.is_some_and(|t| {
@@ -288,6 +302,7 @@ mod tests {
             flags: &flags,
             internal_date: parse_day("2-Nov-2026").unwrap() * 86_400 + 3600,
             size: 100,
+            recent: false,
             last_seq: 3,
             last_uid: 9,
         };

@@ -183,6 +183,8 @@ impl Session {
             "CHILDREN",
             "SPECIAL-USE",
             "LIST-EXTENDED",
+            "SORT",
+            "SORT=DISPLAY",
         ]);
         let limit = self.gw.config.limits.max_literal.min(MAX_MESSAGE_SIZE);
         format!("{} APPENDLIMIT={limit}", caps.join(" "))
@@ -194,7 +196,8 @@ impl Session {
             Ok(command) => command,
             Err(e) => {
                 let tag = e.tag.unwrap_or_else(|| "*".into());
-                self.line(&format!("{tag} BAD {}", e.message));
+                let status = if e.refused { "NO [CANNOT]" } else { "BAD" };
+                self.line(&format!("{tag} {status} {}", e.message));
                 return Ok(true);
             }
         };
@@ -215,16 +218,15 @@ impl Session {
         }
         let expunges_allowed = !matches!(
             request,
-            Request::Fetch { .. } | Request::Store { .. } | Request::Search { .. }
+            Request::Fetch { .. } | Request::Store { .. } | Request::Search { .. } | Request::Sort { .. }
         );
         let outcome = self.execute(request).await;
-        if let Some(selected) = self.selected.as_mut() {
-            let principal = self.principal.as_ref().expect("selected implies authenticated");
-            if let Err(e) = selected.sync(principal, &mut self.out, expunges_allowed).await {
-                self.selected = None;
-                self.line(&format!("* BYE {e}"));
-                return Ok(false);
-            }
+        if let Some(selected) = self.selected.as_mut()
+            && let Err(e) = selected.sync(&self.gw.service, &mut self.out, expunges_allowed).await
+        {
+            self.selected = None;
+            self.line(&format!("* BYE {e}"));
+            return Ok(false);
         }
         Ok(self.finish(&tag, outcome))
     }
@@ -440,6 +442,18 @@ impl Session {
                 let (s, cx) = self.in_mailbox()?;
                 s.search(cx, uid, &key).await
             }
+            Request::Sort {
+                uid,
+                criteria,
+                charset,
+                key,
+            } => {
+                if !matches!(charset.as_str(), "UTF-8" | "US-ASCII") {
+                    return Err(Failure::No("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset".into()));
+                }
+                let (s, cx) = self.in_mailbox()?;
+                s.sort(cx, uid, &criteria, &key).await
+            }
             Request::Copy { set, uid, mailbox } => {
                 let (s, cx) = self.in_mailbox()?;
                 s.copy(cx, &set, uid, &mailbox, false).await
@@ -546,7 +560,13 @@ impl Session {
         let previous = self.selected.take();
         let p = self.principal()?.clone();
         let kept = previous.filter(|s| s.name == name);
-        let selected = Selected::open(&self.gw.service, &p, name, examine, &mut self.out, kept).await?;
+        let selected = Selected::open(&self.gw.service, &p, name, examine, &mut self.out, kept)
+            .await
+            .map_err(|failure| match failure {
+                // A name no mailbox can have names none that exists.
+                Failure::Bad(text) => Failure::No(format!("[NONEXISTENT] {text}")),
+                other => other,
+            })?;
         let mode = if selected.read_only { "READ-ONLY" } else { "READ-WRITE" };
         self.selected = Some(selected);
         Ok(format!(
@@ -565,7 +585,7 @@ impl Session {
             let value = match item.as_str() {
                 "MESSAGES" => counts.messages.to_string(),
                 "UNSEEN" => counts.unseen.to_string(),
-                "RECENT" => "0".into(),
+                "RECENT" => self.gw.service.recent_count(p, name).await?.to_string(),
                 "UIDNEXT" => info.uidnext.to_string(),
                 "UIDVALIDITY" => info.uidvalidity.to_string(),
                 "APPENDLIMIT" => MAX_MESSAGE_SIZE.to_string(),
@@ -621,9 +641,12 @@ impl Session {
                 }
                 Woke::Input(Err(_)) => return Ok(false),
                 Woke::Changes(Ok(changes)) => {
+                    // What the watch hands out is in the log already: report it
+                    // as it comes, without reading the log again.
                     let selected = self.selected.as_mut().expect("changes come from the selected mailbox");
-                    selected.pending.extend(changes);
-                    if !self.sync_now().await {
+                    if let Err(e) = selected.take(&self.gw.service, &mut self.out, changes, true).await {
+                        self.selected = None;
+                        self.line(&format!("* BYE {e}"));
                         return Ok(false);
                     }
                 }
@@ -649,10 +672,10 @@ impl Session {
 
     /// Reports every pending change now; `false` if the mailbox is gone.
     async fn sync_now(&mut self) -> bool {
-        let (Some(p), Some(selected)) = (self.principal.as_ref(), self.selected.as_mut()) else {
+        let Some(selected) = self.selected.as_mut() else {
             return true;
         };
-        if let Err(e) = selected.sync(p, &mut self.out, true).await {
+        if let Err(e) = selected.sync(&self.gw.service, &mut self.out, true).await {
             self.selected = None;
             self.line(&format!("* BYE {e}"));
             return false;

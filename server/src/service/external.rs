@@ -31,7 +31,7 @@ use super::Service;
 use crate::error::{Error, Result};
 use crate::mbox::lock::{LockError, LockMode, LockSettings, MboxLock, parse_methods};
 use crate::mbox::shared_file::{self, Entry};
-use crate::store::{AccountRow, Content, DomainRow, MailboxRow, NewMessage, content_hash, now};
+use crate::store::{AccountRow, ChangedFlags, Content, DomainRow, MailboxRow, NewMessage, content_hash, now};
 
 /// How often every file is checked for other programs' changes besides
 /// what inotify reports (it reports nothing on some network file systems).
@@ -175,7 +175,7 @@ pub(crate) enum IndexChange<'a> {
 
 /// The result of an [`IndexChange`]: changed flags, or expunged UIDs.
 pub(crate) enum IndexChanged {
-    Flags(Vec<(u32, Flags)>),
+    Flags(Vec<ChangedFlags>),
     Expunged(Vec<u32>),
 }
 

@@ -8,7 +8,7 @@ use super::external::{IndexChange, IndexChanged};
 use super::{Opened, Principal, Service};
 use crate::error::{Error, Result};
 use crate::feed::{Change, group_changes};
-use crate::store::{Content, MessageRow, NewMessage, now};
+use crate::store::{ChangedFlags, Content, MessageRow, NewMessage, now};
 
 pub use mailroom_shared::limits::MAX_MESSAGE_SIZE;
 
@@ -219,7 +219,7 @@ impl Service {
         uids: &[u32],
         op: FlagOp,
         flags: &Flags,
-    ) -> Result<Vec<(u32, Flags)>> {
+    ) -> Result<Vec<ChangedFlags>> {
         let mut m = self.open(p, name).await?;
         self.store_flags_in(p, &mut m, uids, op, flags).await
     }
@@ -232,7 +232,7 @@ impl Service {
         uids: &[u32],
         op: FlagOp,
         flags: &Flags,
-    ) -> Result<Vec<(u32, Flags)>> {
+    ) -> Result<Vec<ChangedFlags>> {
         self.current(p, m).await?;
         m.require(Right::Read, "read it")?;
         let may = m.flag_permissions();
@@ -373,9 +373,6 @@ impl Service {
         src.require(Right::Expunge, "move messages out of it")?;
         let dst = self.open(p, to).await?;
         dst.require(Right::Insert, "add messages to it")?;
-        if src.mailbox.id == dst.mailbox.id {
-            return Err(Error::BadInput("source and target are the same mailbox".into()));
-        }
         let mut rows = self.rows(p, &src, uids).await?;
         for row in &mut rows {
             row.flags = dst.permitted_flags(&row.flags);

@@ -72,6 +72,21 @@ impl Service {
         Ok((m, watch, rows))
     }
 
+    /// Claims `\Recent` for a session that has `m` selected read-write
+    /// and knows of the messages below `upto`: returns the first UID that
+    /// is recent for it (see [`crate::store::Store::claim_recent`]).
+    /// With `claim` false, only looks (EXAMINE).
+    pub(crate) async fn claim_recent(&self, m: &Opened, upto: u32, claim: bool) -> Result<u32> {
+        Ok(self.store.claim_recent(m.mailbox.id, upto, claim).await?)
+    }
+
+    /// STATUS RECENT: the messages no session has seen yet (needs `r`).
+    pub async fn recent_count(&self, p: &Principal, name: &str) -> Result<u32> {
+        let m = self.open(p, name).await?;
+        m.require(Right::Read, "read it")?;
+        Ok(self.store.recent_count(m.mailbox.id).await?)
+    }
+
     /// Whether a mailbox kept open was resolved after the last change to
     /// rights or names: then what its session knows of it still holds.
     pub(crate) fn is_current(&self, m: &Opened) -> bool {
@@ -162,6 +177,19 @@ impl Watch {
             };
             out.extend(self.accept(changes));
         }
+    }
+
+    /// Everything committed before now that was not handed out yet:
+    /// what the broadcast has delivered, then the rest from the change
+    /// log (an indexed range read of this mailbox's rows after the last
+    /// one seen). A session calls it at command boundaries, so what
+    /// another session's finished command changed — on this node or
+    /// another — is never reported a command late.
+    pub async fn refresh(&mut self) -> Result<Vec<Change>> {
+        let mut out = self.drain().await?;
+        let rows = self.catch_up().await?;
+        out.extend(self.accept(rows));
+        Ok(out)
     }
 
     async fn catch_up(&self) -> Result<Vec<Change>> {

@@ -23,8 +23,19 @@ const NO_CHANGE_LOOK: usize = 8;
 /// How many queued flag changes one transaction writes at most.
 const MAX_TOGETHER: usize = 64;
 
-/// Each message's new flags as the actor sees them (changed ones only).
-type Changed = Vec<(u32, Flags)>;
+/// The messages a flag change changed (changed ones only).
+type Changed = Vec<ChangedFlags>;
+
+/// One message's flags after a change, as the actor sees them, and the
+/// MODSEQ the change was written under: a session that applies its own
+/// change at once can tell the log's later echo of it (or of anything
+/// older) from a newer change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangedFlags {
+    pub uid: u32,
+    pub flags: Flags,
+    pub modseq: u64,
+}
 
 /// Flag changes waiting for a writer (SQLite), each with where its
 /// answer goes.
@@ -221,7 +232,11 @@ impl Store {
                 log_message_change(tx, self, logged).await?;
             }
             if new.as_reader != old {
-                changed.push((uid, new.as_reader));
+                changed.push(ChangedFlags {
+                    uid,
+                    flags: new.as_reader,
+                    modseq: modseq as u64,
+                });
             }
         }
         Ok(changed)

@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::messages::{ChangeKindTag, log_change};
-use super::{Result, Store, StoreError, now};
+use super::{Backend, Result, Store, StoreError, now};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MailboxRow {
@@ -346,6 +346,56 @@ async fn next_uidvalidity(tx: &mut Transaction<'static, Any>) -> Result<i64> {
 }
 
 impl Store {
+    /// Claims `\Recent` for the messages below `upto` that no session has
+    /// claimed yet, and returns the first UID claimed now: the caller's
+    /// recent messages are those from it to `upto` (none when it is `upto`).
+    /// With `claim` false, only looks.
+    pub async fn claim_recent(&self, mailbox_id: i64, upto: u32, claim: bool) -> Result<u32> {
+        let first = |row: Option<i64>| row.map_or(upto, |f| (f as u32).min(upto));
+        let look = sqlx::query_scalar("SELECT first_recent_uid FROM mailboxes WHERE id = $1")
+            .bind(mailbox_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        if !claim || first(look) == upto {
+            return Ok(first(look)); // only a look, or nothing new: no write
+        }
+        let (_turn, mut tx) = self.write_unsynced().await?;
+        let lock = if self.backend == Backend::Postgres {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
+        let sql = format!("SELECT first_recent_uid FROM mailboxes WHERE id = $1{lock}");
+        let old = first(
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(mailbox_id)
+                .fetch_optional(&mut *tx)
+                .await?,
+        );
+        if old < upto {
+            sqlx::query("UPDATE mailboxes SET first_recent_uid = $2 WHERE id = $1")
+                .bind(mailbox_id)
+                .bind(i64::from(upto))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(old)
+    }
+
+    /// How many messages no session has claimed as `\Recent` yet (STATUS
+    /// RECENT).
+    pub async fn recent_count(&self, mailbox_id: i64) -> Result<u32> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages WHERE mailbox_id = $1 \
+             AND uid >= (SELECT first_recent_uid FROM mailboxes WHERE id = $1)",
+        )
+        .bind(mailbox_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n as u32)
+    }
+
     /// Gives the mailbox its next MODSEQ and returns it (and tells the
     /// other nodes, at commit).
     pub(super) async fn bump_modseq(&self, tx: &mut Transaction<'static, Any>, mailbox_id: i64) -> Result<i64> {

@@ -52,6 +52,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0008_search_fields.sql"),
         include_str!("../../migrations/postgres/0008_search_fields.sql"),
     ),
+    (
+        9,
+        include_str!("../../migrations/sqlite/0009_recent.sql"),
+        include_str!("../../migrations/postgres/0009_recent.sql"),
+    ),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<()> {

@@ -28,6 +28,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Transaction};
 
 pub use accounts::{AccountRow, DomainRow, RoutingRule};
+pub use flags::ChangedFlags;
 pub use mailboxes::{MailboxRow, NewMailbox};
 pub use messages::{ChangeRow, Content, MessageRow, NewMessage, content_hash};
 pub use rules::RuleRow;

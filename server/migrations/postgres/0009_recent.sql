@@ -1,0 +1,5 @@
+-- \Recent (RFC 3501): a message is recent for the first session that
+-- learns of it. UIDs below this one were claimed by some session already;
+-- a session claims the rest as it reports them. Existing mail starts old.
+ALTER TABLE mailboxes ADD COLUMN first_recent_uid BIGINT NOT NULL DEFAULT 1;
+UPDATE mailboxes SET first_recent_uid = uidnext;
