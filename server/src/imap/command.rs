@@ -95,6 +95,14 @@ pub enum Request {
         uid: bool,
         charset: Option<String>,
         key: super::search::Key,
+        /// RFC 4731 `RETURN (…)`, upper-case: answered with `* ESEARCH`.
+        returns: Option<Vec<String>>,
+    },
+    /// THREAD=ORDEREDSUBJECT (RFC 5256).
+    Thread {
+        uid: bool,
+        charset: String,
+        key: super::search::Key,
     },
     /// SORT (RFC 5256).
     Sort {
@@ -356,6 +364,7 @@ fn request(c: &mut Cursor, name: &str) -> Args<Request> {
         }
         "SEARCH" => search(c, false)?,
         "SORT" => sort(c, false)?,
+        "THREAD" => thread(c, false)?,
         "FETCH" | "STORE" | "COPY" | "MOVE" => with_set(c, name, false)?,
         "UID" => {
             c.sp()?;
@@ -364,6 +373,7 @@ fn request(c: &mut Cursor, name: &str) -> Args<Request> {
                 "FETCH" | "STORE" | "COPY" | "MOVE" => with_set(c, &inner, true)?,
                 "SEARCH" => search(c, true)?,
                 "SORT" => sort(c, true)?,
+                "THREAD" => thread(c, true)?,
                 "EXPUNGE" => {
                     c.sp()?;
                     Request::Expunge {
@@ -500,8 +510,43 @@ fn append(c: &mut Cursor) -> Args<Request> {
 }
 
 fn search(c: &mut Cursor, uid: bool) -> Args<Request> {
+    let start = c.clone();
+    let mut returns = None;
+    c.sp()?;
+    if c.keyword("RETURN") {
+        c.sp()?;
+        let options: Vec<String> = paren_atoms(c)?.iter().map(|o| o.to_ascii_uppercase()).collect();
+        if let Some(bad) = options
+            .iter()
+            .find(|o| !matches!(o.as_str(), "MIN" | "MAX" | "ALL" | "COUNT"))
+        {
+            return Err(ArgError::Other(format!("{bad} is not a SEARCH return option")));
+        }
+        returns = Some(options);
+    } else {
+        *c = start;
+    }
     let (charset, key) = super::search::parse(c).map_err(ArgError::Other)?;
-    Ok(Request::Search { uid, charset, key })
+    Ok(Request::Search {
+        uid,
+        charset,
+        key,
+        returns,
+    })
+}
+
+fn thread(c: &mut Cursor, uid: bool) -> Args<Request> {
+    c.sp()?;
+    let algorithm = c.atom()?.to_ascii_uppercase();
+    if algorithm != "ORDEREDSUBJECT" {
+        return Err(ArgError::Other(format!(
+            "{algorithm} is not a threading algorithm this server offers"
+        )));
+    }
+    c.sp()?;
+    let charset = String::from_utf8_lossy(&c.astring()?).to_ascii_uppercase();
+    let key = super::search::parse_keys(c).map_err(ArgError::Other)?;
+    Ok(Request::Thread { uid, charset, key })
 }
 
 fn sort(c: &mut Cursor, uid: bool) -> Args<Request> {

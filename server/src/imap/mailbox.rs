@@ -470,9 +470,106 @@ impl Selected {
         Ok("SEARCH completed".into())
     }
 
+    /// SEARCH RETURN (RFC 4731): `* ESEARCH` with what was asked for
+    /// (ALL when nothing was).
+    pub async fn esearch(&mut self, cx: Cx<'_>, tag: &str, uid: bool, key: &Key, returns: &[String]) -> Outcome {
+        let Cx { service, p, out } = cx;
+        let (found, _) = self.matching(service, p, key).await?;
+        let numbers: Vec<u32> = found
+            .iter()
+            .map(|&i| if uid { self.messages[i].uid } else { i as u32 + 1 })
+            .collect();
+        let wants = |o: &str| returns.is_empty() && o == "ALL" || returns.iter().any(|r| r == o);
+        let mut line = String::from("* ESEARCH (TAG ");
+        let mut quoted = Vec::new();
+        response::string(&mut quoted, tag.as_bytes());
+        line.push_str(&String::from_utf8_lossy(&quoted));
+        line.push(')');
+        if uid {
+            line.push_str(" UID");
+        }
+        if let (true, Some(min)) = (wants("MIN"), numbers.first()) {
+            line.push_str(&format!(" MIN {min}"));
+        }
+        if let (true, Some(max)) = (wants("MAX"), numbers.last()) {
+            line.push_str(&format!(" MAX {max}"));
+        }
+        if wants("COUNT") {
+            line.push_str(&format!(" COUNT {}", numbers.len()));
+        }
+        if wants("ALL") && !numbers.is_empty() {
+            line.push_str(&format!(" ALL {}", uid_set(&numbers)));
+        }
+        line.push_str("\r\n");
+        out.extend_from_slice(line.as_bytes());
+        Ok("SEARCH completed".into())
+    }
+
+    /// THREAD=ORDEREDSUBJECT (RFC 5256 §3): messages with one base
+    /// subject form a thread, in order of their sent dates, each a child
+    /// of the first; threads in order of their first message's date.
+    pub async fn thread(&mut self, cx: Cx<'_>, uid: bool, key: &Key) -> Outcome {
+        let Cx { service, p, out } = cx;
+        let by_date = [
+            Criterion {
+                reverse: false,
+                key: sort::SortKey::Subject,
+            },
+            Criterion {
+                reverse: false,
+                key: sort::SortKey::Date,
+            },
+        ];
+        let sorted = self.sorted(service, p, key, &by_date).await?;
+        let mut threads: Vec<Vec<&Sortable>> = Vec::new();
+        for s in &sorted {
+            match threads.last_mut() {
+                Some(t) if t[0].subject == s.subject => t.push(s),
+                _ => threads.push(vec![s]),
+            }
+        }
+        threads.sort_by(|a, b| (a[0].date, a[0].seq).cmp(&(b[0].date, b[0].seq)));
+        let number = |s: &Sortable| {
+            let i = s.seq as usize - 1;
+            if uid { self.messages[i].uid } else { s.seq }
+        };
+        let mut line = String::from("* THREAD ");
+        for t in &threads {
+            line.push_str(&format!("({}", number(t[0])));
+            match &t[1..] {
+                [] => {}
+                [only] => line.push_str(&format!(" {}", number(only))),
+                children => {
+                    line.push(' ');
+                    for child in children {
+                        line.push_str(&format!("({})", number(child)));
+                    }
+                }
+            }
+            line.push(')');
+        }
+        line.push_str("\r\n");
+        out.extend_from_slice(line.as_bytes());
+        Ok("THREAD completed".into())
+    }
+
     /// SORT (RFC 5256): the matching messages in the criteria's order.
     pub async fn sort(&mut self, cx: Cx<'_>, uid: bool, criteria: &[Criterion], key: &Key) -> Outcome {
         let Cx { service, p, out } = cx;
+        let sorted = self.sorted(service, p, key, criteria).await?;
+        let order: Vec<usize> = sorted.iter().map(|s| s.seq as usize - 1).collect();
+        self.write_numbers(out, "SORT", uid, &order);
+        Ok("SORT completed".into())
+    }
+
+    /// The messages matching `key`, ordered by `criteria`.
+    async fn sorted(
+        &mut self,
+        service: &Service,
+        p: &Principal,
+        key: &Key,
+        criteria: &[Criterion],
+    ) -> Result<Vec<Sortable>, Failure> {
         let (found, rows) = self.matching(service, p, key).await?;
         let mut sortables: Vec<Sortable> = found
             .iter()
@@ -502,9 +599,7 @@ impl Selected {
             }
         }
         sortables.sort_by(|a, b| sort::compare(criteria, a, b));
-        let order: Vec<usize> = sortables.iter().map(|s| s.seq as usize - 1).collect();
-        self.write_numbers(out, "SORT", uid, &order);
-        Ok("SORT completed".into())
+        Ok(sortables)
     }
 
     /// `* SEARCH 2 3 5` (or SORT): the messages as UIDs or sequence numbers.

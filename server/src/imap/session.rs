@@ -185,6 +185,8 @@ impl Session {
             "LIST-EXTENDED",
             "SORT",
             "SORT=DISPLAY",
+            "ESEARCH",
+            "THREAD=ORDEREDSUBJECT",
         ]);
         let limit = self.gw.config.limits.max_literal.min(MAX_MESSAGE_SIZE);
         format!("{} APPENDLIMIT={limit}", caps.join(" "))
@@ -218,9 +220,13 @@ impl Session {
         }
         let expunges_allowed = !matches!(
             request,
-            Request::Fetch { .. } | Request::Store { .. } | Request::Search { .. } | Request::Sort { .. }
+            Request::Fetch { .. }
+                | Request::Store { .. }
+                | Request::Search { .. }
+                | Request::Sort { .. }
+                | Request::Thread { .. }
         );
-        let outcome = self.execute(request).await;
+        let outcome = self.execute(&tag, request).await;
         if let Some(selected) = self.selected.as_mut()
             && let Err(e) = selected.sync(&self.gw.service, &mut self.out, expunges_allowed).await
         {
@@ -266,7 +272,7 @@ impl Session {
         }
     }
 
-    async fn execute(&mut self, request: Request) -> Outcome {
+    async fn execute(&mut self, tag: &str, request: Request) -> Outcome {
         match request {
             Request::Capability => {
                 self.line(&format!("* CAPABILITY {}", self.capabilities()));
@@ -433,14 +439,22 @@ impl Session {
                 let (s, cx) = self.in_mailbox()?;
                 s.store(cx, &set, uid, op, silent, &flags).await
             }
-            Request::Search { uid, charset, key } => {
+            Request::Search {
+                uid,
+                charset,
+                key,
+                returns,
+            } => {
                 if let Some(charset) = charset
                     && !matches!(charset.as_str(), "UTF-8" | "US-ASCII")
                 {
                     return Err(Failure::No("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset".into()));
                 }
                 let (s, cx) = self.in_mailbox()?;
-                s.search(cx, uid, &key).await
+                match returns {
+                    Some(returns) => s.esearch(cx, tag, uid, &key, &returns).await,
+                    None => s.search(cx, uid, &key).await,
+                }
             }
             Request::Sort {
                 uid,
@@ -453,6 +467,13 @@ impl Session {
                 }
                 let (s, cx) = self.in_mailbox()?;
                 s.sort(cx, uid, &criteria, &key).await
+            }
+            Request::Thread { uid, charset, key } => {
+                if !matches!(charset.as_str(), "UTF-8" | "US-ASCII") {
+                    return Err(Failure::No("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset".into()));
+                }
+                let (s, cx) = self.in_mailbox()?;
+                s.thread(cx, uid, &key).await
             }
             Request::Copy { set, uid, mailbox } => {
                 let (s, cx) = self.in_mailbox()?;

@@ -61,6 +61,7 @@ impl SequenceSet {
 }
 
 /// A position in one command.
+#[derive(Clone)]
 pub struct Cursor<'a> {
     input: &'a [u8],
     pos: usize,
