@@ -32,6 +32,7 @@ pub enum Request {
     Select {
         mailbox: String,
         read_only: bool,
+        params: SelectParams,
     },
     Create {
         mailbox: String,
@@ -83,6 +84,9 @@ pub enum Request {
         set: SequenceSet,
         uid: bool,
         items: Vec<FetchItem>,
+        /// RFC 7162 `(CHANGEDSINCE n [VANISHED])`.
+        changed_since: Option<u64>,
+        vanished: bool,
     },
     Store {
         set: SequenceSet,
@@ -90,6 +94,8 @@ pub enum Request {
         op: FlagOp,
         silent: bool,
         flags: Vec<String>,
+        /// RFC 7162 `(UNCHANGEDSINCE n)`.
+        unchanged_since: Option<u64>,
     },
     Search {
         uid: bool,
@@ -156,6 +162,8 @@ pub type IdFields = Vec<(String, Option<String>)>;
 pub enum FetchItem {
     Flags,
     Uid,
+    /// RFC 7162: the message's MODSEQ.
+    Modseq,
     InternalDate,
     Rfc822Size,
     Envelope,
@@ -299,6 +307,7 @@ fn request(c: &mut Cursor, name: &str) -> Args<Request> {
         "SELECT" | "EXAMINE" => Request::Select {
             mailbox: sp_mailbox(c)?,
             read_only: name == "EXAMINE",
+            params: select_params(c)?,
         },
         "CREATE" => Request::Create {
             mailbox: sp_mailbox(c)?,
@@ -559,17 +568,114 @@ fn sort(c: &mut Cursor, uid: bool) -> Args<Request> {
     })
 }
 
+/// SELECT's RFC 7162 parameters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SelectParams {
+    pub condstore: bool,
+    pub qresync: Option<Qresync>,
+}
+
+/// `QRESYNC (uidvalidity modseq [known-uids])`: what the client knew.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Qresync {
+    pub uidvalidity: u32,
+    pub modseq: u64,
+    pub known_uids: Option<SequenceSet>,
+}
+
+fn select_params(c: &mut Cursor) -> Args<SelectParams> {
+    let mut params = SelectParams::default();
+    if !c.eat(b' ') {
+        return Ok(params);
+    }
+    c.expect(b'(', "'('")?;
+    loop {
+        let name = c.atom()?.to_ascii_uppercase();
+        match name.as_str() {
+            "CONDSTORE" => params.condstore = true,
+            "QRESYNC" => {
+                c.sp()?;
+                c.expect(b'(', "'('")?;
+                let uidvalidity = c.number()?;
+                c.sp()?;
+                let modseq = c.number64()?;
+                let mut known_uids = None;
+                if c.eat(b' ') {
+                    known_uids = Some(c.sequence_set()?);
+                    // The sequence match data only helps a server that
+                    // cannot tell what vanished; this one always can.
+                    if c.eat(b' ') {
+                        c.expect(b'(', "'('")?;
+                        c.sequence_set()?;
+                        c.sp()?;
+                        c.sequence_set()?;
+                        c.expect(b')', "')'")?;
+                    }
+                }
+                c.expect(b')', "')'")?;
+                params.qresync = Some(Qresync {
+                    uidvalidity,
+                    modseq,
+                    known_uids,
+                });
+            }
+            _ => return Err(ArgError::Other(format!("{name} is not a SELECT parameter"))),
+        }
+        if c.eat(b')') {
+            return Ok(params);
+        }
+        c.sp()?;
+    }
+}
+
 fn with_set(c: &mut Cursor, name: &str, uid: bool) -> Args<Request> {
     c.sp()?;
     let set = c.sequence_set()?;
     c.sp()?;
     Ok(match name {
-        "FETCH" => Request::Fetch {
-            set,
-            uid,
-            items: fetch_items(c)?,
-        },
+        "FETCH" => {
+            let items = fetch_items(c)?;
+            let (mut changed_since, mut vanished) = (None, false);
+            if c.eat(b' ') {
+                c.expect(b'(', "'('")?;
+                loop {
+                    let modifier = c.atom()?.to_ascii_uppercase();
+                    match modifier.as_str() {
+                        "CHANGEDSINCE" => {
+                            c.sp()?;
+                            changed_since = Some(c.number64()?);
+                        }
+                        "VANISHED" if uid => vanished = true,
+                        _ => return Err(ArgError::Other(format!("{modifier} is not a FETCH modifier"))),
+                    }
+                    if c.eat(b')') {
+                        break;
+                    }
+                    c.sp()?;
+                }
+                if vanished && changed_since.is_none() {
+                    return Err(ArgError::Other("VANISHED needs CHANGEDSINCE".into()));
+                }
+            }
+            Request::Fetch {
+                set,
+                uid,
+                items,
+                changed_since,
+                vanished,
+            }
+        }
         "STORE" => {
+            let mut unchanged_since = None;
+            if c.eat(b'(') {
+                if !c.keyword("UNCHANGEDSINCE") {
+                    return Err(ArgError::Other("the only STORE modifier is UNCHANGEDSINCE".into()));
+                }
+                c.sp()?;
+                unchanged_since = Some(c.number64()?);
+                c.expect(b')', "')'")?;
+                c.sp()?;
+            }
             let action = c.atom()?.to_ascii_uppercase();
             let (op, rest) = match action.as_bytes().first() {
                 Some(b'+') => (FlagOp::Add, &action[1..]),
@@ -597,6 +703,7 @@ fn with_set(c: &mut Cursor, name: &str, uid: bool) -> Args<Request> {
                 op,
                 silent,
                 flags,
+                unchanged_since,
             }
         }
         "COPY" => Request::Copy {
@@ -640,6 +747,7 @@ fn fetch_item(c: &mut Cursor) -> Args<FetchItem> {
     Ok(match name.as_str() {
         "FLAGS" => Flags,
         "UID" => Uid,
+        "MODSEQ" => Modseq,
         "INTERNALDATE" => InternalDate,
         "RFC822.SIZE" => Rfc822Size,
         "ENVELOPE" => Envelope,
@@ -773,14 +881,16 @@ mod tests {
             ok(b"A142 SELECT INBOX"),
             Request::Select {
                 mailbox: "INBOX".into(),
-                read_only: false
+                read_only: false,
+                params: SelectParams::default()
             }
         );
         assert_eq!(
             ok(b"A932 EXAMINE blurdybloop"),
             Request::Select {
                 mailbox: "blurdybloop".into(),
-                read_only: true
+                read_only: true,
+                params: SelectParams::default()
             }
         );
         assert_eq!(
@@ -839,7 +949,8 @@ mod tests {
                 uid: false,
                 op: FlagOp::Add,
                 silent: false,
-                flags: vec!["\\Deleted".into()]
+                flags: vec!["\\Deleted".into()],
+                unchanged_since: None
             }
         );
         assert_eq!(
@@ -847,7 +958,9 @@ mod tests {
             Request::Fetch {
                 set: set(b"4827313:4828442"),
                 uid: true,
-                items: vec![FetchItem::Flags]
+                items: vec![FetchItem::Flags],
+                changed_since: None,
+                vanished: false
             }
         );
         assert_eq!(
@@ -996,7 +1109,8 @@ mod tests {
             ok(b"a SELECT &ZeVnLIqe-"),
             Request::Select {
                 mailbox: "日本語".into(),
-                read_only: false
+                read_only: false,
+                params: SelectParams::default()
             }
         );
         assert_eq!(
@@ -1006,7 +1120,8 @@ mod tests {
                 uid: false,
                 op: FlagOp::Replace,
                 silent: true,
-                flags: vec!["\\Seen".into(), "$Work".into()]
+                flags: vec!["\\Seen".into(), "$Work".into()],
+                unchanged_since: None
             }
         );
     }

@@ -20,7 +20,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use mailroom_shared::dto::SeenMode;
 use mailroom_shared::{FlagOp, Flags, Right, SystemFlag};
 
-use super::command::{FetchItem, Section, SectionText};
+use super::command::{FetchItem, Qresync, Section, SectionText};
 use super::mime;
 use super::response;
 use super::search::{Candidate, Key};
@@ -33,6 +33,16 @@ use crate::store::{ChangedFlags, MessageRow};
 
 /// Messages read from the store at a time by FETCH and SEARCH.
 const BATCH: usize = 64;
+
+/// A STORE's arguments.
+pub struct StoreArgs<'a> {
+    pub set: &'a SequenceSet,
+    pub uid: bool,
+    pub op: FlagOp,
+    pub silent: bool,
+    pub flags: &'a Flags,
+    pub unchanged_since: Option<u64>,
+}
 
 /// What a command on the selected mailbox works with.
 pub struct Cx<'a> {
@@ -69,6 +79,10 @@ pub struct Selected {
     /// New messages from this UID on are `\Recent` for this session (the
     /// first UID of its last claim).
     recent_from: u32,
+    /// RFC 7162 turned on: flag changes carry MODSEQ; with QRESYNC,
+    /// expunges are reported as VANISHED.
+    pub condstore: bool,
+    pub qresync: bool,
     watch: Watch,
     pending: VecDeque<Change>,
 }
@@ -128,6 +142,8 @@ impl Selected {
             announced: messages.len(),
             keywords: BTreeSet::new(),
             recent_from: u32::MAX,
+            condstore: false,
+            qresync: false,
             messages,
             watch,
             pending: VecDeque::new(),
@@ -152,6 +168,7 @@ impl Selected {
         }
         lines.push(format!("* OK [UIDVALIDITY {}] UIDs valid", info.uidvalidity));
         lines.push(format!("* OK [UIDNEXT {}] Predicted next UID", info.uidnext));
+        lines.push(format!("* OK [HIGHESTMODSEQ {}] Highest", selected.highest_modseq()));
         for line in lines {
             out.extend_from_slice(line.as_bytes());
             out.extend_from_slice(b"\r\n");
@@ -246,16 +263,71 @@ impl Selected {
         let m = &self.messages[index];
         let mut line = format!("* {} FETCH (UID {} FLAGS ", index + 1, m.uid).into_bytes();
         write_flags(&mut line, m);
+        if self.condstore {
+            line.extend_from_slice(format!(" MODSEQ ({})", m.modseq).as_bytes());
+        }
         line.extend_from_slice(b")\r\n");
         out.extend_from_slice(&line);
     }
 
-    fn expunged(&mut self, out: &mut Vec<u8>, uid: u32) {
-        if let Some(i) = self.position(uid) {
-            self.messages.remove(i);
-            self.announced -= 1;
-            out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
+    /// Takes expunged messages out of the view and tells the client:
+    /// `* n EXPUNGE` each, or one `* VANISHED` once QRESYNC is on.
+    fn expunged(&mut self, out: &mut Vec<u8>, uids: impl IntoIterator<Item = u32>) {
+        let mut gone = Vec::new();
+        for uid in uids {
+            if let Some(i) = self.position(uid) {
+                self.messages.remove(i);
+                self.announced -= 1;
+                if !self.qresync {
+                    out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
+                }
+                gone.push(uid);
+            }
         }
+        if self.qresync && !gone.is_empty() {
+            gone.sort_unstable();
+            out.extend_from_slice(format!("* VANISHED {}\r\n", uid_set(&gone)).as_bytes());
+        }
+    }
+
+    /// The mailbox's highest MODSEQ as far as this session knows.
+    pub fn highest_modseq(&self) -> u64 {
+        let newest = self.messages.iter().map(|m| m.modseq).max().unwrap_or(0);
+        self.watch.modseq().max(self.handle.info().highest_modseq).max(newest)
+    }
+
+    /// QRESYNC's resynchronisation after SELECT (RFC 7162 §3.2.5): what
+    /// vanished since the client's MODSEQ (among the UIDs it knows), then
+    /// the messages changed since, read from the change log, not from the
+    /// whole mailbox.
+    pub async fn resync(&mut self, service: &Service, p: &Principal, out: &mut Vec<u8>, q: &Qresync) -> Outcome {
+        if q.uidvalidity != self.handle.info().uidvalidity {
+            return Ok(String::new()); // the client must start over
+        }
+        let changes = service.changes_since(p, &self.name, q.modseq).await?;
+        let mut vanished = Vec::new();
+        let mut changed = HashSet::new();
+        for change in &changes {
+            match &change.kind {
+                ChangeKind::Expunged(uids) => vanished.extend(uids.iter().copied().filter(|u| {
+                    self.position(*u).is_none() && q.known_uids.as_ref().is_none_or(|k| k.contains(*u, u32::MAX))
+                })),
+                ChangeKind::Added(list) => changed.extend(list.iter().map(|(u, _)| *u)),
+                ChangeKind::FlagsChanged { messages, .. } => changed.extend(messages.iter().map(|(u, _)| *u)),
+                _ => {}
+            }
+        }
+        if !vanished.is_empty() {
+            vanished.sort_unstable();
+            vanished.dedup();
+            out.extend_from_slice(format!("* VANISHED (EARLIER) {}\r\n", uid_set(&vanished)).as_bytes());
+        }
+        for i in 0..self.announced {
+            if changed.contains(&self.messages[i].uid) {
+                self.fetch_flags(out, i);
+            }
+        }
+        Ok(String::new())
     }
 
     /// Brings the view up to date with everything committed so far and
@@ -329,9 +401,7 @@ impl Selected {
                 }
                 ChangeKind::Expunged(uids) => {
                     self.announce(out);
-                    for uid in uids {
-                        self.expunged(out, uid);
-                    }
+                    self.expunged(out, uids);
                 }
                 ChangeKind::MailboxDeleted => return Err("The selected mailbox was deleted".into()),
                 ChangeKind::MailboxCreated | ChangeKind::MailboxRenamed(_) | ChangeKind::AclChanged => {}
@@ -400,33 +470,64 @@ impl Selected {
             None => None,
         };
         let gone = service.expunge_in(p, &mut self.handle, only.as_deref()).await?;
-        for uid in gone {
-            self.expunged(out, uid);
-        }
+        self.expunged(out, gone);
         Ok("EXPUNGE completed".into())
     }
 
-    pub async fn store(
-        &mut self,
-        cx: Cx<'_>,
-        set: &SequenceSet,
-        uid: bool,
-        op: FlagOp,
-        silent: bool,
-        flags: &Flags,
-    ) -> Outcome {
+    pub async fn store(&mut self, cx: Cx<'_>, args: StoreArgs<'_>) -> Outcome {
         let Cx { service, p, out } = cx;
         self.writable()?;
-        let indices = self.resolve(set, uid)?;
+        let indices = self.resolve(args.set, args.uid)?;
+        let (indices, modified) = match args.unchanged_since {
+            Some(limit) => self.unchanged_since(service, p, indices, limit).await?,
+            None => (indices, Vec::new()),
+        };
         let uids = self.uids(&indices);
-        let changed = service.store_flags_in(p, &mut self.handle, &uids, op, flags).await?;
+        let changed = service
+            .store_flags_in(p, &mut self.handle, &uids, args.op, args.flags)
+            .await?;
+        let changed_uids: HashSet<u32> = changed.iter().map(|c| c.uid).collect();
         self.apply_own(changed);
-        if !silent {
-            for i in indices {
+        for i in indices {
+            if !args.silent {
                 self.fetch_flags(out, i);
+            } else if self.condstore && changed_uids.contains(&self.messages[i].uid) {
+                // RFC 7162 §3.1.3: the new MODSEQ even when silent.
+                let m = &self.messages[i];
+                let line = format!("* {} FETCH (UID {} MODSEQ ({}))\r\n", i + 1, m.uid, m.modseq);
+                out.extend_from_slice(line.as_bytes());
             }
         }
-        Ok("STORE completed".into())
+        if modified.is_empty() {
+            return Ok("STORE completed".into());
+        }
+        let numbers: Vec<u32> = modified
+            .iter()
+            .map(|&i| if args.uid { self.messages[i].uid } else { i as u32 + 1 })
+            .collect();
+        Ok(format!("[MODIFIED {}] Conditional STORE failed", uid_set(&numbers)))
+    }
+
+    /// UNCHANGEDSINCE: splits `indices` into the messages whose MODSEQ is
+    /// at most `limit` and those changed since (left alone). Read just
+    /// before the store: a change committed in between is not seen.
+    async fn unchanged_since(
+        &mut self,
+        service: &Service,
+        p: &Principal,
+        indices: Vec<usize>,
+        limit: u64,
+    ) -> Result<(Vec<usize>, Vec<usize>), Failure> {
+        let current: HashMap<u32, u64> = service
+            .messages_in(p, &mut self.handle)
+            .await?
+            .into_iter()
+            .map(|r| (r.uid, r.modseq))
+            .collect();
+        Ok(indices.into_iter().partition(|&i| {
+            let m = &self.messages[i];
+            current.get(&m.uid).copied().unwrap_or(0).max(m.modseq) <= limit
+        }))
     }
 
     pub async fn copy(&mut self, cx: Cx<'_>, set: &SequenceSet, uid: bool, target: &str, moving: bool) -> Outcome {
@@ -457,9 +558,7 @@ impl Selected {
         out.extend_from_slice(format!("* OK [{code}] Moved\r\n").as_bytes());
         let mut moved = from;
         moved.sort_unstable();
-        for uid in moved {
-            self.expunged(out, uid);
-        }
+        self.expunged(out, moved);
         Ok("MOVE completed".into())
     }
 
@@ -467,7 +566,21 @@ impl Selected {
         let Cx { service, p, out } = cx;
         let (found, _) = self.matching(service, p, key).await?;
         self.write_numbers(out, "SEARCH", uid, &found);
+        if let Some(highest) = self.modseq_of(key, &found) {
+            // `* SEARCH 2 5 (MODSEQ 917)` (RFC 7162 §3.1.5).
+            out.truncate(out.len() - 2);
+            out.extend_from_slice(format!(" (MODSEQ {highest})\r\n").as_bytes());
+        }
         Ok("SEARCH completed".into())
+    }
+
+    /// For a search by MODSEQ that found something: the highest MODSEQ
+    /// among what it found.
+    fn modseq_of(&self, key: &Key, found: &[usize]) -> Option<u64> {
+        if !key.uses_modseq() {
+            return None;
+        }
+        found.iter().map(|&i| self.messages[i].modseq).max()
     }
 
     /// SEARCH RETURN (RFC 4731): `* ESEARCH` with what was asked for
@@ -499,6 +612,22 @@ impl Selected {
         }
         if wants("ALL") && !numbers.is_empty() {
             line.push_str(&format!(" ALL {}", uid_set(&numbers)));
+        }
+        // With only MIN and/or MAX asked, MODSEQ is theirs (RFC 7162 §3.1.5).
+        let reported: Vec<usize> = if !returns.is_empty() && !wants("ALL") && !wants("COUNT") {
+            let mut ends: Vec<usize> = Vec::new();
+            if wants("MIN") {
+                ends.extend(found.first());
+            }
+            if wants("MAX") {
+                ends.extend(found.last());
+            }
+            ends
+        } else {
+            found.clone()
+        };
+        if let Some(highest) = self.modseq_of(key, &reported) {
+            line.push_str(&format!(" MODSEQ {highest}"));
         }
         line.push_str("\r\n");
         out.extend_from_slice(line.as_bytes());
@@ -648,6 +777,7 @@ impl Selected {
                     internal_date: row.internal_date,
                     size: row.size,
                     recent: m.recent,
+                    modseq: m.modseq,
                     last_seq: count as u32,
                     last_uid,
                 };
@@ -660,11 +790,46 @@ impl Selected {
     }
 
     pub async fn fetch(&mut self, cx: Cx<'_>, set: &SequenceSet, uid: bool, items: &[FetchItem]) -> Outcome {
+        self.fetch_changed(cx, set, uid, items, None).await
+    }
+
+    /// FETCH, with RFC 7162's `CHANGEDSINCE n` (only messages changed
+    /// since; with `VANISHED`, also the UIDs in the set expunged since).
+    pub async fn fetch_changed(
+        &mut self,
+        cx: Cx<'_>,
+        set: &SequenceSet,
+        uid: bool,
+        items: &[FetchItem],
+        changed_since: Option<(u64, bool)>,
+    ) -> Outcome {
         let Cx { service, p, out } = cx;
-        let indices = self.resolve(set, uid)?;
+        let mut indices = self.resolve(set, uid)?;
         let mut items = items.to_vec();
         if uid && !items.contains(&FetchItem::Uid) {
             items.insert(0, FetchItem::Uid);
+        }
+        if let Some((since, vanished)) = changed_since {
+            indices.retain(|&i| self.messages[i].modseq > since);
+            if !items.contains(&FetchItem::Modseq) {
+                items.push(FetchItem::Modseq);
+            }
+            if vanished {
+                let mut gone: Vec<u32> = Vec::new();
+                for change in service.changes_since(p, &self.name, since).await? {
+                    if let ChangeKind::Expunged(uids) = change.kind {
+                        gone.extend(
+                            uids.into_iter()
+                                .filter(|u| self.position(*u).is_none() && set.contains(*u, u32::MAX)),
+                        );
+                    }
+                }
+                gone.sort_unstable();
+                gone.dedup();
+                if !gone.is_empty() {
+                    out.extend_from_slice(format!("* VANISHED (EARLIER) {}\r\n", uid_set(&gone)).as_bytes());
+                }
+            }
         }
         let needs_content = items.iter().any(|i| {
             matches!(
@@ -739,6 +904,9 @@ impl Selected {
                 if newly_seen.contains(&message.uid) && !items.contains(&FetchItem::Flags) {
                     line.extend_from_slice(b" FLAGS ");
                     write_flags(&mut line, message);
+                    if self.condstore && !items.contains(&FetchItem::Modseq) {
+                        line.extend_from_slice(format!(" MODSEQ ({})", message.modseq).as_bytes());
+                    }
                 }
                 line.extend_from_slice(b")\r\n");
                 out.extend_from_slice(&line);
@@ -801,6 +969,7 @@ fn write_item(line: &mut Vec<u8>, item: &FetchItem, message: &Message, data: Opt
             write_flags(line, message);
         }
         FetchItem::Uid => line.extend_from_slice(format!("UID {}", message.uid).as_bytes()),
+        FetchItem::Modseq => line.extend_from_slice(format!("MODSEQ ({})", message.modseq).as_bytes()),
         FetchItem::InternalDate => {
             let date = internal_date(row.map_or(0, |r| r.internal_date));
             line.extend_from_slice(format!("INTERNALDATE \"{date}\"").as_bytes());

@@ -31,6 +31,9 @@ pub enum Key {
     Sent(DateOp, i64),
     Larger(u32),
     Smaller(u32),
+    /// RFC 7162: MODSEQ at least this (any entry name: every flag of a
+    /// message shares its MODSEQ here).
+    Modseq(u64),
     Uid(SequenceSet),
     Sequence(SequenceSet),
     Not(Box<Key>),
@@ -138,6 +141,19 @@ fn key(c: &mut Cursor, depth: usize) -> Parsed<Key> {
         "SENTBEFORE" => Ok(Key::Sent(DateOp::Before, date(c)?)),
         "SENTON" => Ok(Key::Sent(DateOp::On, date(c)?)),
         "SENTSINCE" => Ok(Key::Sent(DateOp::Since, date(c)?)),
+        "MODSEQ" => {
+            c.sp().map_err(|e| e.to_string())?;
+            if matches!(c.peek(), Some(b'"' | b'{')) {
+                c.string().map_err(|e| e.to_string())?;
+                c.sp().map_err(|e| e.to_string())?;
+                let kind = c.atom().map_err(|e| e.to_string())?.to_ascii_lowercase();
+                if !matches!(kind.as_str(), "priv" | "shared" | "all") {
+                    return Err(format!("{kind} is not a MODSEQ entry type"));
+                }
+                c.sp().map_err(|e| e.to_string())?;
+            }
+            Ok(Key::Modseq(c.number64().map_err(|e| e.to_string())?))
+        }
         "LARGER" | "SMALLER" => {
             c.sp().map_err(|e| e.to_string())?;
             let n = c.number().map_err(|e| e.to_string())?;
@@ -206,12 +222,24 @@ pub struct Candidate<'a> {
     pub size: u32,
     /// `\Recent` for this session.
     pub recent: bool,
+    pub modseq: u64,
     /// The highest sequence number and UID of the mailbox, for `*`.
     pub last_seq: u32,
     pub last_uid: u32,
 }
 
 impl Key {
+    /// Whether the key asks about MODSEQ (which turns CONDSTORE on).
+    pub fn uses_modseq(&self) -> bool {
+        match self {
+            Key::Modseq(_) => true,
+            Key::Not(k) => k.uses_modseq(),
+            Key::Or(a, b) => a.uses_modseq() || b.uses_modseq(),
+            Key::And(keys) => keys.iter().any(Key::uses_modseq),
+            _ => false,
+        }
+    }
+
     /// Whether evaluating needs the message's text.
     pub fn needs_content(&self) -> bool {
         match self {
@@ -247,6 +275,7 @@ impl Key {
                 .and_then(|t| t.sent_day)
                 .is_some_and(|sent| compare(*op, sent, *day)),
             Key::Larger(n) => m.size > *n,
+            Key::Modseq(n) => m.modseq >= *n,
             Key::Smaller(n) => m.size < *n,
             Key::Uid(set) => set.contains(m.uid, m.last_uid),
             Key::Sequence(set) => set.contains(m.seq, m.last_seq),
@@ -303,6 +332,7 @@ mod tests {
             internal_date: parse_day("2-Nov-2026").unwrap() * 86_400 + 3600,
             size: 100,
             recent: false,
+            modseq: 5,
             last_seq: 3,
             last_uid: 9,
         };

@@ -11,9 +11,9 @@ use std::time::Duration;
 use mailroom_shared::{AclEntry, Flags};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::command::{self, Command, Request};
+use super::command::{self, Command, FetchItem, Qresync, Request};
 use super::frame::{Event, Framer};
-use super::mailbox::{Cx, Selected};
+use super::mailbox::{Cx, Selected, StoreArgs};
 use super::response;
 use super::server::Gateway;
 use crate::error::Error;
@@ -62,6 +62,9 @@ pub struct Session {
     pub(super) selected: Option<Selected>,
     _ip_slot: Slot,
     account_slot: Option<Slot>,
+    /// RFC 7162, turned on by ENABLE or a command that uses it.
+    condstore: bool,
+    qresync: bool,
 }
 
 impl Session {
@@ -77,6 +80,8 @@ impl Session {
             selected: None,
             _ip_slot: ip_slot,
             account_slot: None,
+            condstore: false,
+            qresync: false,
         }
     }
 
@@ -187,6 +192,8 @@ impl Session {
             "SORT=DISPLAY",
             "ESEARCH",
             "THREAD=ORDEREDSUBJECT",
+            "CONDSTORE",
+            "QRESYNC",
         ]);
         let limit = self.gw.config.limits.max_literal.min(MAX_MESSAGE_SIZE);
         format!("{} APPENDLIMIT={limit}", caps.join(" "))
@@ -289,10 +296,23 @@ impl Session {
                 Ok("ID completed".into())
             }
             Request::Login { user, password } => self.login(&user, &password).await,
-            Request::Enable { .. } => {
+            Request::Enable { capabilities } => {
                 self.principal()?;
-                // No extension that ENABLE turns on is offered.
-                self.line("* ENABLED");
+                let mut enabled = Vec::new();
+                for capability in capabilities {
+                    match capability.as_str() {
+                        "CONDSTORE" if !self.condstore => enabled.push("CONDSTORE"),
+                        "QRESYNC" if !self.qresync => {
+                            self.qresync = true;
+                            enabled.push("QRESYNC");
+                        }
+                        _ => {}
+                    }
+                }
+                if !enabled.is_empty() {
+                    self.enable_condstore();
+                }
+                self.line(format!("* ENABLED {}", enabled.join(" ")).trim_end());
                 Ok("ENABLE completed".into())
             }
             Request::Namespace => {
@@ -300,7 +320,19 @@ impl Session {
                 self.line("* NAMESPACE ((\"\" \"/\")) ((\"~\" \"/\")) ((\"~public/\" \"/\"))");
                 Ok("NAMESPACE completed".into())
             }
-            Request::Select { mailbox, read_only } => self.select(&mailbox, read_only).await,
+            Request::Select {
+                mailbox,
+                read_only,
+                params,
+            } => {
+                if params.qresync.is_some() && !self.qresync {
+                    return Err(Failure::Bad("ENABLE QRESYNC first".into()));
+                }
+                if params.condstore {
+                    self.condstore = true;
+                }
+                self.select(&mailbox, read_only, params.qresync.as_ref()).await
+            }
             Request::Close => {
                 let (s, cx) = self.in_mailbox()?;
                 s.close(cx.service, cx.p).await;
@@ -424,9 +456,23 @@ impl Session {
                 let (s, cx) = self.in_mailbox()?;
                 s.expunge(cx, uids.as_ref()).await
             }
-            Request::Fetch { set, uid, items } => {
+            Request::Fetch {
+                set,
+                uid,
+                items,
+                changed_since,
+                vanished,
+            } => {
+                if vanished && !self.qresync {
+                    return Err(Failure::Bad("VANISHED needs ENABLE QRESYNC".into()));
+                }
+                if changed_since.is_some() || items.contains(&FetchItem::Modseq) {
+                    self.in_mailbox()?;
+                    self.enable_condstore();
+                }
                 let (s, cx) = self.in_mailbox()?;
-                s.fetch(cx, &set, uid, &items).await
+                s.fetch_changed(cx, &set, uid, &items, changed_since.map(|n| (n, vanished)))
+                    .await
             }
             Request::Store {
                 set,
@@ -434,10 +480,23 @@ impl Session {
                 op,
                 silent,
                 flags,
+                unchanged_since,
             } => {
                 let flags = Flags::parse(flags.iter().map(String::as_str)).map_err(|e| Failure::Bad(e.to_string()))?;
+                if unchanged_since.is_some() {
+                    self.in_mailbox()?;
+                    self.enable_condstore();
+                }
                 let (s, cx) = self.in_mailbox()?;
-                s.store(cx, &set, uid, op, silent, &flags).await
+                let args = StoreArgs {
+                    set: &set,
+                    uid,
+                    op,
+                    silent,
+                    flags: &flags,
+                    unchanged_since,
+                };
+                s.store(cx, args).await
             }
             Request::Search {
                 uid,
@@ -449,6 +508,10 @@ impl Session {
                     && !matches!(charset.as_str(), "UTF-8" | "US-ASCII")
                 {
                     return Err(Failure::No("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset".into()));
+                }
+                self.in_mailbox()?;
+                if key.uses_modseq() {
+                    self.enable_condstore();
                 }
                 let (s, cx) = self.in_mailbox()?;
                 match returns {
@@ -576,9 +639,28 @@ impl Session {
         })
     }
 
-    async fn select(&mut self, name: &str, examine: bool) -> Outcome {
+    /// Turns CONDSTORE on; the first time, with a mailbox selected, tells
+    /// the client its HIGHESTMODSEQ (RFC 7162 §3.1).
+    fn enable_condstore(&mut self) {
+        if !self.condstore
+            && let Some(selected) = &self.selected
+        {
+            let highest = selected.highest_modseq();
+            self.line(&format!("* OK [HIGHESTMODSEQ {highest}] Highest"));
+        }
+        self.condstore = true;
+        if let Some(selected) = self.selected.as_mut() {
+            selected.condstore = true;
+            selected.qresync = self.qresync;
+        }
+    }
+
+    async fn select(&mut self, name: &str, examine: bool, qresync: Option<&Qresync>) -> Outcome {
         // A failed SELECT leaves no mailbox selected (RFC 3501 §6.3.1).
         let previous = self.selected.take();
+        if previous.is_some() && self.qresync {
+            self.line("* OK [CLOSED] Previous mailbox closed");
+        }
         let p = self.principal()?.clone();
         let kept = previous.filter(|s| s.name == name);
         let selected = Selected::open(&self.gw.service, &p, name, examine, &mut self.out, kept)
@@ -588,6 +670,12 @@ impl Session {
                 Failure::Bad(text) => Failure::No(format!("[NONEXISTENT] {text}")),
                 other => other,
             })?;
+        let mut selected = selected;
+        selected.condstore = self.condstore;
+        selected.qresync = self.qresync;
+        if let Some(q) = qresync {
+            selected.resync(&self.gw.service, &p, &mut self.out, q).await?;
+        }
         let mode = if selected.read_only { "READ-ONLY" } else { "READ-WRITE" };
         self.selected = Some(selected);
         Ok(format!(
@@ -609,6 +697,7 @@ impl Session {
                 "RECENT" => self.gw.service.recent_count(p, name).await?.to_string(),
                 "UIDNEXT" => info.uidnext.to_string(),
                 "UIDVALIDITY" => info.uidvalidity.to_string(),
+                "HIGHESTMODSEQ" => info.highest_modseq.to_string(),
                 "APPENDLIMIT" => MAX_MESSAGE_SIZE.to_string(),
                 other => return Err(Failure::Bad(format!("{other} is not a STATUS item"))),
             };

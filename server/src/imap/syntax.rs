@@ -236,6 +236,19 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// A mod-sequence value (RFC 7162: up to 63 bits).
+    pub fn number64(&mut self) -> Result<u64> {
+        let start = self.pos;
+        let digits = self.take_while(|b| b.is_ascii_digit());
+        match std::str::from_utf8(digits).ok().and_then(|d| d.parse::<u64>().ok()) {
+            Some(n) if n < 1 << 63 => Ok(n),
+            _ => {
+                self.pos = start;
+                self.fail("a mod-sequence value")
+            }
+        }
+    }
+
     fn bound(&mut self) -> Result<Bound> {
         if self.eat(b'*') {
             return Ok(Bound::Last);
