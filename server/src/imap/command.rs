@@ -104,9 +104,10 @@ pub enum Request {
         /// RFC 4731 `RETURN (…)`, upper-case: answered with `* ESEARCH`.
         returns: Option<Vec<String>>,
     },
-    /// THREAD=ORDEREDSUBJECT (RFC 5256).
+    /// THREAD (RFC 5256): REFERENCES, or else ORDEREDSUBJECT.
     Thread {
         uid: bool,
+        references: bool,
         charset: String,
         key: super::search::Key,
     },
@@ -547,7 +548,7 @@ fn search(c: &mut Cursor, uid: bool) -> Args<Request> {
 fn thread(c: &mut Cursor, uid: bool) -> Args<Request> {
     c.sp()?;
     let algorithm = c.atom()?.to_ascii_uppercase();
-    if algorithm != "ORDEREDSUBJECT" {
+    if !matches!(algorithm.as_str(), "ORDEREDSUBJECT" | "REFERENCES") {
         return Err(ArgError::Other(format!(
             "{algorithm} is not a threading algorithm this server offers"
         )));
@@ -555,7 +556,12 @@ fn thread(c: &mut Cursor, uid: bool) -> Args<Request> {
     c.sp()?;
     let charset = String::from_utf8_lossy(&c.astring()?).to_ascii_uppercase();
     let key = super::search::parse_keys(c).map_err(ArgError::Other)?;
-    Ok(Request::Thread { uid, charset, key })
+    Ok(Request::Thread {
+        uid,
+        references: algorithm == "REFERENCES",
+        charset,
+        key,
+    })
 }
 
 fn sort(c: &mut Cursor, uid: bool) -> Args<Request> {

@@ -27,6 +27,7 @@ use super::search::{Candidate, Key};
 use super::session::{Failure, Outcome, try_create};
 use super::sort::{self, Criterion, Sortable};
 use super::syntax::{Bound, SequenceSet};
+use super::thread::{self, Threadable};
 use crate::feed::{Change, ChangeKind};
 use crate::service::{Opened, Principal, Service, Watch};
 use crate::store::{ChangedFlags, MessageRow};
@@ -677,6 +678,40 @@ impl Selected {
             }
             line.push(')');
         }
+        line.push_str("\r\n");
+        out.extend_from_slice(line.as_bytes());
+        Ok("THREAD completed".into())
+    }
+
+    /// THREAD=REFERENCES (RFC 5256 §3, see [`thread::references`]).
+    pub async fn thread_references(&mut self, cx: Cx<'_>, uid: bool, key: &Key) -> Outcome {
+        let Cx { service, p, out } = cx;
+        let (found, rows) = self.matching(service, p, key).await?;
+        let mut messages: Vec<Threadable> = Vec::with_capacity(found.len());
+        for chunk in found.chunks(BATCH) {
+            let uids = self.uids(chunk);
+            let contents: HashMap<u32, Vec<u8>> = service
+                .contents_in(p, &mut self.handle, &uids)
+                .await?
+                .into_iter()
+                .map(|(row, bytes)| (row.uid, bytes))
+                .collect();
+            for &i in chunk {
+                let m = &self.messages[i];
+                let mut t = Threadable {
+                    seq: i as u32 + 1,
+                    date: rows[&m.uid].internal_date,
+                    ..Threadable::default()
+                };
+                t.read_headers(contents.get(&m.uid).map_or(&[][..], Vec::as_slice));
+                messages.push(t);
+            }
+        }
+        let threads = thread::references(&messages);
+        let mut line = String::from("* THREAD ");
+        thread::write(&mut line, &threads, &|seq| {
+            if uid { self.messages[seq as usize - 1].uid } else { seq }
+        });
         line.push_str("\r\n");
         out.extend_from_slice(line.as_bytes());
         Ok("THREAD completed".into())

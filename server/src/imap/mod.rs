@@ -18,6 +18,7 @@ pub mod server;
 pub mod session;
 pub mod sort;
 pub mod syntax;
+pub mod thread;
 pub mod utf7;
 
 pub use server::{Config, Gateway, serve};

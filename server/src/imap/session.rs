@@ -192,6 +192,7 @@ impl Session {
             "SORT=DISPLAY",
             "ESEARCH",
             "THREAD=ORDEREDSUBJECT",
+            "THREAD=REFERENCES",
             "CONDSTORE",
             "QRESYNC",
         ]);
@@ -531,12 +532,21 @@ impl Session {
                 let (s, cx) = self.in_mailbox()?;
                 s.sort(cx, uid, &criteria, &key).await
             }
-            Request::Thread { uid, charset, key } => {
+            Request::Thread {
+                uid,
+                references,
+                charset,
+                key,
+            } => {
                 if !matches!(charset.as_str(), "UTF-8" | "US-ASCII") {
                     return Err(Failure::No("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset".into()));
                 }
                 let (s, cx) = self.in_mailbox()?;
-                s.thread(cx, uid, &key).await
+                if references {
+                    s.thread_references(cx, uid, &key).await
+                } else {
+                    s.thread(cx, uid, &key).await
+                }
             }
             Request::Copy { set, uid, mailbox } => {
                 let (s, cx) = self.in_mailbox()?;

@@ -218,6 +218,19 @@ pub fn base_subject(subject: &str) -> String {
     }
 }
 
+/// Whether a subject marks a reply or forward (`Re:`, `Fwd:`, `(fwd)`,
+/// `[fwd: …]`): what base-subject extraction removes besides blobs.
+pub fn is_reply_or_forward(subject: &str) -> bool {
+    let mut blobs_only: String = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+    while let Some(rest) = strip_blob(&blobs_only) {
+        if rest.is_empty() {
+            break;
+        }
+        blobs_only = rest;
+    }
+    base_subject(subject) != blobs_only
+}
+
 /// `[blob]` and the whitespace after it, when the text starts with one.
 fn strip_blob(s: &str) -> Option<String> {
     let rest = s.strip_prefix('[')?;
