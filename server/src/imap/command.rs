@@ -65,11 +65,10 @@ pub enum Request {
         mailbox: String,
         items: Vec<String>,
     },
+    /// APPEND, with RFC 3502 MULTIAPPEND's several messages.
     Append {
         mailbox: String,
-        flags: Vec<String>,
-        date: Option<String>,
-        message: Vec<u8>,
+        messages: Vec<Appended>,
     },
     Namespace,
     Idle,
@@ -493,9 +492,27 @@ fn flag(c: &mut Cursor) -> Args<String> {
     })
 }
 
+/// One message of an APPEND: its flags, date and content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Appended {
+    pub flags: Vec<String>,
+    pub date: Option<String>,
+    pub message: Vec<u8>,
+}
+
 fn append(c: &mut Cursor) -> Args<Request> {
     let mailbox = sp_mailbox(c)?;
-    c.sp()?;
+    let mut messages = Vec::new();
+    while c.eat(b' ') {
+        messages.push(appended(c)?);
+    }
+    if messages.is_empty() {
+        return Err(ArgError::Other("APPEND needs a message".into()));
+    }
+    Ok(Request::Append { mailbox, messages })
+}
+
+fn appended(c: &mut Cursor) -> Args<Appended> {
     let flags = if c.peek() == Some(b'(') {
         let flags = paren_atoms(c)?;
         c.sp()?;
@@ -511,12 +528,7 @@ fn append(c: &mut Cursor) -> Args<Request> {
         None
     };
     let message = c.literal()?.to_vec();
-    Ok(Request::Append {
-        mailbox,
-        flags,
-        date,
-        message,
-    })
+    Ok(Appended { flags, date, message })
 }
 
 fn search(c: &mut Cursor, uid: bool) -> Args<Request> {
@@ -943,9 +955,11 @@ mod tests {
             ok(&line),
             Request::Append {
                 mailbox: "saved-messages".into(),
-                flags: vec!["\\Seen".into()],
-                date: None,
-                message: message.to_vec()
+                messages: vec![Appended {
+                    flags: vec!["\\Seen".into()],
+                    date: None,
+                    message: message.to_vec()
+                }]
             }
         );
         assert_eq!(

@@ -11,7 +11,7 @@ use std::time::Duration;
 use mailroom_shared::{AclEntry, Flags};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::command::{self, Command, FetchItem, Qresync, Request};
+use super::command::{self, Appended, Command, FetchItem, Qresync, Request};
 use super::frame::{Event, Framer};
 use super::mailbox::{Cx, Selected, StoreArgs};
 use super::response;
@@ -193,6 +193,7 @@ impl Session {
             "ESEARCH",
             "THREAD=ORDEREDSUBJECT",
             "THREAD=REFERENCES",
+            "MULTIAPPEND",
             "CONDSTORE",
             "QRESYNC",
         ]);
@@ -390,12 +391,7 @@ impl Session {
                 Ok(format!("{} completed", if lsub { "LSUB" } else { "LIST" }))
             }
             Request::Status { mailbox, items } => self.status(&mailbox, &items).await,
-            Request::Append {
-                mailbox,
-                flags,
-                date,
-                message,
-            } => self.append(&mailbox, &flags, date.as_deref(), message).await,
+            Request::Append { mailbox, messages } => self.append(&mailbox, messages).await,
             Request::GetAcl { mailbox } => {
                 let p = self.principal()?;
                 let acl = self.gw.service.get_acl(p, &mailbox).await?;
@@ -720,16 +716,22 @@ impl Session {
         Ok("STATUS completed".into())
     }
 
-    async fn append(&mut self, name: &str, flags: &[String], date: Option<&str>, message: Vec<u8>) -> Outcome {
+    /// APPEND of one message or (MULTIAPPEND) several, all or none.
+    async fn append(&mut self, name: &str, messages: Vec<Appended>) -> Outcome {
         let p = self.principal()?;
-        let flags = Flags::parse(flags.iter().map(String::as_str)).map_err(|e| Failure::Bad(e.to_string()))?;
-        let date = match date {
-            Some(d) => Some(parse_date_time(d).ok_or_else(|| Failure::Bad(format!("{d} is not a date-time")))?),
-            None => None,
-        };
-        let result = self.gw.service.append(p, name, message, &flags, date).await;
-        let (uidvalidity, uid) = result.map_err(try_create)?;
-        Ok(format!("[APPENDUID {uidvalidity} {uid}] APPEND completed"))
+        let mut parsed = Vec::with_capacity(messages.len());
+        for Appended { flags, date, message } in messages {
+            let flags = Flags::parse(flags.iter().map(String::as_str)).map_err(|e| Failure::Bad(e.to_string()))?;
+            let date = match date {
+                Some(d) => Some(parse_date_time(&d).ok_or_else(|| Failure::Bad(format!("{d} is not a date-time")))?),
+                None => None,
+            };
+            parsed.push((message, flags, date));
+        }
+        let result = self.gw.service.append_many(p, name, parsed).await;
+        let (uidvalidity, uids) = result.map_err(try_create)?;
+        let uids: Vec<String> = uids.iter().map(u32::to_string).collect();
+        Ok(format!("[APPENDUID {uidvalidity} {}] APPEND completed", uids.join(",")))
     }
 
     /// IDLE (RFC 2177): reports changes as they happen until `DONE`.

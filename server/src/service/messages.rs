@@ -92,22 +92,39 @@ impl Service {
         flags: &Flags,
         internal_date: Option<i64>,
     ) -> Result<(u32, u32)> {
-        let content = canonical_content(content)?;
+        let (uidvalidity, uids) = self
+            .append_many(p, name, vec![(content, flags.clone(), internal_date)])
+            .await?;
+        Ok((uidvalidity, uids[0]))
+    }
+
+    /// APPEND of several messages (IMAP MULTIAPPEND): all are stored, in
+    /// order and in one transaction, or none. Returns the UIDVALIDITY and
+    /// their UIDs.
+    pub async fn append_many(
+        &self,
+        p: &Principal,
+        name: &str,
+        messages: Vec<(Vec<u8>, Flags, Option<i64>)>,
+    ) -> Result<(u32, Vec<u32>)> {
         let m = self.open(p, name).await?;
         m.require(Right::Insert, "add messages to it")?;
-        let message = NewMessage {
-            content: Content::New(content),
-            flags: m.permitted_flags(flags),
-            internal_date: internal_date.unwrap_or_else(now),
-            envelope_from: None,
-        };
-        let uids = self.insert(&m, vec![message], m.seen_reader(p)).await?;
+        let mut new = Vec::with_capacity(messages.len());
+        for (content, flags, internal_date) in messages {
+            new.push(NewMessage {
+                content: Content::New(canonical_content(content)?),
+                flags: m.permitted_flags(&flags),
+                internal_date: internal_date.unwrap_or_else(now),
+                envelope_from: None,
+            });
+        }
+        let count = new.len();
+        let uids = self.insert(&m, new, m.seen_reader(p)).await?;
         self.feed.wake();
-        let uid = uids
-            .first()
-            .copied()
-            .ok_or_else(|| Error::InUse("the message was not stored".into()))?;
-        Ok((m.mailbox.uidvalidity, uid))
+        if uids.len() != count || count == 0 {
+            return Err(Error::InUse("the messages were not stored".into()));
+        }
+        Ok((m.mailbox.uidvalidity, uids))
     }
 
     /// The messages of a mailbox, by UID, with flags as this principal sees
