@@ -110,12 +110,13 @@ pub enum Request {
         charset: String,
         key: super::search::Key,
     },
-    /// SORT (RFC 5256).
+    /// SORT (RFC 5256), with ESORT's `RETURN (…)` (RFC 5267).
     Sort {
         uid: bool,
         criteria: Vec<super::sort::Criterion>,
         charset: String,
         key: super::search::Key,
+        returns: Option<Vec<String>>,
     },
     Copy {
         set: SequenceSet,
@@ -532,22 +533,7 @@ fn appended(c: &mut Cursor) -> Args<Appended> {
 }
 
 fn search(c: &mut Cursor, uid: bool) -> Args<Request> {
-    let start = c.clone();
-    let mut returns = None;
-    c.sp()?;
-    if c.keyword("RETURN") {
-        c.sp()?;
-        let options: Vec<String> = paren_atoms(c)?.iter().map(|o| o.to_ascii_uppercase()).collect();
-        if let Some(bad) = options
-            .iter()
-            .find(|o| !matches!(o.as_str(), "MIN" | "MAX" | "ALL" | "COUNT"))
-        {
-            return Err(ArgError::Other(format!("{bad} is not a SEARCH return option")));
-        }
-        returns = Some(options);
-    } else {
-        *c = start;
-    }
+    let returns = return_options(c)?;
     let (charset, key) = super::search::parse(c).map_err(ArgError::Other)?;
     Ok(Request::Search {
         uid,
@@ -577,13 +563,35 @@ fn thread(c: &mut Cursor, uid: bool) -> Args<Request> {
 }
 
 fn sort(c: &mut Cursor, uid: bool) -> Args<Request> {
+    let returns = return_options(c)?;
     let (criteria, charset, key) = super::sort::parse(c).map_err(ArgError::Other)?;
     Ok(Request::Sort {
         uid,
         criteria,
         charset,
         key,
+        returns,
     })
+}
+
+/// ` RETURN (…)` of SEARCH and SORT (RFC 4731, 5267), when there is one;
+/// the cursor stays before the space otherwise.
+fn return_options(c: &mut Cursor) -> Args<Option<Vec<String>>> {
+    let start = c.clone();
+    c.sp()?;
+    if !c.keyword("RETURN") {
+        *c = start;
+        return Ok(None);
+    }
+    c.sp()?;
+    let options: Vec<String> = paren_atoms(c)?.iter().map(|o| o.to_ascii_uppercase()).collect();
+    if let Some(bad) = options
+        .iter()
+        .find(|o| !matches!(o.as_str(), "MIN" | "MAX" | "ALL" | "COUNT"))
+    {
+        return Err(ArgError::Other(format!("{bad} is not a RETURN option")));
+    }
+    Ok(Some(options))
 }
 
 /// SELECT's RFC 7162 parameters.

@@ -45,6 +45,15 @@ pub struct StoreArgs<'a> {
     pub unchanged_since: Option<u64>,
 }
 
+/// A SORT's arguments.
+pub struct SortArgs<'a> {
+    pub tag: &'a str,
+    pub uid: bool,
+    pub criteria: &'a [Criterion],
+    pub key: &'a Key,
+    pub returns: Option<&'a [String]>,
+}
+
 /// What a command on the selected mailbox works with.
 pub struct Cx<'a> {
     pub service: &'a Service,
@@ -589,6 +598,13 @@ impl Selected {
     pub async fn esearch(&mut self, cx: Cx<'_>, tag: &str, uid: bool, key: &Key, returns: &[String]) -> Outcome {
         let Cx { service, p, out } = cx;
         let (found, _) = self.matching(service, p, key).await?;
+        self.write_esearch(out, tag, uid, key, &found, returns);
+        Ok("SEARCH completed".into())
+    }
+
+    /// `* ESEARCH` for messages `found` in their order (RFC 4731, and
+    /// RFC 5267 ESORT: MIN and MAX are the first and last of that order).
+    fn write_esearch(&self, out: &mut Vec<u8>, tag: &str, uid: bool, key: &Key, found: &[usize], returns: &[String]) {
         let numbers: Vec<u32> = found
             .iter()
             .map(|&i| if uid { self.messages[i].uid } else { i as u32 + 1 })
@@ -625,14 +641,13 @@ impl Selected {
             }
             ends
         } else {
-            found.clone()
+            found.to_vec()
         };
         if let Some(highest) = self.modseq_of(key, &reported) {
             line.push_str(&format!(" MODSEQ {highest}"));
         }
         line.push_str("\r\n");
         out.extend_from_slice(line.as_bytes());
-        Ok("SEARCH completed".into())
     }
 
     /// THREAD=ORDEREDSUBJECT (RFC 5256 §3): messages with one base
@@ -717,12 +732,16 @@ impl Selected {
         Ok("THREAD completed".into())
     }
 
-    /// SORT (RFC 5256): the matching messages in the criteria's order.
-    pub async fn sort(&mut self, cx: Cx<'_>, uid: bool, criteria: &[Criterion], key: &Key) -> Outcome {
+    /// SORT (RFC 5256): the matching messages in the criteria's order;
+    /// with `RETURN (…)` (ESORT, RFC 5267) as `* ESEARCH`.
+    pub async fn sort(&mut self, cx: Cx<'_>, args: SortArgs<'_>) -> Outcome {
         let Cx { service, p, out } = cx;
-        let sorted = self.sorted(service, p, key, criteria).await?;
+        let sorted = self.sorted(service, p, args.key, args.criteria).await?;
         let order: Vec<usize> = sorted.iter().map(|s| s.seq as usize - 1).collect();
-        self.write_numbers(out, "SORT", uid, &order);
+        match args.returns {
+            Some(returns) => self.write_esearch(out, args.tag, args.uid, args.key, &order, returns),
+            None => self.write_numbers(out, "SORT", args.uid, &order),
+        }
         Ok("SORT completed".into())
     }
 

@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::command::{self, Appended, Command, FetchItem, Qresync, Request};
 use super::frame::{Event, Framer};
-use super::mailbox::{Cx, Selected, StoreArgs};
+use super::mailbox::{Cx, Selected, SortArgs, StoreArgs};
 use super::response;
 use super::server::Gateway;
 use crate::error::Error;
@@ -191,6 +191,7 @@ impl Session {
             "SORT",
             "SORT=DISPLAY",
             "ESEARCH",
+            "ESORT",
             "THREAD=ORDEREDSUBJECT",
             "THREAD=REFERENCES",
             "MULTIAPPEND",
@@ -521,12 +522,20 @@ impl Session {
                 criteria,
                 charset,
                 key,
+                returns,
             } => {
                 if !matches!(charset.as_str(), "UTF-8" | "US-ASCII") {
                     return Err(Failure::No("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset".into()));
                 }
                 let (s, cx) = self.in_mailbox()?;
-                s.sort(cx, uid, &criteria, &key).await
+                let args = SortArgs {
+                    tag,
+                    uid,
+                    criteria: &criteria,
+                    key: &key,
+                    returns: returns.as_deref(),
+                };
+                s.sort(cx, args).await
             }
             Request::Thread {
                 uid,
