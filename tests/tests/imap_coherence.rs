@@ -164,3 +164,31 @@ async fn across_two_nodes_the_next_command_reports_what_the_other_node_did() {
     let lines = on_a.ok("NOOP").await;
     assert!(lines.contains(&"* 3 EXISTS".to_string()), "{lines:?}");
 }
+
+// RFC 2180 §4.1.1: a message another session expunged stays fetchable,
+// as it was, until this session has been told (its sequence numbers still
+// name it); then the EXPUNGE comes, and the FETCH never fails.
+server_test!(
+    a_message_expunged_elsewhere_stays_fetchable_until_reported,
+    async |s: Server| {
+        s.user("alice").await;
+        let mut b = s.login("alice").await;
+        fill(&mut b, 3).await;
+        b.ok("SELECT INBOX").await;
+        let mut a = s.login("alice").await;
+        a.ok("SELECT INBOX").await;
+        b.ok("STORE 2 +FLAGS.SILENT (\\Deleted)").await;
+        b.ok("EXPUNGE").await;
+        // FETCH may not report the expunge (RFC 3501 §7.4.1), so message 2 is
+        // still there for A, body and all.
+        let lines = a.ok("FETCH 2 (UID RFC822.SIZE BODY.PEEK[])").await;
+        let fetched = lines
+            .iter()
+            .find(|l| l.starts_with("* 2 FETCH"))
+            .expect("message 2 fetched");
+        assert!(fetched.contains("UID 2") && fetched.contains("body of m1"), "{lines:?}");
+        let lines = a.ok("NOOP").await;
+        assert!(lines.contains(&"* 2 EXPUNGE".to_string()), "{lines:?}");
+        a.fails("FETCH 3 (FLAGS)", "BAD").await;
+    }
+);

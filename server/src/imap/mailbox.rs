@@ -89,6 +89,9 @@ pub struct Selected {
     /// New messages from this UID on are `\Recent` for this session (the
     /// first UID of its last claim).
     recent_from: u32,
+    /// The change-log id of the last change the view took in: messages
+    /// expunged after it may still be shown, and fetched (RFC 2180 §4.1.1).
+    applied_log_id: i64,
     /// RFC 7162 turned on: flag changes carry MODSEQ; with QRESYNC,
     /// expunges are reported as VANISHED.
     pub condstore: bool,
@@ -109,7 +112,7 @@ impl Selected {
         out: &mut Vec<u8>,
         kept: Option<Selected>,
     ) -> Result<Selected, Failure> {
-        let (handle, watch, mut messages) = match kept {
+        let (handle, watch, mut messages, applied_log_id) = match kept {
             // The session's view, brought up to date by its watch, is the
             // mailbox as it is now: its list need not be read again —
             // unless rights or names changed meanwhile.
@@ -118,7 +121,7 @@ impl Selected {
                 old.pending.extend(missed);
                 old.recent_from = u32::MAX; // claimed below
                 old.apply_pending(&mut Vec::new(), true).map_err(Failure::No)?;
-                (old.handle, old.watch, old.messages)
+                (old.handle, old.watch, old.messages, old.applied_log_id)
             }
             kept => {
                 let (handle, watch, rows) = service.select(p, name, kept.map(|s| s.handle)).await?;
@@ -131,7 +134,8 @@ impl Selected {
                         recent: false,
                     })
                     .collect();
-                (handle, watch, messages)
+                let applied = watch.last_log_id();
+                (handle, watch, messages, applied)
             }
         };
         let info = handle.info();
@@ -152,6 +156,7 @@ impl Selected {
             announced: messages.len(),
             keywords: BTreeSet::new(),
             recent_from: u32::MAX,
+            applied_log_id,
             condstore: false,
             qresync: false,
             messages,
@@ -371,6 +376,7 @@ impl Selected {
                 break;
             }
             let Some(change) = self.pending.pop_front() else { break };
+            self.applied_log_id = self.applied_log_id.max(change.log_id);
             match change.kind {
                 ChangeKind::Added(list) => {
                     for (uid, flags) in list {
@@ -933,7 +939,32 @@ impl Selected {
             } else {
                 HashMap::new()
             };
-            let loaded = if needs_content { &with_bodies } else { &rows_only };
+            let mut loaded = if needs_content {
+                with_bodies
+            } else {
+                chunk
+                    .iter()
+                    .filter_map(|&i| {
+                        let uid = self.messages[i].uid;
+                        rows_only.remove(&uid).map(|row| (uid, row))
+                    })
+                    .collect()
+            };
+            if needs_rows {
+                // Expunged by another session, and this one not told yet:
+                // still served, as it was (RFC 2180 §4.1.1).
+                let gone: Vec<u32> = chunk
+                    .iter()
+                    .map(|&i| self.messages[i].uid)
+                    .filter(|uid| !loaded.contains_key(uid))
+                    .collect();
+                if !gone.is_empty() {
+                    let kept = service
+                        .expunged_contents(p, &mut self.handle, self.applied_log_id, &gone)
+                        .await?;
+                    loaded.extend(kept.into_iter().map(|(r, b)| (r.uid, (r, Some(b)))));
+                }
+            }
             for &i in chunk {
                 let data = loaded.get(&self.messages[i].uid);
                 if needs_rows && data.is_none() {

@@ -205,6 +205,21 @@ impl Service {
     }
 
     /// [`Service::contents`] of a mailbox the caller keeps open.
+    /// Messages of `m` expunged after change-log row `after` that the
+    /// caller's session still shows (it was not told yet), as they were:
+    /// RFC 2180 §4.1.1 lets it go on fetching them until it is. Needs `r`.
+    pub(crate) async fn expunged_contents(
+        &self,
+        p: &Principal,
+        m: &mut Opened,
+        after: i64,
+        uids: &[u32],
+    ) -> Result<Vec<(MessageRow, Vec<u8>)>> {
+        self.current(p, m).await?;
+        m.require(Right::Read, "read it")?;
+        Ok(self.store.expunged_after(m.mailbox.id, after, uids).await?)
+    }
+
     pub(crate) async fn contents_in(
         &self,
         p: &Principal,

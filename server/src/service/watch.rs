@@ -210,6 +210,11 @@ impl Watch {
         visible_to(&self.principal, fresh)
     }
 
+    /// The change-log id of the last change this watch handed out.
+    pub fn last_log_id(&self) -> i64 {
+        self.last_log_id
+    }
+
     /// The highest MODSEQ this watch has reported.
     pub fn modseq(&self) -> u64 {
         self.seen

@@ -228,6 +228,7 @@ impl Store {
                     uid,
                     flags: Some(&new.as_reader),
                     account_id: Some(reader),
+                    detail: None,
                 };
                 log_message_change(tx, self, logged).await?;
             }

@@ -144,12 +144,14 @@ pub(super) struct MessageChange<'a> {
     pub(super) uid: u32,
     pub(super) flags: Option<&'a Flags>,
     pub(super) account_id: Option<i64>,
+    /// An expunged message's `blob_hash size internal_date`.
+    pub(super) detail: Option<String>,
 }
 
 pub(super) async fn log_message_change(tx: &mut Tx, store: &Store, c: MessageChange<'_>) -> Result<()> {
     sqlx::query(
-        "INSERT INTO changes (mailbox_id, modseq, kind, uid, system_flags, keywords, account_id, origin) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO changes (mailbox_id, modseq, kind, uid, system_flags, keywords, account_id, origin, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(c.mailbox_id)
     .bind(c.modseq)
@@ -159,6 +161,7 @@ pub(super) async fn log_message_change(tx: &mut Tx, store: &Store, c: MessageCha
     .bind(c.flags.map(Flags::keywords_text))
     .bind(c.account_id)
     .bind(store.origin.as_str())
+    .bind(c.detail)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -261,11 +264,16 @@ impl Store {
         for (i, ready) in messages.into_iter().enumerate() {
             let uid = first_uid + i as i64;
             if let Some((bytes, summary)) = &ready.new {
-                sqlx::query("INSERT INTO blobs (hash, data) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING")
-                    .bind(ready.hash.as_str())
-                    .bind(bytes.as_slice())
-                    .execute(&mut **tx)
-                    .await?;
+                // Content that had lost its last message and waits to be
+                // swept is wanted again.
+                sqlx::query(
+                    "INSERT INTO blobs (hash, data) VALUES ($1, $2) \
+                     ON CONFLICT (hash) DO UPDATE SET orphaned_at = NULL",
+                )
+                .bind(ready.hash.as_str())
+                .bind(bytes.as_slice())
+                .execute(&mut **tx)
+                .await?;
                 super::web::insert_summary(tx, self, &ready.hash, summary).await?;
             }
             let mut shared_flags = ready.flags.clone();
@@ -297,6 +305,7 @@ impl Store {
                 uid: uid as u32,
                 flags: Some(&shared_flags),
                 account_id: None,
+                detail: None,
             };
             log_message_change(tx, self, change).await?;
             uids.push(uid as u32);
@@ -392,6 +401,7 @@ impl Store {
             uid,
             flags: Some(flags),
             account_id: None,
+            detail: None,
         };
         log_message_change(tx, self, change).await
     }
@@ -423,13 +433,21 @@ impl Store {
         let modseq = self.bump_modseq(tx, mailbox_id).await?;
         let mut hashes = Vec::with_capacity(uids.len());
         for &uid in uids {
-            let hash: Option<String> =
-                sqlx::query_scalar("DELETE FROM messages WHERE mailbox_id = $1 AND uid = $2 RETURNING blob_hash")
-                    .bind(mailbox_id)
-                    .bind(i64::from(uid))
-                    .fetch_optional(&mut **tx)
-                    .await?;
-            hashes.extend(hash);
+            let gone = sqlx::query(
+                "DELETE FROM messages WHERE mailbox_id = $1 AND uid = $2 RETURNING blob_hash, size, internal_date",
+            )
+            .bind(mailbox_id)
+            .bind(i64::from(uid))
+            .fetch_optional(&mut **tx)
+            .await?;
+            let mut detail = None;
+            if let Some(row) = gone {
+                let hash: String = row.try_get("blob_hash")?;
+                let size: i64 = row.try_get("size")?;
+                let date: i64 = row.try_get("internal_date")?;
+                detail = Some(format!("{hash} {size} {date}"));
+                hashes.push(hash);
+            }
             let change = MessageChange {
                 mailbox_id,
                 modseq,
@@ -437,20 +455,77 @@ impl Store {
                 uid,
                 flags: None,
                 account_id: None,
+                detail,
             };
             log_message_change(tx, self, change).await?;
         }
         hashes.sort_unstable();
         hashes.dedup();
+        let now = super::now();
         for hash in hashes {
             sqlx::query(
-                "DELETE FROM blobs WHERE hash = $1 AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_hash = $1)",
+                "UPDATE blobs SET orphaned_at = $2 WHERE hash = $1 \
+                 AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_hash = $1)",
             )
             .bind(hash)
+            .bind(now)
             .execute(&mut **tx)
             .await?;
         }
+        // What lost its last message long enough ago goes now.
+        sqlx::query(
+            "DELETE FROM blobs WHERE orphaned_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.blob_hash = blobs.hash)",
+        )
+        .bind(now - EXPUNGED_KEPT_SECS)
+        .execute(&mut **tx)
+        .await?;
         Ok(modseq as u64)
+    }
+
+    /// Messages expunged from a mailbox after change-log row `after`, as
+    /// they were (flags empty), for sessions not yet told: their content
+    /// stays for [`EXPUNGED_KEPT_SECS`]. Only those whose content is still
+    /// here.
+    pub async fn expunged_after(
+        &self,
+        mailbox_id: i64,
+        after: i64,
+        uids: &[u32],
+    ) -> Result<Vec<(MessageRow, Vec<u8>)>> {
+        let rows = sqlx::query(
+            "SELECT uid, modseq, detail FROM changes WHERE mailbox_id = $1 AND id > $2 AND kind = 'expunged'",
+        )
+        .bind(mailbox_id)
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for row in rows {
+            let uid = row.try_get::<i64, _>("uid")? as u32;
+            let detail: Option<String> = row.try_get("detail")?;
+            let Some(detail) = detail.filter(|_| uids.contains(&uid)) else {
+                continue;
+            };
+            let mut parts = detail.split(' ');
+            let (Some(hash), Some(size), Some(date)) = (parts.next(), parts.next(), parts.next()) else {
+                continue;
+            };
+            let Some(bytes) = self.content(hash).await? else {
+                continue;
+            };
+            let message = MessageRow {
+                uid,
+                modseq: row.try_get::<i64, _>("modseq")? as u64,
+                flags: Flags::default(),
+                internal_date: date.parse().unwrap_or(0),
+                size: size.parse().unwrap_or(0),
+                blob_hash: hash.to_owned(),
+                envelope_from: None,
+            };
+            out.push((message, bytes));
+        }
+        Ok(out)
     }
 
     /// Brings a mailbox in line with a file it mirrors (an external INBOX),
@@ -590,6 +665,11 @@ pub(super) async fn set_seen(tx: &mut Tx, mailbox_id: i64, uid: u32, reader: i64
         .await?;
     Ok(())
 }
+
+/// How long the content of an expunged message stays for sessions that
+/// still show it (RFC 2180 §4.1.1): longer than an IMAP session may sit
+/// between two commands.
+pub const EXPUNGED_KEPT_SECS: i64 = 3600;
 
 /// Drops all content no message refers to any more (after deleting a
 /// mailbox or an account: rare, so a scan is fine).

@@ -57,6 +57,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0009_recent.sql"),
         include_str!("../../migrations/postgres/0009_recent.sql"),
     ),
+    (
+        10,
+        include_str!("../../migrations/sqlite/0010_keep_expunged.sql"),
+        include_str!("../../migrations/postgres/0010_keep_expunged.sql"),
+    ),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<()> {
