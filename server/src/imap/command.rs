@@ -180,6 +180,17 @@ pub enum FetchItem {
         section: Section,
         partial: Option<(u32, u32)>,
     },
+    /// RFC 3516 BINARY[part]<partial> or BINARY.PEEK[…]: the part with
+    /// its transfer encoding undone.
+    Binary {
+        peek: bool,
+        part: Vec<u32>,
+        partial: Option<(u32, u32)>,
+    },
+    /// BINARY.SIZE[part]: the size of that.
+    BinarySize {
+        part: Vec<u32>,
+    },
 }
 
 /// A body section: part numbers, then what of that part.
@@ -791,8 +802,27 @@ fn fetch_item(c: &mut Cursor) -> Args<FetchItem> {
                 partial,
             }
         }
+        "BINARY" | "BINARY.PEEK" => {
+            let part = binary_part(c)?;
+            let partial = partial(c)?;
+            Binary {
+                peek: name == "BINARY.PEEK",
+                part,
+                partial,
+            }
+        }
+        "BINARY.SIZE" => BinarySize { part: binary_part(c)? },
         other => return Err(ArgError::Other(format!("cannot FETCH {other}"))),
     })
+}
+
+/// `[1.2]`: part numbers only (RFC 3516's section-binary).
+fn binary_part(c: &mut Cursor) -> Args<Vec<u32>> {
+    let section = section(c)?;
+    if section.text.is_some() {
+        return Err(ArgError::Other("BINARY takes part numbers only".into()));
+    }
+    Ok(section.part)
 }
 
 /// `[1.2.HEADER.FIELDS (From To)]`.

@@ -901,6 +901,8 @@ impl Selected {
                     | FetchItem::Rfc822Header
                     | FetchItem::Rfc822Text
                     | FetchItem::Section { .. }
+                    | FetchItem::Binary { .. }
+                    | FetchItem::BinarySize { .. }
             )
         });
         let needs_rows = needs_content
@@ -911,7 +913,10 @@ impl Selected {
             && items.iter().any(|i| {
                 matches!(
                     i,
-                    FetchItem::Rfc822 | FetchItem::Rfc822Text | FetchItem::Section { peek: false, .. }
+                    FetchItem::Rfc822
+                        | FetchItem::Rfc822Text
+                        | FetchItem::Section { peek: false, .. }
+                        | FetchItem::Binary { peek: false, .. }
                 )
             });
         let newly_seen = if sets_seen {
@@ -984,7 +989,7 @@ impl Selected {
                         line.push(b' ');
                     }
                     first = false;
-                    write_item(&mut line, item, message, data);
+                    write_item(&mut line, item, message, data).map_err(Failure::No)?;
                 }
                 if newly_seen.contains(&message.uid) && !items.contains(&FetchItem::Flags) {
                     line.extend_from_slice(b" FLAGS ");
@@ -1045,7 +1050,14 @@ impl Selected {
     }
 }
 
-fn write_item(line: &mut Vec<u8>, item: &FetchItem, message: &Message, data: Option<&(MessageRow, Option<Vec<u8>>)>) {
+/// Writes one FETCH item; fails only for a BINARY part whose transfer
+/// encoding is unknown.
+fn write_item(
+    line: &mut Vec<u8>,
+    item: &FetchItem,
+    message: &Message,
+    data: Option<&(MessageRow, Option<Vec<u8>>)>,
+) -> Result<(), String> {
     let row = data.map(|(r, _)| r);
     let bytes: &[u8] = data.and_then(|(_, b)| b.as_deref()).unwrap_or_default();
     match item {
@@ -1115,7 +1127,35 @@ fn write_item(line: &mut Vec<u8>, item: &FetchItem, message: &Message, data: Opt
                 (None, _) => line.extend_from_slice(b" NIL"),
             }
         }
+        FetchItem::Binary { part, partial, .. } => {
+            line.extend_from_slice(b"BINARY[");
+            line.extend_from_slice(part_numbers(part).as_bytes());
+            line.push(b']');
+            match (mime::binary(bytes, part)?, partial) {
+                (Some(data), Some((start, count))) => {
+                    line.extend_from_slice(format!("<{start}> ").as_bytes());
+                    let from = (*start as usize).min(data.len());
+                    let to = from.saturating_add(*count as usize).min(data.len());
+                    response::binary(line, &data[from..to]);
+                }
+                (Some(data), None) => {
+                    line.push(b' ');
+                    response::binary(line, &data);
+                }
+                (None, _) => line.extend_from_slice(b" NIL"),
+            }
+        }
+        FetchItem::BinarySize { part } => {
+            let size = mime::binary(bytes, part)?.map_or(0, |d| d.len());
+            line.extend_from_slice(format!("BINARY.SIZE[{}] {size}", part_numbers(part)).as_bytes());
+        }
     }
+    Ok(())
+}
+
+/// `1.2`.
+fn part_numbers(part: &[u32]) -> String {
+    part.iter().map(u32::to_string).collect::<Vec<_>>().join(".")
 }
 
 /// A message's flags as FETCH answers them, `\Recent` included.

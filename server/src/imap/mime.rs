@@ -62,6 +62,92 @@ pub fn section(raw: &[u8], section: &Section) -> Option<Vec<u8>> {
     }
 }
 
+/// A part with its Content-Transfer-Encoding undone (RFC 3516 BINARY):
+/// `Ok(None)` when there is no such part, `Err` when its encoding is not
+/// one this server can undo. A multipart or message part, and the whole
+/// message, come as they are.
+pub fn binary(raw: &[u8], part: &[u32]) -> Result<Option<Vec<u8>>, String> {
+    if part.is_empty() {
+        return Ok(Some(raw.to_vec()));
+    }
+    let Some(mail) = parse(raw) else { return Ok(None) };
+    let Some((part_raw, is_message)) = locate(&mail, part, 0) else {
+        return Ok(None);
+    };
+    let Some(parsed) = parse(part_raw) else { return Ok(None) };
+    if is_message || !parsed.subparts.is_empty() {
+        return Ok(Some(split(part_raw).body.to_vec()));
+    }
+    let encoding = parsed
+        .headers
+        .get_first_value("Content-Transfer-Encoding")
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if !matches!(
+        encoding.as_str(),
+        "" | "7bit" | "8bit" | "binary" | "base64" | "quoted-printable"
+    ) {
+        return Err(format!("[UNKNOWN-CTE] cannot decode {encoding}"));
+    }
+    Ok(Some(parsed.get_body_raw().unwrap_or_default()))
+}
+
+/// A message whose parts say `Content-Transfer-Encoding: binary` (as a
+/// BINARY APPEND may bring), with those parts in base64 instead: stored
+/// mail stays 7-bit-safe for every client. `None` when there is none.
+pub fn binary_parts_to_base64(raw: &[u8]) -> Option<Vec<u8>> {
+    let mail = parse(raw)?;
+    let mut leaves: Vec<(usize, usize)> = Vec::new();
+    collect_binary_leaves(&mail, raw, &mut leaves, 0);
+    if leaves.is_empty() {
+        return None;
+    }
+    let mut out = raw.to_vec();
+    for (start, end) in leaves.into_iter().rev() {
+        let part = split(&raw[start..end]);
+        let mut replaced = Vec::with_capacity(part.body.len() * 4 / 3 + part.header.len() + 64);
+        for line in header_lines(part.header) {
+            let name = line.split(|&b| b == b':').next().unwrap_or_default();
+            if name.trim_ascii().eq_ignore_ascii_case(b"Content-Transfer-Encoding") {
+                replaced.extend_from_slice(b"Content-Transfer-Encoding: base64\r\n");
+            } else {
+                replaced.extend_from_slice(line);
+            }
+        }
+        replaced.extend_from_slice(b"\r\n");
+        let encoded = base64::engine::general_purpose::STANDARD.encode(part.body);
+        for chunk in encoded.as_bytes().chunks(76) {
+            replaced.extend_from_slice(chunk);
+            replaced.extend_from_slice(b"\r\n");
+        }
+        out.splice(start..end, replaced);
+    }
+    Some(out)
+}
+
+/// The byte ranges, within `raw`, of the leaf parts in binary encoding.
+fn collect_binary_leaves(mail: &ParsedMail, raw: &[u8], out: &mut Vec<(usize, usize)>, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    if !mail.subparts.is_empty() {
+        for part in &mail.subparts {
+            collect_binary_leaves(part, raw, out, depth + 1);
+        }
+        return;
+    }
+    let binary = mail
+        .headers
+        .get_first_value("Content-Transfer-Encoding")
+        .is_some_and(|e| e.trim().eq_ignore_ascii_case("binary"));
+    let start = (mail.raw_bytes.as_ptr() as usize).wrapping_sub(raw.as_ptr() as usize);
+    let end = start.wrapping_add(mail.raw_bytes.len());
+    if binary && start <= end && end <= raw.len() {
+        out.push((start, end));
+    }
+}
+
 /// HEADER, HEADER.FIELDS, TEXT or the whole of a message.
 fn message_text(raw: &[u8], text: Option<&SectionText>) -> Vec<u8> {
     let part = split(raw);
@@ -575,6 +661,20 @@ mod tests {
         let simple = searchable(SIMPLE);
         assert!(simple.headers.iter().any(|(k, v)| k == "subject" && v == "Grüße"));
         assert_eq!(simple.sent_day, Some(20_759));
+    }
+
+    #[test]
+    fn binary_parts_become_base64_and_binary_undoes_encodings() {
+        let raw =
+            b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n\x00\x01\xff\r\n";
+        let stored = binary_parts_to_base64(raw).expect("converted");
+        assert!(text(stored.clone()).contains("Content-Transfer-Encoding: base64\r\n\r\nAAH/DQo=\r\n"));
+        assert_eq!(binary(&stored, &[1]).unwrap().unwrap(), b"\x00\x01\xff\r\n");
+        assert!(binary_parts_to_base64(b"Subject: plain\r\n\r\nhi\r\n").is_none());
+        let odd = b"Content-Transfer-Encoding: x-uuencode\r\n\r\nbegin\r\n";
+        assert!(binary(odd, &[1]).unwrap_err().starts_with("[UNKNOWN-CTE]"));
+        assert_eq!(binary(odd, &[]).unwrap().unwrap(), odd);
+        assert_eq!(binary(odd, &[7]).unwrap(), None);
     }
 
     #[test]

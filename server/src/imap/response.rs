@@ -26,6 +26,17 @@ pub fn string(out: &mut Vec<u8>, value: &[u8]) {
     }
 }
 
+/// A BINARY value (RFC 3516): a literal8 `~{n}` when it holds NUL, which
+/// no other string form may carry; otherwise as [`string`].
+pub fn binary(out: &mut Vec<u8>, value: &[u8]) {
+    if value.contains(&0) {
+        out.extend_from_slice(format!("~{{{}}}\r\n", value.len()).as_bytes());
+        out.extend_from_slice(value);
+    } else {
+        string(out, value);
+    }
+}
+
 /// Appends `value` as an astring: bare when it is an atom, else a string.
 pub fn astring(out: &mut Vec<u8>, value: &[u8]) {
     let atom = !value.is_empty()

@@ -14,6 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::command::{self, Appended, Command, FetchItem, Qresync, Request};
 use super::frame::{Event, Framer};
 use super::mailbox::{Cx, Selected, SortArgs, StoreArgs};
+use super::mime;
 use super::response;
 use super::server::Gateway;
 use crate::error::Error;
@@ -195,6 +196,7 @@ impl Session {
             "THREAD=ORDEREDSUBJECT",
             "THREAD=REFERENCES",
             "MULTIAPPEND",
+            "BINARY",
             "CONDSTORE",
             "QRESYNC",
         ]);
@@ -735,6 +737,8 @@ impl Session {
                 Some(d) => Some(parse_date_time(&d).ok_or_else(|| Failure::Bad(format!("{d} is not a date-time")))?),
                 None => None,
             };
+            // Binary parts (BINARY, RFC 3516) are stored in base64.
+            let message = mime::binary_parts_to_base64(&message).unwrap_or(message);
             parsed.push((message, flags, date));
         }
         let result = self.gw.service.append_many(p, name, parsed).await;

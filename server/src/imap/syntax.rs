@@ -186,8 +186,10 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// `{n}\r\n` or `{n+}\r\n` and its `n` bytes.
+    /// `{n}\r\n` or `{n+}\r\n` and its `n` bytes (also a literal8,
+    /// `~{n}`, RFC 3516).
     pub fn literal(&mut self) -> Result<&'a [u8]> {
+        self.eat(b'~');
         self.expect(b'{', "a literal")?;
         let size = self.number()? as usize;
         self.eat(b'+');
