@@ -110,6 +110,10 @@ pub enum Request {
         charset: String,
         key: super::search::Key,
     },
+    /// RFC 5267: stop the updates of these searches.
+    CancelUpdate {
+        tags: Vec<String>,
+    },
     /// SORT (RFC 5256), with ESORT's `RETURN (…)` (RFC 5267).
     Sort {
         uid: bool,
@@ -348,6 +352,16 @@ fn request(c: &mut Cursor, name: &str) -> Args<Request> {
             Request::Status { mailbox, items }
         }
         "APPEND" => append(c)?,
+        "CANCELUPDATE" => {
+            let mut tags = Vec::new();
+            while c.eat(b' ') {
+                tags.push(text(&c.string()?, "a tag")?);
+            }
+            if tags.is_empty() {
+                return Err(ArgError::Other("CANCELUPDATE needs a tag".into()));
+            }
+            Request::CancelUpdate { tags }
+        }
         "GETACL" => Request::GetAcl {
             mailbox: sp_mailbox(c)?,
         },
@@ -595,12 +609,25 @@ fn return_options(c: &mut Cursor) -> Args<Option<Vec<String>>> {
         return Ok(None);
     }
     c.sp()?;
-    let options: Vec<String> = paren_atoms(c)?.iter().map(|o| o.to_ascii_uppercase()).collect();
-    if let Some(bad) = options
-        .iter()
-        .find(|o| !matches!(o.as_str(), "MIN" | "MAX" | "ALL" | "COUNT"))
-    {
-        return Err(ArgError::Other(format!("{bad} is not a RETURN option")));
+    let words: Vec<String> = paren_atoms(c)?.iter().map(|o| o.to_ascii_uppercase()).collect();
+    let mut options = Vec::new();
+    let mut words = words.into_iter();
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "MIN" | "MAX" | "ALL" | "COUNT" | "UPDATE" => options.push(word),
+            // RFC 5267: `PARTIAL low:high`, kept as one option in order.
+            "PARTIAL" => {
+                let range = words.next().unwrap_or_default();
+                let parsed = range
+                    .split_once(':')
+                    .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)));
+                match parsed {
+                    Some((a, b)) if a > 0 && b > 0 => options.push(format!("PARTIAL {}:{}", a.min(b), a.max(b))),
+                    _ => return Err(ArgError::Other(format!("PARTIAL needs a range, not {range:?}"))),
+                }
+            }
+            bad => return Err(ArgError::Other(format!("{bad} is not a RETURN option"))),
+        }
     }
     Ok(Some(options))
 }

@@ -35,6 +35,15 @@ use crate::store::{ChangedFlags, MessageRow};
 /// Messages read from the store at a time by FETCH and SEARCH.
 const BATCH: usize = 64;
 
+/// A search the client asked to keep up to date (RFC 5267 UPDATE).
+struct Update {
+    tag: String,
+    uid: bool,
+    key: Key,
+    /// The UIDs it found, as last reported.
+    results: BTreeSet<u32>,
+}
+
 /// A STORE's arguments.
 pub struct StoreArgs<'a> {
     pub set: &'a SequenceSet,
@@ -92,6 +101,11 @@ pub struct Selected {
     /// The change-log id of the last change the view took in: messages
     /// expunged after it may still be shown, and fetched (RFC 2180 §4.1.1).
     applied_log_id: i64,
+    /// Searches kept up to date (RFC 5267 UPDATE), and the UIDs whose
+    /// flags changed or that arrived since they were last brought up to
+    /// date.
+    updates: Vec<Update>,
+    dirty: BTreeSet<u32>,
     /// RFC 7162 turned on: flag changes carry MODSEQ; with QRESYNC,
     /// expunges are reported as VANISHED.
     pub condstore: bool,
@@ -157,6 +171,8 @@ impl Selected {
             keywords: BTreeSet::new(),
             recent_from: u32::MAX,
             applied_log_id,
+            updates: Vec::new(),
+            dirty: BTreeSet::new(),
             condstore: false,
             qresync: false,
             messages,
@@ -288,6 +304,8 @@ impl Selected {
     /// Takes expunged messages out of the view and tells the client:
     /// `* n EXPUNGE` each, or one `* VANISHED` once QRESYNC is on.
     fn expunged(&mut self, out: &mut Vec<u8>, uids: impl IntoIterator<Item = u32>) {
+        let uids: Vec<u32> = uids.into_iter().collect();
+        self.remove_from_updates(out, &uids);
         let mut gone = Vec::new();
         for uid in uids {
             if let Some(i) = self.position(uid) {
@@ -303,6 +321,108 @@ impl Selected {
             gone.sort_unstable();
             out.extend_from_slice(format!("* VANISHED {}\r\n", uid_set(&gone)).as_bytes());
         }
+    }
+
+    /// REMOVEFROM for updating searches that held messages about to be
+    /// expunged, sent before the EXPUNGEs while their numbers still hold.
+    fn remove_from_updates(&mut self, out: &mut Vec<u8>, uids: &[u32]) {
+        for update in &mut self.updates {
+            let mut removed: Vec<u32> = uids.iter().copied().filter(|u| update.results.contains(u)).collect();
+            if removed.is_empty() {
+                continue;
+            }
+            removed.sort_unstable();
+            let position = update.results.range(..removed[0]).count() + 1;
+            let mut numbers: Vec<u32> = removed
+                .iter()
+                .map(
+                    |&uid| match (update.uid, self.messages.binary_search_by_key(&uid, |m| m.uid)) {
+                        (false, Ok(i)) => i as u32 + 1,
+                        _ => uid,
+                    },
+                )
+                .collect();
+            numbers.sort_unstable();
+            for uid in &removed {
+                update.results.remove(uid);
+            }
+            let line = format!(
+                "* ESEARCH (TAG \"{}\"){} REMOVEFROM ({position} {})\r\n",
+                update.tag,
+                if update.uid { " UID" } else { "" },
+                uid_set(&numbers)
+            );
+            out.extend_from_slice(line.as_bytes());
+        }
+    }
+
+    /// CANCELUPDATE: forgets the updating searches of these tags.
+    pub fn cancel_updates(&mut self, tags: &[String]) -> Outcome {
+        if let Some(unknown) = tags.iter().find(|t| !self.updates.iter().any(|u| &u.tag == *t)) {
+            return Err(Failure::Bad(format!("no search of tag {unknown} is updated")));
+        }
+        self.updates.retain(|u| !tags.contains(&u.tag));
+        Ok("CANCELUPDATE completed".into())
+    }
+
+    /// Tells the client how the results of its updating searches changed
+    /// with what the view took in since they were last told (RFC 5267
+    /// ADDTO and REMOVEFROM, with the position of the first change).
+    pub async fn report_updates(&mut self, service: &Service, p: &Principal, out: &mut Vec<u8>) -> Result<(), Failure> {
+        let dirty = std::mem::take(&mut self.dirty);
+        if self.updates.is_empty() || dirty.is_empty() {
+            return Ok(());
+        }
+        let among: Vec<usize> = dirty
+            .iter()
+            .filter_map(|&uid| self.position(uid))
+            .filter(|&i| i < self.announced)
+            .collect();
+        let mut updates = std::mem::take(&mut self.updates);
+        for update in &mut updates {
+            let (found, _) = self.matching_among(service, p, &update.key, &among).await?;
+            let matched: HashSet<u32> = found.iter().map(|&i| self.messages[i].uid).collect();
+            let number = |uid: u32, seq: u32| if update.uid { uid } else { seq };
+            let old: Vec<u32> = update.results.iter().copied().collect();
+            let mut removed: Vec<(u32, u32)> = Vec::new();
+            for &i in &among {
+                let uid = self.messages[i].uid;
+                if update.results.contains(&uid) && !matched.contains(&uid) {
+                    removed.push((uid, i as u32 + 1));
+                }
+            }
+            let mut added: Vec<(u32, u32)> = among
+                .iter()
+                .map(|&i| (self.messages[i].uid, i as u32 + 1))
+                .filter(|(uid, _)| matched.contains(uid) && !update.results.contains(uid))
+                .collect();
+            let prefix = format!(
+                "* ESEARCH (TAG \"{}\"){}",
+                update.tag,
+                if update.uid { " UID" } else { "" }
+            );
+            if !removed.is_empty() {
+                removed.sort_unstable();
+                let position = old.partition_point(|&u| u < removed[0].0) + 1;
+                let mut numbers: Vec<u32> = removed.iter().map(|&(u, s)| number(u, s)).collect();
+                numbers.sort_unstable();
+                out.extend_from_slice(format!("{prefix} REMOVEFROM ({position} {})\r\n", uid_set(&numbers)).as_bytes());
+                for (uid, _) in &removed {
+                    update.results.remove(uid);
+                }
+            }
+            if !added.is_empty() {
+                added.sort_unstable();
+                for (uid, _) in &added {
+                    update.results.insert(*uid);
+                }
+                let position = update.results.range(..added[0].0).count() + 1;
+                let numbers: Vec<u32> = added.iter().map(|&(u, s)| number(u, s)).collect();
+                out.extend_from_slice(format!("{prefix} ADDTO ({position} {})\r\n", uid_set(&numbers)).as_bytes());
+            }
+        }
+        self.updates = updates;
+        Ok(())
     }
 
     /// The mailbox's highest MODSEQ as far as this session knows.
@@ -381,6 +501,9 @@ impl Selected {
                 ChangeKind::Added(list) => {
                     for (uid, flags) in list {
                         if self.messages.last().is_none_or(|last| last.uid < uid) {
+                            if !self.updates.is_empty() {
+                                self.dirty.insert(uid);
+                            }
                             self.messages.push(Message {
                                 uid,
                                 flags,
@@ -409,6 +532,9 @@ impl Selected {
                         }
                         if new != known.flags {
                             known.flags = new;
+                            if !self.updates.is_empty() {
+                                self.dirty.insert(uid);
+                            }
                             if i < self.announced {
                                 self.fetch_flags(out, i);
                             }
@@ -605,6 +731,15 @@ impl Selected {
         let Cx { service, p, out } = cx;
         let (found, _) = self.matching(service, p, key).await?;
         self.write_esearch(out, tag, uid, key, &found, returns);
+        if returns.iter().any(|r| r == "UPDATE") {
+            self.updates.retain(|u| u.tag != tag);
+            self.updates.push(Update {
+                tag: tag.to_owned(),
+                uid,
+                key: key.clone(),
+                results: found.iter().map(|&i| self.messages[i].uid).collect(),
+            });
+        }
         Ok("SEARCH completed".into())
     }
 
@@ -636,8 +771,23 @@ impl Selected {
         if wants("ALL") && !numbers.is_empty() {
             line.push_str(&format!(" ALL {}", uid_set(&numbers)));
         }
+        for range in returns.iter().filter_map(|r| r.strip_prefix("PARTIAL ")) {
+            let (low, high) = range.split_once(':').unwrap_or_default();
+            let (low, high) = (low.parse::<usize>().unwrap_or(1), high.parse::<usize>().unwrap_or(1));
+            let picked = numbers.get(low - 1..high.min(numbers.len())).unwrap_or_default();
+            let set = if picked.is_empty() {
+                "NIL".to_owned()
+            } else {
+                uid_set(picked)
+            };
+            line.push_str(&format!(" PARTIAL ({range} {set})"));
+        }
         // With only MIN and/or MAX asked, MODSEQ is theirs (RFC 7162 §3.1.5).
-        let reported: Vec<usize> = if !returns.is_empty() && !wants("ALL") && !wants("COUNT") {
+        let reported: Vec<usize> = if !returns.is_empty()
+            && !wants("ALL")
+            && !wants("COUNT")
+            && !returns.iter().any(|r| r.starts_with("PARTIAL"))
+        {
             let mut ends: Vec<usize> = Vec::new();
             if wants("MIN") {
                 ends.extend(found.first());
@@ -810,12 +960,24 @@ impl Selected {
         p: &Principal,
         key: &Key,
     ) -> Result<(Vec<usize>, HashMap<u32, MessageRow>), Failure> {
+        let all: Vec<usize> = (0..self.announced).collect();
+        self.matching_among(service, p, key, &all).await
+    }
+
+    /// [`Selected::matching`] among some of the announced messages.
+    async fn matching_among(
+        &mut self,
+        service: &Service,
+        p: &Principal,
+        key: &Key,
+        among: &[usize],
+    ) -> Result<(Vec<usize>, HashMap<u32, MessageRow>), Failure> {
         let count = self.announced;
         let rows = service.messages_in(p, &mut self.handle).await?;
         let rows: HashMap<u32, MessageRow> = rows.into_iter().map(|r| (r.uid, r)).collect();
         let last_uid = self.messages[..count].last().map_or(0, |m| m.uid);
         let mut found = Vec::new();
-        for chunk in (0..count).collect::<Vec<_>>().chunks(BATCH) {
+        for chunk in among.chunks(BATCH) {
             let texts: HashMap<u32, mime::Searchable> = if key.needs_content() {
                 let uids = self.uids(chunk);
                 let contents = service.contents_in(p, &mut self.handle, &uids).await?;
@@ -1044,6 +1206,9 @@ impl Selected {
                 if c.modseq > known.modseq {
                     known.flags = c.flags;
                     known.modseq = c.modseq;
+                    if !self.updates.is_empty() {
+                        self.dirty.insert(c.uid);
+                    }
                 }
             }
         }

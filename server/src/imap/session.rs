@@ -193,6 +193,7 @@ impl Session {
             "SORT=DISPLAY",
             "ESEARCH",
             "ESORT",
+            "CONTEXT=SEARCH",
             "THREAD=ORDEREDSUBJECT",
             "THREAD=REFERENCES",
             "MULTIAPPEND",
@@ -245,6 +246,12 @@ impl Session {
             self.selected = None;
             self.line(&format!("* BYE {e}"));
             return Ok(false);
+        }
+        if let (Some(selected), Some(p)) = (self.selected.as_mut(), self.principal.as_ref())
+            && let Err(Failure::Bye(e) | Failure::No(e) | Failure::Bad(e)) =
+                selected.report_updates(&self.gw.service, p, &mut self.out).await
+        {
+            tracing::warn!("updating searches: {e}");
         }
         Ok(self.finish(&tag, outcome))
     }
@@ -519,6 +526,10 @@ impl Session {
                     None => s.search(cx, uid, &key).await,
                 }
             }
+            Request::CancelUpdate { tags } => {
+                let (s, _) = self.in_mailbox()?;
+                s.cancel_updates(&tags)
+            }
             Request::Sort {
                 uid,
                 criteria,
@@ -526,6 +537,9 @@ impl Session {
                 key,
                 returns,
             } => {
+                if returns.iter().flatten().any(|r| r == "UPDATE") {
+                    return Err(Failure::Bad("UPDATE is offered for SEARCH, not SORT".into()));
+                }
                 if !matches!(charset.as_str(), "UTF-8" | "US-ASCII") {
                     return Err(Failure::No("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset".into()));
                 }
