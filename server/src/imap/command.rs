@@ -518,12 +518,30 @@ fn flag(c: &mut Cursor) -> Args<String> {
     })
 }
 
-/// One message of an APPEND: its flags, date and content.
+/// One message of an APPEND: its flags, date and content — or, with
+/// CATENATE (RFC 4469), the pieces to build it from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Appended {
     pub flags: Vec<String>,
     pub date: Option<String>,
     pub message: Vec<u8>,
+    pub catenate: Option<Vec<Piece>>,
+}
+
+/// A CATENATE piece: text as given, or what an IMAP URL names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Piece {
+    Text(Vec<u8>),
+    Url(String),
+}
+
+/// A section as text (`1.HEADER`, `header.fields (from)`), as in a URL.
+pub fn parse_section(text: &str) -> Option<Section> {
+    let wrapped = format!("[{text}]");
+    let mut c = Cursor::new(wrapped.as_bytes());
+    let section = section(&mut c).ok()?;
+    c.end().ok()?;
+    Some(section)
 }
 
 fn append(c: &mut Cursor) -> Args<Request> {
@@ -553,8 +571,37 @@ fn appended(c: &mut Cursor) -> Args<Appended> {
     } else {
         None
     };
+    if c.keyword("CATENATE") {
+        c.sp()?;
+        c.expect(b'(', "'('")?;
+        let mut pieces = Vec::new();
+        loop {
+            let kind = c.atom()?.to_ascii_uppercase();
+            c.sp()?;
+            pieces.push(match kind.as_str() {
+                "TEXT" => Piece::Text(c.literal()?.to_vec()),
+                "URL" => Piece::Url(text(&c.astring()?, "a URL")?),
+                other => return Err(ArgError::Other(format!("{other} is not a CATENATE part"))),
+            });
+            if c.eat(b')') {
+                break;
+            }
+            c.sp()?;
+        }
+        return Ok(Appended {
+            flags,
+            date,
+            message: Vec::new(),
+            catenate: Some(pieces),
+        });
+    }
     let message = c.literal()?.to_vec();
-    Ok(Appended { flags, date, message })
+    Ok(Appended {
+        flags,
+        date,
+        message,
+        catenate: None,
+    })
 }
 
 fn search(c: &mut Cursor, uid: bool) -> Args<Request> {
@@ -1023,7 +1070,8 @@ mod tests {
                 messages: vec![Appended {
                     flags: vec!["\\Seen".into()],
                     date: None,
-                    message: message.to_vec()
+                    message: message.to_vec(),
+                    catenate: None
                 }]
             }
         );

@@ -11,7 +11,7 @@ use std::time::Duration;
 use mailroom_shared::{AclEntry, Flags};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::command::{self, Appended, Command, FetchItem, Qresync, Request};
+use super::command::{self, Appended, Command, FetchItem, Piece, Qresync, Request};
 use super::frame::{Event, Framer};
 use super::mailbox::{Cx, Selected, SortArgs, StoreArgs};
 use super::mime;
@@ -198,6 +198,7 @@ impl Session {
             "THREAD=REFERENCES",
             "MULTIAPPEND",
             "BINARY",
+            "CATENATE",
             "CONDSTORE",
             "QRESYNC",
         ]);
@@ -744,8 +745,22 @@ impl Session {
     /// APPEND of one message or (MULTIAPPEND) several, all or none.
     async fn append(&mut self, name: &str, messages: Vec<Appended>) -> Outcome {
         let p = self.principal()?;
+        if messages.iter().any(|m| m.catenate.is_some()) {
+            // A missing target is TRYCREATE before any URL is looked at.
+            self.gw.service.mailbox(p, name).await.map_err(try_create)?;
+        }
         let mut parsed = Vec::with_capacity(messages.len());
-        for Appended { flags, date, message } in messages {
+        for Appended {
+            flags,
+            date,
+            message,
+            catenate,
+        } in messages
+        {
+            let message = match catenate {
+                Some(pieces) => self.catenate(&pieces).await?,
+                None => message,
+            };
             let flags = Flags::parse(flags.iter().map(String::as_str)).map_err(|e| Failure::Bad(e.to_string()))?;
             let date = match date {
                 Some(d) => Some(parse_date_time(&d).ok_or_else(|| Failure::Bad(format!("{d} is not a date-time")))?),
@@ -759,6 +774,44 @@ impl Session {
         let (uidvalidity, uids) = result.map_err(try_create)?;
         let uids: Vec<String> = uids.iter().map(u32::to_string).collect();
         Ok(format!("[APPENDUID {uidvalidity} {}] APPEND completed", uids.join(",")))
+    }
+
+    /// A CATENATE message (RFC 4469): its text pieces and what its IMAP
+    /// URLs name — `/mailbox[;UIDVALIDITY=n]/;UID=n[/;SECTION=s]`, read
+    /// with the session's own rights — in order.
+    async fn catenate(&self, pieces: &[Piece]) -> Result<Vec<u8>, Failure> {
+        let p = self.principal()?;
+        let mut out = Vec::new();
+        for piece in pieces {
+            match piece {
+                Piece::Text(text) => out.extend_from_slice(text),
+                Piece::Url(url) => {
+                    let bad = |why: &str| Failure::No(format!("[BADURL {url}] {why}"));
+                    let target =
+                        parse_imap_url(url).ok_or_else(|| bad("not an IMAP URL of a message on this server"))?;
+                    let service = &self.gw.service;
+                    let info = service
+                        .mailbox(p, &target.mailbox)
+                        .await
+                        .map_err(|e| bad(&e.to_string()))?;
+                    if target.uidvalidity.is_some_and(|v| v != info.uidvalidity) {
+                        return Err(bad("the UIDVALIDITY changed"));
+                    }
+                    let bytes = service
+                        .fetch(p, &target.mailbox, target.uid)
+                        .await
+                        .map_err(|e| bad(&e.to_string()))?;
+                    let part = match &target.section {
+                        Some(section) => mime::section(&bytes, section).ok_or_else(|| bad("no such section"))?,
+                        None => bytes,
+                    };
+                    let (start, count) = target.partial.unwrap_or((0, usize::MAX));
+                    let start = start.min(part.len());
+                    out.extend_from_slice(&part[start..start.saturating_add(count).min(part.len())]);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// IDLE (RFC 2177): reports changes as they happen until `DONE`.
@@ -867,6 +920,66 @@ async fn read_event(io: &mut Stream, framer: &mut Framer, timeout: Duration) -> 
 }
 
 /// An ACL entry's identifier as IMAP writes it (`-bob` for a negative one).
+/// A relative IMAP URL of a message (RFC 5092):
+/// `/mailbox[;UIDVALIDITY=n]/;UID=n[/;SECTION=s]`, the mailbox
+/// percent-encoded modified UTF-7. Returns the mailbox, UIDVALIDITY,
+/// UID and section.
+fn parse_imap_url(url: &str) -> Option<ImapUrl> {
+    let rest = url.strip_prefix('/')?;
+    let mut parts = rest.split("/;");
+    let mailbox = parts.next()?;
+    let (mailbox, uidvalidity) = match mailbox.split_once(';') {
+        Some((name, param)) => {
+            let (key, value) = param.split_once('=')?;
+            if !key.eq_ignore_ascii_case("UIDVALIDITY") {
+                return None;
+            }
+            (name, Some(value.parse().ok()?))
+        }
+        None => (mailbox, None),
+    };
+    let decoded = percent_encoding::percent_decode_str(mailbox).collect::<Vec<u8>>();
+    let name = super::utf7::decode(&decoded).ok()?;
+    let (mut uid, mut section, mut partial) = (None, None, None);
+    for part in parts {
+        let (key, value) = part.split_once('=')?;
+        match key.to_ascii_uppercase().as_str() {
+            "UID" => uid = Some(value.parse().ok()?),
+            "SECTION" => {
+                let text = percent_encoding::percent_decode_str(value).decode_utf8().ok()?;
+                section = Some(command::parse_section(&text)?);
+            }
+            "PARTIAL" => {
+                let (start, count) = value.split_once('.').unwrap_or((value, ""));
+                let count = if count.is_empty() {
+                    usize::MAX
+                } else {
+                    count.parse().ok()?
+                };
+                partial = Some((start.parse().ok()?, count));
+            }
+            _ => return None,
+        }
+    }
+    Some(ImapUrl {
+        mailbox: name,
+        uidvalidity,
+        uid: uid?,
+        section,
+        partial,
+    })
+}
+
+/// What a CATENATE URL names.
+struct ImapUrl {
+    mailbox: String,
+    uidvalidity: Option<u32>,
+    uid: u32,
+    section: Option<command::Section>,
+    /// `;PARTIAL=start.count`.
+    partial: Option<(usize, usize)>,
+}
+
 fn identifier(entry: &AclEntry) -> String {
     if entry.negative {
         format!("-{}", entry.identifier)
