@@ -110,6 +110,10 @@ pub enum Request {
         charset: String,
         key: super::search::Key,
     },
+    /// NOTIFY (RFC 5465): `None` for NOTIFY NONE.
+    Notify {
+        set: Option<NotifySet>,
+    },
     /// RFC 5267: stop the updates of these searches.
     CancelUpdate {
         tags: Vec<String>,
@@ -352,6 +356,18 @@ fn request(c: &mut Cursor, name: &str) -> Args<Request> {
             Request::Status { mailbox, items }
         }
         "APPEND" => append(c)?,
+        "NOTIFY" => {
+            c.sp()?;
+            if c.keyword("NONE") {
+                Request::Notify { set: None }
+            } else if c.keyword("SET") {
+                Request::Notify {
+                    set: Some(notify_set(c)?),
+                }
+            } else {
+                return Err(ArgError::Other("NOTIFY SET or NOTIFY NONE".into()));
+            }
+        }
         "CANCELUPDATE" => {
             let mut tags = Vec::new();
             while c.eat(b' ') {
@@ -526,6 +542,92 @@ pub struct Appended {
     pub date: Option<String>,
     pub message: Vec<u8>,
     pub catenate: Option<Vec<Piece>>,
+}
+
+/// NOTIFY SET: whether to send the watched mailboxes' STATUS at once,
+/// and which events of which mailboxes to report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotifySet {
+    pub status: bool,
+    pub groups: Vec<(NotifyFilter, Vec<String>)>,
+}
+
+/// Which mailboxes a NOTIFY event group is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotifyFilter {
+    Selected,
+    Personal,
+    Inboxes,
+    Subscribed,
+    Subtree(Vec<String>),
+    Mailboxes(Vec<String>),
+}
+
+fn notify_set(c: &mut Cursor) -> Args<NotifySet> {
+    c.sp()?;
+    let status = c.keyword("STATUS");
+    if status {
+        c.sp()?;
+    }
+    let mut groups = Vec::new();
+    loop {
+        c.expect(b'(', "'('")?;
+        let word = c.atom()?.to_ascii_uppercase();
+        let filter = match word.as_str() {
+            "SELECTED" | "SELECTED-DELAYED" => NotifyFilter::Selected,
+            "PERSONAL" => NotifyFilter::Personal,
+            "INBOXES" => NotifyFilter::Inboxes,
+            "SUBSCRIBED" => NotifyFilter::Subscribed,
+            "SUBTREE" | "MAILBOXES" => {
+                c.sp()?;
+                let mut names = Vec::new();
+                if c.eat(b'(') {
+                    loop {
+                        names.push(mailbox(c)?);
+                        if c.eat(b')') {
+                            break;
+                        }
+                        c.sp()?;
+                    }
+                } else {
+                    names.push(mailbox(c)?);
+                }
+                if word == "SUBTREE" {
+                    NotifyFilter::Subtree(names)
+                } else {
+                    NotifyFilter::Mailboxes(names)
+                }
+            }
+            other => return Err(ArgError::Other(format!("{other} is not a NOTIFY filter"))),
+        };
+        c.sp()?;
+        let mut events = Vec::new();
+        if !c.keyword("NONE") {
+            c.expect(b'(', "'('")?;
+            loop {
+                let event = c.atom()?.to_ascii_uppercase();
+                if event == "MESSAGENEW" {
+                    // Its fetch attributes: new messages of the selected
+                    // mailbox are reported with EXISTS; accepted, not used.
+                    let mut look = c.clone();
+                    if look.sp().is_ok() && look.peek() == Some(b'(') {
+                        c.sp()?;
+                        fetch_items(c)?;
+                    }
+                }
+                events.push(event);
+                if c.eat(b')') {
+                    break;
+                }
+                c.sp()?;
+            }
+        }
+        c.expect(b')', "')'")?;
+        groups.push((filter, events));
+        if !c.eat(b' ') {
+            return Ok(NotifySet { status, groups });
+        }
+    }
 }
 
 /// A CATENATE piece: text as given, or what an IMAP URL names.

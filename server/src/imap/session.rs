@@ -3,6 +3,7 @@
 //! call. Nothing here decides who may do what; the service does, and its
 //! one error type is mapped to IMAP once ([`Session::fail`]).
 
+use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use std::time::Duration;
 use mailroom_shared::{AclEntry, Flags};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::command::{self, Appended, Command, FetchItem, Piece, Qresync, Request};
+use super::command::{self, Appended, Command, FetchItem, NotifyFilter, NotifySet, Piece, Qresync, Request};
 use super::frame::{Event, Framer};
 use super::mailbox::{Cx, Selected, SortArgs, StoreArgs};
 use super::mime;
@@ -19,7 +20,7 @@ use super::response;
 use super::server::Gateway;
 use crate::error::Error;
 use crate::gateway::{Slot, Stream, sasl};
-use crate::service::{MAX_MESSAGE_SIZE, Principal};
+use crate::service::{MAX_MESSAGE_SIZE, MailboxesWatch, Principal};
 
 /// A session's answer to one command, short of the tagged line.
 pub type Outcome = Result<String, Failure>;
@@ -66,6 +67,15 @@ pub struct Session {
     /// RFC 7162, turned on by ENABLE or a command that uses it.
     condstore: bool,
     qresync: bool,
+    /// NOTIFY SET: the mailboxes watched and the STATUS items each
+    /// change of each is reported with.
+    notify: Option<Notifying>,
+}
+
+/// What NOTIFY SET asked for.
+struct Notifying {
+    watch: MailboxesWatch,
+    items: HashMap<String, Vec<String>>,
 }
 
 impl Session {
@@ -83,6 +93,7 @@ impl Session {
             account_slot: None,
             condstore: false,
             qresync: false,
+            notify: None,
         }
     }
 
@@ -199,6 +210,7 @@ impl Session {
             "MULTIAPPEND",
             "BINARY",
             "CATENATE",
+            "NOTIFY",
             "CONDSTORE",
             "QRESYNC",
         ]);
@@ -248,6 +260,7 @@ impl Session {
             self.line(&format!("* BYE {e}"));
             return Ok(false);
         }
+        self.report_notified(None).await;
         if let (Some(selected), Some(p)) = (self.selected.as_mut(), self.principal.as_ref())
             && let Err(Failure::Bye(e) | Failure::No(e) | Failure::Bad(e)) =
                 selected.report_updates(&self.gw.service, p, &mut self.out).await
@@ -527,6 +540,7 @@ impl Session {
                     None => s.search(cx, uid, &key).await,
                 }
             }
+            Request::Notify { set } => self.notify(set).await,
             Request::CancelUpdate { tags } => {
                 let (s, _) = self.in_mailbox()?;
                 s.cancel_updates(&tags)
@@ -776,6 +790,106 @@ impl Session {
         Ok(format!("[APPENDUID {uidvalidity} {}] APPEND completed", uids.join(",")))
     }
 
+    /// NOTIFY SET (RFC 5465): the mailboxes its filters name, as they are
+    /// now, watched for the events asked; with STATUS, their state at once.
+    /// NOTIFY NONE stops it. The selected mailbox is reported as always.
+    async fn notify(&mut self, set: Option<NotifySet>) -> Outcome {
+        let p = self.principal()?.clone();
+        let Some(set) = set else {
+            self.notify = None;
+            return Ok("NOTIFY completed".into());
+        };
+        const KNOWN: [&str; 8] = [
+            "MESSAGENEW",
+            "MESSAGEEXPUNGE",
+            "FLAGCHANGE",
+            "ANNOTATIONCHANGE",
+            "MAILBOXNAME",
+            "SUBSCRIPTIONCHANGE",
+            "MAILBOXMETADATACHANGE",
+            "SERVERMETADATACHANGE",
+        ];
+        let service = &self.gw.service;
+        let mut items: HashMap<String, Vec<String>> = HashMap::new();
+        for (filter, events) in &set.groups {
+            if let Some(bad) = events.iter().find(|e| !KNOWN.contains(&e.as_str())) {
+                return Err(Failure::No(format!(
+                    "[BADEVENT (MessageNew MessageExpunge FlagChange MailboxName)] {bad} is not an event"
+                )));
+            }
+            let mut wanted = Vec::new();
+            for event in events {
+                match event.as_str() {
+                    "MESSAGENEW" => wanted.extend(["MESSAGES", "UIDNEXT", "UIDVALIDITY"]),
+                    "MESSAGEEXPUNGE" => wanted.push("MESSAGES"),
+                    "FLAGCHANGE" => wanted.extend(["UIDVALIDITY", "HIGHESTMODSEQ"]),
+                    _ => {}
+                }
+            }
+            let all = || async { service.list_mailboxes(&p).await.map(|l| l.into_iter().map(|i| i.name)) };
+            let names: Vec<String> = match filter {
+                NotifyFilter::Selected => Vec::new(),
+                NotifyFilter::Inboxes => vec!["INBOX".into()],
+                NotifyFilter::Personal => all().await?.filter(|n| !n.starts_with('~')).collect(),
+                NotifyFilter::Subscribed => service.subscriptions(&p).await?,
+                NotifyFilter::Mailboxes(names) => names.clone(),
+                NotifyFilter::Subtree(roots) => all()
+                    .await?
+                    .filter(|n| roots.iter().any(|r| n == r || n.starts_with(&format!("{r}/"))))
+                    .collect(),
+            };
+            for name in names {
+                let entry = items.entry(name).or_default();
+                for item in &wanted {
+                    if !entry.iter().any(|i| i == item) {
+                        entry.push((*item).to_owned());
+                    }
+                }
+            }
+        }
+        // One order for every STATUS: MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ.
+        let order = ["MESSAGES", "UIDNEXT", "UIDVALIDITY", "HIGHESTMODSEQ"];
+        for list in items.values_mut() {
+            list.sort_by_key(|i| order.iter().position(|o| o == i));
+        }
+        let names: Vec<String> = items.keys().cloned().collect();
+        let watch = service.watch_mailboxes(&p, &names).await?;
+        self.notify = Some(Notifying { watch, items });
+        if set.status {
+            let mut names = names;
+            names.sort();
+            self.report_status(&names).await;
+        }
+        Ok("NOTIFY completed".into())
+    }
+
+    /// STATUS of each of `names` with the items NOTIFY asked for (none for
+    /// the selected mailbox, which has its own reports).
+    async fn report_status(&mut self, names: &[String]) {
+        for name in names {
+            let Some(items) = self.notify.as_ref().and_then(|n| n.items.get(name)).cloned() else {
+                continue;
+            };
+            if items.is_empty() || self.selected.as_ref().is_some_and(|s| &s.name == name) {
+                continue;
+            }
+            // A mailbox gone or no longer readable just says nothing.
+            let _ = self.status(name, &items).await;
+        }
+    }
+
+    /// Reports what NOTIFY watches: `changed` (from IDLE), or what the
+    /// watch gathered since the last report.
+    async fn report_notified(&mut self, changed: Option<Vec<(String, bool)>>) {
+        let Some(n) = self.notify.as_mut() else { return };
+        let changed = changed.unwrap_or_else(|| n.watch.drain());
+        if changed.is_empty() {
+            return;
+        }
+        let names: Vec<String> = changed.into_iter().map(|(name, _)| name).collect();
+        self.report_status(&names).await;
+    }
+
     /// A CATENATE message (RFC 4469): its text pieces and what its IMAP
     /// URLs name — `/mailbox[;UIDVALIDITY=n]/;UID=n[/;SECTION=s]`, read
     /// with the session's own rights — in order.
@@ -830,9 +944,11 @@ impl Session {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let watch = self.selected.as_mut().map(|s| s.watch());
+            let notified = self.notify.as_mut().map(|n| &mut n.watch);
             let woke = tokio::select! {
                 event = read_event(&mut self.io, &mut self.framer, timeout) => Woke::Input(event?),
                 changes = next_changes(watch) => Woke::Changes(changes),
+                changed = next_notified(notified) => Woke::Notified(changed),
                 _ = tokio::time::sleep(keepalive) => Woke::Keepalive,
             };
             match woke {
@@ -857,6 +973,7 @@ impl Session {
                     self.line(&format!("* BYE {e}"));
                     return Ok(false);
                 }
+                Woke::Notified(changed) => self.report_notified(Some(changed)).await,
                 Woke::Keepalive => {
                     if tokio::time::Instant::now() >= deadline {
                         self.line("* BYE Autologout; idle for too long");
@@ -888,8 +1005,22 @@ impl Session {
 
 enum Woke {
     Input(Result<Event, ReadEnd>),
+    /// Mailboxes NOTIFY watches changed.
+    Notified(Vec<(String, bool)>),
     Changes(crate::error::Result<Vec<crate::feed::Change>>),
     Keepalive,
+}
+
+/// The next changes of the mailboxes NOTIFY watches, or never without
+/// NOTIFY (or once the server stops).
+async fn next_notified(watch: Option<&mut MailboxesWatch>) -> Vec<(String, bool)> {
+    match watch {
+        Some(w) => match w.next().await {
+            Ok(changed) => changed,
+            Err(_) => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
 }
 
 /// The next changes of the watched mailbox, or never without one.

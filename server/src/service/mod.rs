@@ -34,7 +34,7 @@ use crate::store::{AccountRow, MailboxRow, Store};
 pub use admin::{Bootstrap, ExternalInbox, PUBLIC_ACCOUNT, random_password};
 pub use delivery::DeliveryReport;
 pub use messages::{MAX_MESSAGE_SIZE, crlf};
-pub use watch::Watch;
+pub use watch::{MailboxesWatch, Watch};
 pub use web::{FolderWatch, MAX_PAGE, WEB_SESSION_SECONDS};
 
 /// Who is acting. Not serialisable and not constructible outside this

@@ -1,6 +1,7 @@
 //! Watching a mailbox: the changes other sessions make, as they happen,
 //! and a catch-up from the change log when the watcher fell behind.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use mailroom_shared::Right;
@@ -218,5 +219,72 @@ impl Watch {
     /// The highest MODSEQ this watch has reported.
     pub fn modseq(&self) -> u64 {
         self.seen
+    }
+}
+
+/// A principal's watch on some mailboxes by name (IMAP NOTIFY): which of
+/// them changed, and whether a change was to the mailbox itself (created,
+/// renamed, deleted, its ACL) rather than to its messages.
+pub struct MailboxesWatch {
+    rx: broadcast::Receiver<(i64, bool)>,
+    names: HashMap<i64, String>,
+}
+
+impl Service {
+    /// Starts watching the named mailboxes the principal may read; the
+    /// others are left out.
+    pub async fn watch_mailboxes(&self, p: &Principal, names: &[String]) -> Result<MailboxesWatch> {
+        let rx = self.feed.subscribe_any();
+        let mut watched = HashMap::new();
+        for name in names {
+            if let Ok(m) = self.open(p, name).await
+                && m.rights.contains(Right::Read)
+            {
+                watched.insert(m.mailbox.id, name.clone());
+            }
+        }
+        Ok(MailboxesWatch { rx, names: watched })
+    }
+}
+
+impl MailboxesWatch {
+    /// The watched mailboxes that changed since the last call, without
+    /// waiting (after falling behind: all of them).
+    pub fn drain(&mut self) -> Vec<(String, bool)> {
+        let mut changed: HashMap<String, bool> = HashMap::new();
+        loop {
+            match self.rx.try_recv() {
+                Ok((id, itself)) => {
+                    if let Some(name) = self.names.get(&id) {
+                        *changed.entry(name.clone()).or_default() |= itself;
+                    }
+                }
+                Err(broadcast::error::TryRecvError::Lagged(_)) => {
+                    changed.extend(self.names.values().map(|n| (n.clone(), true)));
+                }
+                Err(_) => break,
+            }
+        }
+        let mut out: Vec<(String, bool)> = changed.into_iter().collect();
+        out.sort();
+        out
+    }
+
+    /// Waits until a watched mailbox changes; returns what changed.
+    pub async fn next(&mut self) -> Result<Vec<(String, bool)>> {
+        loop {
+            let first = match self.rx.recv().await {
+                Ok((id, itself)) => self.names.get(&id).map(|n| (n.clone(), itself)),
+                Err(broadcast::error::RecvError::Lagged(_)) => self.names.values().next().map(|n| (n.clone(), true)),
+                Err(broadcast::error::RecvError::Closed) => return Err(gone()),
+            };
+            if let Some(first) = first {
+                let mut out = self.drain();
+                if !out.iter().any(|(n, _)| *n == first.0) {
+                    out.push(first);
+                }
+                return Ok(out);
+            }
+        }
     }
 }
