@@ -102,3 +102,46 @@ async fn a_mailbox_one_may_not_read_is_not_watched() {
     let lines = c.ok("NOOP").await;
     assert!(lines.is_empty(), "{lines:?}");
 }
+
+// RFC 5267 UPDATE: a kept SEARCH and a kept SORT hear of a new message
+// that matches (ADDTO, with its place in the sort order) and of one that
+// stops matching (REMOVEFROM), until CANCELUPDATE.
+server_test!(kept_searches_and_sorts_follow_the_mailbox, async |s: Server| {
+    let alice = s.user("alice").await;
+    for subject in ["b", "d"] {
+        s.service()
+            .append(&alice, "INBOX", message(subject), &Flags::default(), None)
+            .await
+            .unwrap();
+    }
+    let mut c = s.login("alice").await;
+    c.ok("SELECT INBOX").await;
+    let lines = c.ok("SORT RETURN (UPDATE ALL) (SUBJECT) UTF-8 UNSEEN").await;
+    assert!(lines.iter().any(|l| l.ends_with(" ALL 1:2")), "{lines:?}");
+    c.ok("SEARCH RETURN (UPDATE) UNSEEN").await;
+    s.service()
+        .append(&alice, "INBOX", message("c"), &Flags::default(), None)
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let lines = c.ok("NOOP").await;
+    // c sorts between b and d: second place.
+    assert!(lines.iter().any(|l| l.contains("ADDTO (2 3)")), "{lines:?}");
+    let lines = c.ok("STORE 1 +FLAGS (\\Seen)").await;
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("REMOVEFROM (1 1)")).count(),
+        2,
+        "{lines:?}"
+    );
+    let tags: Vec<String> = lines
+        .iter()
+        .filter_map(|l| {
+            l.strip_prefix("* ESEARCH (TAG \"")
+                .and_then(|r| r.split('"').next())
+                .map(str::to_owned)
+        })
+        .collect();
+    c.ok(&format!("CANCELUPDATE \"{}\" \"{}\"", tags[0], tags[1])).await;
+    let lines = c.ok("STORE 2 +FLAGS (\\Seen)").await;
+    assert!(!lines.iter().any(|l| l.contains("ESEARCH")), "{lines:?}");
+});

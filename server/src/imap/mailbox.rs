@@ -42,6 +42,8 @@ struct Update {
     key: Key,
     /// The UIDs it found, as last reported.
     results: BTreeSet<u32>,
+    /// For a SORT: its criteria and the UIDs in its order.
+    sort: Option<(Vec<Criterion>, Vec<u32>)>,
 }
 
 /// A STORE's arguments.
@@ -346,6 +348,9 @@ impl Selected {
             for uid in &removed {
                 update.results.remove(uid);
             }
+            if let Some((_, order)) = &mut update.sort {
+                order.retain(|u| !removed.contains(u));
+            }
             let line = format!(
                 "* ESEARCH (TAG \"{}\"){} REMOVEFROM ({position} {})\r\n",
                 update.tag,
@@ -380,6 +385,10 @@ impl Selected {
             .collect();
         let mut updates = std::mem::take(&mut self.updates);
         for update in &mut updates {
+            if update.sort.is_some() {
+                self.report_sort_update(service, p, out, update).await?;
+                continue;
+            }
             let (found, _) = self.matching_among(service, p, &update.key, &among).await?;
             let matched: HashSet<u32> = found.iter().map(|&i| self.messages[i].uid).collect();
             let number = |uid: u32, seq: u32| if update.uid { uid } else { seq };
@@ -422,6 +431,57 @@ impl Selected {
             }
         }
         self.updates = updates;
+        Ok(())
+    }
+
+    /// A SORT kept up to date: sorted again, told what left it
+    /// (REMOVEFROM) and where each newcomer stands in its order (ADDTO
+    /// with a position per message). Sort keys never change, so nothing
+    /// already in it moves.
+    async fn report_sort_update(
+        &mut self,
+        service: &Service,
+        p: &Principal,
+        out: &mut Vec<u8>,
+        update: &mut Update,
+    ) -> Result<(), Failure> {
+        let Some((criteria, old)) = update.sort.take() else {
+            return Ok(());
+        };
+        let sorted = self.sorted(service, p, &update.key, &criteria).await?;
+        let new: Vec<u32> = sorted.iter().map(|s| self.messages[s.seq as usize - 1].uid).collect();
+        let number = |uid: u32| match (update.uid, self.position(uid)) {
+            (false, Some(i)) => i as u32 + 1,
+            _ => uid,
+        };
+        let prefix = format!(
+            "* ESEARCH (TAG \"{}\"){}",
+            update.tag,
+            if update.uid { " UID" } else { "" }
+        );
+        let now: BTreeSet<u32> = new.iter().copied().collect();
+        let removed: Vec<(usize, u32)> = old
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| !now.contains(u))
+            .map(|(i, &u)| (i + 1, u))
+            .collect();
+        if let Some(&(position, _)) = removed.first() {
+            let mut numbers: Vec<u32> = removed.iter().map(|&(_, u)| number(u)).collect();
+            numbers.sort_unstable();
+            out.extend_from_slice(format!("{prefix} REMOVEFROM ({position} {})\r\n", uid_set(&numbers)).as_bytes());
+        }
+        let added: Vec<String> = new
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| !update.results.contains(u))
+            .map(|(i, &u)| format!("{} {}", i + 1, number(u)))
+            .collect();
+        if !added.is_empty() {
+            out.extend_from_slice(format!("{prefix} ADDTO ({})\r\n", added.join(" ")).as_bytes());
+        }
+        update.results = now;
+        update.sort = Some((criteria, new));
         Ok(())
     }
 
@@ -738,6 +798,7 @@ impl Selected {
                 uid,
                 key: key.clone(),
                 results: found.iter().map(|&i| self.messages[i].uid).collect(),
+                sort: None,
             });
         }
         Ok("SEARCH completed".into())
@@ -897,6 +958,17 @@ impl Selected {
         match args.returns {
             Some(returns) => self.write_esearch(out, args.tag, args.uid, args.key, &order, returns),
             None => self.write_numbers(out, "SORT", args.uid, &order),
+        }
+        if args.returns.is_some_and(|r| r.iter().any(|o| o == "UPDATE")) {
+            let uids: Vec<u32> = order.iter().map(|&i| self.messages[i].uid).collect();
+            self.updates.retain(|u| u.tag != args.tag);
+            self.updates.push(Update {
+                tag: args.tag.to_owned(),
+                uid: args.uid,
+                key: args.key.clone(),
+                results: uids.iter().copied().collect(),
+                sort: Some((args.criteria.to_vec(), uids)),
+            });
         }
         Ok("SORT completed".into())
     }

@@ -205,6 +205,7 @@ impl Session {
             "ESEARCH",
             "ESORT",
             "CONTEXT=SEARCH",
+            "CONTEXT=SORT",
             "THREAD=ORDEREDSUBJECT",
             "THREAD=REFERENCES",
             "MULTIAPPEND",
@@ -552,9 +553,6 @@ impl Session {
                 key,
                 returns,
             } => {
-                if returns.iter().flatten().any(|r| r == "UPDATE") {
-                    return Err(Failure::Bad("UPDATE is offered for SEARCH, not SORT".into()));
-                }
                 if !matches!(charset.as_str(), "UTF-8" | "US-ASCII") {
                     return Err(Failure::No("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset".into()));
                 }
