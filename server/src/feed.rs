@@ -12,6 +12,7 @@
 //! LISTEN connection was down).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -123,6 +124,11 @@ pub struct Feed {
     /// How long a hole in the log's ids may stay open before the follower
     /// decides it was a rolled-back transaction rather than a slow commit.
     gap_patience: Mutex<Duration>,
+    /// Local commits announced ([`Feed::wake`]), and how many of them the
+    /// follower had been told of when it last published all it read: when
+    /// the two are equal, every local commit is in the broadcast already.
+    committed: AtomicU64,
+    published: tokio::sync::watch::Sender<u64>,
 }
 
 impl Default for Feed {
@@ -132,6 +138,8 @@ impl Default for Feed {
             any: broadcast::channel(CHANNEL_CAPACITY).0,
             wake: Arc::default(),
             gap_patience: Mutex::new(GAP_PATIENCE),
+            committed: AtomicU64::new(0),
+            published: tokio::sync::watch::Sender::new(0),
         }
     }
 }
@@ -172,7 +180,26 @@ impl Feed {
 
     /// Asks the follower to read the change log now (after a commit).
     pub fn wake(&self) {
+        self.committed.fetch_add(1, Ordering::SeqCst);
         self.wake.notify_one();
+    }
+
+    /// How many commits this process has announced so far (a mark for
+    /// [`Feed::until_published`]).
+    pub fn commits_so_far(&self) -> u64 {
+        self.committed.load(Ordering::SeqCst)
+    }
+
+    /// Waits (up to `patience`) until the first `target` commits this
+    /// process announced have been published; `false` if that took longer. Another
+    /// process's or node's commits are not counted. Many sessions waiting
+    /// share the follower's one read of the log, where each reading the
+    /// log itself would queue for the database.
+    pub async fn until_published(&self, target: u64, patience: Duration) -> bool {
+        let mut published = self.published.subscribe();
+        tokio::time::timeout(patience, published.wait_for(|p| *p >= target))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// Waits `patience` for holes in the log's ids from now on (10 s by
@@ -218,6 +245,8 @@ pub async fn follow(store: Store, feed: std::sync::Weak<Feed>) {
     };
     loop {
         let Some(feed) = feed.upgrade() else { return };
+        // Commits announced before the read are in what it finds.
+        let announced = feed.committed.load(Ordering::SeqCst);
         match read_log(&store, &mut last, &mut gaps, feed.gap_patience()).await {
             Ok(rows) => {
                 for change in group_changes(&rows) {
@@ -234,6 +263,13 @@ pub async fn follow(store: Store, feed: std::sync::Weak<Feed>) {
                         store.directory_changed();
                     }
                     feed.publish(change);
+                }
+                if gaps.is_empty() {
+                    feed.published.send_if_modified(|p| {
+                        let newer = announced > *p;
+                        *p = (*p).max(announced);
+                        newer
+                    });
                 }
             }
             Err(e) => tracing::warn!("change feed: {e}"),

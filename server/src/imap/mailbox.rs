@@ -100,6 +100,8 @@ pub struct Selected {
     /// New messages from this UID on are `\Recent` for this session (the
     /// first UID of its last claim).
     recent_from: u32,
+    /// The UIDs below this one were claimed by (or before) this session.
+    claimed_upto: u32,
     /// The change-log id of the last change the view took in: messages
     /// expunged after it may still be shown, and fetched (RFC 2180 §4.1.1).
     applied_log_id: i64,
@@ -128,7 +130,7 @@ impl Selected {
         out: &mut Vec<u8>,
         kept: Option<Selected>,
     ) -> Result<Selected, Failure> {
-        let (handle, watch, mut messages, applied_log_id) = match kept {
+        let (handle, watch, mut messages, applied_log_id, claimed_upto) = match kept {
             // The session's view, brought up to date by its watch, is the
             // mailbox as it is now: its list need not be read again —
             // unless rights or names changed meanwhile.
@@ -137,7 +139,8 @@ impl Selected {
                 old.pending.extend(missed);
                 old.recent_from = u32::MAX; // claimed below
                 old.apply_pending(&mut Vec::new(), true).map_err(Failure::No)?;
-                (old.handle, old.watch, old.messages, old.applied_log_id)
+                let claimed = if examine { 0 } else { old.claimed_upto };
+                (old.handle, old.watch, old.messages, old.applied_log_id, claimed)
             }
             kept => {
                 let (handle, watch, rows) = service.select(p, name, kept.map(|s| s.handle)).await?;
@@ -151,7 +154,7 @@ impl Selected {
                     })
                     .collect();
                 let applied = watch.last_log_id();
-                (handle, watch, messages, applied)
+                (handle, watch, messages, applied, 0)
             }
         };
         let info = handle.info();
@@ -160,9 +163,13 @@ impl Selected {
             .any(|r| info.rights.contains(*r));
         let read_only = examine || !may_change;
         // EXAMINE shows what is recent without taking it (RFC 3501 §6.3.2).
-        let first = service.claim_recent(&handle, info.uidnext, !read_only).await?;
-        for m in messages.iter_mut().rev().take_while(|m| m.uid >= first) {
-            m.recent = true;
+        // A mailbox selected again whose messages this session claimed
+        // already needs no second look.
+        if claimed_upto < info.uidnext {
+            let first = service.claim_recent(&handle, info.uidnext, !read_only).await?;
+            for m in messages.iter_mut().rev().take_while(|m| m.uid >= first) {
+                m.recent = true;
+            }
         }
         let mut selected = Selected {
             name: name.to_owned(),
@@ -172,6 +179,7 @@ impl Selected {
             announced: messages.len(),
             keywords: BTreeSet::new(),
             recent_from: u32::MAX,
+            claimed_upto: if read_only { 0 } else { info.uidnext },
             applied_log_id,
             updates: Vec::new(),
             dirty: BTreeSet::new(),
@@ -237,6 +245,19 @@ impl Selected {
         out.extend_from_slice(text.as_bytes());
     }
 
+    /// [`Selected::learn_keywords`] for the flags of message `index`; most
+    /// carry no new keyword, and those cost no copy.
+    fn learn_keywords_of(&mut self, out: &mut Vec<u8>, index: usize) {
+        if self.messages[index]
+            .flags
+            .keywords()
+            .any(|k| !self.keywords.contains(k))
+        {
+            let flags = self.messages[index].flags.clone();
+            self.learn_keywords(out, &flags);
+        }
+    }
+
     /// Before flags carrying a keyword new to the client go out: `* FLAGS`
     /// again, with it (RFC 3501 §7.2.6).
     fn learn_keywords(&mut self, out: &mut Vec<u8>, flags: &Flags) {
@@ -283,16 +304,18 @@ impl Selected {
             .max();
         if let Some(newest) = newest {
             self.recent_from = service
-                .claim_recent(&self.handle, newest + 1, !self.read_only)
+                .claim_recent(&self.handle, newest.saturating_add(1), !self.read_only)
                 .await
                 .map_err(|e| e.to_string())?;
+            if !self.read_only {
+                self.claimed_upto = self.claimed_upto.max(newest.saturating_add(1));
+            }
         }
         Ok(())
     }
 
     fn fetch_flags(&mut self, out: &mut Vec<u8>, index: usize) {
-        let flags = self.messages[index].flags.clone();
-        self.learn_keywords(out, &flags);
+        self.learn_keywords_of(out, index);
         let m = &self.messages[index];
         let mut line = format!("* {} FETCH (UID {} FLAGS ", index + 1, m.uid).into_bytes();
         write_flags(&mut line, m);
@@ -525,10 +548,20 @@ impl Selected {
         Ok(String::new())
     }
 
-    /// Brings the view up to date with everything committed so far and
+    /// Brings the view up to date with everything committed before `since`
+    /// (a [`Service::commits_so_far`] mark; anything on PostgreSQL) and
     /// reports what may be reported now. Fails when the mailbox is gone.
-    pub async fn sync(&mut self, service: &Service, out: &mut Vec<u8>, expunges_allowed: bool) -> Result<(), String> {
-        let fresh = self.watch.refresh().await.map_err(|e| e.to_string())?;
+    pub async fn sync(
+        &mut self,
+        service: &Service,
+        out: &mut Vec<u8>,
+        expunges_allowed: bool,
+        since: u64,
+    ) -> Result<(), String> {
+        let fresh = service
+            .refresh(&mut self.watch, since)
+            .await
+            .map_err(|e| e.to_string())?;
         self.take(service, out, fresh, expunges_allowed).await
     }
 
@@ -1212,8 +1245,7 @@ impl Selected {
                 }
                 let shows_flags = items.contains(&FetchItem::Flags) || newly_seen.contains(&self.messages[i].uid);
                 if shows_flags {
-                    let flags = self.messages[i].flags.clone();
-                    self.learn_keywords(out, &flags);
+                    self.learn_keywords_of(out, i);
                 }
                 let message = &self.messages[i];
                 let mut line = format!("* {} FETCH (", i + 1).into_bytes();

@@ -253,9 +253,23 @@ impl Session {
                 | Request::Sort { .. }
                 | Request::Thread { .. }
         );
+        // What was committed before this command began is what it must
+        // report (a change finished while it runs may come with the next) —
+        // and what it added itself, which APPEND, COPY and MOVE answer
+        // with EXISTS at once.
+        let adds = matches!(
+            request,
+            Request::Append { .. } | Request::Copy { .. } | Request::Move { .. }
+        );
+        let mut since = self.gw.service.commits_so_far();
         let outcome = self.execute(&tag, request).await;
+        if adds {
+            since = self.gw.service.commits_so_far();
+        }
         if let Some(selected) = self.selected.as_mut()
-            && let Err(e) = selected.sync(&self.gw.service, &mut self.out, expunges_allowed).await
+            && let Err(e) = selected
+                .sync(&self.gw.service, &mut self.out, expunges_allowed, since)
+                .await
         {
             self.selected = None;
             self.line(&format!("* BYE {e}"));
@@ -992,7 +1006,8 @@ impl Session {
         let Some(selected) = self.selected.as_mut() else {
             return true;
         };
-        if let Err(e) = selected.sync(&self.gw.service, &mut self.out, true).await {
+        let since = self.gw.service.commits_so_far();
+        if let Err(e) = selected.sync(&self.gw.service, &mut self.out, true, since).await {
             self.selected = None;
             self.line(&format!("* BYE {e}"));
             return false;

@@ -12,6 +12,10 @@ use crate::error::{Error, Result};
 use crate::feed::{Change, ChangeKind, group_changes};
 use crate::store::{MessageRow, Store};
 
+/// How long a session waits for the follower to publish this process's
+/// commits before it reads the log itself.
+const PUBLISH_PATIENCE: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// A principal's live view of one mailbox's changes.
 pub struct Watch {
     rx: broadcast::Receiver<Arc<Change>>,
@@ -71,6 +75,31 @@ impl Service {
         let watch = self.watch_in(p, &mut m).await?;
         let rows = self.store.messages(m.mailbox.id, m.seen_reader(p)).await?;
         Ok((m, watch, rows))
+    }
+
+    /// Brings a session's watch up to the committed log. On SQLite, where
+    /// this process is the only writer sessions wait on, the broadcast
+    /// holds everything once the follower has published every local commit
+    /// made so far, which it does within a read of the log: the session
+    /// waits for that rather than reading the log itself. Otherwise — the
+    /// follower slow, or PostgreSQL, where another node may have committed
+    /// — from the log itself.
+    ///
+    /// `since`: a [`Service::commits_so_far`] mark taken when the command
+    /// began; what was committed after that may come with the next one.
+    pub(crate) async fn refresh(&self, watch: &mut Watch, since: u64) -> Result<Vec<Change>> {
+        if self.store.backend() == crate::store::Backend::Sqlite
+            && self.feed.until_published(since, PUBLISH_PATIENCE).await
+        {
+            watch.drain().await
+        } else {
+            watch.refresh().await
+        }
+    }
+
+    /// A mark of this process's commits so far, for [`Service::refresh`].
+    pub(crate) fn commits_so_far(&self) -> u64 {
+        self.feed.commits_so_far()
     }
 
     /// Claims `\Recent` for a session that has `m` selected read-write
