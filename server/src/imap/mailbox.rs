@@ -375,9 +375,8 @@ impl Selected {
                 order.retain(|u| !removed.contains(u));
             }
             let line = format!(
-                "* ESEARCH (TAG \"{}\"){} REMOVEFROM ({position} {})\r\n",
-                update.tag,
-                if update.uid { " UID" } else { "" },
+                "{} REMOVEFROM ({position} {})\r\n",
+                esearch_prefix(&update.tag, update.uid),
                 uid_set(&numbers)
             );
             out.extend_from_slice(line.as_bytes());
@@ -428,11 +427,7 @@ impl Selected {
                 .map(|&i| (self.messages[i].uid, i as u32 + 1))
                 .filter(|(uid, _)| matched.contains(uid) && !update.results.contains(uid))
                 .collect();
-            let prefix = format!(
-                "* ESEARCH (TAG \"{}\"){}",
-                update.tag,
-                if update.uid { " UID" } else { "" }
-            );
+            let prefix = esearch_prefix(&update.tag, update.uid);
             if !removed.is_empty() {
                 removed.sort_unstable();
                 let position = old.partition_point(|&u| u < removed[0].0) + 1;
@@ -477,11 +472,7 @@ impl Selected {
             (false, Some(i)) => i as u32 + 1,
             _ => uid,
         };
-        let prefix = format!(
-            "* ESEARCH (TAG \"{}\"){}",
-            update.tag,
-            if update.uid { " UID" } else { "" }
-        );
+        let prefix = esearch_prefix(&update.tag, update.uid);
         let now: BTreeSet<u32> = new.iter().copied().collect();
         let removed: Vec<(usize, u32)> = old
             .iter()
@@ -845,14 +836,7 @@ impl Selected {
             .map(|&i| if uid { self.messages[i].uid } else { i as u32 + 1 })
             .collect();
         let wants = |o: &str| returns.is_empty() && o == "ALL" || returns.iter().any(|r| r == o);
-        let mut line = String::from("* ESEARCH (TAG ");
-        let mut quoted = Vec::new();
-        response::string(&mut quoted, tag.as_bytes());
-        line.push_str(&String::from_utf8_lossy(&quoted));
-        line.push(')');
-        if uid {
-            line.push_str(" UID");
-        }
+        let mut line = esearch_prefix(tag, uid);
         if let (true, Some(min)) = (wants("MIN"), numbers.first()) {
             line.push_str(&format!(" MIN {min}"));
         }
@@ -954,13 +938,7 @@ impl Selected {
         let (found, rows) = self.matching(service, p, key).await?;
         let mut messages: Vec<Threadable> = Vec::with_capacity(found.len());
         for chunk in found.chunks(BATCH) {
-            let uids = self.uids(chunk);
-            let contents: HashMap<u32, Vec<u8>> = service
-                .contents_in(p, &mut self.handle, &uids)
-                .await?
-                .into_iter()
-                .map(|(row, bytes)| (row.uid, bytes))
-                .collect();
+            let contents = self.contents_by_uid(service, p, chunk).await?;
             for &i in chunk {
                 let m = &self.messages[i];
                 let mut t = Threadable {
@@ -1029,13 +1007,7 @@ impl Selected {
             .collect();
         if sort::needs_headers(criteria) {
             for (chunk, sortables) in found.chunks(BATCH).zip(sortables.chunks_mut(BATCH)) {
-                let uids = self.uids(chunk);
-                let contents: HashMap<u32, Vec<u8>> = service
-                    .contents_in(p, &mut self.handle, &uids)
-                    .await?
-                    .into_iter()
-                    .map(|(row, bytes)| (row.uid, bytes))
-                    .collect();
+                let contents = self.contents_by_uid(service, p, chunk).await?;
                 for (&i, sortable) in chunk.iter().zip(sortables) {
                     let raw = contents.get(&self.messages[i].uid).map_or(&[][..], Vec::as_slice);
                     sortable.read_headers(raw);
@@ -1055,6 +1027,19 @@ impl Selected {
         }
         line.push_str("\r\n");
         out.extend_from_slice(line.as_bytes());
+    }
+
+    /// The content of the messages at `indices`, by UID (those expunged
+    /// meanwhile are missing).
+    async fn contents_by_uid(
+        &mut self,
+        service: &Service,
+        p: &Principal,
+        indices: &[usize],
+    ) -> Result<HashMap<u32, Vec<u8>>, Failure> {
+        let uids = self.uids(indices);
+        let contents = service.contents_in(p, &mut self.handle, &uids).await?;
+        Ok(contents.into_iter().map(|(row, bytes)| (row.uid, bytes)).collect())
     }
 
     /// The announced messages that match `key`, in order, and the rows of
@@ -1381,38 +1366,18 @@ fn write_item(
             line.extend_from_slice(b"BODY[");
             section_spec(line, section);
             line.push(b']');
-            let data = mime::section(bytes, section);
-            match (data, partial) {
-                (Some(data), Some((start, count))) => {
-                    line.extend_from_slice(format!("<{start}> ").as_bytes());
-                    let from = (*start as usize).min(data.len());
-                    let to = from.saturating_add(*count as usize).min(data.len());
-                    response::string(line, &data[from..to]);
-                }
-                (Some(data), None) => {
-                    line.push(b' ');
-                    response::string(line, &data);
-                }
-                (None, _) => line.extend_from_slice(b" NIL"),
-            }
+            write_part(
+                line,
+                mime::section(bytes, section).as_deref(),
+                *partial,
+                response::string,
+            );
         }
         FetchItem::Binary { part, partial, .. } => {
             line.extend_from_slice(b"BINARY[");
             line.extend_from_slice(part_numbers(part).as_bytes());
             line.push(b']');
-            match (mime::binary(bytes, part)?, partial) {
-                (Some(data), Some((start, count))) => {
-                    line.extend_from_slice(format!("<{start}> ").as_bytes());
-                    let from = (*start as usize).min(data.len());
-                    let to = from.saturating_add(*count as usize).min(data.len());
-                    response::binary(line, &data[from..to]);
-                }
-                (Some(data), None) => {
-                    line.push(b' ');
-                    response::binary(line, &data);
-                }
-                (None, _) => line.extend_from_slice(b" NIL"),
-            }
+            write_part(line, mime::binary(bytes, part)?.as_deref(), *partial, response::binary);
         }
         FetchItem::BinarySize { part } => {
             let size = mime::binary(bytes, part)?.map_or(0, |d| d.len());
@@ -1420,6 +1385,33 @@ fn write_item(
         }
     }
     Ok(())
+}
+
+/// A section's data after its name: ` value`, `<start> value` for a
+/// partial fetch (the range cut to the data), or ` NIL` for no such part;
+/// `write` writes the value (a string, or BINARY's literal8 when needed).
+fn write_part(line: &mut Vec<u8>, data: Option<&[u8]>, partial: Option<(u32, u32)>, write: fn(&mut Vec<u8>, &[u8])) {
+    match (data, partial) {
+        (Some(data), Some((start, count))) => {
+            line.extend_from_slice(format!("<{start}> ").as_bytes());
+            let from = (start as usize).min(data.len());
+            let to = from.saturating_add(count as usize).min(data.len());
+            write(line, &data[from..to]);
+        }
+        (Some(data), None) => {
+            line.push(b' ');
+            write(line, data);
+        }
+        (None, _) => line.extend_from_slice(b" NIL"),
+    }
+}
+
+/// `* ESEARCH (TAG "t")`, then ` UID` for a UID search.
+fn esearch_prefix(tag: &str, uid: bool) -> String {
+    let mut quoted = Vec::new();
+    response::string(&mut quoted, tag.as_bytes());
+    let uid = if uid { " UID" } else { "" };
+    format!("* ESEARCH (TAG {}){uid}", String::from_utf8_lossy(&quoted))
 }
 
 /// `1.2`.

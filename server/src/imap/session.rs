@@ -540,10 +540,8 @@ impl Session {
                 key,
                 returns,
             } => {
-                if let Some(charset) = charset
-                    && !matches!(charset.as_str(), "UTF-8" | "US-ASCII")
-                {
-                    return Err(Failure::No("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset".into()));
+                if let Some(charset) = charset {
+                    known_charset(&charset)?;
                 }
                 self.in_mailbox()?;
                 if key.uses_modseq() {
@@ -567,9 +565,7 @@ impl Session {
                 key,
                 returns,
             } => {
-                if !matches!(charset.as_str(), "UTF-8" | "US-ASCII") {
-                    return Err(Failure::No("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset".into()));
-                }
+                known_charset(&charset)?;
                 let (s, cx) = self.in_mailbox()?;
                 let args = SortArgs {
                     tag,
@@ -586,9 +582,7 @@ impl Session {
                 charset,
                 key,
             } => {
-                if !matches!(charset.as_str(), "UTF-8" | "US-ASCII") {
-                    return Err(Failure::No("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset".into()));
-                }
+                known_charset(&charset)?;
                 let (s, cx) = self.in_mailbox()?;
                 if references {
                     s.thread_references(cx, uid, &key).await
@@ -1122,6 +1116,15 @@ struct ImapUrl {
     section: Option<command::Section>,
     /// `;PARTIAL=start.count`.
     partial: Option<(usize, usize)>,
+}
+
+/// SEARCH, SORT and THREAD read text in UTF-8 (US-ASCII being part of it).
+fn known_charset(charset: &str) -> Result<(), Failure> {
+    if matches!(charset, "UTF-8" | "US-ASCII") {
+        Ok(())
+    } else {
+        Err(Failure::No("[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset".into()))
+    }
 }
 
 fn identifier(entry: &AclEntry) -> String {
