@@ -129,6 +129,9 @@ pub struct Feed {
     /// the two are equal, every local commit is in the broadcast already.
     committed: AtomicU64,
     published: tokio::sync::watch::Sender<u64>,
+    /// The store's authority epoch as last read: it moves when an account
+    /// loses authority, here or on another node ([`follow_authority`]).
+    authority: tokio::sync::watch::Sender<i64>,
 }
 
 impl Default for Feed {
@@ -140,6 +143,7 @@ impl Default for Feed {
             gap_patience: Mutex::new(GAP_PATIENCE),
             committed: AtomicU64::new(0),
             published: tokio::sync::watch::Sender::new(0),
+            authority: tokio::sync::watch::Sender::new(0),
         }
     }
 }
@@ -202,6 +206,23 @@ impl Feed {
             .is_ok_and(|r| r.is_ok())
     }
 
+    /// Changes whenever some account lost authority (deleted, its
+    /// password changed, its admin right taken): a session seeing it
+    /// checks its principal again.
+    pub fn authority(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.authority.subscribe()
+    }
+
+    /// Takes a newer authority epoch (this process's own change: known
+    /// at once, without waiting for the poll).
+    pub fn authority_is(&self, epoch: i64) {
+        self.authority.send_if_modified(|e| {
+            let newer = epoch > *e;
+            *e = (*e).max(epoch);
+            newer
+        });
+    }
+
     /// Waits `patience` for holes in the log's ids from now on (10 s by
     /// default): a slow machine's tests make it longer than they wait.
     pub fn set_gap_patience(&self, patience: Duration) {
@@ -224,6 +245,26 @@ const BATCH: i64 = 1000;
 /// A hole in the log's ids wider than this is not waited for (a sequence
 /// that jumped, not transactions in flight).
 const MAX_GAP: i64 = 10_000;
+
+/// How often the store's authority epoch is read: the longest an open
+/// session on any node keeps an authority taken away elsewhere.
+const AUTHORITY_POLL: Duration = Duration::from_millis(250);
+
+/// Reads the store's authority epoch every [`AUTHORITY_POLL`] and
+/// publishes it: one small read per process, whatever the number of
+/// sessions, and it sees the CLI's and other nodes' changes alike. Runs
+/// until the feed is dropped.
+pub async fn follow_authority(store: Store, feed: std::sync::Weak<Feed>) {
+    loop {
+        let Some(f) = feed.upgrade() else { return };
+        match store.authority_epoch().await {
+            Ok(epoch) => f.authority_is(epoch),
+            Err(e) => tracing::warn!("authority watch: {e}"),
+        }
+        drop(f);
+        tokio::time::sleep(AUTHORITY_POLL).await;
+    }
+}
 
 /// Reads the change log in order and publishes it: runs until the feed is
 /// dropped. Log ids can commit out of order on PostgreSQL (two

@@ -9,6 +9,7 @@ pub mod feed;
 pub mod gateway;
 pub mod http;
 pub mod imap;
+pub mod limits;
 pub mod lmtp;
 pub mod mbox;
 pub mod message;

@@ -13,12 +13,14 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
+pub mod authority;
 pub mod connections;
 pub mod sasl;
 pub mod stream;
 pub mod throttle;
 pub mod tls;
 
+pub use authority::Authority;
 pub use connections::{Connections, Slot};
 pub use stream::Stream;
 pub use throttle::LoginThrottle;

@@ -144,6 +144,44 @@ pub(crate) async fn same_origin(req: Request, next: Next) -> Response {
     response
 }
 
+/// A page's `?error=` and `?notice=` texts are shown as given, so they
+/// must come from our own redirects, not from a link elsewhere ("your
+/// account is locked, call …"). A page opened from another site, or typed
+/// in, is sent to the same address without them. Browsers say where a
+/// request comes from in `Sec-Fetch-Site`; without it, `Referer` must
+/// name this host.
+pub(crate) async fn own_flash_only(req: Request, next: Next) -> Response {
+    if req.method() == Method::GET
+        && let Some(query) = req.uri().query()
+        && has_flash(query)
+        && !from_own_page(req.headers())
+    {
+        let kept: Vec<&str> = query.split('&').filter(|p| !is_flash(p)).collect();
+        let to = match kept.is_empty() {
+            true => req.uri().path().to_owned(),
+            false => format!("{}?{}", req.uri().path(), kept.join("&")),
+        };
+        return Redirect::to(&to).into_response();
+    }
+    next.run(req).await
+}
+
+fn is_flash(pair: &str) -> bool {
+    let name = pair.split('=').next().unwrap_or("");
+    name == "error" || name == "notice"
+}
+
+fn has_flash(query: &str) -> bool {
+    query.split('&').any(is_flash)
+}
+
+fn from_own_page(headers: &HeaderMap) -> bool {
+    match headers.get("sec-fetch-site").and_then(|h| h.to_str().ok()) {
+        Some(site) => site == "same-origin",
+        None => headers.contains_key(header::REFERER) && is_same_origin(headers),
+    }
+}
+
 fn is_same_origin(headers: &HeaderMap) -> bool {
     let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
         return false;
@@ -170,9 +208,14 @@ pub(crate) struct SignInForm {
     next: String,
 }
 
-/// Only our own pages as targets after sign-in (no open redirect).
+/// Only our own pages as targets after sign-in (no open redirect): a
+/// path from the root, without a second slash or backslash after the
+/// first, and without any control character or white space — browsers
+/// drop tabs and newlines from URLs, so `/<TAB>/evil.example` would be
+/// read as `//evil.example`, another site.
 fn local_target(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+    let plain = !next.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\');
+    if plain && next.starts_with('/') && !next.starts_with("//") {
         next
     } else {
         "/mail"
@@ -279,5 +322,9 @@ mod tests {
         assert_eq!(local_target("/mail?box=x"), "/mail?box=x");
         assert_eq!(local_target("//evil.example"), "/mail");
         assert_eq!(local_target("https://evil.example"), "/mail");
+        assert_eq!(local_target("/\t/evil.example"), "/mail");
+        assert_eq!(local_target("/\n/evil.example"), "/mail");
+        assert_eq!(local_target("/\\evil.example"), "/mail");
+        assert_eq!(local_target("/mail?box=%2Fx"), "/mail?box=%2Fx");
     }
 }

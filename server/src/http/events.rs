@@ -1,8 +1,15 @@
 //! Server-sent events: an open page learns that one of its user's folders
 //! changed — by IMAP, POP3, delivery or another browser — and reloads its
 //! data. The events carry no mail, only "something changed".
+//!
+//! A stream ends when the server stops, and when its sign-in no longer
+//! holds (the password changed, the account was deleted). One account may
+//! keep [`STREAMS_PER_ACCOUNT`] streams open on a node: enough for every
+//! tab of every device, not enough to hold the server's memory.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Extension;
@@ -14,40 +21,119 @@ use futures_util::stream::{self, Stream};
 
 use super::Web;
 use super::auth::SignedIn;
-use crate::service::FolderWatch;
+use crate::gateway::Authority;
+use crate::service::{FolderWatch, Service};
 
 /// Changes that come in a burst are reported once.
 const SETTLE: Duration = Duration::from_millis(50);
+
+/// Event streams one account may hold open on one node.
+pub const STREAMS_PER_ACCOUNT: usize = 20;
+
+/// Open event streams per account on this node.
+#[derive(Default)]
+pub(crate) struct OpenStreams(Arc<Mutex<HashMap<i64, usize>>>);
+
+/// One open stream, counted while it lives.
+struct Counted {
+    open: Arc<Mutex<HashMap<i64, usize>>>,
+    account: i64,
+}
+
+impl OpenStreams {
+    fn take(&self, account: i64) -> Option<Counted> {
+        let mut open = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(account).or_default();
+        if *n >= STREAMS_PER_ACCOUNT {
+            return None;
+        }
+        *n += 1;
+        Some(Counted {
+            open: self.0.clone(),
+            account,
+        })
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.account) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.account);
+            }
+        }
+    }
+}
 
 pub(crate) async fn stream(State(web): State<Web>, user: Option<Extension<SignedIn>>) -> Response {
     let Some(Extension(user)) = user else {
         return (StatusCode::UNAUTHORIZED, "You are not signed in.").into_response();
     };
+    let Some(counted) = web.streams.take(user.principal.account_id()) else {
+        let refusal = "Too many open pages for this account; close some and reload.";
+        return (StatusCode::TOO_MANY_REQUESTS, refusal).into_response();
+    };
+    let authority = Authority::watch(&web.service);
     let watch = match web.service.watch_folders(&user.principal).await {
         Ok(w) => w,
         Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, super::mail::message_of(&e)).into_response(),
     };
-    Sse::new(changes(watch, web.stopped.clone()))
-        .keep_alive(KeepAlive::default())
-        .into_response()
+    let open = Open {
+        watch,
+        stopped: web.stopped.clone(),
+        authority,
+        service: web.service.clone(),
+        session: user.session,
+        _counted: counted,
+    };
+    Sse::new(changes(open)).keep_alive(KeepAlive::default()).into_response()
 }
 
-fn changes(
+enum Woke {
+    /// A folder changed (`false`: the watch or the server stopped).
+    Changed(bool),
+    /// Some account lost authority: perhaps this stream's.
+    Authority,
+}
+
+/// What one open stream holds.
+struct Open {
     watch: FolderWatch,
     stopped: tokio::sync::watch::Receiver<bool>,
-) -> impl Stream<Item = Result<Event, Infallible>> {
-    stream::unfold((watch, stopped), |(mut watch, mut stopped)| async move {
-        let changed = tokio::select! {
-            changed = watch.next() => changed.is_ok(),
-            _ = stopped.wait_for(|s| *s) => false,
-        };
-        if !changed {
-            return None;
+    authority: Authority,
+    service: Service,
+    /// The web session it was opened in.
+    session: String,
+    _counted: Counted,
+}
+
+impl Open {
+    /// Whether the web session the stream was opened in still stands.
+    async fn still_signed_in(&self) -> bool {
+        matches!(self.service.web_session(&self.session).await, Ok(Some(_)))
+    }
+}
+
+fn changes(open: Open) -> impl Stream<Item = Result<Event, Infallible>> {
+    stream::unfold(open, |mut open| async move {
+        loop {
+            let woke = tokio::select! {
+                changed = open.watch.next() => Woke::Changed(changed.is_ok()),
+                _ = open.stopped.wait_for(|s| *s) => Woke::Changed(false),
+                () = Authority::moved(Some(&mut open.authority)) => Woke::Authority,
+            };
+            match woke {
+                Woke::Changed(true) => break,
+                Woke::Authority if open.still_signed_in().await => {}
+                Woke::Changed(false) | Woke::Authority => return None,
+            }
         }
         tokio::time::sleep(SETTLE).await;
-        if watch.skip_waiting().await.is_err() {
+        if open.watch.skip_waiting().await.is_err() {
             return None;
         }
-        Some((Ok(Event::default().event("message").data("changed")), (watch, stopped)))
+        Some((Ok(Event::default().event("message").data("changed")), open))
     })
 }

@@ -55,6 +55,7 @@ pub(crate) struct Web {
     /// Turns true when the server stops: open event streams end.
     pub stopped: watch::Receiver<bool>,
     pub sent_forms: Arc<actions::SentForms>,
+    pub streams: Arc<events::OpenStreams>,
 }
 
 /// The web application's routes, ready to serve with connect info.
@@ -71,6 +72,7 @@ pub async fn app(
         throttle,
         stopped,
         sent_forms: Arc::default(),
+        streams: Arc::default(),
     };
     if !site_root.join("pkg").is_dir() {
         tracing::warn!(
@@ -120,6 +122,7 @@ pub async fn app(
             HeaderValue::from_static("no-store"),
         ))
         .layer(middleware::from_fn_with_state(web.clone(), auth::session))
+        .layer(middleware::from_fn(auth::own_flash_only))
         .route(
             "/mailroom.css",
             get(|| async { ([(header::CONTENT_TYPE, "text/css")], STYLESHEET) }),

@@ -24,6 +24,22 @@ pub struct Limits {
     pub max_line: usize,
     /// The largest literal (APPENDLIMIT).
     pub max_literal: usize,
+    /// The most one command may hold, lines and literals together: what
+    /// one command can make a session keep in memory (MULTIAPPEND and
+    /// CATENATE send several literals in one command).
+    pub max_command: usize,
+}
+
+impl Limits {
+    /// The limits for a client that has not logged in: LOGIN and
+    /// AUTHENTICATE need a short line and a password-sized literal, and
+    /// nobody should make the server hold megabytes before saying who
+    /// they are.
+    pub const BEFORE_LOGIN: Limits = Limits {
+        max_line: crate::limits::BEFORE_LOGIN_LINE,
+        max_literal: crate::limits::BEFORE_LOGIN_LITERAL,
+        max_command: crate::limits::BEFORE_LOGIN_COMMAND,
+    };
 }
 
 /// What the framer found.
@@ -93,6 +109,15 @@ impl Framer {
         }
     }
 
+    /// The limits from the next command on (a login changes them).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
     /// Adds bytes as if read from the connection.
     #[cfg(test)]
     pub fn push(&mut self, data: &[u8]) {
@@ -160,7 +185,7 @@ impl Framer {
             }
             return None;
         };
-        if line_len + end > self.limits.max_line {
+        if line_len + end > self.limits.max_line || self.command.len() + end > self.limits.max_command {
             let event = self.line_too_long(State::Line);
             self.consume(end + 2);
             return Some(event);
@@ -173,7 +198,8 @@ impl Framer {
             return Some(Event::Command(std::mem::take(&mut self.command)));
         };
         self.command.extend_from_slice(b"\r\n");
-        if literal.size > self.limits.max_literal as u64 {
+        let command_size = self.command.len() as u64 + literal.size;
+        if literal.size > self.limits.max_literal as u64 || command_size > self.limits.max_command as u64 {
             let tag = self.tag();
             self.reset();
             if !literal.synchronizing {
@@ -275,6 +301,7 @@ mod tests {
     const LIMITS: Limits = Limits {
         max_line: 100,
         max_literal: 50,
+        max_command: 200,
     };
 
     /// Feeds `input` in chunks of `chunk` bytes and collects every event.
@@ -403,6 +430,29 @@ mod tests {
                     size: 99_999_999_999_999,
                 },
                 command(b"y NOOP"),
+            ],
+        );
+    }
+
+    #[test]
+    fn many_literals_in_one_command_are_capped_together() {
+        // Each literal is under the literal limit (50); the four of them
+        // and their lines are over the command's (200).
+        let mut input = b"m APPEND INBOX {45+}\r\n".to_vec();
+        for _ in 0..3 {
+            input.extend([b'x'; 45]);
+            input.extend(b" {45+}\r\n");
+        }
+        input.extend([b'x'; 45]);
+        input.extend(b"\r\nok NOOP\r\n");
+        same_in_every_chunking(
+            &input,
+            &[
+                Event::LiteralTooLarge {
+                    tag: Some("m".into()),
+                    size: 45,
+                },
+                command(b"ok NOOP"),
             ],
         );
     }

@@ -19,6 +19,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use mailroom_shared::dto::SeenMode;
 use mailroom_shared::{FlagOp, Flags, Right, SystemFlag};
+use tokio::io::AsyncWriteExt;
 
 use super::command::{FetchItem, Qresync, Section, SectionText};
 use super::mime;
@@ -29,6 +30,8 @@ use super::sort::{self, Criterion, Sortable};
 use super::syntax::{Bound, SequenceSet};
 use super::thread::{self, Threadable};
 use crate::feed::{Change, ChangeKind};
+use crate::gateway::Stream;
+use crate::limits;
 use crate::service::{Opened, Principal, Service, Watch};
 use crate::store::{ChangedFlags, MessageRow};
 
@@ -70,6 +73,22 @@ pub struct Cx<'a> {
     pub service: &'a Service,
     pub p: &'a Principal,
     pub out: &'a mut Vec<u8>,
+    /// The client's connection: a long response (FETCH of many bodies)
+    /// is written out as it is made rather than held whole.
+    pub io: &'a mut Stream,
+}
+
+/// Writes what `out` holds to the client once it is long, so a response
+/// of any length takes a bounded amount of memory.
+async fn spill(io: &mut Stream, out: &mut Vec<u8>) -> Result<(), Failure> {
+    if out.len() < limits::SPILL_AT {
+        return Ok(());
+    }
+    io.write_all(out)
+        .await
+        .map_err(|e| Failure::Bye(format!("The connection failed: {e}")))?;
+    out.clear();
+    Ok(())
 }
 
 /// One message as the session's client knows it.
@@ -689,7 +708,7 @@ impl Selected {
     }
 
     pub async fn expunge(&mut self, cx: Cx<'_>, set: Option<&SequenceSet>) -> Outcome {
-        let Cx { service, p, out } = cx;
+        let Cx { service, p, out, .. } = cx;
         self.writable()?;
         let only = match set {
             Some(set) => Some(self.uids(&self.resolve(set, true)?)),
@@ -701,7 +720,7 @@ impl Selected {
     }
 
     pub async fn store(&mut self, cx: Cx<'_>, args: StoreArgs<'_>) -> Outcome {
-        let Cx { service, p, out } = cx;
+        let Cx { service, p, out, .. } = cx;
         self.writable()?;
         let indices = self.resolve(args.set, args.uid)?;
         let (indices, modified) = match args.unchanged_since {
@@ -757,7 +776,7 @@ impl Selected {
     }
 
     pub async fn copy(&mut self, cx: Cx<'_>, set: &SequenceSet, uid: bool, target: &str, moving: bool) -> Outcome {
-        let Cx { service, p, out } = cx;
+        let Cx { service, p, out, .. } = cx;
         let verb = if moving { "MOVE" } else { "COPY" };
         if moving {
             self.writable()?;
@@ -789,7 +808,7 @@ impl Selected {
     }
 
     pub async fn search(&mut self, cx: Cx<'_>, uid: bool, key: &Key) -> Outcome {
-        let Cx { service, p, out } = cx;
+        let Cx { service, p, out, .. } = cx;
         let (found, _) = self.matching(service, p, key).await?;
         self.write_numbers(out, "SEARCH", uid, &found);
         if let Some(highest) = self.modseq_of(key, &found) {
@@ -812,7 +831,7 @@ impl Selected {
     /// SEARCH RETURN (RFC 4731): `* ESEARCH` with what was asked for
     /// (ALL when nothing was).
     pub async fn esearch(&mut self, cx: Cx<'_>, tag: &str, uid: bool, key: &Key, returns: &[String]) -> Outcome {
-        let Cx { service, p, out } = cx;
+        let Cx { service, p, out, .. } = cx;
         let (found, _) = self.matching(service, p, key).await?;
         self.write_esearch(out, tag, uid, key, &found, returns);
         if returns.iter().any(|r| r == "UPDATE") {
@@ -888,7 +907,7 @@ impl Selected {
     /// subject form a thread, in order of their sent dates, each a child
     /// of the first; threads in order of their first message's date.
     pub async fn thread(&mut self, cx: Cx<'_>, uid: bool, key: &Key) -> Outcome {
-        let Cx { service, p, out } = cx;
+        let Cx { service, p, out, .. } = cx;
         let by_date = [
             Criterion {
                 reverse: false,
@@ -934,7 +953,7 @@ impl Selected {
 
     /// THREAD=REFERENCES (RFC 5256 §3, see [`thread::references`]).
     pub async fn thread_references(&mut self, cx: Cx<'_>, uid: bool, key: &Key) -> Outcome {
-        let Cx { service, p, out } = cx;
+        let Cx { service, p, out, .. } = cx;
         let (found, rows) = self.matching(service, p, key).await?;
         let mut messages: Vec<Threadable> = Vec::with_capacity(found.len());
         for chunk in found.chunks(BATCH) {
@@ -963,7 +982,7 @@ impl Selected {
     /// SORT (RFC 5256): the matching messages in the criteria's order;
     /// with `RETURN (…)` (ESORT, RFC 5267) as `* ESEARCH`.
     pub async fn sort(&mut self, cx: Cx<'_>, args: SortArgs<'_>) -> Outcome {
-        let Cx { service, p, out } = cx;
+        let Cx { service, p, out, .. } = cx;
         let sorted = self.sorted(service, p, args.key, args.criteria).await?;
         let order: Vec<usize> = sorted.iter().map(|s| s.seq as usize - 1).collect();
         match args.returns {
@@ -1115,9 +1134,22 @@ impl Selected {
         items: &[FetchItem],
         changed_since: Option<(u64, bool)>,
     ) -> Outcome {
-        let Cx { service, p, out } = cx;
+        let Cx { service, p, out, io } = cx;
         let mut indices = self.resolve(set, uid)?;
-        let mut items = items.to_vec();
+        // A repeated item is answered once (asking a hundred times for
+        // the same body must not build it a hundred times).
+        let mut items: Vec<FetchItem> = items
+            .iter()
+            .enumerate()
+            .filter(|(n, item)| !items[..*n].contains(item))
+            .map(|(_, item)| item.clone())
+            .collect();
+        if items.len() > limits::FETCH_ITEMS {
+            return Err(Failure::Bad(format!(
+                "A FETCH may ask for at most {} items",
+                limits::FETCH_ITEMS
+            )));
+        }
         if uid && !items.contains(&FetchItem::Uid) {
             items.insert(0, FetchItem::Uid);
         }
@@ -1241,6 +1273,12 @@ impl Selected {
                     }
                     first = false;
                     write_item(&mut line, item, message, data).map_err(Failure::No)?;
+                    if line.len() > limits::FETCH_RESPONSE {
+                        return Err(Failure::No(format!(
+                            "[LIMIT] The response for one message would exceed {} bytes; ask for less at a time",
+                            limits::FETCH_RESPONSE
+                        )));
+                    }
                 }
                 if newly_seen.contains(&message.uid) && !items.contains(&FetchItem::Flags) {
                     line.extend_from_slice(b" FLAGS ");
@@ -1251,6 +1289,7 @@ impl Selected {
                 }
                 line.extend_from_slice(b")\r\n");
                 out.extend_from_slice(&line);
+                spill(io, out).await?;
             }
         }
         if missing > 0 {

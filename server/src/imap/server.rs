@@ -11,6 +11,7 @@ use tokio_rustls::TlsAcceptor;
 use super::frame::Limits;
 use super::session::Session;
 use crate::gateway::{self, Accept, Connections, LoginThrottle};
+use crate::limits;
 use crate::service::{MAX_MESSAGE_SIZE, Service};
 
 /// How the IMAP gateway behaves.
@@ -19,7 +20,8 @@ pub struct Config {
     pub limits: Limits,
     /// Refuse LOGIN and AUTHENTICATE before TLS (and advertise LOGINDISABLED).
     pub require_tls: bool,
-    /// How long a client may take to log in.
+    /// How long a client may take to log in, counted from the moment it
+    /// connects (not restarted by what it sends).
     pub login_timeout: Duration,
     /// How long an authenticated client may stay silent (RFC 3501 asks
     /// for at least 30 minutes; IDLE counts as silence too).
@@ -33,11 +35,12 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             limits: Limits {
-                max_line: 64 * 1024,
+                max_line: limits::COMMAND_LINE,
                 max_literal: MAX_MESSAGE_SIZE,
+                max_command: limits::COMMAND_SIZE,
             },
             require_tls: false,
-            login_timeout: Duration::from_secs(60),
+            login_timeout: limits::LOGIN_DEADLINE,
             idle_timeout: Duration::from_secs(31 * 60),
             idle_keepalive: Duration::from_secs(120),
         }

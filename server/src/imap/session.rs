@@ -11,15 +11,16 @@ use std::time::Duration;
 
 use mailroom_shared::{AclEntry, Flags};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
 
 use super::command::{self, Appended, Command, FetchItem, NotifyFilter, NotifySet, Piece, Qresync, Request};
-use super::frame::{Event, Framer};
+use super::frame::{Event, Framer, Limits};
 use super::mailbox::{Cx, Selected, SortArgs, StoreArgs};
 use super::mime;
 use super::response;
 use super::server::Gateway;
 use crate::error::Error;
-use crate::gateway::{Slot, Stream, sasl};
+use crate::gateway::{Authority, Slot, Stream, sasl};
 use crate::service::{MAX_MESSAGE_SIZE, MailboxesWatch, Principal};
 
 /// A session's answer to one command, short of the tagged line.
@@ -51,13 +52,21 @@ impl From<Error> for Failure {
 enum ReadEnd {
     Eof,
     Timeout,
+    /// The account's password changed or it was deleted meanwhile.
+    Revoked,
 }
+
+/// What a session whose authority was taken away hears.
+const REVOKED: &str = "* BYE Your login is no longer valid (password changed or account deleted)";
 
 pub struct Session {
     pub(super) gw: Arc<Gateway>,
     io: Stream,
     peer: IpAddr,
     framer: Framer,
+    /// When a client that has not logged in is sent away, however busy
+    /// it keeps the connection.
+    login_deadline: Instant,
     /// Responses waiting to be written.
     pub(super) out: Vec<u8>,
     pub(super) principal: Option<Principal>,
@@ -70,6 +79,10 @@ pub struct Session {
     /// NOTIFY SET: the mailboxes watched and the STATUS items each
     /// change of each is reported with.
     notify: Option<Notifying>,
+    /// Once logged in: moves when some account loses authority, and the
+    /// session then checks its own (a changed password or a deleted
+    /// account ends it, a demotion downgrades it).
+    authority: Option<Authority>,
 }
 
 /// What NOTIFY SET asked for.
@@ -80,8 +93,10 @@ struct Notifying {
 
 impl Session {
     pub(super) fn new(gw: Arc<Gateway>, io: Stream, peer: IpAddr, ip_slot: Slot) -> Session {
-        let framer = Framer::new(gw.config.limits);
+        let framer = Framer::new(Limits::BEFORE_LOGIN);
+        let login_deadline = Instant::now() + gw.config.login_timeout;
         Session {
+            login_deadline,
             gw,
             io,
             peer,
@@ -94,6 +109,7 @@ impl Session {
             condstore: false,
             qresync: false,
             notify: None,
+            authority: None,
         }
     }
 
@@ -106,6 +122,14 @@ impl Session {
             let event = match self.next_event().await? {
                 Ok(event) => event,
                 Err(ReadEnd::Eof) => return Ok(()),
+                Err(ReadEnd::Revoked) => {
+                    self.line(REVOKED);
+                    return self.flush().await;
+                }
+                Err(ReadEnd::Timeout) if self.principal.is_none() => {
+                    self.out.extend_from_slice(b"* BYE Took too long to log in\r\n");
+                    return self.flush().await;
+                }
                 Err(ReadEnd::Timeout) => {
                     self.out.extend_from_slice(b"* BYE Autologout; idle for too long\r\n");
                     return self.flush().await;
@@ -119,15 +143,20 @@ impl Session {
                 }
                 Event::LineTooLong { tag } => {
                     let tag = tag.unwrap_or_else(|| "*".into());
-                    let limit = self.gw.config.limits.max_line;
+                    let limit = self.framer.limits().max_line;
                     self.line(&format!("{tag} BAD Command line too long (limit {limit} bytes)"));
                     true
                 }
                 Event::LiteralTooLarge { tag, size } => {
                     let tag = tag.unwrap_or_else(|| "*".into());
-                    let limit = self.gw.config.limits.max_literal;
+                    let Limits {
+                        max_literal,
+                        max_command,
+                        ..
+                    } = self.framer.limits();
                     self.line(&format!(
-                        "{tag} NO [TOOBIG] Literal of {size} bytes exceeds the limit of {limit}"
+                        "{tag} NO [TOOBIG] Literal of {size} bytes exceeds the limit of {max_literal} \
+                         (or {max_command} for a whole command)"
                     ));
                     true
                 }
@@ -146,14 +175,34 @@ impl Session {
     /// The next framed event, reading as needed, within the state's timeout.
     async fn next_event(&mut self) -> io::Result<Result<Event, ReadEnd>> {
         let timeout = self.timeout();
-        read_event(&mut self.io, &mut self.framer, timeout).await
+        loop {
+            tokio::select! {
+                event = read_event(&mut self.io, &mut self.framer, timeout) => return event,
+                () = Authority::moved(self.authority.as_mut()) => {}
+            }
+            if !self.authority_holds(true).await {
+                return Ok(Err(ReadEnd::Revoked));
+            }
+        }
+    }
+
+    /// Checks the principal again if some account lost authority since
+    /// the last look: `false` when this session's own did. A store
+    /// failure keeps the session and asks again next time.
+    /// `moved`: the epoch was seen to move already (by waiting on it).
+    async fn authority_holds(&mut self, moved: bool) -> bool {
+        let (Some(authority), Some(p)) = (self.authority.as_mut(), self.principal.as_ref()) else {
+            return true;
+        };
+        self.principal = authority.recheck(&self.gw.service, p, moved).await;
+        self.principal.is_some()
     }
 
     fn timeout(&self) -> Duration {
         if self.principal.is_some() {
             self.gw.config.idle_timeout
         } else {
-            self.gw.config.login_timeout
+            self.login_deadline.saturating_duration_since(Instant::now())
         }
     }
 
@@ -221,6 +270,10 @@ impl Session {
 
     /// Parses and runs one command; `false` ends the session.
     async fn command(&mut self, bytes: &[u8]) -> io::Result<bool> {
+        if !self.authority_holds(false).await {
+            self.line(REVOKED);
+            return Ok(false);
+        }
         let command = match command::parse(bytes) {
             Ok(command) => command,
             Err(e) => {
@@ -313,6 +366,7 @@ impl Session {
                     service: &self.gw.service,
                     p,
                     out: &mut self.out,
+                    io: &mut self.io,
                 };
                 Ok((s, cx))
             }
@@ -617,8 +671,8 @@ impl Session {
         self.flush().await?;
         // Whatever the client sent after STARTTLS in the clear is dropped
         // (an attacker could have injected it).
-        self.framer = Framer::new(self.gw.config.limits);
-        let handshake = tokio::time::timeout(self.gw.config.login_timeout, self.io.upgrade(&acceptor)).await;
+        self.framer = Framer::new(Limits::BEFORE_LOGIN);
+        let handshake = tokio::time::timeout(self.timeout(), self.io.upgrade(&acceptor)).await;
         match handshake {
             Ok(Ok(())) => Ok(true),
             Ok(Err(e)) => Err(e),
@@ -646,6 +700,7 @@ impl Session {
                 wait.as_secs().max(1)
             )));
         }
+        let authority = Authority::watch(&self.gw.service);
         let principal = match self.gw.service.authenticate(user, password).await {
             Ok(p) => p,
             Err(Error::AuthFailed) => {
@@ -659,6 +714,8 @@ impl Session {
         };
         self.account_slot = Some(slot);
         self.principal = Some(principal);
+        self.authority = Some(authority);
+        self.framer.set_limits(self.gw.config.limits);
         Ok(format!("[CAPABILITY {}] Logged in", self.capabilities()))
     }
 
@@ -955,6 +1012,7 @@ impl Session {
                 event = read_event(&mut self.io, &mut self.framer, timeout) => Woke::Input(event?),
                 changes = next_changes(watch) => Woke::Changes(changes),
                 changed = next_notified(notified) => Woke::Notified(changed),
+                () = Authority::moved(self.authority.as_mut()) => Woke::Authority,
                 _ = tokio::time::sleep(keepalive) => Woke::Keepalive,
             };
             match woke {
@@ -980,6 +1038,13 @@ impl Session {
                     return Ok(false);
                 }
                 Woke::Notified(changed) => self.report_notified(Some(changed)).await,
+                Woke::Authority => {
+                    if !self.authority_holds(true).await {
+                        self.line(REVOKED);
+                        self.flush().await?;
+                        return Ok(false);
+                    }
+                }
                 Woke::Keepalive => {
                     if tokio::time::Instant::now() >= deadline {
                         self.line("* BYE Autologout; idle for too long");
@@ -1015,6 +1080,8 @@ enum Woke {
     /// Mailboxes NOTIFY watches changed.
     Notified(Vec<(String, bool)>),
     Changes(crate::error::Result<Vec<crate::feed::Change>>),
+    /// Some account lost authority.
+    Authority,
     Keepalive,
 }
 
@@ -1150,15 +1217,20 @@ fn parse_date_time(s: &str) -> Option<i64> {
     let day = super::search::parse_day(date)?;
     let mut hms = time.split(':').map(|x| x.parse::<i64>().ok());
     let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
-    if h > 23 || m > 59 || sec > 60 || zone.len() != 5 {
+    if h > 23 || m > 59 || sec > 60 {
         return None;
     }
-    let sign = match &zone[..1] {
-        "+" => 1,
-        "-" => -1,
+    // Matched, not sliced: the zone is the client's text, and a byte
+    // index could fall inside a multi-byte character.
+    let (sign, digits) = match zone.split_at_checked(1)? {
+        ("+", digits) => (1, digits),
+        ("-", digits) => (-1, digits),
         _ => return None,
     };
-    let zone: i64 = zone[1..].parse().ok()?;
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let zone: i64 = digits.parse().ok()?;
     let offset = sign * ((zone / 100) * 3600 + (zone % 100) * 60);
     Some(day * 86_400 + h * 3600 + m * 60 + sec - offset)
 }
@@ -1174,5 +1246,9 @@ mod tests {
         assert_eq!(parse_date_time("17-Jul-1996 02:44:25 -0700"), Some(837_596_665));
         assert_eq!(parse_date_time("17-Jul-1996 25:44:25 -0700"), None);
         assert_eq!(parse_date_time("yesterday"), None);
+        // Multi-byte text where the zone's sign or digits belong.
+        assert_eq!(parse_date_time("17-Jul-1996 02:44:25 é123"), None);
+        assert_eq!(parse_date_time("17-Jul-1996 02:44:25 +é12"), None);
+        assert_eq!(parse_date_time("17-Jul-1996 02:44:25 +0-70"), None);
     }
 }

@@ -36,7 +36,7 @@ impl Default for Config {
             retr_sets_seen: true,
             require_tls: false,
             max_line: 8 * 1024,
-            login_timeout: Duration::from_secs(60),
+            login_timeout: crate::limits::LOGIN_DEADLINE,
             idle_timeout: Duration::from_secs(10 * 60),
         }
     }

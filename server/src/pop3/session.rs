@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::Gateway;
 use crate::error::Error;
-use crate::gateway::{Slot, Stream, sasl};
+use crate::gateway::{Authority, Slot, Stream, sasl};
 use crate::service::{Opened, Principal};
 
 /// One message of the snapshot taken at login.
@@ -46,6 +46,12 @@ struct Session {
     maildrop: Option<Maildrop>,
     _ip_slot: Slot,
     account_slot: Option<Slot>,
+    /// When a client that has not logged in is sent away, however busy
+    /// it keeps the connection.
+    login_deadline: tokio::time::Instant,
+    /// Once logged in: a changed password or a deleted account ends the
+    /// session (without committing its deletions).
+    authority: Option<Authority>,
 }
 
 /// What reading a line gave.
@@ -57,6 +63,7 @@ enum Line {
 
 pub(super) async fn run(gw: Arc<Gateway>, io: Stream, peer: IpAddr, slot: Slot) -> io::Result<()> {
     let mut s = Session {
+        login_deadline: tokio::time::Instant::now() + gw.config.login_timeout,
         gw,
         io,
         peer,
@@ -66,6 +73,7 @@ pub(super) async fn run(gw: Arc<Gateway>, io: Stream, peer: IpAddr, slot: Slot) 
         maildrop: None,
         _ip_slot: slot,
         account_slot: None,
+        authority: None,
     };
     s.reply("+OK Mailroom POP3 ready");
     s.flush().await?;
@@ -106,7 +114,8 @@ impl Session {
         if self.maildrop.is_some() {
             self.gw.config.idle_timeout
         } else {
-            self.gw.config.login_timeout
+            self.login_deadline
+                .saturating_duration_since(tokio::time::Instant::now())
         }
     }
 
@@ -132,7 +141,22 @@ impl Session {
                 self.input.clear();
                 skipping = true;
             }
-            let n = match tokio::time::timeout(self.timeout(), self.io.read(&mut buf)).await {
+            let timeout = self.timeout();
+            let read = tokio::select! {
+                read = tokio::time::timeout(timeout, self.io.read(&mut buf)) => read,
+                () = Authority::moved(self.authority.as_mut()) => {
+                    if !self.authority_holds(true).await {
+                        return self.revoked().await;
+                    }
+                    continue;
+                }
+            };
+            let n = match read {
+                Err(_) if self.maildrop.is_none() => {
+                    self.reply("-ERR Took too long to log in");
+                    self.flush().await?;
+                    return Ok(Line::End);
+                }
                 Err(_) => {
                     self.reply("-ERR Autologout; idle for too long");
                     self.flush().await?;
@@ -147,8 +171,36 @@ impl Session {
         }
     }
 
+    /// Whether the logged-in account still has the authority it logged
+    /// in with (see [`Authority`]).
+    async fn authority_holds(&mut self, moved: bool) -> bool {
+        let (Some(authority), Some(drop)) = (self.authority.as_mut(), self.maildrop.as_mut()) else {
+            return true;
+        };
+        match authority.recheck(&self.gw.service, &drop.principal, moved).await {
+            Some(now) => {
+                drop.principal = now;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ends a session whose authority was taken away: its deletions are
+    /// not carried out (no UPDATE state, RFC 1939 §6).
+    async fn revoked(&mut self) -> io::Result<Line> {
+        self.maildrop = None;
+        self.reply("-ERR [AUTH] Your login is no longer valid (password changed or account deleted)");
+        self.flush().await?;
+        Ok(Line::End)
+    }
+
     /// Runs one command; `false` ends the session.
     async fn command(&mut self, line: &str) -> io::Result<bool> {
+        if !self.authority_holds(false).await {
+            self.revoked().await?;
+            return Ok(false);
+        }
         let (verb, arg) = line.split_once(' ').unwrap_or((line, ""));
         let verb = verb.to_ascii_uppercase();
         let arg = arg.trim();
@@ -227,7 +279,7 @@ impl Session {
         // Anything pipelined after STLS in the clear is dropped.
         self.input.clear();
         self.user = None;
-        match tokio::time::timeout(self.gw.config.login_timeout, self.io.upgrade(&acceptor)).await {
+        match tokio::time::timeout(self.timeout(), self.io.upgrade(&acceptor)).await {
             Ok(Ok(())) => Ok(true),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")),
@@ -289,6 +341,7 @@ impl Session {
                 wait.as_secs().max(1)
             ));
         }
+        let authority = Authority::watch(&self.gw.service);
         let principal = match self.gw.service.authenticate(user, password).await {
             Ok(p) => p,
             Err(Error::AuthFailed) => {
@@ -316,6 +369,7 @@ impl Session {
             other => format!("[SYS/TEMP] {other}"),
         })?;
         self.account_slot = Some(slot);
+        self.authority = Some(authority);
         let messages: Vec<Entry> = rows
             .into_iter()
             .map(|r| Entry {

@@ -230,7 +230,9 @@ impl Service {
         if account.id == p.account_id {
             return Err(Error::BadInput("you cannot delete your own account".into()));
         }
-        Ok(self.store.delete_account(account.id).await?)
+        self.store.delete_account(account.id).await?;
+        self.authority_changed().await;
+        Ok(())
     }
 
     /// Sets a password: a server admin for anyone, an account for itself.
@@ -240,7 +242,9 @@ impl Service {
             require_admin(p)?;
         }
         let hash = hash_password(password).await?;
-        Ok(self.store.set_password_hash(account.id, &hash, None).await?)
+        self.store.set_password_hash(account.id, &hash, None).await?;
+        self.authority_changed().await;
+        Ok(())
     }
 
     pub async fn accounts(&self, p: &Principal) -> Result<Vec<AccountRow>> {
@@ -372,7 +376,9 @@ impl Service {
         if account.name == PUBLIC_ACCOUNT {
             return Err(Error::BadInput("the public account cannot sign in".into()));
         }
-        Ok(self.store.set_admin(account.id, admin).await?)
+        self.store.set_admin(account.id, admin).await?;
+        self.authority_changed().await;
+        Ok(())
     }
 
     pub async fn delete_routing_rule(&self, p: &Principal, id: i64) -> Result<()> {

@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Mutex;
 
 use mailroom_shared::acl::{Who, effective_rights};
 use mailroom_shared::rules::{Action, RuleSpec};
@@ -18,10 +19,8 @@ use mailroom_shared::{Flags, MailboxName, Right};
 use super::messages::canonical_content;
 use super::{Opened, Principal, Service, router};
 use crate::error::{Error, Result};
+use crate::limits;
 use crate::store::{AccountRow, Content, NewMessage, RuleRow, now};
-
-/// Redirects followed for one message before it is kept where it is.
-const MAX_REDIRECTS: usize = 4;
 
 /// Where a delivered message went.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,6 +61,42 @@ impl DeliveryReport {
         match self.stored.is_empty() && self.redirected.is_empty() {
             true => "discarded by a rule".into(),
             false => format!("delivered to {}", self.places()),
+        }
+    }
+}
+
+/// The accounts one incoming message has reached, over every hop.
+#[derive(Default)]
+struct RedirectBudget {
+    reached: Mutex<Vec<i64>>,
+}
+
+enum Claim {
+    Taken,
+    Reached,
+    Spent,
+}
+
+impl RedirectBudget {
+    fn reached(&self, account: i64) {
+        let mut reached = self.reached.lock().unwrap_or_else(|e| e.into_inner());
+        if !reached.contains(&account) {
+            reached.push(account);
+        }
+    }
+
+    /// Takes `account` as a redirect's target, if the message has not
+    /// reached it and the budget allows one more (the first account, the
+    /// recipient, is not counted).
+    fn claim(&self, account: i64) -> Claim {
+        let mut reached = self.reached.lock().unwrap_or_else(|e| e.into_inner());
+        if reached.contains(&account) {
+            Claim::Reached
+        } else if reached.len() > limits::REDIRECTED_DELIVERIES {
+            Claim::Spent
+        } else {
+            reached.push(account);
+            Claim::Taken
         }
     }
 }
@@ -136,28 +171,33 @@ impl Service {
         envelope_from: Option<&str>,
     ) -> Result<DeliveryReport> {
         let content = canonical_content(content)?;
+        let budget = RedirectBudget::default();
         let report = self
-            .deliver_hop(recipient, resolved, &content, envelope_from, 0)
+            .deliver_hop(recipient, resolved, &content, envelope_from, &[], &budget)
             .await?;
         self.feed.wake();
         Ok(report)
     }
 
-    /// One delivery, `hops` redirects away from the original recipient
-    /// (boxed: a redirect delivers again).
+    /// One delivery, redirected through the accounts in `path` on its
+    /// way here (boxed: a redirect delivers again).
     fn deliver_hop<'a>(
         &'a self,
         recipient: &'a str,
         resolved: Option<(AccountRow, Option<String>)>,
         content: &'a [u8],
         envelope_from: Option<&'a str>,
-        hops: usize,
+        path: &'a [i64],
+        budget: &'a RedirectBudget,
     ) -> Pin<Box<dyn Future<Output = Result<DeliveryReport>> + Send + 'a>> {
         Box::pin(async move {
             let (account, detail) = match resolved {
                 Some(resolved) => resolved,
                 None => self.recipient(recipient).await?,
             };
+            let mut path = path.to_vec();
+            path.push(account.id);
+            budget.reached(account.id);
             let keep_in = match detail {
                 Some(detail) if self.postable(&account, &detail).await? => detail,
                 _ => "INBOX".to_owned(),
@@ -169,9 +209,12 @@ impl Service {
                 redirected: Vec::new(),
             };
             for (rule_id, to) in std::mem::take(&mut plan.redirects) {
-                let hop = match hops < MAX_REDIRECTS {
-                    true => self.deliver_hop(&to, None, content, envelope_from, hops + 1).await,
-                    false => Err(Error::BadInput(format!("more than {MAX_REDIRECTS} redirects in a row"))),
+                let hop = match self.may_redirect(&to, &path, budget).await {
+                    Ok(target) => {
+                        self.deliver_hop(&to, Some(target), content, envelope_from, &path, budget)
+                            .await
+                    }
+                    Err(e) => Err(e),
                 };
                 match hop {
                     Ok(r) => report.redirected.push(r),
@@ -212,6 +255,36 @@ impl Service {
             }
             Ok(report)
         })
+    }
+
+    /// Resolves a redirect's target and says whether the message may go
+    /// there: never back to an account on its way here (a loop), never to
+    /// one it reached already by another way, at most
+    /// [`limits::REDIRECT_HOPS`] in a row and to
+    /// [`limits::REDIRECTED_DELIVERIES`] accounts in all — so no rule,
+    /// however written, multiplies one message.
+    async fn may_redirect(
+        &self,
+        to: &str,
+        path: &[i64],
+        budget: &RedirectBudget,
+    ) -> Result<(AccountRow, Option<String>)> {
+        let target = self.recipient(to).await?;
+        let refuse = |why: &str| Err(Error::BadInput(why.to_owned()));
+        if path.contains(&target.0.id) {
+            return refuse("it would come back to an account it has already reached (a loop)");
+        }
+        if path.len() > limits::REDIRECT_HOPS {
+            return refuse(&format!("more than {} redirects in a row", limits::REDIRECT_HOPS));
+        }
+        match budget.claim(target.0.id) {
+            Claim::Taken => Ok(target),
+            Claim::Reached => refuse("the message reached that account already"),
+            Claim::Spent => refuse(&format!(
+                "one message may be redirected to at most {} accounts",
+                limits::REDIRECTED_DELIVERIES
+            )),
+        }
     }
 
     /// Whether the account's mailbox `name` exists and lets anyone post.
@@ -363,9 +436,10 @@ impl Service {
             let reply = crate::message::auto_reply::reply(&from, &to, content, text, now(), &domain)
                 .map_err(Error::BadInput)?;
             // From the null sender, so nothing answers the answer.
+            let budget = RedirectBudget::default();
             match self.recipient(&to).await {
                 Ok(resolved) => self
-                    .deliver_hop(&to, Some(resolved), &canonical_content(reply)?, None, 0)
+                    .deliver_hop(&to, Some(resolved), &canonical_content(reply)?, None, &[], &budget)
                     .await
                     .map(drop),
                 Err(Error::NotFound(_)) => match &self.relay {

@@ -47,6 +47,9 @@ pub struct Principal {
     server_admin: bool,
     /// The CLI run by the server's operator: every right everywhere.
     system: bool,
+    /// A fingerprint of the password hash it logged in with: a changed
+    /// password ends the sessions opened with the old one.
+    credential: u64,
 }
 
 impl Principal {
@@ -57,6 +60,7 @@ impl Principal {
             domain: account.domain.clone(),
             server_admin: account.is_admin,
             system: false,
+            credential: credential_of(account.password_hash.as_deref()),
         }
     }
 
@@ -68,6 +72,7 @@ impl Principal {
             domain: domain.into(),
             server_admin: true,
             system: true,
+            credential: 0,
         }
     }
 
@@ -98,6 +103,16 @@ impl Principal {
         }
         effective_rights(self.who(), &owner.address(), acl)
     }
+}
+
+/// A short fingerprint of a password hash (the hash itself stays out of
+/// sessions).
+fn credential_of(hash: Option<&str>) -> u64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(hash.unwrap_or("").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_le_bytes(first)
 }
 
 /// The mailbox service; cheap to clone.
@@ -167,6 +182,7 @@ impl Service {
     pub fn new(store: Store) -> Service {
         let feed = Arc::new(Feed::default());
         tokio::spawn(crate::feed::follow(store.clone(), Arc::downgrade(&feed)));
+        tokio::spawn(crate::feed::follow_authority(store.clone(), Arc::downgrade(&feed)));
         if let Some(url) = store.postgres_url() {
             tokio::spawn(crate::feed::listen(url.to_owned(), Arc::downgrade(&feed)));
         }
@@ -202,6 +218,32 @@ impl Service {
         match account {
             Some(account) if ok => Ok(Principal::of(&account)),
             _ => Err(Error::AuthFailed),
+        }
+    }
+
+    /// Moves whenever some account lost authority; a session that sees it
+    /// move calls [`Service::recheck`].
+    pub fn authority(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.feed.authority()
+    }
+
+    /// A logged-in principal as its account stands now: `None` when the
+    /// account was deleted or its password changed since it logged in
+    /// (the session must end); else the principal with its admin right as
+    /// it is now (a demoted admin's session is downgraded).
+    pub async fn recheck(&self, p: &Principal) -> Result<Option<Principal>> {
+        let Some(account) = self.store.account_by_id(p.account_id).await? else {
+            return Ok(None);
+        };
+        let now = Principal::of(&account);
+        Ok((now.credential == p.credential && now.address == p.address).then_some(now))
+    }
+
+    /// After this process took authority away: its own sessions learn of
+    /// it at once, not at the next poll.
+    pub(crate) async fn authority_changed(&self) {
+        if let Ok(epoch) = self.store.authority_epoch().await {
+            self.feed.authority_is(epoch);
         }
     }
 

@@ -8,6 +8,7 @@ use mailroom_shared::rules::{Action, RuleSpec, RuleView, RulesPage, Scope};
 use super::admin::require_admin;
 use super::{Principal, Service};
 use crate::error::{Error, Result};
+use crate::limits;
 use crate::store::RuleRow;
 
 /// The ids a scope is stored under: `(domain_id, account_id)`.
@@ -67,14 +68,28 @@ impl Service {
     pub async fn save_rule(&self, p: &Principal, scope: &Scope, id: Option<i64>, spec: RuleSpec) -> Result<i64> {
         let (_, (domain_id, account_id)) = self.rule_scope(p, scope).await?;
         spec.check().map_err(Error::BadInput)?;
+        let mut targets = Vec::new();
         for action in &spec.actions {
             if let Action::Redirect(to) = action {
-                self.recipient(to).await.map_err(|_| {
+                let (target, _) = self.recipient(to).await.map_err(|_| {
                     Error::BadInput(format!(
                         "redirect: {to} is not an address on this server (rules redirect to local addresses)"
                     ))
                 })?;
+                if Some(target.id) == account_id {
+                    return Err(Error::BadInput(format!("redirect: {to} is this account's own address")));
+                }
+                if targets.contains(&target.id) {
+                    return Err(Error::BadInput(format!("redirect: {to} is named twice")));
+                }
+                targets.push(target.id);
             }
+        }
+        if id.is_none() && self.store.rules_of_scope(domain_id, account_id).await?.len() >= limits::RULES_PER_SCOPE {
+            return Err(Error::BadInput(format!(
+                "there may be at most {} rules here; delete one first",
+                limits::RULES_PER_SCOPE
+            )));
         }
         let mut row = RuleRow {
             id: id.unwrap_or(0),

@@ -101,7 +101,9 @@ impl Service {
             return Err(Error::BadInput("the new password is the one you have".into()));
         }
         let hash = hash_password(new).await?;
-        Ok(self.store.set_password_hash(account.id, &hash, Some(session)).await?)
+        self.store.set_password_hash(account.id, &hash, Some(session)).await?;
+        self.authority_changed().await;
+        Ok(())
     }
 
     /// What a compose form of `p` starts with: the addresses they may send

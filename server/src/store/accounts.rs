@@ -231,12 +231,23 @@ impl Store {
     /// Deletes the account and, through the schema's cascades, its
     /// mailboxes, messages, aliases and subscriptions, in one transaction.
     /// Message contents no other mailbox refers to go too.
+    ///
+    /// The ACL entries that name it go as well: an account made later
+    /// under the same name must not inherit what was shared with this one.
     pub async fn delete_account(&self, id: i64) -> Result<()> {
+        let Some(account) = self.account_by_id(id).await? else {
+            return Ok(());
+        };
         let (_turn, mut tx) = self.write().await?;
         sqlx::query("DELETE FROM accounts WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM acl WHERE identifier = $1")
+            .bind(account.address())
+            .execute(&mut *tx)
+            .await?;
+        bump_authority(&mut tx).await?;
         super::messages::delete_orphan_blobs(&mut tx).await?;
         tx.commit().await?;
         self.directory_changed();
@@ -257,8 +268,19 @@ impl Store {
             .bind(keep.unwrap_or(""))
             .execute(&mut *tx)
             .await?;
+        bump_authority(&mut tx).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// A number that grows whenever an account loses authority (deleted,
+    /// its password changed, its admin right taken): open sessions on
+    /// every node watch it and check their principal again.
+    pub async fn authority_epoch(&self) -> Result<i64> {
+        let value: Option<i64> = sqlx::query_scalar("SELECT value FROM counters WHERE name = 'authority'")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(value.unwrap_or(0))
     }
 
     pub async fn insert_account_alias(&self, domain_id: i64, name: &str, account_id: i64) -> Result<()> {
@@ -299,11 +321,14 @@ impl Store {
     }
 
     pub async fn set_admin(&self, id: i64, admin: bool) -> Result<()> {
+        let (_turn, mut tx) = self.write().await?;
         sqlx::query("UPDATE accounts SET is_admin = $1 WHERE id = $2")
             .bind(i64::from(admin))
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        bump_authority(&mut tx).await?;
+        tx.commit().await?;
         self.directory_changed();
         Ok(())
     }
@@ -383,4 +408,16 @@ impl Store {
         }
         Ok(latest)
     }
+}
+
+/// Moves [`Store::authority_epoch`] on, in the transaction that took
+/// authority away.
+async fn bump_authority(tx: &mut sqlx::Transaction<'static, sqlx::Any>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO counters (name, value) VALUES ('authority', 1) \
+         ON CONFLICT (name) DO UPDATE SET value = counters.value + 1",
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

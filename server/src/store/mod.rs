@@ -96,13 +96,43 @@ pub const SQLITE_FILE: &str = "mailroom.sqlite3";
 impl Store {
     /// Opens the SQLite database in `data_dir`, creating and migrating it on
     /// first use.
+    ///
+    /// The directory is made 0700 and the database 0600 (SQLite gives its
+    /// WAL files the database's mode): they hold every message, password
+    /// hashes and the web's signing key, and other local users must not
+    /// read them. Wider ones made by hand are warned about, not changed.
     pub async fn open_data_dir(data_dir: &Path) -> Result<Store> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+        let failed = |what: &str, path: &Path, e: std::io::Error| {
             StoreError::Database(sqlx::Error::Configuration(
-                format!("cannot create data directory {}: {e}", data_dir.display()).into(),
+                format!("cannot {what} {}: {e}", path.display()).into(),
             ))
-        })?;
-        let url = format!("sqlite://{}?mode=rwc", data_dir.join(SQLITE_FILE).display());
+        };
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
+            .map_err(|e| failed("create data directory", data_dir, e))?;
+        let file = data_dir.join(SQLITE_FILE);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&file)
+            .map_err(|e| failed("create database", &file, e))?;
+        for path in [data_dir, file.as_path()] {
+            if let Ok(meta) = std::fs::metadata(path)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                tracing::warn!(
+                    "{} can be read by other local users (mode {:o}); chmod go-rwx it",
+                    path.display(),
+                    meta.permissions().mode() & 0o777
+                );
+            }
+        }
+        let url = format!("sqlite://{}?mode=rwc", file.display());
         Store::connect(&url).await
     }
 

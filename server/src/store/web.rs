@@ -346,7 +346,14 @@ impl Store {
             .await?)
     }
 
+    /// Starts a web session; the account's expired ones go at the same
+    /// time (sign-ins are what makes them, so they never pile up).
     pub async fn insert_web_session(&self, id: &str, account_id: i64, created: i64, expires: i64) -> Result<()> {
+        sqlx::query("DELETE FROM web_sessions WHERE account_id = $1 AND expires_at <= $2")
+            .bind(account_id)
+            .bind(created)
+            .execute(&self.pool)
+            .await?;
         sqlx::query("INSERT INTO web_sessions (id, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(id)
             .bind(account_id)
@@ -355,6 +362,16 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// How many web sessions the account has, live or expired.
+    pub async fn web_sessions_of(&self, account_id: i64) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM web_sessions WHERE account_id = $1")
+                .bind(account_id)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     /// The account of a live web session, and the time zone it chose
