@@ -118,6 +118,11 @@ pub struct ServeArgs {
     /// (STARTTLS and AUTH), `smtps://host:465`.
     #[arg(long, env = "MAILROOM_RELAY", value_name = "URL")]
     pub relay: Option<String>,
+    /// A directory where the web's administrators may keep a domain's
+    /// INBOX files (repeat for several; none by default: only the
+    /// command line may then make INBOXes external).
+    #[arg(long, value_name = "DIR")]
+    pub external_inbox_root: Vec<PathBuf>,
     /// Also take LMTP on this Unix socket (for a local Postfix).
     #[arg(long, value_name = "PATH")]
     pub lmtp_socket: Option<PathBuf>,
@@ -407,6 +412,7 @@ async fn serve(store: Store, args: ServeArgs, data: &Path) -> Result<()> {
         lmtp: parse_optional_addr(&args.lmtp).map_err(Error::BadInput)?,
         lmtp_socket: args.lmtp_socket,
         relay: args.relay,
+        external_inbox_roots: args.external_inbox_root,
         lmtp_config: crate::lmtp::Config {
             hostname: args.hostname,
             ..defaults.lmtp_config.clone()

@@ -42,3 +42,8 @@ pub const REDIRECT_HOPS: usize = 4;
 pub const REDIRECTED_DELIVERIES: usize = 10;
 /// Rules one account (or one domain) may have.
 pub const RULES_PER_SCOPE: usize = 100;
+
+/// The largest external INBOX file Mailroom reads (it reads the whole
+/// file when another program changed it); a larger one is refused as
+/// unusable until it is made smaller.
+pub const EXTERNAL_INBOX_SIZE: u64 = 1024 * 1024 * 1024;

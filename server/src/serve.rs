@@ -45,6 +45,8 @@ pub struct Options {
     pub lmtp_config: crate::lmtp::Config,
     /// The SMTP relay for mail to other servers (`smtp://host:port`).
     pub relay: Option<String>,
+    /// Where the web's administrators may keep INBOX files.
+    pub external_inbox_roots: Vec<std::path::PathBuf>,
     /// Open connections allowed from one address, and sessions per account.
     pub connections_per_ip: usize,
     pub connections_per_account: usize,
@@ -72,6 +74,7 @@ impl Default for Options {
             lmtp_socket: None,
             lmtp_config: crate::lmtp::Config::default(),
             relay: None,
+            external_inbox_roots: Vec::new(),
             connections_per_ip: 100,
             connections_per_account: 50,
             login_failures: (10, Duration::from_secs(6)),
@@ -103,7 +106,7 @@ pub async fn start(
     options: Options,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Running> {
-    let mut service = Service::new(store);
+    let mut service = Service::new(store).with_external_roots(options.external_inbox_roots.clone());
     if let Some(url) = &options.relay {
         service = service.with_relay(crate::relay::Relay::from_url(url)?);
     }

@@ -76,6 +76,8 @@ pub fn node_options(tls_dir: &std::path::Path) -> Options {
             dir: tls_dir.to_owned(),
             hostname: "localhost".into(),
         }),
+        // Tests keep their INBOX files in temporary directories.
+        external_inbox_roots: vec![std::env::temp_dir()],
         ..Options::default()
     }
 }

@@ -365,3 +365,116 @@ both_backends!(item_8_expired_web_sessions_are_purged, async |w: World| {
     w.service.start_web_session("alice", "pw-alice").await.unwrap();
     assert_eq!(store.web_sessions_of(alice.account_id()).await.unwrap(), 1);
 });
+
+/// example.com keeps its INBOXes in `dir/{user}`, as set by a web admin.
+async fn inbox_files_in(s: &Server, dir: &std::path::Path) -> mailroom::Result<()> {
+    let settings = mailroom::service::ExternalInbox {
+        template: format!("{}/{{user}}", dir.display()),
+        locks: None,
+        lock_timeout: Some(5),
+    };
+    s.service()
+        .set_external_inbox(&s.world.admin, "example.com", Some(&settings))
+        .await
+}
+
+// 5. INBOX files: never through a symbolic link, never a file of
+// someone else, never one too large to read; a web form cannot point
+// them outside the directories the operator listed.
+server_test!(
+    item_5_inbox_files_refuse_links_strangers_and_giants,
+    |s: Server| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "root:x:0:0::/root:/bin/sh\n").unwrap();
+        inbox_files_in(&s, dir.path()).await.unwrap();
+
+        // A link planted before the account exists: the account is refused,
+        // whole (not left half made).
+        std::os::unix::fs::symlink(&secret, dir.path().join("mallory")).unwrap();
+        let err = s
+            .service()
+            .add_account(&s.world.admin, "mallory", Some("pw-mallory"), false)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("not a plain file"), "{err}");
+        assert!(
+            s.service().authenticate("mallory", "pw-mallory").await.is_err(),
+            "half made"
+        );
+
+        // A link put in place of an existing INBOX file: delivery fails, the
+        // file it points at is untouched.
+        let alice = s.user("alice").await;
+        let file = dir.path().join("alice");
+        assert!(std::fs::symlink_metadata(&file).unwrap().file_type().is_file());
+        std::fs::remove_file(&file).unwrap();
+        std::os::unix::fs::symlink(&secret, &file).unwrap();
+        let err = s
+            .service()
+            .deliver("alice", b"Subject: x\r\n\r\nroot2::0:0::/:/bin/sh\r\n".to_vec(), None)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("not usable"), "{err}");
+        assert_eq!(std::fs::read_to_string(&secret).unwrap(), "root:x:0:0::/root:/bin/sh\n");
+
+        // A file grown past what Mailroom reads is refused, not read.
+        std::fs::remove_file(&file).unwrap();
+        let giant = std::fs::File::create(&file).unwrap();
+        giant.set_len(limits::EXTERNAL_INBOX_SIZE + 1).unwrap();
+        let mut c = s.login("alice").await;
+        let refused = c.fails("SELECT INBOX", "NO").await;
+        assert!(refused.contains("more than"), "{refused}");
+        drop(giant);
+        std::fs::File::create(&file).unwrap();
+        c.ok("SELECT INBOX").await;
+        assert!(s.service().messages(&alice, "INBOX").await.unwrap().1.is_empty());
+
+        // 12. The public account has no INBOX file, even if one of its name
+        // is there: its INBOX stays in the store and takes mail.
+        std::fs::write(dir.path().join("public"), "From x\n\n").unwrap();
+        s.service()
+            .deliver("public", b"Subject: for everyone\r\n\r\nhello\r\n".to_vec(), None)
+            .await
+            .expect("public@ takes mail");
+        let admin = &s.world.admin;
+        s.service()
+            .set_acl(admin, "~public/INBOX", "admin", "lr")
+            .await
+            .unwrap();
+        let (_, rows) = s.service().messages(admin, "~public/INBOX").await.unwrap();
+        assert_eq!(rows.len(), 1);
+    }
+);
+
+server_test!(
+    item_5_web_admins_keep_inbox_files_only_under_the_operators_roots,
+    options: |o: &mut mailroom::serve::Options| o.external_inbox_roots = Vec::new(),
+    |s: Server| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let err = inbox_files_in(&s, dir.path()).await.unwrap_err();
+        assert!(err.to_string().contains("--external-inbox-root"), "{err}");
+        let etc = mailroom::service::ExternalInbox {
+            template: "/etc/{user}".into(),
+            locks: None,
+            lock_timeout: None,
+        };
+        let err = s
+            .service()
+            .set_external_inbox(&s.world.admin, "example.com", Some(&etc))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, mailroom::Error::NoPermission(_)), "{err}");
+        let up = mailroom::service::ExternalInbox {
+            template: format!("{}/../../etc/{{user}}", std::env::temp_dir().display()),
+            locks: None,
+            lock_timeout: None,
+        };
+        let err = s
+            .service()
+            .set_external_inbox(&s.world.admin, "example.com", Some(&up))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(".."), "{err}");
+    }
+);

@@ -16,7 +16,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -130,9 +130,12 @@ impl MboxLock {
     /// Opens `path` (read-write for [`LockMode::Write`]) and takes the
     /// configured locks, waiting up to the settings' timeout.
     pub fn acquire(path: &Path, settings: &LockSettings, mode: LockMode) -> Result<MboxLock, LockError> {
+        // Never through a symbolic link: whoever may write the directory
+        // could point it at any file the server may write.
         let file = OpenOptions::new()
             .read(true)
             .write(mode == LockMode::Write)
+            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
             .open(path)
             .map_err(|e| io_error(path, e))?;
         let started = Instant::now();

@@ -100,6 +100,7 @@ impl Service {
                 "{template:?} must be an absolute path with {{user}} in it, such as /var/mail/{{user}}"
             )));
         }
+        self.may_keep_inboxes_in(p, template)?;
         if domain.external_inbox.is_none() {
             for account in &accounts {
                 if let Some(inbox) = self.store.mailbox_by_name(account.id, "INBOX").await?
@@ -124,6 +125,36 @@ impl Service {
             )?;
         }
         Ok(())
+    }
+
+    /// Whether `p` may point INBOX files at `template`: the operator at
+    /// the command line anywhere; a web administrator only under one of
+    /// the directories the operator listed (`--external-inbox-root`), so
+    /// a web form cannot make the server write `/etc/{user}`.
+    fn may_keep_inboxes_in(&self, p: &Principal, template: &str) -> Result<()> {
+        use std::path::{Component, Path};
+        let path = Path::new(template);
+        if path.components().any(|c| c == Component::ParentDir) {
+            return Err(Error::BadInput(format!("{template:?} may not contain '..'")));
+        }
+        if p.system {
+            return Ok(());
+        }
+        let fixed = &template[..template.find('{').unwrap_or(template.len())];
+        let dir = Path::new(fixed);
+        let dir = if fixed.ends_with('/') {
+            dir
+        } else {
+            dir.parent().unwrap_or(dir)
+        };
+        if self.external_roots.iter().any(|root| dir.starts_with(root)) {
+            return Ok(());
+        }
+        let allowed: Vec<String> = self.external_roots.iter().map(|r| r.display().to_string()).collect();
+        Err(Error::NoPermission(match allowed.is_empty() {
+            true => "INBOX files can be set up only at the command line here (the server was started without --external-inbox-root)".into(),
+            false => format!("INBOX files may be kept only under {}", allowed.join(", ")),
+        }))
     }
 
     pub async fn add_domain_alias(&self, p: &Principal, domain: &str, alias: &str) -> Result<()> {
@@ -191,8 +222,12 @@ impl Service {
             .insert_account(domain.id, &name, hash.as_deref(), admin)
             .await?;
         self.create_standard_mailboxes(id, &STANDARD_MAILBOXES).await?;
-        if let Some(template) = &domain.external_inbox {
-            create_inbox_file(&super::external::inbox_path(template, &name, &domain.name), &name)?;
+        if let Some(template) = &domain.external_inbox
+            && let Err(e) = create_inbox_file(&super::external::inbox_path(template, &name, &domain.name), &name)
+        {
+            // Not half made: without its INBOX file the account goes again.
+            self.store.delete_account(id).await?;
+            return Err(e);
         }
         self.store
             .account_by_id(id)
@@ -443,32 +478,39 @@ pub struct ExternalInbox {
     pub lock_timeout: Option<u64>,
 }
 
-/// Creates an account's INBOX file unless it exists: mode 0600, and owned
-/// by the system user of the same name when there is one and we may give
-/// it away (running as root). Deleting the account leaves the file.
+/// Creates an account's INBOX file unless it exists: never through a
+/// symbolic link (`O_EXCL`, `O_NOFOLLOW`), mode 0600, and given — through
+/// the open descriptor, not the path — to the system user of the same
+/// name when there is one and we may (running as root). An existing file
+/// is taken only if it is a plain file of that owner. Deleting the
+/// account leaves the file.
 fn create_inbox_file(path: &std::path::Path, user: &str) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
+    let owner = super::external::expected_owner(user);
     let created = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
         .mode(0o600)
         .open(path);
+    let refused = |why: String| Error::BadInput(format!("cannot use {} as {user}'s INBOX: {why}", path.display()));
     match created {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
-        Err(e) => {
-            return Err(Error::BadInput(format!(
-                "cannot create the INBOX file {}: {e}",
-                path.display()
-            )));
+        Ok(file) => {
+            if nix::unistd::geteuid().is_root() {
+                std::os::unix::fs::fchown(&file, Some(owner.uid), Some(owner.gid))
+                    .map_err(|e| refused(e.to_string()))?;
+            }
+            Ok(())
         }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let meta = std::fs::symlink_metadata(path).map_err(|e| refused(e.to_string()))?;
+            super::external::check_inbox_file(&meta, owner.uid).map_err(|why| {
+                tracing::error!("{}: {why}", path.display());
+                refused(why)
+            })
+        }
+        Err(e) => Err(refused(e.to_string())),
     }
-    if nix::unistd::geteuid().is_root()
-        && let Ok(Some(owner)) = nix::unistd::User::from_name(user)
-    {
-        let _ = nix::unistd::chown(path, Some(owner.uid), Some(owner.gid));
-    }
-    Ok(())
 }
 
 /// A password of 16 letters and digits.

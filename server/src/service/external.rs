@@ -29,6 +29,7 @@ use mailroom_shared::{FlagOp, FlagPermissions, Flags};
 
 use super::Service;
 use crate::error::{Error, Result};
+use crate::limits;
 use crate::mbox::lock::{LockError, LockMode, LockSettings, MboxLock, parse_methods};
 use crate::mbox::shared_file::{self, Entry};
 use crate::store::{AccountRow, ChangedFlags, Content, DomainRow, MailboxRow, NewMessage, content_hash, now};
@@ -64,6 +65,8 @@ pub(crate) struct Mirror {
     mailbox_id: i64,
     path: PathBuf,
     settings: LockSettings,
+    /// Who must own the file.
+    owner: u32,
     synced: tokio::sync::Mutex<Option<Stamp>>,
 }
 
@@ -73,6 +76,52 @@ pub(crate) struct Mirrors {
     by_mailbox: Mutex<HashMap<i64, Arc<Mirror>>>,
     /// Told when a mirror is added, so the watcher watches its directory.
     added: tokio::sync::Notify,
+}
+
+/// Who must own an account's INBOX file.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Owner {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// The system user of the account's name when there is one, else the
+/// server itself: a file of anyone else is not this account's INBOX.
+pub(crate) fn expected_owner(account: &str) -> Owner {
+    match nix::unistd::User::from_name(account) {
+        Ok(Some(user)) => Owner {
+            uid: user.uid.as_raw(),
+            gid: user.gid.as_raw(),
+        },
+        _ => Owner {
+            uid: nix::unistd::geteuid().as_raw(),
+            gid: nix::unistd::getegid().as_raw(),
+        },
+    }
+}
+
+/// Refuses what must not be taken for an INBOX file: anything but a
+/// plain file (a symbolic link to `/etc/passwd`), a file of another
+/// owner, a second name of another file (a hard link), or a file larger
+/// than Mailroom reads ([`limits::EXTERNAL_INBOX_SIZE`]).
+pub(crate) fn check_inbox_file(meta: &Metadata, owner: u32) -> std::result::Result<(), String> {
+    if !meta.file_type().is_file() {
+        return Err("it is not a plain file (a symbolic link, a directory or a device)".into());
+    }
+    if meta.uid() != owner {
+        return Err(format!("it belongs to user id {}, not {owner}", meta.uid()));
+    }
+    if meta.nlink() != 1 {
+        return Err("it has other names (hard links)".into());
+    }
+    if meta.len() > limits::EXTERNAL_INBOX_SIZE {
+        return Err(format!(
+            "it holds {} bytes, more than the {} an INBOX file may",
+            meta.len(),
+            limits::EXTERNAL_INBOX_SIZE
+        ));
+    }
+    Ok(())
 }
 
 /// The file of `account`'s INBOX in a domain whose INBOXes are external:
@@ -96,6 +145,10 @@ pub fn lock_settings(domain: &DomainRow) -> LockSettings {
 fn lock_error(e: LockError) -> Error {
     match e {
         LockError::Busy { .. } => Error::InUse(format!("{e}; try again shortly")),
+        LockError::Io { ref source, .. } if source.raw_os_error() == Some(nix::libc::ELOOP) => {
+            tracing::error!("external INBOX: refused: {e}");
+            Error::InUse("the mailbox file is not usable: it is a symbolic link".into())
+        }
         LockError::Io { .. } => {
             tracing::error!("external INBOX: {e}");
             Error::InUse("the mailbox file cannot be opened right now; try again later".into())
@@ -103,13 +156,23 @@ fn lock_error(e: LockError) -> Error {
     }
 }
 
-/// Takes the locks (blocking, so off the async threads).
+/// Takes the locks (blocking, so off the async threads), and checks
+/// the file opened is one to use ([`check_inbox_file`]).
 async fn lock(mirror: &Mirror, mode: LockMode) -> Result<MboxLock> {
-    let (path, settings) = (mirror.path.clone(), mirror.settings.clone());
-    tokio::task::spawn_blocking(move || MboxLock::acquire(&path, &settings, mode))
+    let (path, settings, owner) = (mirror.path.clone(), mirror.settings.clone(), mirror.owner);
+    let lock = tokio::task::spawn_blocking(move || MboxLock::acquire(&path, &settings, mode))
         .await
         .map_err(|e| Error::InUse(format!("locking failed: {e}")))?
-        .map_err(lock_error)
+        .map_err(lock_error)?;
+    let meta = lock
+        .file
+        .metadata()
+        .map_err(|e| Error::InUse(format!("the mailbox file cannot be read: {e}")))?;
+    if let Err(why) = check_inbox_file(&meta, owner) {
+        tracing::error!("external INBOX {}: refused: {why}", mirror.path.display());
+        return Err(Error::InUse(format!("the mailbox file is not usable: {why}")));
+    }
+    Ok(lock)
 }
 
 /// The whole file and its version, read through the locked descriptor.
@@ -183,7 +246,9 @@ impl Service {
     /// The mirror of `mailbox` when it is an INBOX its owner's domain keeps
     /// outside Mailroom.
     pub(crate) async fn mirror_of(&self, owner: &AccountRow, mailbox: &MailboxRow) -> Result<Option<Arc<Mirror>>> {
-        if mailbox.name != "INBOX" {
+        // The public account's INBOX is the domain's, in the store: it
+        // has no system user and no file.
+        if mailbox.name != "INBOX" || owner.name == super::admin::PUBLIC_ACCOUNT {
             return Ok(None);
         }
         if let Some(m) = self.mirrors.by_mailbox.lock().expect("mirrors").get(&mailbox.id) {
@@ -199,6 +264,7 @@ impl Service {
             mailbox_id: mailbox.id,
             path: inbox_path(template, &owner.name, &domain.name),
             settings: lock_settings(&domain),
+            owner: expected_owner(&owner.name).uid,
             synced: tokio::sync::Mutex::new(None),
         });
         let mirror = {

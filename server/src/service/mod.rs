@@ -124,6 +124,9 @@ pub struct Service {
     mirrors: Arc<external::Mirrors>,
     /// Where mail to other servers goes (`None`: it is refused).
     relay: Option<Arc<crate::relay::Relay>>,
+    /// The directories a web administrator may put INBOX files in (the
+    /// operator's `--external-inbox-root`).
+    external_roots: Arc<Vec<std::path::PathBuf>>,
 }
 
 /// A mailbox as resolved for one principal.
@@ -191,7 +194,14 @@ impl Service {
             feed,
             mirrors: Arc::default(),
             relay: None,
+            external_roots: Arc::default(),
         }
+    }
+
+    /// Lets web administrators keep INBOX files under these directories.
+    pub fn with_external_roots(mut self, roots: Vec<std::path::PathBuf>) -> Service {
+        self.external_roots = Arc::new(roots);
+        self
     }
 
     /// Sends mail to other servers through `relay` from now on.
