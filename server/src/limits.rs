@@ -35,6 +35,11 @@ pub const FETCH_RESPONSE: usize = 2 * MAX_MESSAGE_SIZE + 1024 * 1024;
 /// the rest is made, not held whole.
 pub const SPILL_AT: usize = 256 * 1024;
 
+/// The longest LIST pattern (and reference), in characters, and the
+/// most patterns one LIST may give: each is matched against every name.
+pub const LIST_PATTERN: usize = 1024;
+pub const LIST_PATTERNS: usize = 32;
+
 /// How far a message may be redirected by rules (hops in a row).
 pub const REDIRECT_HOPS: usize = 4;
 /// Accounts one incoming message may reach through rules' redirects,
@@ -47,3 +52,15 @@ pub const RULES_PER_SCOPE: usize = 100;
 /// file when another program changed it); a larger one is refused as
 /// unusable until it is made smaller.
 pub const EXTERNAL_INBOX_SIZE: u64 = 1024 * 1024 * 1024;
+
+/// Password checks and hashes waiting for the hashing threads; more are
+/// told to come back (IMAP `NO [UNAVAILABLE]`, POP3 `-ERR [SYS/TEMP]`).
+pub const HASH_QUEUE: usize = 64;
+
+/// How long a web client may take to send a request's headers
+/// (slow-sending clients holding connections open).
+pub const HTTP_HEADER_READ: Duration = Duration::from_secs(10);
+
+/// Live-update streams (`/events`) one account may hold open on a node:
+/// every tab of every device, not the server's memory.
+pub const EVENT_STREAMS_PER_ACCOUNT: usize = 20;

@@ -206,11 +206,7 @@ pub async fn start(
         let _ = stop.send(true);
     });
     let app = crate::http::app(service.clone(), throttle, stopped.clone(), options.site_root.clone()).await?;
-    let task = tokio::spawn(async move {
-        axum::serve(listener, crate::http::make_service(app))
-            .with_graceful_shutdown(until(stopped))
-            .await
-    });
+    let task = tokio::spawn(async move { crate::http::serve(listener, app, stopped).await });
     Ok(Running {
         service,
         http,

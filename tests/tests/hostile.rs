@@ -478,3 +478,82 @@ server_test!(
         assert!(err.to_string().contains(".."), "{err}");
     }
 );
+
+// 9. Cost amplifiers any logged-in user could pull: huge LIST patterns,
+// unlimited event streams, headers sent a byte at a time.
+server_test!(
+    item_9_list_patterns_and_event_streams_are_bounded,
+    |s: Server| async move {
+        s.user("alice").await;
+        let mut c = s.login("alice").await;
+        let long = "*a".repeat(limits::LIST_PATTERN);
+        let refused = c.fails(&format!("LIST \"\" \"{long}\""), "BAD").await;
+        assert!(refused.contains("at most"), "{refused}");
+        let many = vec!["%"; limits::LIST_PATTERNS + 1].join(" ");
+        c.fails(&format!("LIST \"\" ({many})"), "BAD").await;
+        c.ok("LIST \"\" \"*\"").await;
+
+        let browser = Browser::signed_in(&s, "alice", "pw-alice").await;
+        let mut open = Vec::new();
+        for _ in 0..limits::EVENT_STREAMS_PER_ACCOUNT {
+            open.push(browser.events().await);
+        }
+        let r = browser.get("/events").await;
+        assert_eq!(r.status, 429, "{r:?}");
+        drop(open.pop());
+        // The slot comes back once the stream is gone.
+        let mut status = String::new();
+        for _ in 0..50 {
+            status = events_status(&browser).await;
+            if !status.contains("429") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(status.contains("200"), "a closed stream's slot came back: {status}");
+    }
+);
+
+/// The status line `/events` answers with (the stream itself is left).
+async fn events_status(browser: &Browser) -> String {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(browser.addr).await.unwrap();
+    let cookie = browser.cookie.clone().unwrap_or_default();
+    let request = format!(
+        "GET /events HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\n\r\n",
+        browser.addr
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut reader = tokio::io::BufReader::new(stream);
+    let mut line = String::new();
+    tokio::time::timeout(SOON, reader.read_line(&mut line))
+        .await
+        .unwrap()
+        .unwrap();
+    line
+}
+
+server_test!(item_9_http_headers_must_arrive_in_time, |s: Server| async move {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut slow = tokio::net::TcpStream::connect(s.running.http).await.unwrap();
+    slow.write_all(b"GET /login HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(limits::HTTP_HEADER_READ * 3, async {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if slow.write_all(b"X-Slow: 1\r\n").await.is_err() {
+                return;
+            }
+            let mut byte = [0u8; 1];
+            match tokio::time::timeout(Duration::from_millis(10), slow.read(&mut byte)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return,
+                Ok(Ok(_)) => rest.push(byte[0]),
+                Err(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "a client sending headers a line a second was kept");
+    assert!(started.elapsed() >= limits::HTTP_HEADER_READ - Duration::from_secs(1));
+});

@@ -22,13 +22,11 @@ use futures_util::stream::{self, Stream};
 use super::Web;
 use super::auth::SignedIn;
 use crate::gateway::Authority;
+use crate::limits;
 use crate::service::{FolderWatch, Service};
 
 /// Changes that come in a burst are reported once.
 const SETTLE: Duration = Duration::from_millis(50);
-
-/// Event streams one account may hold open on one node.
-pub const STREAMS_PER_ACCOUNT: usize = 20;
 
 /// Open event streams per account on this node.
 #[derive(Default)]
@@ -44,7 +42,7 @@ impl OpenStreams {
     fn take(&self, account: i64) -> Option<Counted> {
         let mut open = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let n = open.entry(account).or_default();
-        if *n >= STREAMS_PER_ACCOUNT {
+        if *n >= limits::EVENT_STREAMS_PER_ACCOUNT {
             return None;
         }
         *n += 1;

@@ -14,7 +14,6 @@ mod rules;
 mod settings;
 mod sharing;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -142,7 +141,61 @@ pub async fn app(
         .layer(middleware::from_fn(auth::same_origin)))
 }
 
-/// How the server is served: with the peer's address, for throttling.
-pub fn make_service(router: Router) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
-    router.into_make_service_with_connect_info::<SocketAddr>()
+/// Serves the web application until `stopped` turns true, each
+/// connection in its own task, with the peer's address for throttling
+/// (`ConnectInfo`). Written here rather than `axum::serve` for one
+/// setting: a client must send a request's headers within
+/// [`limits::HTTP_HEADER_READ`] (hyper's timer, which `axum::serve`
+/// leaves unset), so a slow-sending client cannot hold connections open.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    mut stopped: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, not spin.
+                    tracing::warn!("web: accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = until_stopped(&mut stopped) => return Ok(()),
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: axum::http::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            app.clone().oneshot(request.map(axum::body::Body::new))
+        });
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(crate::limits::HTTP_HEADER_READ);
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                done = connection.as_mut() => {
+                    if let Err(e) = done {
+                        tracing::trace!("web connection: {e}");
+                    }
+                    return;
+                }
+                () = until_stopped(&mut stopped) => connection.as_mut().graceful_shutdown(),
+            }
+            let _ = connection.await;
+        });
+    }
+}
+
+/// Returns once the server stops.
+async fn until_stopped(stopped: &mut watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
 }

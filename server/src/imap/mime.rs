@@ -482,9 +482,11 @@ fn write_extension(out: &mut Vec<u8>, mail: &ParsedMail) {
 
 /// The decoded text SEARCH looks in.
 pub struct Searchable {
-    /// Each header as (lower-case name, decoded value).
+    /// Each header as (lower-case name, decoded value in lower case).
     pub headers: Vec<(String, String)>,
-    /// The decoded text of the message's text parts.
+    /// The decoded text of the message's text parts, in lower case.
+    /// Lower-cased once here, not once per search key: a SEARCH with a
+    /// hundred keys must not fold a large body a hundred times.
     pub body: String,
     /// The Date header's calendar day, as days since 1970-01-01.
     pub sent_day: Option<i64>,
@@ -496,7 +498,7 @@ pub fn searchable(raw: &[u8]) -> Searchable {
     let Some(mail) = parse(raw) else {
         return Searchable {
             headers: Vec::new(),
-            body: String::from_utf8_lossy(raw).into_owned(),
+            body: String::from_utf8_lossy(raw).to_lowercase(),
             sent_day: None,
         };
     };
@@ -512,11 +514,12 @@ pub fn searchable(raw: &[u8]) -> Searchable {
             } else {
                 h.get_value()
             };
-            (name, value)
+            (name, value.to_lowercase())
         })
         .collect();
     let mut body = String::new();
     collect_text(&mail, &mut body, 0);
+    let body = body.to_lowercase();
     let sent_day = mail.headers.get_first_value("Date").and_then(|d| sent_day(&d));
     Searchable {
         headers,
@@ -656,10 +659,10 @@ mod tests {
     #[test]
     fn search_text_is_decoded() {
         let s = searchable(MULTI);
-        assert!(s.body.contains("Euro €"), "{}", s.body);
+        assert!(s.body.contains("euro €"), "{}", s.body);
         assert!(s.body.contains("inner body"));
         let simple = searchable(SIMPLE);
-        assert!(simple.headers.iter().any(|(k, v)| k == "subject" && v == "Grüße"));
+        assert!(simple.headers.iter().any(|(k, v)| k == "subject" && v == "grüße"));
         assert_eq!(simple.sent_day, Some(20_759));
     }
 

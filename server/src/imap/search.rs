@@ -128,13 +128,13 @@ fn key(c: &mut Cursor, depth: usize) -> Parsed<Key> {
             let k = c.atom().map_err(|e| e.to_string())?.to_owned();
             Ok(Key::Keyword(k, name == "KEYWORD"))
         }
-        "BCC" | "CC" | "FROM" | "SUBJECT" | "TO" => Ok(Key::Header(name.to_ascii_lowercase(), text(c)?)),
+        "BCC" | "CC" | "FROM" | "SUBJECT" | "TO" => Ok(Key::Header(name.to_ascii_lowercase(), text(c)?.to_lowercase())),
         "HEADER" => {
             let field = text(c)?.to_ascii_lowercase();
-            Ok(Key::Header(field, text(c)?))
+            Ok(Key::Header(field, text(c)?.to_lowercase()))
         }
-        "BODY" => Ok(Key::Body(text(c)?)),
-        "TEXT" => Ok(Key::Text(text(c)?)),
+        "BODY" => Ok(Key::Body(text(c)?.to_lowercase())),
+        "TEXT" => Ok(Key::Text(text(c)?.to_lowercase())),
         "BEFORE" => Ok(Key::Date(DateOp::Before, date(c)?)),
         "ON" => Ok(Key::Date(DateOp::On, date(c)?)),
         "SINCE" => Ok(Key::Date(DateOp::Since, date(c)?)),
@@ -261,10 +261,9 @@ impl Key {
             Key::Flag(f, set) => m.flags.contains(*f) == *set,
             Key::Keyword(k, set) => m.flags.keywords().any(|have| have.eq_ignore_ascii_case(k)) == *set,
             Key::Header(field, needle) => text.is_some_and(|t| {
-                let needle = needle.to_lowercase();
                 t.headers
                     .iter()
-                    .any(|(name, value)| name == field && value.to_lowercase().contains(&needle))
+                    .any(|(name, value)| name == field && value.contains(needle.as_str()))
             }),
             Key::Body(needle) => text.is_some_and(|t| contains(&t.body, needle)),
             Key::Text(needle) => {
@@ -286,8 +285,10 @@ impl Key {
     }
 }
 
+/// Both are in lower case already ([`Searchable`], and the keys as
+/// parsed).
 fn contains(haystack: &str, needle: &str) -> bool {
-    haystack.to_lowercase().contains(&needle.to_lowercase())
+    haystack.contains(needle)
 }
 
 fn compare(op: DateOp, day: i64, against: i64) -> bool {

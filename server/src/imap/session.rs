@@ -473,6 +473,20 @@ impl Session {
                 lsub,
             } => {
                 let p = self.principal()?.clone();
+                // Each pattern is matched against every name the user
+                // may see: patterns as long as a command line would make
+                // one LIST cost seconds.
+                let too_long = |s: &String| s.chars().count() > crate::limits::LIST_PATTERN;
+                if too_long(&reference)
+                    || patterns.iter().any(too_long)
+                    || patterns.len() > crate::limits::LIST_PATTERNS
+                {
+                    return Err(Failure::Bad(format!(
+                        "A LIST takes at most {} patterns of at most {} characters",
+                        crate::limits::LIST_PATTERNS,
+                        crate::limits::LIST_PATTERN
+                    )));
+                }
                 let query = super::list::Query {
                     reference: &reference,
                     patterns: &patterns,

@@ -367,7 +367,10 @@ impl Service {
 
     async fn rows(&self, p: &Principal, m: &Opened, uids: &[u32]) -> Result<Vec<MessageRow>> {
         let all = self.store.messages(m.mailbox.id, m.seen_reader(p)).await?;
-        Ok(all.into_iter().filter(|r| uids.contains(&r.uid)).collect())
+        // A set, not the slice: `UID COPY 1:*` names every message, and
+        // comparing each with each was quadratic.
+        let wanted: std::collections::HashSet<u32> = uids.iter().copied().collect();
+        Ok(all.into_iter().filter(|r| wanted.contains(&r.uid)).collect())
     }
 
     /// COPY (`r` on the source, `i` on the target; flags the principal may

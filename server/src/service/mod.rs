@@ -224,7 +224,7 @@ impl Service {
     pub async fn authenticate(&self, login: &str, password: &str) -> Result<Principal> {
         let account = router::resolve(&self.store, login, &self.primary_domain().await?).await?;
         let hash = account.as_ref().and_then(|a| a.password_hash.clone());
-        let ok = verify_password(password, hash).await;
+        let ok = verify_password(password, hash).await?;
         match account {
             Some(account) if ok => Ok(Principal::of(&account)),
             _ => Err(Error::AuthFailed),
@@ -411,8 +411,7 @@ pub(crate) async fn hash_password(password: &str) -> Result<String> {
             .hash_password(password.as_bytes())
             .map(|h| h.to_string())
     })
-    .await
-    .ok_or_else(|| Error::BadInput("cannot hash password: the hashing thread is gone".into()))?
+    .await?
     .map_err(|e| Error::BadInput(format!("cannot hash password: {e}")))
 }
 
@@ -424,9 +423,12 @@ const HASHERS: usize = 2;
 /// own malloc arena) that memory would stay with every thread that ever
 /// hashed, hundreds of MiB after a burst of logins; two dedicated threads
 /// keep it to two arenas, and a burst of logins queues here instead of
-/// taking every core. `None` if the threads are gone.
-async fn on_hasher<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+/// taking every core — at most [`limits::HASH_QUEUE`] of them: past that
+/// a login is told to come back rather than queued (a flood of logins
+/// before anyone is known must not grow a queue without end).
+async fn on_hasher<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> std::result::Result<T, Hasher> {
     type Job = Box<dyn FnOnce() + Send>;
+    static WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     static QUEUE: OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> = OnceLock::new();
     let queue = QUEUE.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
@@ -450,21 +452,49 @@ async fn on_hasher<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) 
         }
         std::sync::Mutex::new(tx)
     });
+    use std::sync::atomic::Ordering::SeqCst;
+    if WAITING.fetch_add(1, SeqCst) >= crate::limits::HASH_QUEUE {
+        WAITING.fetch_sub(1, SeqCst);
+        return Err(Hasher::Busy);
+    }
     let (done, result) = tokio::sync::oneshot::channel();
     let job: Job = Box::new(move || {
         let _ = done.send(job());
+        WAITING.fetch_sub(1, SeqCst);
     });
-    queue.lock().ok()?.send(job).ok()?;
-    result.await.ok()
+    let sent = queue.lock().ok().and_then(|q| q.send(job).ok());
+    if sent.is_none() {
+        WAITING.fetch_sub(1, SeqCst);
+        return Err(Hasher::Gone);
+    }
+    result.await.map_err(|_| Hasher::Gone)
+}
+
+/// Why a password could not be hashed or checked.
+#[derive(Debug)]
+enum Hasher {
+    /// Too many waiting already.
+    Busy,
+    /// The hashing threads are gone.
+    Gone,
+}
+
+impl From<Hasher> for Error {
+    fn from(h: Hasher) -> Error {
+        match h {
+            Hasher::Busy => Error::InUse("too many logins at once; try again in a moment".into()),
+            Hasher::Gone => Error::InUse("passwords cannot be checked right now (the hashing thread is gone)".into()),
+        }
+    }
 }
 
 /// Verifies a password against a stored hash. Without a hash (unknown
 /// account, or one nobody logs in to) a dummy is verified, so a probe
 /// cannot tell accounts apart by timing.
-async fn verify_password(password: &str, hash: Option<String>) -> bool {
+async fn verify_password(password: &str, hash: Option<String>) -> Result<bool> {
     static DUMMY: OnceLock<String> = OnceLock::new();
     if password.is_empty() || password.len() > MAX_PASSWORD {
-        return false;
+        return Ok(false);
     }
     let known = hash.is_some();
     let password = password.to_owned();
@@ -485,5 +515,5 @@ async fn verify_password(password: &str, hash: Option<String>) -> bool {
             && known
     })
     .await
-    .unwrap_or(false)
+    .map_err(Error::from)
 }

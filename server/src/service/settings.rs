@@ -94,7 +94,7 @@ impl Service {
     /// other web sign-in of theirs (`session` stays).
     pub async fn change_password(&self, p: &Principal, session: &str, current: &str, new: &str) -> Result<()> {
         let account = self.store.account_by_id(p.account_id).await?.ok_or(Error::AuthFailed)?;
-        if !verify_password(current, account.password_hash.clone()).await {
+        if !verify_password(current, account.password_hash.clone()).await? {
             return Err(Error::BadInput("the current password is not right".into()));
         }
         if new == current {

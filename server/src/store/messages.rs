@@ -500,11 +500,12 @@ impl Store {
         .bind(after)
         .fetch_all(&self.pool)
         .await?;
+        let wanted: std::collections::HashSet<u32> = uids.iter().copied().collect();
         let mut out = Vec::new();
         for row in rows {
             let uid = row.try_get::<i64, _>("uid")? as u32;
             let detail: Option<String> = row.try_get("detail")?;
-            let Some(detail) = detail.filter(|_| uids.contains(&uid)) else {
+            let Some(detail) = detail.filter(|_| wanted.contains(&uid)) else {
                 continue;
             };
             let mut parts = detail.split(' ');
