@@ -20,6 +20,16 @@ pub struct Target {
     pub pop3: SocketAddr,
     pub lmtp: SocketAddr,
     child: Child,
+    /// Panics the server's log reported (Mailroom only).
+    panics: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Target {
+    /// Used by `mailroom-hostile` (the side-by-side bench reads no log).
+    #[allow(dead_code)]
+    pub fn panics(&self) -> usize {
+        self.panics.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 impl Drop for Target {
@@ -100,12 +110,24 @@ pub fn start_mailroom(binary: &Path, dir: &Path, users: &[String]) -> Target {
         ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start mailroom");
-    // Keep reading what it prints, so a full pipe never stops it.
+    // Keep reading what it prints, so a full pipe never stops it; its log
+    // is passed on, and the panics in it counted.
     let stdout = child.stdout.take().expect("stdout");
     std::thread::spawn(move || for _ in BufReader::new(stdout).lines() {});
+    let stderr = child.stderr.take().expect("stderr");
+    let panics = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = panics.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("panicked") {
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            eprintln!("{line}");
+        }
+    });
     for addr in [imap, pop3, lmtp] {
         wait_until_listening(addr, "mailroom");
     }
@@ -115,6 +137,7 @@ pub fn start_mailroom(binary: &Path, dir: &Path, users: &[String]) -> Target {
         pop3,
         lmtp,
         child,
+        panics,
     }
 }
 
@@ -160,6 +183,7 @@ pub fn start_dovecot(dir: &Path, users: &[String]) -> Target {
         pop3,
         lmtp,
         child,
+        panics: Default::default(),
     }
 }
 

@@ -118,6 +118,12 @@ pub struct ServeArgs {
     /// (STARTTLS and AUTH), `smtps://host:465`.
     #[arg(long, env = "MAILROOM_RELAY", value_name = "URL")]
     pub relay: Option<String>,
+    /// Load balancers in front of Mailroom (`10.0.0.0/8,192.0.2.7`):
+    /// their IMAP, POP3 and LMTP connections start with a PROXY header
+    /// (v1 or v2) and their web requests carry X-Forwarded-For, naming
+    /// the real client for connection limits and login lock-outs.
+    #[arg(long, value_name = "NETWORKS", default_value = "")]
+    pub trusted_proxy: crate::gateway::TrustedProxies,
     /// A directory where the web's administrators may keep a domain's
     /// INBOX files (repeat for several; none by default: only the
     /// command line may then make INBOXes external).
@@ -413,6 +419,7 @@ async fn serve(store: Store, args: ServeArgs, data: &Path) -> Result<()> {
         lmtp_socket: args.lmtp_socket,
         relay: args.relay,
         external_inbox_roots: args.external_inbox_root,
+        trusted_proxies: args.trusted_proxy,
         lmtp_config: crate::lmtp::Config {
             hostname: args.hostname,
             ..defaults.lmtp_config.clone()

@@ -35,6 +35,9 @@ pub struct Config {
     pub max_sessions: usize,
     /// How long a client may stay silent.
     pub timeout: Duration,
+    /// Load balancers whose connections start with a PROXY header (read
+    /// and passed over: LMTP counts no clients).
+    pub proxies: crate::gateway::TrustedProxies,
 }
 
 impl Default for Config {
@@ -44,6 +47,7 @@ impl Default for Config {
             max_recipients: 100,
             max_sessions: 256,
             timeout: Duration::from_secs(5 * 60),
+            proxies: Default::default(),
         }
     }
 }
@@ -72,11 +76,24 @@ const MAX_COMMAND_LINE: usize = 4096;
 /// Accepts LMTP connections over TCP.
 pub async fn serve_tcp(listener: TcpListener, gateway: Arc<Gateway>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let Ok((mut stream, peer)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
         let _ = stream.set_nodelay(true);
+        if gateway.config.proxies.trusts(peer.ip()) {
+            let gateway = Arc::clone(&gateway);
+            tokio::spawn(async move {
+                let patience = gateway.config.timeout;
+                if crate::gateway::proxy::read_header(&mut stream, peer, patience)
+                    .await
+                    .is_some()
+                {
+                    spawn_session(gateway, stream);
+                }
+            });
+            continue;
+        }
         spawn_session(Arc::clone(&gateway), stream);
     }
 }

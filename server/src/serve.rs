@@ -47,6 +47,9 @@ pub struct Options {
     pub relay: Option<String>,
     /// Where the web's administrators may keep INBOX files.
     pub external_inbox_roots: Vec<std::path::PathBuf>,
+    /// Load balancers in front: their connections name the real client
+    /// (PROXY protocol on IMAP, POP3 and LMTP; X-Forwarded-For on HTTP).
+    pub trusted_proxies: crate::gateway::TrustedProxies,
     /// Open connections allowed from one address, and sessions per account.
     pub connections_per_ip: usize,
     pub connections_per_account: usize,
@@ -75,6 +78,7 @@ impl Default for Options {
             lmtp_config: crate::lmtp::Config::default(),
             relay: None,
             external_inbox_roots: Vec::new(),
+            trusted_proxies: Default::default(),
             connections_per_ip: 100,
             connections_per_account: 50,
             login_failures: (10, Duration::from_secs(6)),
@@ -142,6 +146,7 @@ pub async fn start(
         tls: tls.clone(),
         throttle: Arc::clone(&throttle),
         connections: Arc::clone(&connections),
+        proxies: options.trusted_proxies.clone(),
     });
     let pop3_gateway = Arc::new(pop3::Gateway {
         service: service.clone(),
@@ -149,6 +154,7 @@ pub async fn start(
         tls: tls.clone(),
         throttle: Arc::clone(&throttle),
         connections,
+        proxies: options.trusted_proxies.clone(),
     });
     let (listener, http) = bind(options.http).await?;
     let listeners = [
@@ -177,7 +183,11 @@ pub async fn start(
             }
         });
     }
-    let lmtp_gateway = Arc::new(crate::lmtp::Gateway::new(service.clone(), options.lmtp_config.clone()));
+    let lmtp_config = crate::lmtp::Config {
+        proxies: options.trusted_proxies.clone(),
+        ..options.lmtp_config.clone()
+    };
+    let lmtp_gateway = Arc::new(crate::lmtp::Gateway::new(service.clone(), lmtp_config));
     let mut lmtp = None;
     if let Some(addr) = options.lmtp {
         let (listener, bound) = bind(addr).await?;
@@ -206,7 +216,8 @@ pub async fn start(
         let _ = stop.send(true);
     });
     let app = crate::http::app(service.clone(), throttle, stopped.clone(), options.site_root.clone()).await?;
-    let task = tokio::spawn(async move { crate::http::serve(listener, app, stopped).await });
+    let proxies = options.trusted_proxies.clone();
+    let task = tokio::spawn(async move { crate::http::serve(listener, app, proxies, stopped).await });
     Ok(Running {
         service,
         http,

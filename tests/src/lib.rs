@@ -11,6 +11,7 @@ use mailroom::{Principal, Service};
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
 
+pub mod fuzz;
 pub mod http;
 pub mod net;
 pub mod proxy;

@@ -557,3 +557,82 @@ server_test!(item_9_http_headers_must_arrive_in_time, |s: Server| async move {
     assert!(closed.is_ok(), "a client sending headers a line a second was kept");
     assert!(started.elapsed() >= limits::HTTP_HEADER_READ - Duration::from_secs(1));
 });
+
+/// A connection through a load balancer that speaks the PROXY protocol
+/// (v1), for the client at `client`.
+async fn proxied(s: &Server, client: &str) -> mailroom_tests::net::Client {
+    use tokio::io::AsyncWriteExt;
+    let mut tcp = tokio::net::TcpStream::connect(s.imap).await.unwrap();
+    let header = format!("PROXY TCP4 {client} 127.0.0.1 40000 {}\r\n", s.imap.port());
+    tcp.write_all(header.as_bytes()).await.unwrap();
+    mailroom_tests::net::Client::greeted(Box::new(tcp)).await
+}
+
+// 10. Behind a proxy, limits and lock-outs count the real clients.
+server_test!(
+    item_10_behind_a_proxy_limits_count_the_real_clients,
+    options: |o: &mut mailroom::serve::Options| {
+        o.trusted_proxies = "127.0.0.1".parse().unwrap();
+        o.connections_per_ip = 2;
+        o.login_failures = (2, Duration::from_secs(3600));
+    },
+    |s: Server| async move {
+        s.user("alice").await;
+        // Two connections from one client; its third is refused, another
+        // client's is not.
+        let _a1 = proxied(&s, "198.51.100.7").await;
+        let _a2 = proxied(&s, "198.51.100.7").await;
+        {
+            use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+            let mut tcp = tokio::net::TcpStream::connect(s.imap).await.unwrap();
+            tcp.write_all(b"PROXY TCP4 198.51.100.7 127.0.0.1 40000 143\r\n").await.unwrap();
+            let mut line = String::new();
+            tokio::io::BufReader::new(tcp).read_line(&mut line).await.unwrap();
+            assert!(line.contains("Too many connections"), "{line}");
+        }
+        let mut b = proxied(&s, "203.0.113.9").await;
+
+        // One client's failed logins lock that client out, not the other.
+        let mut c = proxied(&s, "192.0.2.1").await;
+        for _ in 0..3 {
+            c.fails("LOGIN nobody wrong", "NO").await;
+        }
+        let locked = c.fails("LOGIN alice pw-alice", "NO").await;
+        assert!(locked.contains("Too many failed"), "{locked}");
+        b.ok("LOGIN alice pw-alice").await;
+
+        // A trusted proxy that sends no header is hung up on.
+        {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut tcp = tokio::net::TcpStream::connect(s.imap).await.unwrap();
+            tcp.write_all(b"a LOGIN alice pw-alice\r\n").await.unwrap();
+            let mut rest = Vec::new();
+            let n = tokio::time::timeout(SOON, tcp.read_to_end(&mut rest)).await;
+            assert!(matches!(n, Ok(Ok(0)) | Ok(Err(_))), "{:?}", String::from_utf8_lossy(&rest));
+        }
+
+        // The web: X-Forwarded-For from the trusted proxy names the client.
+        let browser = Browser::new(s.running.http);
+        let origin = format!("http://{}", s.running.http);
+        let post = |from: &'static str, form: &'static str| {
+            let origin = origin.clone();
+            let browser = &browser;
+            async move {
+                let headers = [
+                    ("Content-Type", "application/x-www-form-urlencoded"),
+                    ("Origin", origin.as_str()),
+                    ("X-Forwarded-For", from),
+                ];
+                browser.send("POST", "/login", &headers, form.as_bytes()).await
+            }
+        };
+        for _ in 0..3 {
+            let r = post("198.51.100.20", "login=stranger&password=wrong&next=/mail").await;
+            assert!(location(&r).contains("Wrong"), "{r:?}");
+        }
+        let right = "login=alice&password=pw-alice&next=/mail";
+        let r = post("198.51.100.20", right).await;
+        assert!(location(&r).contains("Too%20many"), "locked out: {r:?}");
+        assert_eq!(location(&post("198.51.100.21", right).await), "/mail", "another client is not");
+    }
+);

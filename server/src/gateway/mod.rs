@@ -15,6 +15,7 @@ use tokio_rustls::TlsAcceptor;
 
 pub mod authority;
 pub mod connections;
+pub mod proxy;
 pub mod sasl;
 pub mod stream;
 pub mod throttle;
@@ -22,6 +23,7 @@ pub mod tls;
 
 pub use authority::Authority;
 pub use connections::{Connections, Slot};
+pub use proxy::TrustedProxies;
 pub use stream::Stream;
 pub use throttle::LoginThrottle;
 
@@ -37,6 +39,8 @@ pub struct Accept {
     pub handshake_timeout: Duration,
     /// What a client from an address with too many connections reads.
     pub refusal: &'static [u8],
+    /// Connections from these send a PROXY header first, naming the client.
+    pub proxies: TrustedProxies,
 }
 
 /// Accepts connections until the task is dropped, each in its own task:
@@ -61,6 +65,17 @@ where
         };
         let (how, session) = (Arc::clone(&how), Arc::clone(&session));
         tokio::spawn(async move {
+            let mut tcp = tcp;
+            let peer = match how.proxies.trusts(peer.ip()) {
+                true => match proxy::read_header(&mut tcp, peer, how.handshake_timeout).await {
+                    Some(client) => client,
+                    None => {
+                        tracing::warn!("{}: {peer} is a trusted proxy but sent no PROXY header", how.protocol);
+                        return;
+                    }
+                },
+                false => peer,
+            };
             let Some((stream, slot)) = open(tcp, peer, &how).await else {
                 return;
             };

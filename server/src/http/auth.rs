@@ -27,6 +27,11 @@ use crate::store::now;
 
 pub const SESSION_COOKIE: &str = "mailroom_session";
 
+/// Whether the browser reached us over HTTPS (a trusted proxy's
+/// `X-Forwarded-Proto`): the session cookie is then `Secure`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Https(pub bool);
+
 pub(crate) struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
@@ -230,6 +235,7 @@ fn back_to_login(error: &str, next: &str) -> Response {
 pub(crate) async fn sign_in(
     State(web): State<Web>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    https: Option<axum::Extension<Https>>,
     jar: CookieJar,
     Form(form): Form<SignInForm>,
 ) -> Response {
@@ -259,6 +265,7 @@ pub(crate) async fn sign_in(
     let cookie = Cookie::build((SESSION_COOKIE, token))
         .http_only(true)
         .same_site(SameSite::Strict)
+        .secure(https.is_some_and(|h| h.0.0))
         .path("/")
         .max_age(time_seconds(WEB_SESSION_SECONDS))
         .build();

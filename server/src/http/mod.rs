@@ -150,8 +150,10 @@ pub async fn app(
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
+    proxies: crate::gateway::TrustedProxies,
     mut stopped: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    let proxies = std::sync::Arc::new(proxies);
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use tower::ServiceExt;
     loop {
@@ -167,9 +169,16 @@ pub async fn serve(
             },
             () = until_stopped(&mut stopped) => return Ok(()),
         };
-        let app = app.clone();
+        let (app, proxies) = (app.clone(), proxies.clone());
         let service = hyper::service::service_fn(move |mut request: axum::http::Request<hyper::body::Incoming>| {
-            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            let client = client_of(&proxies, peer, request.headers());
+            request.extensions_mut().insert(axum::extract::ConnectInfo(client));
+            let https = proxies.trusts(peer.ip())
+                && request
+                    .headers()
+                    .get("x-forwarded-proto")
+                    .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"));
+            request.extensions_mut().insert(auth::Https(https));
             app.clone().oneshot(request.map(axum::body::Body::new))
         });
         let mut stopped = stopped.clone();
@@ -198,4 +207,15 @@ pub async fn serve(
 /// Returns once the server stops.
 async fn until_stopped(stopped: &mut watch::Receiver<bool>) {
     let _ = stopped.wait_for(|s| *s).await;
+}
+
+/// The client a request comes from: its peer, or the one a trusted
+/// proxy names in `X-Forwarded-For` (for login lock-outs).
+fn client_of(
+    proxies: &crate::gateway::TrustedProxies,
+    peer: std::net::SocketAddr,
+    headers: &axum::http::HeaderMap,
+) -> std::net::SocketAddr {
+    let forwarded = headers.get("x-forwarded-for").and_then(|h| h.to_str().ok());
+    std::net::SocketAddr::new(proxies.web_client(peer.ip(), forwarded), peer.port())
 }

@@ -54,6 +54,8 @@ pub struct Gateway {
     pub tls: Option<TlsAcceptor>,
     pub throttle: Arc<LoginThrottle>,
     pub connections: Arc<Connections>,
+    /// Load balancers whose connections start with a PROXY header.
+    pub proxies: crate::gateway::TrustedProxies,
 }
 
 /// Accepts connections until the task is dropped; `implicit_tls` makes
@@ -65,6 +67,7 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, implicit_tls: b
         tls: gateway.tls.clone(),
         connections: Arc::clone(&gateway.connections),
         handshake_timeout: gateway.config.login_timeout,
+        proxies: gateway.proxies.clone(),
         refusal: b"* BYE Too many connections from your address\r\n",
     };
     gateway::accept(listener, how, move |stream, peer, slot| {

@@ -50,6 +50,8 @@ pub struct Gateway {
     pub tls: Option<TlsAcceptor>,
     pub throttle: Arc<LoginThrottle>,
     pub connections: Arc<Connections>,
+    /// Load balancers whose connections start with a PROXY header.
+    pub proxies: crate::gateway::TrustedProxies,
 }
 
 /// Accepts connections; `implicit_tls` starts each with a TLS handshake.
@@ -60,6 +62,7 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, implicit_tls: b
         tls: gateway.tls.clone(),
         connections: Arc::clone(&gateway.connections),
         handshake_timeout: gateway.config.login_timeout,
+        proxies: gateway.proxies.clone(),
         refusal: b"-ERR [SYS/TEMP] Too many connections\r\n",
     };
     gateway::accept(listener, how, move |stream, peer, slot| {
