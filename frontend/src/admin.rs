@@ -5,7 +5,8 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use mailroom_shared::dto::{AccountView, AdminView, DomainView, RoutingRuleView};
+use mailroom_shared::dto::{AccountView, AdminView, DomainView, RoutingRuleView, StorageUse};
+use mailroom_shared::limits::human_size;
 
 use crate::api::load_admin;
 use crate::page::PageFrame;
@@ -88,7 +89,14 @@ fn Domains(domains: Vec<DomainView>) -> impl IntoView {
                             Some(t) => format!("INBOXes outside Mailroom: {t}"),
                             None => "INBOXes kept by Mailroom".to_owned(),
                         }}</p>
-                        {external_form(&d)}</td>
+                        {external_form(&d)}
+                        <p class="muted small quota">{format!("Storage: {}", storage_text(d.quota))}</p>
+                        <form method="post" action="/admin" class="inline-form">
+                            <input type="hidden" name="domain" value=d.name.clone()/>
+                            <input type="text" name="quota" placeholder="none" aria-label="Domain quota" class="narrow-wide"
+                                value=d.quota.map(|q| size_text(q.limit)).unwrap_or_default()/>
+                            <button type="submit" name="op" value="set_domain_quota" class="ghost">"Set domain quota"</button>
+                        </form></td>
                     <td><ul class="plain">{aliases}</ul>
                         <form method="post" action="/admin" class="inline-form">
                             <input type="hidden" name="domain" value=d.name.clone()/>
@@ -168,6 +176,13 @@ fn Accounts(accounts: Vec<AccountView>) -> impl IntoView {
                             <input type="text" name="alias" placeholder="alias name" aria-label="New alias" required/>
                             <button type="submit" name="op" value="add_alias" class="ghost">"Add alias"</button>
                         </form></td>
+                    <td class="quota">{storage_text(a.quota)}
+                        <form method="post" action="/admin" class="inline-form">
+                            <input type="hidden" name="address" value=address.clone()/>
+                            <input type="text" name="quota" placeholder="none" aria-label="Quota" class="narrow-wide"
+                                value=a.quota.map(|q| size_text(q.limit)).unwrap_or_default()/>
+                            <button type="submit" name="op" value="set_quota" class="ghost">"Set quota"</button>
+                        </form></td>
                     <td>
                         <form method="post" action="/admin" class="inline-form">
                             <input type="hidden" name="address" value=address.clone()/>
@@ -194,7 +209,7 @@ fn Accounts(accounts: Vec<AccountView>) -> impl IntoView {
         <section class="card" id="accounts">
             <h2>"Accounts"</h2>
             <table>
-                <thead><tr><th>"Account"</th><th>"Aliases"</th><th></th></tr></thead>
+                <thead><tr><th>"Account"</th><th>"Aliases"</th><th>"Storage"</th><th></th></tr></thead>
                 <tbody>{rows}</tbody>
             </table>
             <form method="post" action="/admin" class="inline-form" id="add-account">
@@ -238,5 +253,22 @@ fn RoutingRules(rules: Vec<RoutingRuleView>) -> impl IntoView {
                 <button type="submit" name="op" value="add_rule" class="ghost">"Add rule"</button>
             </form>
         </section>
+    }
+}
+
+/// "12.0 MB of 1.0 GB" for a quota, "no quota" without one.
+pub fn storage_text(quota: Option<StorageUse>) -> String {
+    match quota {
+        Some(q) => format!("{} of {}", human_size(q.used), human_size(q.limit)),
+        None => "no quota".into(),
+    }
+}
+
+/// A size as the quota field takes it back: whole megabytes or gigabytes.
+fn size_text(bytes: u64) -> String {
+    match bytes {
+        b if b % (1 << 30) == 0 => format!("{}G", b >> 30),
+        b if b % (1 << 20) == 0 => format!("{}M", b >> 20),
+        b => b.to_string(),
     }
 }

@@ -33,7 +33,18 @@ pub fn SettingsPage() -> impl IntoView {
 
 #[component]
 fn SettingsBody(settings: Settings) -> impl IntoView {
+    let storage = settings.storage.map(|s| {
+        let share = (s.used as f64 / s.limit.max(1) as f64 * 100.0).min(100.0);
+        view! {
+            <section class="card" id="storage">
+                <h2>"Storage"</h2>
+                <p>{format!("{} used ({share:.0} %)", crate::admin::storage_text(Some(s)))}</p>
+                <meter min="0" max="100" value=share></meter>
+            </section>
+        }
+    });
     view! {
+        {storage}
         <Profile settings=settings.clone()/>
         <Password/>
         <VacationCard settings=settings.clone()/>

@@ -176,6 +176,12 @@ pub enum DomainCommand {
         #[arg(long, conflicts_with = "external_inbox")]
         internal_inbox: bool,
     },
+    /// Limit the mail all the domain's accounts hold together: `10G`,
+    /// `500M`, or `none`.
+    Quota {
+        name: String,
+        size: String,
+    },
     List,
 }
 
@@ -216,6 +222,11 @@ pub enum AccountCommand {
         address: String,
         #[arg(long)]
         password_stdin: bool,
+    },
+    /// Limit the mail an account holds: `1G`, `500M`, or `none`.
+    Quota {
+        address: String,
+        size: String,
     },
     List,
 }
@@ -492,6 +503,11 @@ async fn domain(service: &Service, system: &Principal, command: DomainCommand) -
                 set_external(service, system, &name, external).await?;
             }
         }
+        DomainCommand::Quota { name, size } => {
+            let bytes = crate::service::parse_size(&size).map_err(Error::BadInput)?;
+            service.set_domain_quota(system, &name, bytes).await?;
+            println!("{}", quota_said(&name, bytes));
+        }
         DomainCommand::List => {
             for d in service.domains(system).await? {
                 match &d.external_inbox {
@@ -572,10 +588,19 @@ async fn account(service: &Service, system: &Principal, command: AccountCommand)
                 false => println!("Password changed"),
             }
         }
+        AccountCommand::Quota { address, size } => {
+            let bytes = crate::service::parse_size(&size).map_err(Error::BadInput)?;
+            service.set_quota(system, &address, bytes).await?;
+            println!("{}", quota_said(&address, bytes));
+        }
         AccountCommand::List => {
             for a in service.accounts(system).await? {
                 let role = if a.is_admin { "  (server admin)" } else { "" };
-                println!("{}{role}", a.address());
+                let quota = match a.quota_bytes {
+                    Some(q) => format!("  (quota {})", mailroom_shared::limits::human_size(q.max(0) as u64)),
+                    None => String::new(),
+                };
+                println!("{}{role}{quota}", a.address());
             }
         }
     }
@@ -748,4 +773,14 @@ async fn export(service: &Service, system: &Principal, address: &str, mailbox: &
             .map_err(|e| Error::BadInput(format!("cannot write: {e}")))?;
     }
     out.flush().map_err(|e| Error::BadInput(format!("cannot write: {e}")))
+}
+
+fn quota_said(whose: &str, bytes: Option<u64>) -> String {
+    match bytes {
+        Some(b) => format!(
+            "{whose} may now hold {} of mail",
+            mailroom_shared::limits::human_size(b)
+        ),
+        None => format!("{whose} has no quota now"),
+    }
 }

@@ -21,6 +21,10 @@ pub enum Error {
     /// nothing was changed; try again shortly.
     #[error("{0}")]
     InUse(String),
+    /// The mail would take the account (or its domain) over its storage
+    /// quota: nothing was stored.
+    #[error("{0}")]
+    OverQuota(String),
     /// Wrong user name or password (never says which).
     #[error("authentication failed")]
     AuthFailed,

@@ -367,6 +367,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 Err(Error::NotFound(_)) => format!("550 5.1.1 <{}>: no such user here", r.address),
                 Err(Error::BadInput(m)) => format!("554 5.6.0 <{}>: {m}", r.address),
                 Err(Error::InUse(m)) => format!("452 4.2.0 <{}>: {m}", r.address),
+                Err(Error::OverQuota(m)) => format!("552 5.2.2 <{}>: {m}", r.address),
                 Err(e) => format!("451 4.3.0 <{}>: {e}", r.address),
             };
             self.reply(&reply);

@@ -244,6 +244,8 @@ pub struct Settings {
     pub vacation: Option<Vacation>,
     /// Where incoming mail is forwarded, when it is.
     pub forwarding: Option<Forwarding>,
+    /// The account's storage quota (or its domain's), when there is one.
+    pub storage: Option<StorageUse>,
 }
 
 /// What a compose form starts with, besides the message.
@@ -337,6 +339,8 @@ pub struct DomainView {
     pub lock_methods: Option<String>,
     /// Seconds to wait for another program's lock, when set.
     pub lock_timeout: Option<i64>,
+    /// The quota of all its accounts together, when it has one.
+    pub quota: Option<StorageUse>,
     /// The mailboxes of the domain's `public` account, as the admin
     /// writes them (`~public/Support`).
     pub public_mailboxes: Vec<String>,
@@ -350,6 +354,15 @@ pub struct AccountView {
     pub can_sign_in: bool,
     /// Other addresses of the account (`name@domain`).
     pub aliases: Vec<String>,
+    /// Its storage quota, when it has one, and the bytes it holds.
+    pub quota: Option<StorageUse>,
+}
+
+/// Bytes of mail held, and the most allowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageUse {
+    pub used: u64,
+    pub limit: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

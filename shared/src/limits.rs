@@ -15,7 +15,8 @@ pub fn human_size(n: u64) -> String {
     match n {
         0..=1023 => format!("{n} B"),
         1024..=1_048_575 => format!("{:.0} KB", n as f64 / 1024.0),
-        _ => format!("{:.1} MB", n as f64 / 1_048_576.0),
+        1_048_576..=1_073_741_823 => format!("{:.1} MB", n as f64 / 1_048_576.0),
+        _ => format!("{:.1} GB", n as f64 / 1_073_741_824.0),
     }
 }
 
@@ -30,5 +31,6 @@ mod tests {
         assert_eq!(human_size(MAX_ATTACHMENTS_SIZE as u64), "35.8 MB");
         assert_eq!(human_size(900), "900 B");
         assert_eq!(human_size(40 * 1024), "40 KB");
+        assert_eq!(human_size(2 << 30), "2.0 GB");
     }
 }

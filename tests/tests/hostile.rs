@@ -636,3 +636,86 @@ server_test!(
         assert_eq!(location(&post("198.51.100.21", right).await), "/mail", "another client is not");
     }
 );
+
+// 11. Quotas: one account (or domain) cannot fill the disk for everyone.
+server_test!(
+    item_11_quotas_refuse_mail_past_the_limit_on_every_way_in,
+    |s: Server| async move {
+        let alice = s.user("alice").await;
+        s.user("bob").await;
+        let admin = &s.world.admin;
+        let service = s.service();
+        service.set_quota(admin, "alice", Some(10_000)).await.unwrap();
+
+        let mut c = s.login("alice").await;
+        let big = format!("Subject: big\r\n\r\n{}\r\n", "q".repeat(6000));
+        let append = |tag: &str| format!("{tag} APPEND INBOX {{{}+}}\r\n{big}\r\n", big.len());
+        c.send_raw(append("a").as_bytes()).await;
+        assert!(c.until_tagged("a").await.1.starts_with("OK"));
+        c.send_raw(append("b").as_bytes()).await;
+        let refused = c.until_tagged("b").await.1;
+        assert!(refused.starts_with("NO [OVERQUOTA]"), "{refused}");
+
+        // IMAP QUOTA (RFC 9208) reports it.
+        let roots = c.ok("GETQUOTAROOT INBOX").await;
+        assert!(
+            roots.iter().any(|l| l == "* QUOTAROOT INBOX alice@example.com"),
+            "{roots:?}"
+        );
+        assert!(
+            roots
+                .iter()
+                .any(|l| l.starts_with("* QUOTA alice@example.com (STORAGE 6 9)")),
+            "{roots:?}"
+        );
+        let quota = c.ok("GETQUOTA alice@example.com").await;
+        assert!(quota[0].contains("STORAGE 6 9"), "{quota:?}");
+        c.fails("GETQUOTA bob@example.com", "NO").await;
+        c.fails("SETQUOTA alice@example.com (STORAGE 99999)", "NO").await;
+
+        // COPY into the account is counted; a MOVE within it is not.
+        c.ok("SELECT INBOX").await;
+        let refused = c.fails("COPY 1 Trash", "NO").await;
+        assert!(refused.contains("[OVERQUOTA]"), "{refused}");
+        c.ok("MOVE 1 Trash").await;
+
+        // LMTP: 552 5.2.2, and nothing stored.
+        let mut lmtp = mailroom_tests::net::Lmtp::connect(&s).await;
+        let replies = lmtp.deliver("x@example.org", &["alice@example.com"], &big).await;
+        assert!(replies[0].starts_with("552 5.2.2"), "{replies:?}");
+        assert_eq!(service.messages(&alice, "INBOX").await.unwrap().1.len(), 0);
+
+        // A domain's quota covers its accounts together.
+        service.set_quota(admin, "alice", None).await.unwrap();
+        service
+            .set_domain_quota(admin, "example.com", Some(8_000))
+            .await
+            .unwrap();
+        let replies = lmtp.deliver("x@example.org", &["bob@example.com"], &big).await;
+        assert!(replies[0].starts_with("552 5.2.2"), "{replies:?}");
+        service.set_domain_quota(admin, "example.com", None).await.unwrap();
+        let replies = lmtp.deliver("x@example.org", &["bob@example.com"], &big).await;
+        assert!(replies[0].starts_with("250"), "{replies:?}");
+
+        // The administrator sets quotas on the web and at the command line.
+        let mut web = Browser::signed_in(&s, "admin", mailroom_tests::ADMIN_PASSWORD).await;
+        let r = web
+            .post_form("/admin", "op=set_quota&address=bob%40example.com&quota=5M")
+            .await;
+        assert!(location(&r).contains("notice="), "{r:?}");
+        let page = web.get("/admin").await;
+        assert!(page.body.contains("of 5.0 MB"), "the admin page shows it");
+        web.sign_in("bob", "pw-bob").await;
+        let settings = web.get("/settings").await;
+        assert!(settings.body.contains("of 5.0 MB"), "bob's settings show it");
+        let out = mailroom_tests::run_cli(&s.world.db, &["account", "quota", "bob@example.com", "none"], b"");
+        assert!(out.status.success(), "{out:?}");
+        let out = mailroom_tests::run_cli(&s.world.db, &["account", "quota", "bob@example.com", "2G"], b"");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("2.0 GB"), "{out:?}");
+        let list = mailroom_tests::run_cli(&s.world.db, &["account", "list"], b"");
+        assert!(
+            String::from_utf8_lossy(&list.stdout).contains("bob@example.com  (quota"),
+            "{list:?}"
+        );
+    }
+);

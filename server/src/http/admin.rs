@@ -44,6 +44,9 @@ pub(crate) struct AdminAction {
     locks: String,
     #[serde(default)]
     lock_timeout: String,
+    /// A size such as `500M`, or `none`.
+    #[serde(default)]
+    quota: String,
     /// Set by the second click that confirms what destroys mail.
     #[serde(default)]
     confirmed: String,
@@ -148,6 +151,26 @@ pub(crate) async fn admin(State(web): State<Web>, user: SignedIn, Form(a): Form<
                 };
                 s.set_external_inbox(p, domain, Some(&settings)).await?;
                 Ok(format!("{domain}: INBOXes are kept in {}.", settings.template))
+            }
+            "set_quota" | "set_domain_quota" => {
+                let bytes = crate::service::parse_size(&a.quota).map_err(Error::BadInput)?;
+                let whose = match a.op.as_str() {
+                    "set_quota" => {
+                        s.set_quota(p, address, bytes).await?;
+                        address
+                    }
+                    _ => {
+                        s.set_domain_quota(p, domain, bytes).await?;
+                        domain
+                    }
+                };
+                Ok(match bytes {
+                    Some(b) => format!(
+                        "{whose} may now hold {} of mail.",
+                        mailroom_shared::limits::human_size(b)
+                    ),
+                    None => format!("{whose} has no quota now."),
+                })
             }
             "internal_inbox" => {
                 s.set_external_inbox(p, domain, None).await?;

@@ -179,6 +179,7 @@ fn refused(e: &Error) -> Response {
         Error::NoPermission(_) => StatusCode::FORBIDDEN,
         Error::BadInput(_) => StatusCode::BAD_REQUEST,
         Error::InUse(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::OverQuota(_) => StatusCode::INSUFFICIENT_STORAGE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     (status, message_of(e)).into_response()

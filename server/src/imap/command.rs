@@ -155,6 +155,14 @@ pub enum Request {
     MyRights {
         mailbox: String,
     },
+    /// RFC 9208.
+    GetQuotaRoot {
+        mailbox: String,
+    },
+    GetQuota {
+        root: String,
+    },
+    SetQuota,
     Enable {
         capabilities: Vec<String>,
     },
@@ -384,6 +392,18 @@ fn request(c: &mut Cursor, name: &str) -> Args<Request> {
         "MYRIGHTS" => Request::MyRights {
             mailbox: sp_mailbox(c)?,
         },
+        "GETQUOTAROOT" => Request::GetQuotaRoot {
+            mailbox: sp_mailbox(c)?,
+        },
+        "GETQUOTA" => Request::GetQuota {
+            root: sp_astring(c, "the quota root")?,
+        },
+        // Quotas are an administrator's to set (the web or the command
+        // line); the rest of the command is not read.
+        "SETQUOTA" => {
+            c.rest();
+            Request::SetQuota
+        }
         "SETACL" => Request::SetAcl {
             mailbox: sp_mailbox(c)?,
             identifier: sp_astring(c, "the identifier")?,

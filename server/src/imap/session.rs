@@ -42,10 +42,20 @@ impl From<Error> for Failure {
             Error::AlreadyExists(m) => Failure::No(format!("[ALREADYEXISTS] {m}")),
             Error::BadInput(m) => Failure::Bad(m),
             Error::InUse(m) => Failure::No(format!("[INUSE] {m}")),
+            Error::OverQuota(m) => Failure::No(format!("[OVERQUOTA] {m}")),
             Error::AuthFailed => Failure::No("[AUTHENTICATIONFAILED] Authentication failed".into()),
             Error::Internal(_) => Failure::No("[SERVERBUG] Internal error, please try again".into()),
         }
     }
+}
+
+/// `* QUOTA root (STORAGE used limit)`, in units of 1,024 octets (RFC
+/// 9208 §5.1): what is used rounded up, the limit down.
+fn quota_line(out: &mut Vec<u8>, root: &crate::service::QuotaRoot) {
+    out.extend_from_slice(b"* QUOTA ");
+    response::astring(out, root.name.as_bytes());
+    let line = format!(" (STORAGE {} {})\r\n", root.used.div_ceil(1024), root.limit / 1024);
+    out.extend_from_slice(line.as_bytes());
 }
 
 /// Why reading the next command stopped.
@@ -263,6 +273,8 @@ impl Session {
             "NOTIFY",
             "CONDSTORE",
             "QRESYNC",
+            "QUOTA",
+            "QUOTA=RES-STORAGE",
         ]);
         let limit = self.gw.config.limits.max_literal.min(MAX_MESSAGE_SIZE);
         format!("{} APPENDLIMIT={limit}", caps.join(" "))
@@ -555,6 +567,34 @@ impl Session {
                 self.out.extend_from_slice(&line);
                 self.out.extend_from_slice(b"\r\n");
                 Ok("MYRIGHTS completed".into())
+            }
+            Request::GetQuotaRoot { mailbox } => {
+                let p = self.principal()?;
+                let roots = self.gw.service.quota_roots(p, &mailbox).await?;
+                let mut line = b"* QUOTAROOT ".to_vec();
+                response::mailbox(&mut line, &mailbox);
+                for root in &roots {
+                    line.push(b' ');
+                    response::astring(&mut line, root.name.as_bytes());
+                }
+                line.extend_from_slice(b"\r\n");
+                for root in &roots {
+                    quota_line(&mut line, root);
+                }
+                self.out.extend_from_slice(&line);
+                Ok("GETQUOTAROOT completed".into())
+            }
+            Request::GetQuota { root } => {
+                let p = self.principal()?;
+                let root = self.gw.service.quota_root(p, &root).await?;
+                let mut line = Vec::new();
+                quota_line(&mut line, &root);
+                self.out.extend_from_slice(&line);
+                Ok("GETQUOTA completed".into())
+            }
+            Request::SetQuota => {
+                self.principal()?;
+                Err(Failure::No("[NOPERM] Quotas are set by an administrator".into()))
             }
             Request::Expunge { uids } => {
                 let (s, cx) = self.in_mailbox()?;

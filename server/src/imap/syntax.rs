@@ -93,6 +93,11 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// Skips the rest of the command (one whose arguments are not read).
+    pub fn rest(&mut self) {
+        self.pos = self.input.len();
+    }
+
     /// Consumes `b` if it is next.
     pub fn eat(&mut self, b: u8) -> bool {
         let here = self.peek() == Some(b);

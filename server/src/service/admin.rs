@@ -3,7 +3,7 @@
 //! account may change its own password.
 
 use mailroom_shared::acl::{normalize_address, normalize_name};
-use mailroom_shared::dto::{AccountView, AdminView, DomainView, RoutingRuleView, SeenMode};
+use mailroom_shared::dto::{AccountView, AdminView, DomainView, RoutingRuleView, SeenMode, StorageUse};
 
 use super::{Principal, Service, check_password, display_name, hash_password};
 use crate::error::{Error, Result};
@@ -342,12 +342,27 @@ impl Service {
                 external_inbox: d.external_inbox,
                 lock_methods: d.lock_methods,
                 lock_timeout: d.lock_timeout,
+                quota: match d.quota_bytes {
+                    Some(limit) => Some(StorageUse {
+                        used: self.store.domain_usage(d.id).await?.max(0) as u64,
+                        limit: limit.max(0) as u64,
+                    }),
+                    None => None,
+                },
                 public_mailboxes,
             });
         }
-        let accounts = accounts
-            .iter()
-            .map(|a| AccountView {
+        let mut views = Vec::new();
+        for a in &accounts {
+            // Counted only where there is a quota to compare with.
+            let quota = match a.quota_bytes {
+                Some(limit) => Some(StorageUse {
+                    used: self.store.account_usage(a.id).await?.max(0) as u64,
+                    limit: limit.max(0) as u64,
+                }),
+                None => None,
+            };
+            views.push(AccountView {
                 address: a.address(),
                 server_admin: a.is_admin,
                 can_sign_in: a.password_hash.is_some(),
@@ -356,8 +371,10 @@ impl Service {
                     .filter(|(_, id)| *id == a.id)
                     .map(|(alias, _)| alias.clone())
                     .collect(),
-            })
-            .collect();
+                quota,
+            });
+        }
+        let accounts = views;
         let routing_rules = self
             .store
             .routing_rules()

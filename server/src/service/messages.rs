@@ -319,6 +319,14 @@ impl Service {
         messages: Vec<NewMessage>,
         seen_reader: Option<i64>,
     ) -> Result<Vec<u32>> {
+        let adding = messages
+            .iter()
+            .map(|n| match &n.content {
+                Content::New(bytes) => bytes.len() as i64,
+                Content::Stored { size, .. } => i64::from(*size),
+            })
+            .sum();
+        self.check_quota(&m.owner, adding).await?;
         match &m.mirror {
             Some(mirror) => self.insert_into_mirror(mirror, messages).await,
             None => Ok(self.store.insert_messages(m.mailbox.id, messages, seen_reader).await?.0),
@@ -411,6 +419,10 @@ impl Service {
         let mut rows = self.rows(p, &src, uids).await?;
         for row in &mut rows {
             row.flags = dst.permitted_flags(&row.flags);
+        }
+        if src.owner.id != dst.owner.id {
+            let adding = rows.iter().map(|r| i64::from(r.size)).sum();
+            self.check_quota(&dst.owner, adding).await?;
         }
         let pairs = if src.mirror.is_none() && dst.mirror.is_none() {
             self.store

@@ -13,6 +13,7 @@ mod delivery;
 mod external;
 mod mailboxes;
 mod messages;
+mod quota;
 pub mod router;
 mod rules;
 mod settings;
@@ -34,6 +35,7 @@ use crate::store::{AccountRow, MailboxRow, Store};
 pub use admin::{Bootstrap, ExternalInbox, PUBLIC_ACCOUNT, random_password};
 pub use delivery::DeliveryReport;
 pub use messages::{MAX_MESSAGE_SIZE, crlf};
+pub use quota::{QuotaRoot, parse_size};
 pub use watch::{MailboxesWatch, Watch};
 pub use web::{FolderWatch, MAX_PAGE, WEB_SESSION_SECONDS};
 

@@ -60,6 +60,10 @@ impl Service {
             identities: self.identities(p).await?,
             vacation,
             forwarding,
+            storage: self.my_quota(p).await?.map(|q| mailroom_shared::dto::StorageUse {
+                used: q.used,
+                limit: q.limit,
+            }),
         })
     }
 

@@ -14,6 +14,8 @@ pub struct DomainRow {
     pub lock_methods: Option<String>,
     /// Seconds to wait for another program's lock on such a file.
     pub lock_timeout: Option<i64>,
+    /// The most bytes of mail its accounts may hold together.
+    pub quota_bytes: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +28,10 @@ pub struct AccountRow {
     /// (such as `public`).
     pub password_hash: Option<String>,
     pub is_admin: bool,
+    /// The most bytes of mail it may hold, and its domain's for all its
+    /// accounts together (`None`: no limit).
+    pub quota_bytes: Option<i64>,
+    pub domain_quota_bytes: Option<i64>,
 }
 
 impl AccountRow {
@@ -53,6 +59,7 @@ fn domain_from(row: &AnyRow) -> Result<DomainRow> {
         external_inbox: row.try_get("external_inbox")?,
         lock_methods: row.try_get("lock_methods")?,
         lock_timeout: row.try_get("lock_timeout")?,
+        quota_bytes: row.try_get("quota_bytes")?,
     })
 }
 
@@ -64,17 +71,19 @@ fn account_from(row: &AnyRow) -> Result<AccountRow> {
         domain: row.try_get("domain")?,
         password_hash: row.try_get("password_hash")?,
         is_admin: row.try_get::<i64, _>("is_admin")? != 0,
+        quota_bytes: row.try_get("quota_bytes")?,
+        domain_quota_bytes: row.try_get("domain_quota_bytes")?,
     })
 }
 
-const ACCOUNT_COLUMNS: &str = "SELECT a.id, a.domain_id, a.name, d.name AS domain, a.password_hash, a.is_admin \
-     FROM accounts a JOIN domains d ON d.id = a.domain_id";
+const ACCOUNT_COLUMNS: &str = "SELECT a.id, a.domain_id, a.name, d.name AS domain, a.password_hash, a.is_admin, \
+     a.quota_bytes, d.quota_bytes AS domain_quota_bytes FROM accounts a JOIN domains d ON d.id = a.domain_id";
 
 impl Store {
     pub async fn insert_domain(&self, name: &str) -> Result<DomainRow> {
         let row = sqlx::query(
             "INSERT INTO domains (name, created_at) VALUES ($1, $2) \
-             RETURNING id, name, external_inbox, lock_methods, lock_timeout",
+             RETURNING id, name, external_inbox, lock_methods, lock_timeout, quota_bytes",
         )
         .bind(name)
         .bind(now())
@@ -84,20 +93,22 @@ impl Store {
     }
 
     pub async fn domains(&self) -> Result<Vec<DomainRow>> {
-        sqlx::query("SELECT id, name, external_inbox, lock_methods, lock_timeout FROM domains ORDER BY name")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(domain_from)
-            .collect()
+        sqlx::query(
+            "SELECT id, name, external_inbox, lock_methods, lock_timeout, quota_bytes FROM domains ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(domain_from)
+        .collect()
     }
 
     /// The domain called `name`, or the one `name` is an alias of.
     pub async fn domain_by_name_or_alias(&self, name: &str) -> Result<Option<DomainRow>> {
         sqlx::query(
-            "SELECT id, name, external_inbox, lock_methods, lock_timeout FROM domains WHERE name = $1 \
+            "SELECT id, name, external_inbox, lock_methods, lock_timeout, quota_bytes FROM domains WHERE name = $1 \
              UNION ALL \
-             SELECT d.id, d.name, d.external_inbox, d.lock_methods, d.lock_timeout \
+             SELECT d.id, d.name, d.external_inbox, d.lock_methods, d.lock_timeout, d.quota_bytes \
              FROM domain_aliases x JOIN domains d ON d.id = x.domain_id WHERE x.name = $1",
         )
         .bind(name)
@@ -420,4 +431,48 @@ async fn bump_authority(tx: &mut sqlx::Transaction<'static, sqlx::Any>) -> Resul
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+impl Store {
+    /// Bytes of mail in the account's mailboxes (every copy counted).
+    pub async fn account_usage(&self, account_id: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(m.size), 0) AS BIGINT) FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id \
+             WHERE b.account_id = $1",
+        )
+        .bind(account_id)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Bytes of mail in all the domain's accounts together.
+    pub async fn domain_usage(&self, domain_id: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(m.size), 0) AS BIGINT) FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id \
+             JOIN accounts a ON a.id = b.account_id WHERE a.domain_id = $1",
+        )
+        .bind(domain_id)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    pub async fn set_account_quota(&self, account_id: i64, bytes: Option<i64>) -> Result<()> {
+        sqlx::query("UPDATE accounts SET quota_bytes = $1 WHERE id = $2")
+            .bind(bytes)
+            .bind(account_id)
+            .execute(&self.pool)
+            .await?;
+        self.directory_changed();
+        Ok(())
+    }
+
+    pub async fn set_domain_quota(&self, domain_id: i64, bytes: Option<i64>) -> Result<()> {
+        sqlx::query("UPDATE domains SET quota_bytes = $1 WHERE id = $2")
+            .bind(bytes)
+            .bind(domain_id)
+            .execute(&self.pool)
+            .await?;
+        self.directory_changed();
+        Ok(())
+    }
 }

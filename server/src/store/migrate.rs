@@ -62,6 +62,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0010_keep_expunged.sql"),
         include_str!("../../migrations/postgres/0010_keep_expunged.sql"),
     ),
+    (
+        11,
+        include_str!("../../migrations/sqlite/0011_quotas.sql"),
+        include_str!("../../migrations/postgres/0011_quotas.sql"),
+    ),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<()> {
