@@ -348,6 +348,38 @@ server_test!(item_8_web_sign_in_goes_only_to_our_own_pages, |s: Server| async mo
         r.body.contains("Your account is locked"),
         "our own redirects still show it"
     );
+
+    // Pages run only their own scripts: a Content-Security-Policy whose
+    // nonce is the one on the page's scripts; other responses run none.
+    let page = browser.get("/login").await;
+    let policy = page.header("content-security-policy").expect("a policy").to_owned();
+    assert!(policy.starts_with("default-src 'self'"), "{policy}");
+    let nonce = policy
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a nonce");
+    assert!(
+        page.body
+            .contains(&format!("<script type=\"module\" nonce=\"{nonce}\">")),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("<script>"), "an inline script without the nonce");
+    let other = browser.get("/login").await;
+    assert_ne!(
+        other.header("content-security-policy"),
+        Some(policy.as_str()),
+        "a fresh nonce each time"
+    );
+    let redirect = browser.get("/mail").await;
+    assert!(
+        redirect
+            .header("content-security-policy")
+            .is_some_and(|p| p.contains("sandbox")),
+        "{redirect:?}"
+    );
+    assert_eq!(page.header("referrer-policy"), Some("same-origin"));
 });
 
 // 8, continued: expired sign-ins do not pile up in the store.

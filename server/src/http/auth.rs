@@ -146,6 +146,11 @@ pub(crate) async fn same_origin(req: Request, next: Next) -> Response {
     headers
         .entry(header::X_CONTENT_TYPE_OPTIONS)
         .or_insert(header::HeaderValue::from_static("nosniff"));
+    // Pages set their own (with their nonce); the rest get one that runs
+    // nothing.
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(header::HeaderValue::from_static(super::PLAIN_POLICY));
     response
 }
 

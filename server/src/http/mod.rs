@@ -85,7 +85,7 @@ pub async fn app(
         .build();
     let routes = generate_route_list(App);
     let leptos = Router::new()
-        .leptos_routes(&options, routes, {
+        .leptos_routes_with_context(&options, routes, content_security_policy, {
             let options = options.clone();
             move || shell(options.clone())
         })
@@ -219,3 +219,31 @@ fn client_of(
     let forwarded = headers.get("x-forwarded-for").and_then(|h| h.to_str().ok());
     std::net::SocketAddr::new(proxies.web_client(peer.ip(), forwarded), peer.port())
 }
+
+/// A page's Content-Security-Policy: its own scripts and the one inline
+/// script leptos hydrates with (by this response's nonce, which
+/// leptos_axum puts on every script it writes), WebAssembly, and nothing
+/// from elsewhere but images (a message's remote images, when the reader
+/// asks for them). Style attributes are used by the page itself. Message
+/// bodies stay in their sandboxed frame, which inherits this policy.
+fn content_security_policy() {
+    let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: https: http:; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
+/// What every other response gets (redirects, downloads, the events
+/// stream): no scripts, no plugins, not framed by other sites.
+pub(crate) const PLAIN_POLICY: &str =
+    "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox; frame-ancestors 'none'";
