@@ -169,7 +169,8 @@ fn Accounts(accounts: Vec<AccountView>) -> impl IntoView {
             view! {
                 <tr data-account=address.clone()>
                     <td><strong>{address.clone()}</strong>
-                        {a.server_admin.then(|| view! { " " <span class="tag">"admin"</span> })}</td>
+                        {a.server_admin.then(|| view! { " " <span class="tag">"admin"</span> })}
+                        {a.external_inbox.then(|| view! { " " <span class="tag">"INBOX file"</span> })}</td>
                     <td><ul class="plain">{aliases}</ul>
                         <form method="post" action="/admin" class="inline-form">
                             <input type="hidden" name="address" value=address.clone()/>
@@ -191,6 +192,10 @@ fn Accounts(accounts: Vec<AccountView>) -> impl IntoView {
                             <button type="submit" name="op" value="reset_password" class="ghost">"Reset password"</button>
                         </form>
                         {admin_toggle}
+                        {match a.external_inbox {
+                            true => admin_button("inbox_store", vec![("address", address.clone())], "INBOX into Mailroom", false).into_any(),
+                            false => admin_button("inbox_file", vec![("address", address.clone())], "INBOX as a file", false).into_any(),
+                        }}
                         <details class="confirm inline-confirm delete-account">
                             <summary class="ghost danger">"Delete account…"</summary>
                             <form method="post" action="/admin" class="inline">
@@ -216,6 +221,7 @@ fn Accounts(accounts: Vec<AccountView>) -> impl IntoView {
                 <input type="text" name="address" placeholder="name@domain" aria-label="New account" required/>
                 <input type="password" name="password" placeholder="password" aria-label="Password" autocomplete="new-password"/>
                 <label class="small"><input type="checkbox" name="admin" value="1"/>" server admin"</label>
+                <label class="small"><input type="checkbox" name="inbox_file" value="1"/>" INBOX as a file (legacy mailers)"</label>
                 <button type="submit" name="op" value="add_account" class="primary">"Create account"</button>
             </form>
             <p class="muted small">"Deleting an account deletes its mailboxes and messages."</p>

@@ -212,6 +212,17 @@ pub enum AccountCommand {
         /// Make it a server administrator.
         #[arg(long)]
         admin: bool,
+        /// Keep its INBOX in a file, where its domain keeps INBOX files
+        /// (for legacy mailers; see `domain set --external-inbox`).
+        #[arg(long)]
+        external_inbox: bool,
+    },
+    /// Keep an account's INBOX in its domain's file (`file`) or in
+    /// Mailroom's store (`store`).
+    Inbox {
+        address: String,
+        #[arg(value_parser = ["file", "store"])]
+        place: String,
     },
     /// Delete an account and all its mail.
     Delete {
@@ -564,9 +575,17 @@ async fn account(service: &Service, system: &Principal, command: AccountCommand)
             address,
             password_stdin,
             admin,
+            external_inbox,
         } => {
             let (pw, generated) = password(password_stdin)?;
-            let a = service.add_account(system, &address, Some(&pw), admin).await?;
+            let a = match external_inbox {
+                true => {
+                    service
+                        .add_account_with_inbox_file(system, &address, Some(&pw), admin)
+                        .await?
+                }
+                false => service.add_account(system, &address, Some(&pw), admin).await?,
+            };
             match generated {
                 true => println!("Added {} with password {pw}", a.address()),
                 false => println!("Added {}", a.address()),
@@ -586,6 +605,14 @@ async fn account(service: &Service, system: &Principal, command: AccountCommand)
             match generated {
                 true => println!("New password for {address}: {pw}"),
                 false => println!("Password changed"),
+            }
+        }
+        AccountCommand::Inbox { address, place } => {
+            let file = place == "file";
+            service.set_account_external_inbox(system, &address, file).await?;
+            match file {
+                true => println!("{address}'s INBOX is now its file"),
+                false => println!("{address}'s INBOX is now in Mailroom's store"),
             }
         }
         AccountCommand::Quota { address, size } => {

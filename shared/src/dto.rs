@@ -356,6 +356,8 @@ pub struct AccountView {
     pub aliases: Vec<String>,
     /// Its storage quota, when it has one, and the bytes it holds.
     pub quota: Option<StorageUse>,
+    /// Its INBOX is a file of its domain's (for legacy mailers).
+    pub external_inbox: bool,
 }
 
 /// Bytes of mail held, and the most allowed.

@@ -295,7 +295,13 @@ both_backends!(domains_with_external_inbox_files, async |w: World| {
         list.contains("legacy.example (INBOXes in") && list.contains("locks dotlock,fcntl"),
         "{list}"
     );
-    ok(&run_cli(&w.db, &["account", "add", "zoe@legacy.example"], b""));
+    ok(&run_cli(
+        &w.db,
+        &["account", "add", "zoe@legacy.example", "--external-inbox"],
+        b"",
+    ));
+    ok(&run_cli(&w.db, &["account", "add", "yan@legacy.example"], b""));
+    assert!(!spool.path().join("yan").exists(), "an INBOX file nobody asked for");
     let file = spool.path().join("zoe");
     assert!(file.exists(), "no INBOX file for a new account");
     use std::os::unix::fs::PermissionsExt;

@@ -14,7 +14,8 @@ use mailroom::service::ExternalInbox;
 use mailroom_tests::net::{Pop, Server};
 use mailroom_tests::{Backend, World, have_program, legacy_program, server_test};
 
-/// Makes example.com keep its INBOXes in `dir/{user}`. The server waits
+/// Makes example.com keep its INBOXes in `dir/{user}` (the accounts
+/// made so far move into their files). The server waits
 /// as long as a test waits for a lock the other side holds: on a busy
 /// machine a legacy program (or the server's own re-reading of the file)
 /// can hold it for seconds, and that must not fail a write.
@@ -86,8 +87,8 @@ server_test!(
             return;
         }
         let dir = tempfile::tempdir().unwrap();
-        external(&server, dir.path()).await;
         server.user("alice").await;
+        external(&server, dir.path()).await;
         let mbox: PathBuf = dir.path().join("alice");
         assert!(mbox.exists(), "creating the account did not create its INBOX file");
 
@@ -160,9 +161,9 @@ server_test!(
         }
         let dir = tempfile::tempdir().unwrap();
         // A short lock timeout, so the held lock is answered quickly.
-        external_waiting(&server, dir.path(), 1).await;
         server.user("alice").await;
         server.user("bob").await;
+        external_waiting(&server, dir.path(), 1).await;
         let mbox = dir.path().join("alice");
         let mut imap = server.login("alice").await;
         imap.ok("SELECT INBOX").await;
@@ -269,8 +270,8 @@ server_test!(mutt_deletes_and_reads_back_imap_flags, |server: Server| async move
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    external(&server, dir.path()).await;
     server.user("alice").await;
+    external(&server, dir.path()).await;
     let mbox = dir.path().join("alice");
     for subject in ["one", "two", "three"] {
         let message = format!("Subject: {subject}\r\n\r\n{subject}\r\n");
@@ -360,8 +361,8 @@ server_test!(
             .and_then(|s| s.parse().ok())
             .unwrap_or(60);
         let dir = tempfile::tempdir().unwrap();
-        external(&server, dir.path()).await;
         server.user("alice").await;
+        external(&server, dir.path()).await;
         let mbox = dir.path().join("alice");
         for kind in ["expunge", "flag"] {
             for i in 0..10 {

@@ -426,7 +426,7 @@ server_test!(
         std::os::unix::fs::symlink(&secret, dir.path().join("mallory")).unwrap();
         let err = s
             .service()
-            .add_account(&s.world.admin, "mallory", Some("pw-mallory"), false)
+            .add_account_with_inbox_file(&s.world.admin, "mallory", Some("pw-mallory"), false)
             .await
             .unwrap_err();
         assert!(err.to_string().contains("not a plain file"), "{err}");
@@ -438,6 +438,10 @@ server_test!(
         // A link put in place of an existing INBOX file: delivery fails, the
         // file it points at is untouched.
         let alice = s.user("alice").await;
+        s.service()
+            .set_account_external_inbox(&s.world.admin, "alice", true)
+            .await
+            .unwrap();
         let file = dir.path().join("alice");
         assert!(std::fs::symlink_metadata(&file).unwrap().file_type().is_file());
         std::fs::remove_file(&file).unwrap();

@@ -390,11 +390,32 @@ server_test!(
         let org = org.iter().find(|d| d.name == "example.org").unwrap();
         assert_eq!(org.lock_methods.as_deref(), Some("dotlock,fcntl"));
         assert_eq!(org.lock_timeout, Some(3));
-        service
-            .add_account(&admin, "erin@example.org", Some("pw-erin"), false)
-            .await
-            .unwrap();
-        assert!(spool.path().join("erin").exists(), "no INBOX file for a new account");
+        // Some accounts of the domain have their INBOX in a file: those
+        // made with the box ticked, or switched later.
+        ok(root
+            .post_form(
+                "/admin",
+                "op=add_account&address=erin%40example.org&password=pw-erin&inbox_file=1",
+            )
+            .await);
+        assert!(
+            spool.path().join("erin").exists(),
+            "no INBOX file for a new account that asked for one"
+        );
+        ok(root
+            .post_form("/admin", "op=add_account&address=finn%40example.org&password=pw-finn")
+            .await);
+        assert!(!spool.path().join("finn").exists(), "an INBOX file nobody asked for");
+        ok(root
+            .post_form("/admin", "op=inbox_file&address=finn%40example.org")
+            .await);
+        assert!(spool.path().join("finn").exists(), "switched to a file");
+        let view = service.admin_view(&admin).await.unwrap();
+        let finn = view.accounts.iter().find(|a| a.address == "finn@example.org").unwrap();
+        assert!(finn.external_inbox);
+        ok(root
+            .post_form("/admin", "op=inbox_store&address=finn%40example.org")
+            .await);
         ok(root.post_form("/admin", "op=internal_inbox&domain=example.org").await);
         let view = service.admin_view(&admin).await.unwrap();
         assert!(view.domains.iter().all(|d| d.external_inbox.is_none()));

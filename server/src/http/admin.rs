@@ -28,6 +28,9 @@ pub(crate) struct AdminAction {
     /// A checkbox: the new account is a server admin.
     #[serde(default)]
     admin: Option<String>,
+    /// A checkbox: the new account's INBOX is a file of its domain's.
+    #[serde(default)]
+    inbox_file: Option<String>,
     #[serde(default)]
     pattern: String,
     #[serde(default)]
@@ -77,7 +80,13 @@ pub(crate) async fn admin(State(web): State<Web>, user: SignedIn, Form(a): Form<
             }
             "add_account" => {
                 let password = Some(a.password.as_str()).filter(|pw| !pw.is_empty());
-                let account = s.add_account(p, address, password, a.admin.is_some()).await?;
+                let account = match a.inbox_file.is_some() {
+                    true => {
+                        s.add_account_with_inbox_file(p, address, password, a.admin.is_some())
+                            .await?
+                    }
+                    false => s.add_account(p, address, password, a.admin.is_some()).await?,
+                };
                 Ok(format!("Account {} created.", account.address()))
             }
             "delete_account" if a.confirmed.is_empty() => Err(Error::BadInput(
@@ -151,6 +160,14 @@ pub(crate) async fn admin(State(web): State<Web>, user: SignedIn, Form(a): Form<
                 };
                 s.set_external_inbox(p, domain, Some(&settings)).await?;
                 Ok(format!("{domain}: INBOXes are kept in {}.", settings.template))
+            }
+            "inbox_file" | "inbox_store" => {
+                let file = a.op == "inbox_file";
+                s.set_account_external_inbox(p, address, file).await?;
+                Ok(match file {
+                    true => format!("{address}'s INBOX is now its file."),
+                    false => format!("{address}'s INBOX is now kept by Mailroom."),
+                })
             }
             "set_quota" | "set_domain_quota" => {
                 let bytes = crate::service::parse_size(&a.quota).map_err(Error::BadInput)?;

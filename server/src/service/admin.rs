@@ -59,10 +59,13 @@ impl Service {
         Ok(domain)
     }
 
-    /// Keeps a domain's INBOXes in mbox files outside Mailroom (or, with
-    /// `None`, in its store again). Creates the files of existing accounts
-    /// that lack one. Refused while an INBOX of the domain still holds
-    /// messages in the store, which the file would not have.
+    /// Lets a domain keep INBOXes in mbox files outside Mailroom (or, with
+    /// `None`, keeps them all in its store again): the path template and
+    /// locks. A domain that had none moves every existing account's INBOX
+    /// into its file (refused while one still holds messages in the store,
+    /// which the file would not have); accounts added later keep theirs
+    /// in the store unless made otherwise
+    /// ([`Service::set_account_external_inbox`]).
     pub async fn set_external_inbox(
         &self,
         p: &Principal,
@@ -118,13 +121,79 @@ impl Service {
             .set_domain_external(domain.id, Some(template), locks.as_deref(), timeout)
             .await?;
         self.forget_mirrors();
-        for account in &accounts {
+        let newly = domain.external_inbox.is_none();
+        for account in accounts.iter().filter(|a| newly || a.external_inbox) {
+            create_inbox_file(
+                &super::external::inbox_path(template, &account.name, &domain.name),
+                &account.name,
+            )?;
+            if !account.external_inbox {
+                self.store.set_account_external(account.id, true).await?;
+            }
+        }
+        self.forget_mirrors();
+        Ok(())
+    }
+
+    /// Whether one account's INBOX is a file of its domain's (which must
+    /// keep INBOX files). On: the INBOX must hold nothing in the store,
+    /// and its file is made (or an existing one checked). Off: the INBOX
+    /// goes back into the store as the file last was; the file is left.
+    pub async fn set_account_external_inbox(&self, p: &Principal, address: &str, on: bool) -> Result<()> {
+        require_admin(p)?;
+        let account = self.account(p, address).await?;
+        if account.name == PUBLIC_ACCOUNT {
+            return Err(Error::BadInput(
+                "the public account's INBOX is the domain's, in the store".into(),
+            ));
+        }
+        if on == account.external_inbox {
+            return Ok(());
+        }
+        if on {
+            let domain = self.domain(&account.domain).await?;
+            let Some(template) = domain.external_inbox.as_deref() else {
+                return Err(Error::BadInput(format!(
+                    "{} keeps no INBOX files: give the domain a path first",
+                    account.domain
+                )));
+            };
+            if let Some(inbox) = self.store.mailbox_by_name(account.id, "INBOX").await?
+                && !self.store.messages(inbox.id, None).await?.is_empty()
+            {
+                return Err(Error::BadInput(format!(
+                    "{}'s INBOX has messages in Mailroom's store: move them out before it becomes a file",
+                    account.address()
+                )));
+            }
             create_inbox_file(
                 &super::external::inbox_path(template, &account.name, &domain.name),
                 &account.name,
             )?;
         }
+        self.store.set_account_external(account.id, on).await?;
+        self.forget_mirrors();
         Ok(())
+    }
+
+    /// [`Service::add_account`] with its INBOX in a file of its domain's;
+    /// if the file cannot be used the account is not made at all.
+    pub async fn add_account_with_inbox_file(
+        &self,
+        p: &Principal,
+        address: &str,
+        password: Option<&str>,
+        admin: bool,
+    ) -> Result<AccountRow> {
+        let account = self.add_account(p, address, password, admin).await?;
+        if let Err(e) = self.set_account_external_inbox(p, &account.address(), true).await {
+            self.store.delete_account(account.id).await?;
+            return Err(e);
+        }
+        self.store
+            .account_by_id(account.id)
+            .await?
+            .ok_or_else(|| Error::NotFound("account vanished".into()))
     }
 
     /// Whether `p` may point INBOX files at `template`: the operator at
@@ -222,13 +291,6 @@ impl Service {
             .insert_account(domain.id, &name, hash.as_deref(), admin)
             .await?;
         self.create_standard_mailboxes(id, &STANDARD_MAILBOXES).await?;
-        if let Some(template) = &domain.external_inbox
-            && let Err(e) = create_inbox_file(&super::external::inbox_path(template, &name, &domain.name), &name)
-        {
-            // Not half made: without its INBOX file the account goes again.
-            self.store.delete_account(id).await?;
-            return Err(e);
-        }
         self.store
             .account_by_id(id)
             .await?
@@ -372,6 +434,7 @@ impl Service {
                     .map(|(alias, _)| alias.clone())
                     .collect(),
                 quota,
+                external_inbox: a.external_inbox,
             });
         }
         let accounts = views;

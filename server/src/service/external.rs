@@ -248,7 +248,7 @@ impl Service {
     pub(crate) async fn mirror_of(&self, owner: &AccountRow, mailbox: &MailboxRow) -> Result<Option<Arc<Mirror>>> {
         // The public account's INBOX is the domain's, in the store: it
         // has no system user and no file.
-        if mailbox.name != "INBOX" || owner.name == super::admin::PUBLIC_ACCOUNT {
+        if mailbox.name != "INBOX" || owner.name == super::admin::PUBLIC_ACCOUNT || !owner.external_inbox {
             return Ok(None);
         }
         if let Some(m) = self.mirrors.by_mailbox.lock().expect("mirrors").get(&mailbox.id) {

@@ -32,6 +32,8 @@ pub struct AccountRow {
     /// accounts together (`None`: no limit).
     pub quota_bytes: Option<i64>,
     pub domain_quota_bytes: Option<i64>,
+    /// Its INBOX is a file, where its domain keeps such files.
+    pub external_inbox: bool,
 }
 
 impl AccountRow {
@@ -73,11 +75,13 @@ fn account_from(row: &AnyRow) -> Result<AccountRow> {
         is_admin: row.try_get::<i64, _>("is_admin")? != 0,
         quota_bytes: row.try_get("quota_bytes")?,
         domain_quota_bytes: row.try_get("domain_quota_bytes")?,
+        external_inbox: row.try_get::<i64, _>("external_inbox")? != 0,
     })
 }
 
 const ACCOUNT_COLUMNS: &str = "SELECT a.id, a.domain_id, a.name, d.name AS domain, a.password_hash, a.is_admin, \
-     a.quota_bytes, d.quota_bytes AS domain_quota_bytes FROM accounts a JOIN domains d ON d.id = a.domain_id";
+     a.quota_bytes, d.quota_bytes AS domain_quota_bytes, a.external_inbox \
+     FROM accounts a JOIN domains d ON d.id = a.domain_id";
 
 impl Store {
     pub async fn insert_domain(&self, name: &str) -> Result<DomainRow> {
@@ -329,6 +333,17 @@ impl Store {
             .await?;
         self.directory_changed();
         Ok(done.rows_affected() > 0)
+    }
+
+    /// Whether the account's INBOX is a file (where its domain keeps them).
+    pub async fn set_account_external(&self, id: i64, external: bool) -> Result<()> {
+        sqlx::query("UPDATE accounts SET external_inbox = $1 WHERE id = $2")
+            .bind(i64::from(external))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        self.directory_changed();
+        Ok(())
     }
 
     pub async fn set_admin(&self, id: i64, admin: bool) -> Result<()> {

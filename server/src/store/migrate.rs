@@ -67,6 +67,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0011_quotas.sql"),
         include_str!("../../migrations/postgres/0011_quotas.sql"),
     ),
+    (
+        12,
+        include_str!("../../migrations/sqlite/0012_account_external_inbox.sql"),
+        include_str!("../../migrations/postgres/0012_account_external_inbox.sql"),
+    ),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<()> {
