@@ -309,6 +309,22 @@ server_test!(
         );
         let mut again = s.login("carol").await;
         again.fails("SELECT ~alice/INBOX", "NO").await;
+
+        // A share taken back: the session that has the mailbox open can
+        // no longer read it, from its next command on.
+        service
+            .deliver("alice", b"Subject: private\r\n\r\nsecret\r\n".to_vec(), None)
+            .await
+            .unwrap();
+        service.set_acl(&alice, "INBOX", "bob@example.com", "lr").await.unwrap();
+        bob.ok("SELECT ~alice/INBOX").await;
+        bob.ok("FETCH 1 BODY.PEEK[TEXT]").await;
+        service.set_acl(&alice, "INBOX", "bob@example.com", "").await.unwrap();
+        let (untagged, done) = bob.command("FETCH 1 BODY.PEEK[TEXT]").await;
+        assert!(
+            !done.starts_with("OK") || untagged.iter().all(|l| !l.contains("secret")),
+            "read after the share was taken back: {untagged:?} {done}"
+        );
     }
 );
 
