@@ -106,14 +106,7 @@ impl Service {
         self.may_keep_inboxes_in(p, template)?;
         if domain.external_inbox.is_none() {
             for account in &accounts {
-                if let Some(inbox) = self.store.mailbox_by_name(account.id, "INBOX").await?
-                    && !self.store.messages(inbox.id, None).await?.is_empty()
-                {
-                    return Err(Error::BadInput(format!(
-                        "{}'s INBOX has messages in Mailroom's store: move them out before its INBOX becomes a file",
-                        account.address()
-                    )));
-                }
+                self.inbox_may_become_a_file(account).await?;
             }
         }
         let timeout = external.lock_timeout.map(|t| t.min(3600) as i64);
@@ -158,14 +151,7 @@ impl Service {
                     account.domain
                 )));
             };
-            if let Some(inbox) = self.store.mailbox_by_name(account.id, "INBOX").await?
-                && !self.store.messages(inbox.id, None).await?.is_empty()
-            {
-                return Err(Error::BadInput(format!(
-                    "{}'s INBOX has messages in Mailroom's store: move them out before it becomes a file",
-                    account.address()
-                )));
-            }
+            self.inbox_may_become_a_file(&account).await?;
             create_inbox_file(
                 &super::external::inbox_path(template, &account.name, &domain.name),
                 &account.name,
@@ -173,6 +159,20 @@ impl Service {
         }
         self.store.set_account_external(account.id, on).await?;
         self.forget_mirrors();
+        Ok(())
+    }
+
+    /// Refuses to make an INBOX a file while it holds messages in the
+    /// store, which the file would not have.
+    async fn inbox_may_become_a_file(&self, account: &AccountRow) -> Result<()> {
+        if let Some(inbox) = self.store.mailbox_by_name(account.id, "INBOX").await?
+            && !self.store.messages(inbox.id, None).await?.is_empty()
+        {
+            return Err(Error::BadInput(format!(
+                "{}'s INBOX has messages in Mailroom's store: move them out before its INBOX becomes a file",
+                account.address()
+            )));
+        }
         Ok(())
     }
 
