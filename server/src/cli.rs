@@ -12,8 +12,8 @@ use mailroom_shared::rules::{RuleSpec, Scope};
 use crate::error::{Error, Result};
 use crate::gateway::tls;
 use crate::mbox;
+use crate::service::Incoming;
 use crate::service::{Bootstrap, Principal, Service, random_password};
-use crate::store::{Content, NewMessage, Store, now};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -364,20 +364,18 @@ fn init_logging(serving: bool) {
         .init();
 }
 
-async fn open_store(db: &DatabaseArgs) -> Result<Store> {
-    let store = match &db.database_url {
-        Some(url) => Store::connect(url).await,
-        None => Store::open_data_dir(&db.data).await,
-    };
-    store.map_err(|e| Error::BadInput(format!("cannot open the database: {e}")))
+async fn open_service(db: &DatabaseArgs) -> Result<Service> {
+    match &db.database_url {
+        Some(url) => Service::connect(url).await,
+        None => Service::open_data_dir(&db.data).await,
+    }
 }
 
 async fn run(cli: Cli) -> Result<()> {
-    let store = open_store(&cli.db).await?;
+    let service = open_service(&cli.db).await?;
     if let Command::Serve(args) = cli.command {
-        return serve(store, *args, &cli.db.data).await;
+        return serve(service, *args, &cli.db.data).await;
     }
-    let service = Service::new(store);
     let system = Principal::system(&service.primary_domain().await?);
     match cli.command {
         Command::Serve(_) => unreachable!("handled above"),
@@ -408,7 +406,7 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-async fn serve(store: Store, args: ServeArgs, data: &Path) -> Result<()> {
+async fn serve(service: Service, args: ServeArgs, data: &Path) -> Result<()> {
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => tls::Source::Files { cert, key },
         _ => tls::Source::SelfSigned {
@@ -454,7 +452,7 @@ async fn serve(store: Store, args: ServeArgs, data: &Path) -> Result<()> {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let running = crate::serve::start(store, options, shutdown).await?;
+    let running = crate::serve::start(service, options, shutdown).await?;
     if let Bootstrap::Created {
         admin,
         generated_password,
@@ -770,13 +768,13 @@ async fn import(
     let total = parsed.len();
     let mut messages = parsed.into_iter().peekable();
     while messages.peek().is_some() {
-        let batch: Vec<NewMessage> = messages
+        let batch: Vec<Incoming> = messages
             .by_ref()
             .take(IMPORT_BATCH)
-            .map(|m| NewMessage {
-                content: Content::New(m.content),
+            .map(|m| Incoming {
+                content: m.content,
                 flags: Default::default(),
-                internal_date: m.date.unwrap_or_else(now),
+                internal_date: m.date,
                 envelope_from: Some(m.sender),
             })
             .collect();

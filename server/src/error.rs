@@ -2,8 +2,6 @@
 //! gateways. Each gateway maps it once (IMAP `NO [NOPERM]`, POP3 `-ERR`, an
 //! HTTP status); none of them sees a database error's text.
 
-use crate::store::StoreError;
-
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Missing — or invisible to this principal, which must look the same.
@@ -28,21 +26,14 @@ pub enum Error {
     /// Wrong user name or password (never says which).
     #[error("authentication failed")]
     AuthFailed,
-    /// The store failed; details are logged, not shown.
+    /// Too many failed logins from this client or for this account:
+    /// refused without checking the password; try again after the wait.
+    #[error("too many failed logins; try again in {} s", .0.as_secs().max(1))]
+    Throttled(std::time::Duration),
+    /// The server failed (the database, a worker thread): nothing the
+    /// client did wrong. Details are logged, not shown.
     #[error("internal error, please try again")]
-    Internal(#[source] StoreError),
-}
-
-impl From<StoreError> for Error {
-    fn from(e: StoreError) -> Error {
-        if let StoreError::Database(sqlx::Error::Database(db)) = &e
-            && db.is_unique_violation()
-        {
-            return Error::AlreadyExists("it exists already".into());
-        }
-        tracing::error!("store: {e}");
-        Error::Internal(e)
-    }
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

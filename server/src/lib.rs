@@ -1,11 +1,10 @@
-//! The Mailroom server: the mailbox service and its store, the change
-//! feed, the gateways and the command line. `main.rs` only calls
+//! The Mailroom server: the mailbox service (which alone holds the store
+//! and the change feed), the gateways and the command line. `main.rs` only calls
 //! [`cli::main`]; tests start the real server through [`serve::start`].
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod error;
-pub mod feed;
 pub mod gateway;
 pub mod http;
 pub mod imap;
@@ -17,7 +16,6 @@ pub mod pop3;
 pub mod relay;
 pub mod serve;
 pub mod service;
-pub mod store;
 
 pub use error::{Error, Result};
 pub use service::{Principal, Service};

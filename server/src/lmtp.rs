@@ -22,7 +22,6 @@ use tokio::sync::Semaphore;
 
 use crate::error::Error;
 use crate::service::{MAX_MESSAGE_SIZE, Service};
-use crate::store::AccountRow;
 
 /// How the LMTP gateway behaves.
 #[derive(Clone, Debug)]
@@ -149,7 +148,7 @@ where
 /// account (and `+detail`) it was resolved to.
 struct Recipient {
     address: String,
-    resolved: (AccountRow, Option<String>),
+    resolved: crate::service::Recipient,
 }
 
 struct Session<'g, S> {
@@ -304,10 +303,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 self.recipients.push(Recipient { address, resolved });
                 self.reply("250 2.1.5 Recipient OK");
             }
-            Err(Error::NotFound(_) | Error::BadInput(_)) => {
-                self.reply(&format!("550 5.1.1 <{address}>: no such user here"));
-            }
-            Err(e) => self.reply(&format!("451 4.3.0 <{address}>: {e}")),
+            Err(e) => self.reply(&error_reply(&e, &address)),
         }
     }
 
@@ -364,11 +360,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<'_, S> {
                 .await;
             let reply = match delivered {
                 Ok(report) => format!("250 2.0.0 <{}> {}", r.address, report.summary()),
-                Err(Error::NotFound(_)) => format!("550 5.1.1 <{}>: no such user here", r.address),
-                Err(Error::BadInput(m)) => format!("554 5.6.0 <{}>: {m}", r.address),
-                Err(Error::InUse(m)) => format!("452 4.2.0 <{}>: {m}", r.address),
-                Err(Error::OverQuota(m)) => format!("552 5.2.2 <{}>: {m}", r.address),
-                Err(e) => format!("451 4.3.0 <{}>: {e}", r.address),
+                Err(e) => error_reply(&e, &r.address),
             };
             self.reply(&reply);
         }
@@ -404,6 +396,30 @@ impl<S> Session<'_, S> {
         traced.extend_from_slice(trace.as_bytes());
         traced.extend_from_slice(message);
         traced
+    }
+}
+
+/// The one place a service error becomes an LMTP reply for one
+/// recipient, with the enhanced status codes of RFC 3463:
+///
+/// | error          | reply                                   |
+/// |----------------|-----------------------------------------|
+/// | `NotFound`     | `550 5.1.1` no such user here           |
+/// | `NoPermission` | `550 5.7.1` (delivery not authorized)   |
+/// | `BadInput`     | `554 5.6.0` (the message is not usable) |
+/// | `OverQuota`    | `552 5.2.2` (mailbox full)              |
+/// | `InUse`        | `452 4.2.0` (mailbox busy: try later)   |
+/// | anything else  | `451 4.3.0` (server error: try later)   |
+fn error_reply(e: &Error, address: &str) -> String {
+    match e {
+        Error::NotFound(_) => format!("550 5.1.1 <{address}>: no such user here"),
+        Error::NoPermission(m) => format!("550 5.7.1 <{address}>: {m}"),
+        Error::BadInput(m) => format!("554 5.6.0 <{address}>: {m}"),
+        Error::OverQuota(m) => format!("552 5.2.2 <{address}>: {m}"),
+        Error::InUse(m) => format!("452 4.2.0 <{address}>: {m}"),
+        Error::AlreadyExists(_) | Error::AuthFailed | Error::Throttled(_) | Error::Internal(_) => {
+            format!("451 4.3.0 <{address}>: {e}")
+        }
     }
 }
 

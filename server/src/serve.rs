@@ -12,9 +12,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
-use crate::gateway::{Connections, LoginThrottle, tls};
-use crate::service::{Bootstrap, Principal, Service, random_password};
-use crate::store::Store;
+use crate::gateway::{Connections, tls};
+use crate::service::{Bootstrap, LOCAL, Principal, Service, random_password};
 use crate::{imap, pop3};
 
 /// What `serve` is asked to do.
@@ -81,7 +80,7 @@ impl Default for Options {
             trusted_proxies: Default::default(),
             connections_per_ip: 100,
             connections_per_account: 50,
-            login_failures: (10, Duration::from_secs(6)),
+            login_failures: crate::service::DEFAULT_LOGIN_FAILURES,
             site_root: crate::http::default_site_root(),
         }
     }
@@ -104,13 +103,16 @@ pub struct Running {
     pub task: JoinHandle<std::io::Result<()>>,
 }
 
-/// Starts Mailroom on `store` until `shutdown` completes.
+/// Starts Mailroom on `service`'s database until `shutdown` completes.
 pub async fn start(
-    store: Store,
+    service: Service,
     options: Options,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Running> {
-    let mut service = Service::new(store).with_external_roots(options.external_inbox_roots.clone());
+    let (burst, per) = options.login_failures;
+    let mut service = service
+        .with_external_roots(options.external_inbox_roots.clone())
+        .with_login_throttle(burst, per);
     if let Some(url) = &options.relay {
         service = service.with_relay(crate::relay::Relay::from_url(url)?);
     }
@@ -130,12 +132,7 @@ pub async fn start(
         async move { service.watch_mirrors(stopped).await }
     });
     let tls = options.tls.as_ref().map(tls::acceptor).transpose()?;
-    // One throttle and one set of counters for every gateway.
-    let throttle = Arc::new(LoginThrottle::new(
-        service.store().clone(),
-        options.login_failures.0,
-        options.login_failures.1,
-    ));
+    // One set of counters for every gateway.
     let connections = Arc::new(Connections::new(
         options.connections_per_ip,
         options.connections_per_account,
@@ -144,7 +141,6 @@ pub async fn start(
         service: service.clone(),
         config: options.imap_config.clone(),
         tls: tls.clone(),
-        throttle: Arc::clone(&throttle),
         connections: Arc::clone(&connections),
         proxies: options.trusted_proxies.clone(),
     });
@@ -152,7 +148,6 @@ pub async fn start(
         service: service.clone(),
         config: options.pop3_config.clone(),
         tls: tls.clone(),
-        throttle: Arc::clone(&throttle),
         connections,
         proxies: options.trusted_proxies.clone(),
     });
@@ -215,7 +210,7 @@ pub async fn start(
         shutdown.await;
         let _ = stop.send(true);
     });
-    let app = crate::http::app(service.clone(), throttle, stopped.clone(), options.site_root.clone()).await?;
+    let app = crate::http::app(service.clone(), stopped.clone(), options.site_root.clone()).await?;
     let proxies = options.trusted_proxies.clone();
     let task = tokio::spawn(async move { crate::http::serve(listener, app, proxies, stopped).await });
     Ok(Running {
@@ -283,7 +278,7 @@ async fn seed_demo(service: &Service) -> Result<Vec<(String, String)>> {
         let account = service.add_account(&system, name, Some(&password), false).await?;
         accounts.push((account.address(), password));
     }
-    let alice = service.authenticate("alice", &accounts[0].1).await?;
+    let alice = service.authenticate("alice", &accounts[0].1, LOCAL).await?;
     service.create_mailbox(&alice, "Projects").await?;
     service.set_acl(&alice, "Projects", "bob", "lrswipte").await?;
     let welcome = |to: &str, subject: &str, body: &str| {
@@ -328,7 +323,7 @@ async fn seed_demo(service: &Service) -> Result<Vec<(String, String)>> {
     // Open to anyone, so in the folder trees of those who subscribe: the
     // demo's users have.
     for (address, password) in &accounts {
-        let user = service.authenticate(address, password).await?;
+        let user = service.authenticate(address, password, LOCAL).await?;
         service.subscribe(&user, "~public/Announcements").await?;
     }
     let note = welcome(

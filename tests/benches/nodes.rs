@@ -105,7 +105,11 @@ async fn main() {
     let alice = a.user("alice").await;
     a.service().create_mailbox(&alice, "Busy").await.unwrap();
     let (b, _dir) = start_node(&a.world.db.url, |_| {}).await;
-    let b_alice = b.service.authenticate("alice", "pw-alice").await.unwrap();
+    let b_alice = b
+        .service
+        .authenticate("alice", "pw-alice", mailroom::service::LOCAL)
+        .await
+        .unwrap();
 
     println!("Change → IDLE notification, {SAMPLES} APPENDs, PostgreSQL:\n");
     println!("| change made on | median | p99 |");

@@ -74,10 +74,10 @@ fn rand_suffix() -> u64 {
 async fn list_time(w: &World, count: usize) -> Duration {
     let p = w.user("big").await;
     let batch: Vec<_> = (0..count)
-        .map(|i| mailroom::store::NewMessage {
-            content: mailroom::store::Content::New(message(i)),
+        .map(|i| mailroom::service::Incoming {
+            content: message(i),
             flags: Flags::default(),
-            internal_date: 0,
+            internal_date: Some(0),
             envelope_from: None,
         })
         .collect();
@@ -90,7 +90,7 @@ async fn list_time(w: &World, count: usize) -> Duration {
 
 async fn bench(backend: Backend) {
     let w = World::new(backend).await.unwrap();
-    let other = Service::new(w.db.store().await);
+    let other = w.db.service().await;
     let one = appends_per_second(&w, 1, 1000).await;
     let ten = appends_per_second(&w, 10, 200).await;
     let (local50, local99) = notify_latency(&w, &w.service, &w.service, 200).await;

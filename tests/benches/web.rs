@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use mailroom::store::{Content, NewMessage};
+use mailroom::service::Incoming;
 use mailroom_shared::Flags;
 use mailroom_shared::dto::SortKey;
 use mailroom_tests::http::Browser;
@@ -49,15 +49,15 @@ async fn seed(world: &World, count: u32) {
     let start = Instant::now();
     let mut n = 0;
     while n < count {
-        let batch: Vec<NewMessage> = (n..(n + 1000).min(count))
-            .map(|i| NewMessage {
-                content: Content::New(message(i)),
+        let batch: Vec<Incoming> = (n..(n + 1000).min(count))
+            .map(|i| Incoming {
+                content: message(i),
                 flags: if i % 3 == 0 {
                     Flags::default()
                 } else {
                     Flags::parse(["\\Seen"]).unwrap()
                 },
-                internal_date: 1_790_000_000 + i64::from(i) * 60,
+                internal_date: Some(1_790_000_000 + i64::from(i) * 60),
                 envelope_from: None,
             })
             .collect();
@@ -94,7 +94,10 @@ async fn bench(backend: Backend, count: u32) {
     seed(&world, count).await;
     let server = Server::start(world).await;
     let s = server.service();
-    let alice = s.authenticate("alice", "pw-alice").await.unwrap();
+    let alice = s
+        .authenticate("alice", "pw-alice", mailroom::service::LOCAL)
+        .await
+        .unwrap();
     let name = format!("{backend:?}");
     let row = |what: &str, d: Duration| println!("| {name} | {what} | {} |", ms(d));
 

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use mailroom::service::Bootstrap;
-use mailroom::store::Store;
 use mailroom::{Principal, Service};
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
@@ -71,7 +70,7 @@ impl TestDb {
             Backend::Sqlite => Some(TestDb {
                 url: format!(
                     "sqlite://{}?mode=rwc",
-                    dir.path().join(mailroom::store::SQLITE_FILE).display()
+                    dir.path().join(mailroom::service::SQLITE_FILE).display()
                 ),
                 dir,
                 scratch: None,
@@ -96,8 +95,36 @@ impl TestDb {
         }
     }
 
-    pub async fn store(&self) -> Store {
-        Store::connect(&self.url).await.expect("open store")
+    /// One number read straight from the database, for what no gateway
+    /// shows (how many rows a change log holds, say).
+    pub async fn number(&self, sql: &str) -> i64 {
+        let mut conn = self.raw().await;
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Changes the database behind the server's back (to make a state
+    /// that only time would make, such as an expired sign-in).
+    pub async fn execute(&self, sql: &str) {
+        let mut conn = self.raw().await;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    async fn raw(&self) -> sqlx::AnyConnection {
+        sqlx::any::install_default_drivers();
+        sqlx::AnyConnection::connect(&self.url)
+            .await
+            .expect("connect to the test database")
+    }
+
+    /// A service on this database, as a new process would open it.
+    pub async fn service(&self) -> Service {
+        Service::connect(&self.url).await.expect("open the database")
     }
 }
 
@@ -134,14 +161,14 @@ pub struct World {
 impl World {
     pub async fn new(backend: Backend) -> Option<World> {
         let db = TestDb::new(backend).await?;
-        let service = Service::new(db.store().await);
+        let service = db.service().await;
         let done = service
             .bootstrap(DOMAIN, Some(ADMIN_PASSWORD.into()))
             .await
             .expect("bootstrap");
         assert!(matches!(done, Bootstrap::Created { .. }));
         let admin = service
-            .authenticate("admin", ADMIN_PASSWORD)
+            .authenticate("admin", ADMIN_PASSWORD, mailroom::service::LOCAL)
             .await
             .expect("admin logs in");
         Some(World { service, admin, db })
@@ -160,7 +187,7 @@ impl World {
             .await
             .expect("add account");
         self.service
-            .authenticate(name, &format!("pw-{name}"))
+            .authenticate(name, &format!("pw-{name}"), mailroom::service::LOCAL)
             .await
             .expect("log in")
     }
@@ -233,7 +260,10 @@ pub fn run_cli(db: &TestDb, args: &[&str], stdin: &[u8]) -> Output {
 /// mailbox a change for which `pred` holds: they all hear from one sender,
 /// so when this watch has it, so has every session's — the proof that a
 /// session *could* have reported it, before checking that it did not.
-pub async fn until_published(watch: &mut mailroom::service::Watch, pred: impl Fn(&mailroom::feed::ChangeKind) -> bool) {
+pub async fn until_published(
+    watch: &mut mailroom::service::Watch,
+    pred: impl Fn(&mailroom::service::ChangeKind) -> bool,
+) {
     tokio::time::timeout(PATIENCE, async {
         while !watch.next().await.expect("watch").iter().any(|c| pred(&c.kind)) {}
     })

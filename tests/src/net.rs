@@ -86,11 +86,11 @@ pub fn node_options(tls_dir: &std::path::Path) -> Options {
 /// may share), every gateway on a free port. Keep the directory (its TLS
 /// certificate) as long as the node.
 pub async fn start_node(url: &str, tweak: impl FnOnce(&mut Options)) -> (Running, tempfile::TempDir) {
-    let store = mailroom::store::Store::connect(url).await.expect("the node connects");
+    let service = mailroom::Service::connect(url).await.expect("the node connects");
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut options = node_options(dir.path());
     tweak(&mut options);
-    let running = start(store, options, std::future::pending())
+    let running = start(service, options, std::future::pending())
         .await
         .expect("the node starts");
     (running, dir)
@@ -117,7 +117,7 @@ impl Server {
         let dir = world.db.dir.path().join("tls");
         let mut options = node_options(&dir);
         tweak(&mut options);
-        let running = start(world.db.store().await, options, std::future::pending())
+        let running = start(world.db.service().await, options, std::future::pending())
             .await
             .expect("server starts");
         Server {

@@ -123,13 +123,16 @@ both_backends!(wrong_passwords_fail_alike, async |w: World| {
         ("public", "x"),
     ] {
         assert!(
-            matches!(w.service.authenticate(login, password).await, Err(Error::AuthFailed)),
+            matches!(
+                w.service.authenticate(login, password, mailroom::service::LOCAL).await,
+                Err(Error::AuthFailed)
+            ),
             "{login}"
         );
     }
     let long = "p".repeat(5000);
     assert!(matches!(
-        w.service.authenticate("alice", &long).await,
+        w.service.authenticate("alice", &long, mailroom::service::LOCAL).await,
         Err(Error::AuthFailed)
     ));
     let err = w

@@ -1,7 +1,7 @@
 //! The `mailroom` command line, run as a real process against the test
 //! database: deliver, import/export, accounts, public mailboxes.
 
-use mailroom::feed::ChangeKind;
+use mailroom::service::ChangeKind;
 use mailroom_tests::{World, both_backends, run_cli};
 
 fn ok(out: &std::process::Output) -> String {
@@ -184,10 +184,16 @@ both_backends!(accounts_from_the_command_line, async |w: World| {
         b"s3cret\n",
     ));
     assert!(out.contains("Added carol@example.com"), "{out}");
-    w.service.authenticate("carol@example.com", "s3cret").await.unwrap();
+    w.service
+        .authenticate("carol@example.com", "s3cret", mailroom::service::LOCAL)
+        .await
+        .unwrap();
     let out = ok(&run_cli(&w.db, &["account", "add", "dave@example.com"], b""));
     let password = out.rsplit(' ').next().unwrap().trim();
-    w.service.authenticate("dave", password).await.unwrap();
+    w.service
+        .authenticate("dave", password, mailroom::service::LOCAL)
+        .await
+        .unwrap();
     let err = failed(&run_cli(&w.db, &["account", "add", "carol"], b""));
     assert!(err.contains("exists already"), "{err}");
     ok(&run_cli(
@@ -195,16 +201,27 @@ both_backends!(accounts_from_the_command_line, async |w: World| {
         &["account", "passwd", "carol", "--password-stdin"],
         b"other\n",
     ));
-    w.service.authenticate("carol", "other").await.unwrap();
+    w.service
+        .authenticate("carol", "other", mailroom::service::LOCAL)
+        .await
+        .unwrap();
     ok(&run_cli(&w.db, &["alias", "add", "caz", "carol"], b""));
-    w.service.authenticate("caz", "other").await.unwrap();
+    w.service
+        .authenticate("caz", "other", mailroom::service::LOCAL)
+        .await
+        .unwrap();
     let list = ok(&run_cli(&w.db, &["account", "list"], b""));
     assert!(
         list.contains("admin@example.com  (server admin)") && list.contains("carol@example.com"),
         "{list}"
     );
     ok(&run_cli(&w.db, &["account", "delete", "carol"], b""));
-    assert!(w.service.authenticate("carol", "other").await.is_err());
+    assert!(
+        w.service
+            .authenticate("carol", "other", mailroom::service::LOCAL)
+            .await
+            .is_err()
+    );
     let err = failed(&run_cli(&w.db, &["account", "delete", "carol"], b""));
     assert!(err.contains("no account"), "{err}");
     let out = ok(&run_cli(
@@ -218,7 +235,10 @@ both_backends!(accounts_from_the_command_line, async |w: World| {
         &["route", "add", "*@old.example", "*@example.com"],
         b"",
     ));
-    w.service.authenticate("dave@old.example", password).await.unwrap();
+    w.service
+        .authenticate("dave@old.example", password, mailroom::service::LOCAL)
+        .await
+        .unwrap();
 });
 
 both_backends!(public_mailboxes_from_the_command_line, async |w: World| {

@@ -1,8 +1,8 @@
 //! The change feed: subscribers get typed changes with the right MODSEQ,
 //! and catch up from the change log after falling behind.
 
-use mailroom::feed::{Change, ChangeKind};
 use mailroom::service::Watch;
+use mailroom::service::{Change, ChangeKind};
 use mailroom_shared::dto::SeenMode;
 use mailroom_shared::{FlagOp, Flags};
 use mailroom_tests::{PATIENCE, World, both_backends};

@@ -212,8 +212,7 @@ async fn item_6_data_directory_and_database_are_private() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let store = mailroom::store::Store::open_data_dir(&data).await.unwrap();
-    let service = mailroom::Service::new(store);
+    let service = mailroom::Service::open_data_dir(&data).await.unwrap();
     service
         .bootstrap("example.com", Some("secret-pw".into()))
         .await
@@ -224,7 +223,7 @@ async fn item_6_data_directory_and_database_are_private() {
         let path = entry.unwrap().path();
         assert_eq!(mode(&path) & 0o077, 0, "{} is {:o}", path.display(), mode(&path));
     }
-    assert_eq!(mode(&data.join(mailroom::store::SQLITE_FILE)), 0o600);
+    assert_eq!(mode(&data.join(mailroom::service::SQLITE_FILE)), 0o600);
 }
 
 /// Reads lines until the server closes the connection (or `SOON` passes,
@@ -401,17 +400,20 @@ server_test!(item_8_web_sign_in_goes_only_to_our_own_pages, |s: Server| async mo
 // 8, continued: expired sign-ins do not pile up in the store.
 both_backends!(item_8_expired_web_sessions_are_purged, async |w: World| {
     let alice = w.user("alice").await;
-    let store = w.service.store();
-    let long_ago = mailroom::store::now() - 10 * 86_400;
-    for n in 0..5 {
-        store
-            .insert_web_session(&format!("old-{n}"), alice.account_id(), long_ago, long_ago + 60)
-            .await
-            .unwrap();
+    let local = mailroom::service::LOCAL;
+    for _ in 0..5 {
+        w.service.start_web_session("alice", "pw-alice", local).await.unwrap();
     }
-    assert_eq!(store.web_sessions_of(alice.account_id()).await.unwrap(), 5);
-    w.service.start_web_session("alice", "pw-alice").await.unwrap();
-    assert_eq!(store.web_sessions_of(alice.account_id()).await.unwrap(), 1);
+    let long_ago = mailroom::service::now() - 10 * 86_400;
+    let id = alice.account_id();
+    w.db.execute(&format!(
+        "UPDATE web_sessions SET expires_at = {long_ago} WHERE account_id = {id}"
+    ))
+    .await;
+    let sessions = format!("SELECT COUNT(*) FROM web_sessions WHERE account_id = {id}");
+    assert_eq!(w.db.number(&sessions).await, 5);
+    w.service.start_web_session("alice", "pw-alice", local).await.unwrap();
+    assert_eq!(w.db.number(&sessions).await, 1);
 });
 
 /// example.com keeps its INBOXes in `dir/{user}`, as set by a web admin.
@@ -447,7 +449,10 @@ server_test!(
             .unwrap_err();
         assert!(err.to_string().contains("not a plain file"), "{err}");
         assert!(
-            s.service().authenticate("mallory", "pw-mallory").await.is_err(),
+            s.service()
+                .authenticate("mallory", "pw-mallory", mailroom::service::LOCAL)
+                .await
+                .is_err(),
             "half made"
         );
 

@@ -80,7 +80,11 @@ async fn commands_in_the_wrong_state_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn literals_beyond_the_limit_are_refused_and_change_nothing() {
     let s = server().await;
-    let alice = s.service().authenticate("alice", "pw-alice").await.unwrap();
+    let alice = s
+        .service()
+        .authenticate("alice", "pw-alice", mailroom::service::LOCAL)
+        .await
+        .unwrap();
     let mut c = s.login("alice").await;
     let caps = c.ok("CAPABILITY").await;
     assert!(caps[0].contains("APPENDLIMIT=4096"), "{caps:?}");

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use mailroom::feed::ChangeKind;
+use mailroom::service::ChangeKind;
 use mailroom_shared::{Flags, SystemFlag};
 use mailroom_tests::net::{Pop, Server, run_python};
 use mailroom_tests::{Backend, World, server_test, until_published};

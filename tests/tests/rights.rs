@@ -315,7 +315,11 @@ both_backends!(anyone_authenticated_and_domain_identifiers, async |w: World| {
         .add_account(&w.admin, "dave@other.example", Some("pw"), false)
         .await
         .unwrap();
-    let dave = w.service.authenticate("dave@other.example", "pw").await.unwrap();
+    let dave = w
+        .service
+        .authenticate("dave@other.example", "pw", mailroom::service::LOCAL)
+        .await
+        .unwrap();
     w.service
         .set_acl(&alice, "Shared", "anyone@example.com", "lr")
         .await
@@ -430,9 +434,12 @@ both_backends!(admin_operations_need_a_server_admin, async |w: World| {
     is_no_permission(w.service.set_password(&bob, "admin", "pw").await);
     w.service.set_password(&bob, "bob", "new-pw").await.unwrap();
     assert!(matches!(
-        w.service.authenticate("bob", "pw-bob").await,
+        w.service.authenticate("bob", "pw-bob", mailroom::service::LOCAL).await,
         Err(Error::AuthFailed)
     ));
-    w.service.authenticate("bob", "new-pw").await.unwrap();
+    w.service
+        .authenticate("bob", "new-pw", mailroom::service::LOCAL)
+        .await
+        .unwrap();
     assert_eq!(w.service.accounts(&w.admin).await.unwrap().len(), 3);
 });

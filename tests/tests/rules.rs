@@ -431,7 +431,11 @@ server_test!(
             )
             .await;
         assert!(location(&r).contains("notice="), "{r:?}");
-        let bob_p = server.service().authenticate("bob", "pw-bob").await.unwrap();
+        let bob_p = server
+            .service()
+            .authenticate("bob", "pw-bob", mailroom::service::LOCAL)
+            .await
+            .unwrap();
         let rules = server
             .service()
             .rules(&bob_p, &Scope::Account("bob".into()))

@@ -38,7 +38,7 @@ fn options(demo: bool) -> Options {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_start_creates_the_admin_and_the_demo_world() {
     let db = TestDb::new(Backend::Sqlite).await.unwrap();
-    let running = start(db.store().await, options(true), std::future::pending())
+    let running = start(db.service().await, options(true), std::future::pending())
         .await
         .unwrap();
     let Bootstrap::Created {
@@ -50,7 +50,10 @@ async fn first_start_creates_the_admin_and_the_demo_world() {
     };
     assert_eq!(admin, "admin@example.org");
     let service = &running.service;
-    let root = service.authenticate("admin@example.org", password).await.unwrap();
+    let root = service
+        .authenticate("admin@example.org", password, mailroom::service::LOCAL)
+        .await
+        .unwrap();
     assert!(root.is_server_admin());
 
     let (alice_address, alice_password) = &running.demo_accounts[0];
@@ -59,8 +62,14 @@ async fn first_start_creates_the_admin_and_the_demo_world() {
         (alice_address.as_str(), bob_address.as_str()),
         ("alice@example.org", "bob@example.org")
     );
-    let alice = service.authenticate("alice", alice_password).await.unwrap();
-    let bob = service.authenticate("bob", bob_password).await.unwrap();
+    let alice = service
+        .authenticate("alice", alice_password, mailroom::service::LOCAL)
+        .await
+        .unwrap();
+    let bob = service
+        .authenticate("bob", bob_password, mailroom::service::LOCAL)
+        .await
+        .unwrap();
     let for_bob: Vec<(String, String)> = service
         .list_mailboxes(&bob)
         .await
@@ -102,7 +111,7 @@ async fn first_start_creates_the_admin_and_the_demo_world() {
     assert!(status.contains("200") && css.contains(".login-card"), "{status}");
     running.task.abort();
 
-    let again = start(db.store().await, options(true), std::future::pending())
+    let again = start(db.service().await, options(true), std::future::pending())
         .await
         .unwrap();
     assert!(matches!(again.bootstrap, Bootstrap::AlreadyDone));
@@ -174,7 +183,7 @@ async fn the_binary_prints_where_it_listens() {
             .any(|l| l.starts_with("Demo account alice@localhost, password ")),
         "{lines:?}"
     );
-    assert!(dir.path().join(mailroom::store::SQLITE_FILE).exists());
+    assert!(dir.path().join(mailroom::service::SQLITE_FILE).exists());
     assert!(
         dir.path().join("tls/cert.pem").exists(),
         "a self-signed certificate was made"
@@ -210,22 +219,26 @@ async fn a_failed_first_start_leaves_nothing_half_done() {
         admin_password: Some("x".repeat(2000)),
         ..options(false)
     };
-    let err = start(db.store().await, bad, std::future::pending())
+    let err = start(db.service().await, bad, std::future::pending())
         .await
         .err()
         .expect("refused");
     assert!(err.to_string().contains("password"), "{err}");
-    assert!(db.store().await.domains().await.unwrap().is_empty());
+    assert!(!db.service().await.is_set_up().await.unwrap());
     let good = Options {
         admin_password: Some("fine".into()),
         ..options(false)
     };
-    let running = start(db.store().await, good, std::future::pending()).await.unwrap();
+    let running = start(db.service().await, good, std::future::pending()).await.unwrap();
     assert!(
         matches!(running.bootstrap, Bootstrap::Created { .. }),
         "{:?}",
         running.bootstrap
     );
-    running.service.authenticate("admin@example.org", "fine").await.unwrap();
+    running
+        .service
+        .authenticate("admin@example.org", "fine", mailroom::service::LOCAL)
+        .await
+        .unwrap();
     running.task.abort();
 }

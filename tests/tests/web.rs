@@ -3,7 +3,7 @@
 //! change events, and paged lists and search in the service — on SQLite
 //! and PostgreSQL. Clicking through the pages is `end2end/`'s part.
 
-use mailroom::store::now;
+use mailroom::service::now;
 use mailroom_shared::Flags;
 use mailroom_shared::dto::SortKey;
 use mailroom_tests::http::Browser;

@@ -307,8 +307,19 @@ server_test!(administration_is_for_server_admins_only, |server: Server| async mo
     assert!(service.find_account(&admin, "mallory").await.is_err());
     assert!(service.find_account(&admin, "alice").await.is_ok());
     assert!(service.find_account(&admin, "postmaster").await.is_err());
-    assert!(service.authenticate("alice", "pw-alice").await.is_ok());
-    assert!(!service.authenticate("bob", "pw-bob").await.unwrap().is_server_admin());
+    assert!(
+        service
+            .authenticate("alice", "pw-alice", mailroom::service::LOCAL)
+            .await
+            .is_ok()
+    );
+    assert!(
+        !service
+            .authenticate("bob", "pw-bob", mailroom::service::LOCAL)
+            .await
+            .unwrap()
+            .is_server_admin()
+    );
     assert!(service.admin_view(&admin).await.unwrap().routing_rules.is_empty());
     let domains = service.domains(&admin).await.unwrap();
     assert_eq!(domains.len(), 1);
@@ -332,7 +343,12 @@ server_test!(
         ok(root
             .post_form("/admin", "op=add_account&address=dave&password=dave-password-1")
             .await);
-        assert!(service.authenticate("dave", "dave-password-1").await.is_ok());
+        assert!(
+            service
+                .authenticate("dave", "dave-password-1", mailroom::service::LOCAL)
+                .await
+                .is_ok()
+        );
         ok(root.post_form("/admin", "op=add_alias&alias=boss&address=alice").await);
         assert_eq!(service.find_account(&admin, "boss").await.unwrap().name, "alice");
         ok(root
@@ -361,7 +377,10 @@ server_test!(
         ] {
             assert!(page.body.contains(shown), "{shown} missing from the page");
         }
-        let dave = service.authenticate("dave", "dave-password-2").await.unwrap();
+        let dave = service
+            .authenticate("dave", "dave-password-2", mailroom::service::LOCAL)
+            .await
+            .unwrap();
         assert!(dave.is_server_admin());
         assert!(service.mailbox(&admin, "~public/Support").await.is_ok());
 

@@ -1,7 +1,8 @@
-//! What every mail gateway (IMAP, POP3, and LMTP later) shares:
-//! TLS, SASL PLAIN, the failed-login throttle, connection limits and the
-//! stream that may be upgraded to TLS in the middle of a session, and the
-//! accept loop that hands each connection to its session.
+//! What every mail gateway (IMAP, POP3, LMTP) shares: TLS, SASL PLAIN,
+//! connection limits, PROXY headers, the stream that may be upgraded to
+//! TLS in the middle of a session, and the accept loop that hands each
+//! connection to its session. (Failed logins are throttled by the
+//! service, in `Service::authenticate`.)
 
 use std::future::Future;
 use std::io;
@@ -18,14 +19,12 @@ pub mod connections;
 pub mod proxy;
 pub mod sasl;
 pub mod stream;
-pub mod throttle;
 pub mod tls;
 
 pub use authority::Authority;
 pub use connections::{Connections, Slot};
 pub use proxy::TrustedProxies;
 pub use stream::Stream;
-pub use throttle::LoginThrottle;
 
 /// How a gateway's listener takes new connections.
 pub struct Accept {

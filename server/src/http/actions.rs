@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::Web;
 use super::auth::SignedIn;
-use super::mail::message_of;
+use super::message_of;
 use crate::error::{Error, Result};
 
 /// Our own pages a form may send the browser back to (never another
@@ -411,7 +411,7 @@ pub(crate) async fn compose(State(web): State<Web>, user: SignedIn, form: Multip
         "autosave" => {
             return match s.save_draft(p, &posted.draft, posted.replaces).await {
                 Ok((_, uid)) => uid.to_string().into_response(),
-                Err(e) => (axum::http::StatusCode::UNPROCESSABLE_ENTITY, message_of(&e)).into_response(),
+                Err(e) => super::refused(&e),
             };
         }
         _ => {}

@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 use super::Web;
 use super::mail::WebMail;
 use crate::error::Error;
+use crate::service::now;
 use crate::service::{Principal, WEB_SESSION_SECONDS};
-use crate::store::now;
 
 pub const SESSION_COOKIE: &str = "mailroom_session";
 
@@ -245,15 +245,16 @@ pub(crate) async fn sign_in(
     Form(form): Form<SignInForm>,
 ) -> Response {
     let next = local_target(&form.next).to_owned();
-    if web.throttle.wait(peer.ip(), &form.login).await.is_some() {
-        return back_to_login("Too many failed sign-ins. Wait a little and try again.", &next);
-    }
-    let (sid, principal) = match web.service.start_web_session(&form.login, &form.password).await {
+    let (sid, principal) = match web
+        .service
+        .start_web_session(&form.login, &form.password, peer.ip())
+        .await
+    {
         Ok(ok) => ok,
-        Err(Error::AuthFailed) => {
-            web.throttle.failed(peer.ip(), &form.login).await;
-            return back_to_login("Wrong address or password.", &next);
+        Err(Error::Throttled(_)) => {
+            return back_to_login("Too many failed sign-ins. Wait a little and try again.", &next);
         }
+        Err(Error::AuthFailed) => return back_to_login("Wrong address or password.", &next),
         Err(e) => {
             tracing::error!("web sign-in: {e}");
             return back_to_login("The server could not sign you in. Try again later.", &next);

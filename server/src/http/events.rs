@@ -76,7 +76,7 @@ pub(crate) async fn stream(State(web): State<Web>, user: Option<Extension<Signed
     let authority = Authority::watch(&web.service);
     let watch = match web.service.watch_folders(&user.principal).await {
         Ok(w) => w,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, super::mail::message_of(&e)).into_response(),
+        Err(e) => return super::refused(&e),
     };
     let open = Open {
         watch,

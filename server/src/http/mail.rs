@@ -14,9 +14,8 @@ use mailroom_shared::dto::{
 use mailroom_shared::rules::{RulesPage, Scope};
 use serde::Deserialize;
 
-use super::Web;
 use super::auth::SignedIn;
-use crate::error::Error;
+use super::{Web, message_of, refused};
 use crate::service::{Principal, Service};
 
 /// The cookie in which the browser names its time zone (IANA, such as
@@ -54,17 +53,6 @@ impl WebMail {
             offset: info.offset().seconds(),
             zone: info.abbreviation().to_owned(),
         }
-    }
-}
-
-/// What the user is told when something fails.
-pub(crate) fn message_of(e: &Error) -> String {
-    match e {
-        Error::Internal(inner) => {
-            tracing::error!("web: {inner}");
-            "The server failed to do that; try again later.".into()
-        }
-        other => other.to_string(),
     }
 }
 
@@ -171,18 +159,6 @@ pub(crate) struct PartQuery {
     uid: u32,
     #[serde(default)]
     part: u32,
-}
-
-fn refused(e: &Error) -> Response {
-    let status = match e {
-        Error::NotFound(_) => StatusCode::NOT_FOUND,
-        Error::NoPermission(_) => StatusCode::FORBIDDEN,
-        Error::BadInput(_) => StatusCode::BAD_REQUEST,
-        Error::InUse(_) => StatusCode::SERVICE_UNAVAILABLE,
-        Error::OverQuota(_) => StatusCode::INSUFFICIENT_STORAGE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    (status, message_of(e)).into_response()
 }
 
 fn not_signed_in() -> Response {

@@ -31,7 +31,10 @@ use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::gateway::LoginThrottle;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::Error;
 use crate::service::Service;
 
 pub use auth::SESSION_COOKIE;
@@ -50,7 +53,6 @@ pub fn default_site_root() -> PathBuf {
 pub(crate) struct Web {
     pub service: Service,
     pub keys: Arc<auth::Keys>,
-    pub throttle: Arc<LoginThrottle>,
     /// Turns true when the server stops: open event streams end.
     pub stopped: watch::Receiver<bool>,
     pub sent_forms: Arc<actions::SentForms>,
@@ -58,17 +60,11 @@ pub(crate) struct Web {
 }
 
 /// The web application's routes, ready to serve with connect info.
-pub async fn app(
-    service: Service,
-    throttle: Arc<LoginThrottle>,
-    stopped: watch::Receiver<bool>,
-    site_root: PathBuf,
-) -> crate::Result<Router> {
+pub async fn app(service: Service, stopped: watch::Receiver<bool>, site_root: PathBuf) -> crate::Result<Router> {
     let keys = Arc::new(auth::Keys::new(&service.web_signing_key().await?));
     let web = Web {
         service,
         keys,
-        throttle,
         stopped,
         sent_forms: Arc::default(),
         streams: Arc::default(),
@@ -247,3 +243,50 @@ fn content_security_policy() {
 /// stream): no scripts, no plugins, not framed by other sites.
 pub(crate) const PLAIN_POLICY: &str =
     "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; sandbox; frame-ancestors 'none'";
+
+/// The one place a service error becomes an HTTP status (RFC 9110, and
+/// RFC 4918's 507 for a full quota):
+///
+/// | error                          | status                    |
+/// |--------------------------------|---------------------------|
+/// | `NotFound`                     | 404 Not Found             |
+/// | `NoPermission`                 | 403 Forbidden             |
+/// | `AlreadyExists`                | 409 Conflict              |
+/// | `BadInput`                     | 400 Bad Request           |
+/// | `InUse`                        | 503 Service Unavailable   |
+/// | `OverQuota`                    | 507 Insufficient Storage  |
+/// | `AuthFailed`                   | 401 Unauthorized          |
+/// | `Throttled`                    | 429 Too Many Requests     |
+/// | `Internal`                     | 500 (details in the log)  |
+///
+/// Pages that go back to a form show [`message_of`] there instead.
+pub(crate) fn status_of(e: &Error) -> StatusCode {
+    match e {
+        Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::NoPermission(_) => StatusCode::FORBIDDEN,
+        Error::AlreadyExists(_) => StatusCode::CONFLICT,
+        Error::BadInput(_) => StatusCode::BAD_REQUEST,
+        Error::InUse(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::OverQuota(_) => StatusCode::INSUFFICIENT_STORAGE,
+        Error::AuthFailed => StatusCode::UNAUTHORIZED,
+        Error::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// What the user is told when something fails: the service's own words,
+/// except for a server fault (logged here, never shown).
+pub(crate) fn message_of(e: &Error) -> String {
+    match e {
+        Error::Internal(inner) => {
+            tracing::error!("web: {inner}");
+            "The server failed to do that; try again later.".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A service error as a response: its status and what the user is told.
+pub(crate) fn refused(e: &Error) -> Response {
+    (status_of(e), message_of(e)).into_response()
+}

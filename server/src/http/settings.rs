@@ -12,7 +12,7 @@ use super::Web;
 use super::actions::outcome;
 use super::auth::SignedIn;
 use crate::error::Error;
-use crate::store::AccountSettings;
+use crate::service::AccountSettings;
 
 #[derive(Deserialize)]
 pub(crate) struct SettingsForm {

@@ -87,7 +87,7 @@ pub enum Request {
         changed_since: Option<u64>,
         vanished: bool,
     },
-    Store {
+    StoreFlags {
         set: SequenceSet,
         uid: bool,
         op: FlagOp,
@@ -930,7 +930,7 @@ fn with_set(c: &mut Cursor, name: &str, uid: bool) -> Args<Request> {
                 }
                 flags
             };
-            Request::Store {
+            Request::StoreFlags {
                 set,
                 uid,
                 op,
@@ -1199,7 +1199,7 @@ mod tests {
         );
         assert_eq!(
             ok(b"A003 STORE 2:4 +FLAGS (\\Deleted)"),
-            Request::Store {
+            Request::StoreFlags {
                 set: set(b"2:4"),
                 uid: false,
                 op: FlagOp::Add,
@@ -1370,7 +1370,7 @@ mod tests {
         );
         assert_eq!(
             ok(b"a STORE 1 FLAGS.SILENT \\Seen $Work"),
-            Request::Store {
+            Request::StoreFlags {
                 set: set(b"1"),
                 uid: false,
                 op: FlagOp::Replace,

@@ -29,11 +29,11 @@ use super::session::{Failure, Outcome, try_create};
 use super::sort::{self, Criterion, Sortable};
 use super::syntax::{Bound, SequenceSet};
 use super::thread::{self, Threadable};
-use crate::feed::{Change, ChangeKind};
 use crate::gateway::Stream;
 use crate::limits;
+use crate::service::{Change, ChangeKind};
+use crate::service::{ChangedFlags, MessageMeta};
 use crate::service::{Opened, Principal, Service, Watch};
-use crate::store::{ChangedFlags, MessageRow};
 
 /// Messages read from the store at a time by FETCH and SEARCH.
 const BATCH: usize = 64;
@@ -1068,7 +1068,7 @@ impl Selected {
         service: &Service,
         p: &Principal,
         key: &Key,
-    ) -> Result<(Vec<usize>, HashMap<u32, MessageRow>), Failure> {
+    ) -> Result<(Vec<usize>, HashMap<u32, MessageMeta>), Failure> {
         let all: Vec<usize> = (0..self.announced).collect();
         self.matching_among(service, p, key, &all).await
     }
@@ -1080,10 +1080,10 @@ impl Selected {
         p: &Principal,
         key: &Key,
         among: &[usize],
-    ) -> Result<(Vec<usize>, HashMap<u32, MessageRow>), Failure> {
+    ) -> Result<(Vec<usize>, HashMap<u32, MessageMeta>), Failure> {
         let count = self.announced;
         let rows = service.messages_in(p, &mut self.handle).await?;
-        let rows: HashMap<u32, MessageRow> = rows.into_iter().map(|r| (r.uid, r)).collect();
+        let rows: HashMap<u32, MessageMeta> = rows.into_iter().map(|r| (r.uid, r)).collect();
         let last_uid = self.messages[..count].last().map_or(0, |m| m.uid);
         let mut found = Vec::new();
         for chunk in among.chunks(BATCH) {
@@ -1209,7 +1209,7 @@ impl Selected {
             HashSet::new()
         };
         // Without bodies, one query reads every row needed.
-        let mut rows_only: HashMap<u32, (MessageRow, Option<Vec<u8>>)> = HashMap::new();
+        let mut rows_only: HashMap<u32, (MessageMeta, Option<Vec<u8>>)> = HashMap::new();
         if needs_rows && !needs_content {
             let wanted: HashSet<u32> = self.uids(&indices).into_iter().collect();
             let rows = service.messages_in(p, &mut self.handle).await?;
@@ -1221,7 +1221,7 @@ impl Selected {
         }
         let mut missing = 0;
         for chunk in indices.chunks(BATCH) {
-            let with_bodies: HashMap<u32, (MessageRow, Option<Vec<u8>>)> = if needs_content {
+            let with_bodies: HashMap<u32, (MessageMeta, Option<Vec<u8>>)> = if needs_content {
                 let uids = self.uids(chunk);
                 let contents = service.contents_in(p, &mut self.handle, &uids).await?;
                 contents.into_iter().map(|(r, b)| (r.uid, (r, Some(b)))).collect()
@@ -1349,7 +1349,7 @@ fn write_item(
     line: &mut Vec<u8>,
     item: &FetchItem,
     message: &Message,
-    data: Option<&(MessageRow, Option<Vec<u8>>)>,
+    data: Option<&(MessageMeta, Option<Vec<u8>>)>,
 ) -> Result<(), String> {
     let row = data.map(|(r, _)| r);
     let bytes: &[u8] = data.and_then(|(_, b)| b.as_deref()).unwrap_or_default();

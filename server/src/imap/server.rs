@@ -10,7 +10,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::frame::Limits;
 use super::session::Session;
-use crate::gateway::{self, Accept, Connections, LoginThrottle};
+use crate::gateway::{self, Accept, Connections};
 use crate::limits;
 use crate::service::{MAX_MESSAGE_SIZE, Service};
 
@@ -52,7 +52,6 @@ pub struct Gateway {
     pub service: Service,
     pub config: Config,
     pub tls: Option<TlsAcceptor>,
-    pub throttle: Arc<LoginThrottle>,
     pub connections: Arc<Connections>,
     /// Load balancers whose connections start with a PROXY header.
     pub proxies: crate::gateway::TrustedProxies,

@@ -34,6 +34,23 @@ pub enum Failure {
     Bye(String),
 }
 
+/// The one place a service error becomes an IMAP response, with the
+/// response codes of RFC 5530 (and RFC 9208's OVERQUOTA):
+///
+/// | error           | response                              |
+/// |-----------------|---------------------------------------|
+/// | `NotFound`      | `NO [NONEXISTENT]`                    |
+/// | `NoPermission`  | `NO [NOPERM]`                         |
+/// | `AlreadyExists` | `NO [ALREADYEXISTS]`                  |
+/// | `BadInput`      | `BAD` (the client's mistake)          |
+/// | `InUse`         | `NO [INUSE]`                          |
+/// | `OverQuota`     | `NO [OVERQUOTA]`                      |
+/// | `AuthFailed`    | `NO [AUTHENTICATIONFAILED]`           |
+/// | `Throttled`     | `NO [UNAVAILABLE]` … try again in N s |
+/// | `Internal`      | `NO [SERVERBUG]` (details in the log) |
+///
+/// APPEND, COPY and MOVE answer a missing target with `[TRYCREATE]`
+/// instead ([`try_create`]).
 impl From<Error> for Failure {
     fn from(e: Error) -> Failure {
         match e {
@@ -44,6 +61,10 @@ impl From<Error> for Failure {
             Error::InUse(m) => Failure::No(format!("[INUSE] {m}")),
             Error::OverQuota(m) => Failure::No(format!("[OVERQUOTA] {m}")),
             Error::AuthFailed => Failure::No("[AUTHENTICATIONFAILED] Authentication failed".into()),
+            Error::Throttled(wait) => Failure::No(format!(
+                "[UNAVAILABLE] Too many failed logins; try again in {} s",
+                wait.as_secs().max(1)
+            )),
             Error::Internal(_) => Failure::No("[SERVERBUG] Internal error, please try again".into()),
         }
     }
@@ -313,7 +334,7 @@ impl Session {
         let expunges_allowed = !matches!(
             request,
             Request::Fetch { .. }
-                | Request::Store { .. }
+                | Request::StoreFlags { .. }
                 | Request::Search { .. }
                 | Request::Sort { .. }
                 | Request::Thread { .. }
@@ -618,7 +639,7 @@ impl Session {
                 s.fetch_changed(cx, &set, uid, &items, changed_since.map(|n| (n, vanished)))
                     .await
             }
-            Request::Store {
+            Request::StoreFlags {
                 set,
                 uid,
                 op,
@@ -748,21 +769,8 @@ impl Session {
 
     async fn login(&mut self, user: &str, password: &str) -> Outcome {
         self.may_log_in()?;
-        if let Some(wait) = self.gw.throttle.wait(self.peer, user).await {
-            return Err(Failure::No(format!(
-                "[UNAVAILABLE] Too many failed logins; try again in {} s",
-                wait.as_secs().max(1)
-            )));
-        }
         let authority = Authority::watch(&self.gw.service);
-        let principal = match self.gw.service.authenticate(user, password).await {
-            Ok(p) => p,
-            Err(Error::AuthFailed) => {
-                self.gw.throttle.failed(self.peer, user).await;
-                return Err(Error::AuthFailed.into());
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let principal = self.gw.service.authenticate(user, password, self.peer).await?;
         let Some(slot) = self.gw.connections.of_account(principal.account_id()) else {
             return Err(Failure::No("[LIMIT] Too many sessions for this account".into()));
         };
@@ -1133,7 +1141,7 @@ enum Woke {
     Input(Result<Event, ReadEnd>),
     /// Mailboxes NOTIFY watches changed.
     Notified(Vec<(String, bool)>),
-    Changes(crate::error::Result<Vec<crate::feed::Change>>),
+    Changes(crate::error::Result<Vec<crate::service::Change>>),
     /// Some account lost authority.
     Authority,
     Keepalive,
@@ -1152,7 +1160,7 @@ async fn next_notified(watch: Option<&mut MailboxesWatch>) -> Vec<(String, bool)
 }
 
 /// The next changes of the watched mailbox, or never without one.
-async fn next_changes(watch: Option<&mut crate::service::Watch>) -> crate::error::Result<Vec<crate::feed::Change>> {
+async fn next_changes(watch: Option<&mut crate::service::Watch>) -> crate::error::Result<Vec<crate::service::Change>> {
     match watch {
         Some(w) => w.next().await,
         None => std::future::pending().await,

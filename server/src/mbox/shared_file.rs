@@ -219,7 +219,7 @@ pub fn parse(data: &[u8]) -> Vec<Entry> {
             sender,
             date,
             flags,
-            content: crate::service::crlf(content),
+            content: crate::message::crlf(content),
         });
         at = end;
     }

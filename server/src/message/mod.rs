@@ -289,6 +289,30 @@ pub fn facts(raw: &[u8], envelope_from: Option<&str>, envelope_to: &[String]) ->
     }
 }
 
+/// Bare LFs (and bare CRs) become CRLF.
+pub fn crlf(content: Vec<u8>) -> Vec<u8> {
+    let bare = content.iter().enumerate().any(|(i, &b)| {
+        (b == b'\n' && (i == 0 || content[i - 1] != b'\r')) || (b == b'\r' && content.get(i + 1) != Some(&b'\n'))
+    });
+    if !bare {
+        return content;
+    }
+    let mut out = Vec::with_capacity(content.len() + content.len() / 32);
+    let mut i = 0;
+    while i < content.len() {
+        match content[i] {
+            b'\r' if content.get(i + 1) == Some(&b'\n') => {
+                out.extend_from_slice(b"\r\n");
+                i += 1;
+            }
+            b'\r' | b'\n' => out.extend_from_slice(b"\r\n"),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

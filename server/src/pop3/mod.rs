@@ -12,7 +12,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::gateway::{self, Accept, Connections, LoginThrottle};
+use crate::error::Error;
+use crate::gateway::{self, Accept, Connections};
 use crate::service::Service;
 
 /// How the POP3 gateway behaves.
@@ -42,13 +43,12 @@ impl Default for Config {
     }
 }
 
-/// What every POP3 session shares (the throttle and counters are the
-/// same objects IMAP uses).
+/// What every POP3 session shares (the counters are the same objects
+/// IMAP uses).
 pub struct Gateway {
     pub service: Service,
     pub config: Config,
     pub tls: Option<TlsAcceptor>,
-    pub throttle: Arc<LoginThrottle>,
     pub connections: Arc<Connections>,
     /// Load balancers whose connections start with a PROXY header.
     pub proxies: crate::gateway::TrustedProxies,
@@ -69,4 +69,30 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, implicit_tls: b
         session::run(Arc::clone(&gateway), stream, peer.ip(), slot)
     })
     .await
+}
+
+/// The one place a service error becomes a POP3 `-ERR` text (without the
+/// `-ERR `), with the response codes of RFC 2449 and RFC 3206:
+///
+/// | error          | text                                  |
+/// |----------------|---------------------------------------|
+/// | `AuthFailed`   | `[AUTH] Authentication failed`        |
+/// | `Throttled`    | `[LOGIN-DELAY] … try again in N s`    |
+/// | `InUse`        | `[IN-USE] …`                          |
+/// | `NoPermission` | `[SYS/PERM] …`                        |
+/// | `OverQuota`    | `[SYS/PERM] …`                        |
+/// | `Internal`     | `[SYS/TEMP] …` (details only in the log) |
+/// | `NotFound`, `AlreadyExists`, `BadInput` | the message, no code |
+pub(crate) fn error_text(e: &Error) -> String {
+    match e {
+        Error::AuthFailed => "[AUTH] Authentication failed".into(),
+        Error::Throttled(wait) => format!(
+            "[LOGIN-DELAY] Too many failed logins; try again in {} s",
+            wait.as_secs().max(1)
+        ),
+        Error::InUse(m) => format!("[IN-USE] {m}"),
+        Error::NoPermission(m) | Error::OverQuota(m) => format!("[SYS/PERM] {m}"),
+        Error::Internal(_) => format!("[SYS/TEMP] {e}"),
+        Error::NotFound(m) | Error::AlreadyExists(m) | Error::BadInput(m) => m.clone(),
+    }
 }

@@ -335,21 +335,13 @@ impl Session {
     }
 
     async fn log_in(&mut self, user: &str, password: &str) -> Result<(), String> {
-        if let Some(wait) = self.gw.throttle.wait(self.peer, user).await {
-            return Err(format!(
-                "[LOGIN-DELAY] Too many failed logins; try again in {} s",
-                wait.as_secs().max(1)
-            ));
-        }
         let authority = Authority::watch(&self.gw.service);
-        let principal = match self.gw.service.authenticate(user, password).await {
-            Ok(p) => p,
-            Err(Error::AuthFailed) => {
-                self.gw.throttle.failed(self.peer, user).await;
-                return Err("[AUTH] Authentication failed".into());
-            }
-            Err(_) => return Err("[SYS/TEMP] Internal error, try again".into()),
-        };
+        let principal = self
+            .gw
+            .service
+            .authenticate(user, password, self.peer)
+            .await
+            .map_err(|e| super::error_text(&e))?;
         let slot = self
             .gw
             .connections
@@ -364,10 +356,7 @@ impl Session {
             }
             Err(e) => Err(e),
         };
-        let (inbox, listed_at, rows) = opened.map_err(|e| match e {
-            Error::InUse(m) => format!("[IN-USE] {m}"),
-            other => format!("[SYS/TEMP] {other}"),
-        })?;
+        let (inbox, listed_at, rows) = opened.map_err(|e| super::error_text(&e))?;
         self.account_slot = Some(slot);
         self.authority = Some(authority);
         let messages: Vec<Entry> = rows
@@ -452,8 +441,9 @@ impl Session {
             .await
         {
             Ok(bytes) => Ok(bytes),
+            // The listing's message is gone: say which, in the listing's numbers.
             Err(Error::NotFound(_)) => Err(format!("Message {} was deleted by another session", i + 1)),
-            Err(e) => Err(format!("[SYS/TEMP] {e}")),
+            Err(e) => Err(super::error_text(&e)),
         }
     }
 
@@ -538,9 +528,7 @@ impl Session {
         };
         match result {
             Ok(gone) => self.reply(&format!("+OK Bye; {} messages deleted", gone.len())),
-            Err(Error::NoPermission(m)) => self.reply(&format!("-ERR [SYS/PERM] {m}")),
-            Err(Error::InUse(m)) => self.reply(&format!("-ERR [IN-USE] {m}")),
-            Err(e) => self.reply(&format!("-ERR [SYS/TEMP] {e}")),
+            Err(e) => self.reply(&format!("-ERR {}", super::error_text(&e))),
         }
         self.flush().await
     }

@@ -8,7 +8,8 @@ use mailroom_shared::dto::{AccountView, AdminView, DomainView, RoutingRuleView, 
 use super::{Principal, Service, check_password, display_name, hash_password};
 use crate::error::{Error, Result};
 use crate::mbox::lock::parse_methods;
-use crate::store::{AccountRow, DomainRow, NewMailbox};
+use crate::service::store::{AccountRow, DomainRow, NewMailbox};
+use crate::service::types::{Account, Domain};
 
 /// The account every domain has for its public mailboxes (`~public/…`).
 pub const PUBLIC_ACCOUNT: &str = "public";
@@ -38,7 +39,7 @@ fn domain_name(name: &str) -> Result<String> {
 
 impl Service {
     /// Creates a domain, with its `public` account, and its aliases.
-    pub async fn add_domain(&self, p: &Principal, name: &str, aliases: &[String]) -> Result<DomainRow> {
+    pub async fn add_domain(&self, p: &Principal, name: &str, aliases: &[String]) -> Result<Domain> {
         require_admin(p)?;
         let name = domain_name(name)?;
         let aliases = aliases.iter().map(|a| domain_name(a)).collect::<Result<Vec<_>>>()?;
@@ -56,7 +57,7 @@ impl Service {
             .insert_account(domain.id, PUBLIC_ACCOUNT, None, false)
             .await?;
         self.create_standard_mailboxes(public, &STANDARD_MAILBOXES[..1]).await?;
-        Ok(domain)
+        Ok(domain.into())
     }
 
     /// Lets a domain keep INBOXes in mbox files outside Mailroom (or, with
@@ -184,16 +185,13 @@ impl Service {
         address: &str,
         password: Option<&str>,
         admin: bool,
-    ) -> Result<AccountRow> {
+    ) -> Result<Account> {
         let account = self.add_account(p, address, password, admin).await?;
         if let Err(e) = self.set_account_external_inbox(p, &account.address(), true).await {
             self.store.delete_account(account.id).await?;
             return Err(e);
         }
-        self.store
-            .account_by_id(account.id)
-            .await?
-            .ok_or_else(|| Error::NotFound("account vanished".into()))
+        self.account_view(account.id).await
     }
 
     /// Whether `p` may point INBOX files at `template`: the operator at
@@ -236,9 +234,9 @@ impl Service {
         Ok(self.store.insert_domain_alias(&alias, domain.id).await?)
     }
 
-    pub async fn domains(&self, p: &Principal) -> Result<Vec<DomainRow>> {
+    pub async fn domains(&self, p: &Principal) -> Result<Vec<Domain>> {
         require_admin(p)?;
-        Ok(self.store.domains().await?)
+        Ok(self.store.domains().await?.into_iter().map(Domain::from).collect())
     }
 
     async fn domain(&self, name: &str) -> Result<DomainRow> {
@@ -278,7 +276,7 @@ impl Service {
         address: &str,
         password: Option<&str>,
         admin: bool,
-    ) -> Result<AccountRow> {
+    ) -> Result<Account> {
         require_admin(p)?;
         let (name, domain) = self.new_address(p, address).await?;
         self.ensure_name_free(&name, &domain).await?;
@@ -291,9 +289,12 @@ impl Service {
             .insert_account(domain.id, &name, hash.as_deref(), admin)
             .await?;
         self.create_standard_mailboxes(id, &STANDARD_MAILBOXES).await?;
-        self.store
-            .account_by_id(id)
-            .await?
+        self.account_view(id).await
+    }
+
+    async fn account_view(&self, id: i64) -> Result<Account> {
+        let row = self.store.account_by_id(id).await?;
+        row.map(Account::from)
             .ok_or_else(|| Error::NotFound("account vanished".into()))
     }
 
@@ -313,8 +314,8 @@ impl Service {
     }
 
     /// Finds an existing account by address (aliases apply).
-    pub async fn find_account(&self, p: &Principal, address: &str) -> Result<AccountRow> {
-        self.account(p, address).await
+    pub async fn find_account(&self, p: &Principal, address: &str) -> Result<Account> {
+        Ok(self.account(p, address).await?.into())
     }
 
     /// Deletes an account and everything in its mailboxes.
@@ -344,9 +345,9 @@ impl Service {
         Ok(())
     }
 
-    pub async fn accounts(&self, p: &Principal) -> Result<Vec<AccountRow>> {
+    pub async fn accounts(&self, p: &Principal) -> Result<Vec<Account>> {
         require_admin(p)?;
-        Ok(self.store.accounts().await?)
+        Ok(self.store.accounts().await?.into_iter().map(Account::from).collect())
     }
 
     /// Makes `alias` (a name, or `name@domain` in a local domain) another
@@ -505,13 +506,19 @@ impl Service {
         }
     }
 
+    /// Whether [`Service::bootstrap`] has run: a server administrator
+    /// exists.
+    pub async fn is_set_up(&self) -> Result<bool> {
+        Ok(self.store.accounts().await?.iter().any(|a| a.is_admin))
+    }
+
     /// On a database without a server admin (a new one): creates `domain`
     /// (with its public account) unless it exists, and the server admin
     /// `admin@domain` with `admin_password` or a generated one. The password
     /// is checked before anything is created, and a start that failed half
     /// way is completed by the next one.
     pub async fn bootstrap(&self, domain: &str, admin_password: Option<String>) -> Result<Bootstrap> {
-        if self.store.accounts().await?.iter().any(|a| a.is_admin) {
+        if self.is_set_up().await? {
             return Ok(Bootstrap::AlreadyDone);
         }
         let generated = admin_password.is_none();

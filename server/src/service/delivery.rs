@@ -20,7 +20,7 @@ use super::messages::canonical_content;
 use super::{Opened, Principal, Service, router};
 use crate::error::{Error, Result};
 use crate::limits;
-use crate::store::{AccountRow, Content, NewMessage, RuleRow, now};
+use crate::service::store::{AccountRow, Content, NewMessage, RuleRow, now};
 
 /// Where a delivered message went.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,11 +120,25 @@ struct Loaded {
     spec: RuleSpec,
 }
 
+/// A recipient found by [`Service::recipient`]: opaque to the gateways
+/// (the account row stays inside the service).
+pub struct Recipient {
+    account: AccountRow,
+    detail: Option<String>,
+}
+
 impl Service {
+    /// Finds where mail for `recipient` goes (LMTP's RCPT), to be
+    /// delivered a moment later with [`Service::deliver_resolved`].
+    pub async fn recipient(&self, recipient: &str) -> Result<Recipient> {
+        let (account, detail) = self.resolve_recipient(recipient).await?;
+        Ok(Recipient { account, detail })
+    }
+
     /// Finds the account mail for `recipient` goes to (aliases and routing
     /// rules apply), and the `+detail` of its address if it had one
     /// (`alice+lists@example.com`; an account whose name has a `+` wins).
-    pub async fn recipient(&self, recipient: &str) -> Result<(AccountRow, Option<String>)> {
+    pub(super) async fn resolve_recipient(&self, recipient: &str) -> Result<(AccountRow, Option<String>)> {
         let domain = self.primary_domain().await?;
         if let Some(account) = router::resolve(&self.store, recipient, &domain).await? {
             return Ok((account, None));
@@ -166,12 +180,13 @@ impl Service {
     pub async fn deliver_resolved(
         &self,
         recipient: &str,
-        resolved: Option<(AccountRow, Option<String>)>,
+        resolved: Option<Recipient>,
         content: Vec<u8>,
         envelope_from: Option<&str>,
     ) -> Result<DeliveryReport> {
         let content = canonical_content(content)?;
         let budget = RedirectBudget::default();
+        let resolved = resolved.map(|r| (r.account, r.detail));
         let report = self
             .deliver_hop(recipient, resolved, &content, envelope_from, &[], &budget)
             .await?;
@@ -193,7 +208,7 @@ impl Service {
         Box::pin(async move {
             let (account, detail) = match resolved {
                 Some(resolved) => resolved,
-                None => self.recipient(recipient).await?,
+                None => self.resolve_recipient(recipient).await?,
             };
             let mut path = path.to_vec();
             path.push(account.id);
@@ -269,7 +284,7 @@ impl Service {
         path: &[i64],
         budget: &RedirectBudget,
     ) -> Result<(AccountRow, Option<String>)> {
-        let target = self.recipient(to).await?;
+        let target = self.resolve_recipient(to).await?;
         let refuse = |why: &str| Err(Error::BadInput(why.to_owned()));
         if path.contains(&target.0.id) {
             return refuse("it would come back to an account it has already reached (a loop)");
@@ -437,7 +452,7 @@ impl Service {
                 .map_err(Error::BadInput)?;
             // From the null sender, so nothing answers the answer.
             let budget = RedirectBudget::default();
-            match self.recipient(&to).await {
+            match self.resolve_recipient(&to).await {
                 Ok(resolved) => self
                     .deliver_hop(&to, Some(resolved), &canonical_content(reply)?, None, &[], &budget)
                     .await

@@ -32,7 +32,8 @@ use crate::error::{Error, Result};
 use crate::limits;
 use crate::mbox::lock::{LockError, LockMode, LockSettings, MboxLock, parse_methods};
 use crate::mbox::shared_file::{self, Entry};
-use crate::store::{AccountRow, ChangedFlags, Content, DomainRow, MailboxRow, NewMessage, content_hash, now};
+use crate::service::store::{AccountRow, Content, DomainRow, MailboxRow, NewMessage, content_hash, now};
+use crate::service::types::ChangedFlags;
 
 /// How often every file is checked for other programs' changes besides
 /// what inotify reports (it reports nothing on some network file systems).

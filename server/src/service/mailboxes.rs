@@ -7,7 +7,7 @@ use mailroom_shared::{MailboxPath, Right, Rights};
 
 use super::{Opened, Principal, Service, display_name, info, not_found};
 use crate::error::{Error, Result};
-use crate::store::{AccountRow, NewMailbox};
+use crate::service::store::{AccountRow, NewMailbox};
 
 /// How SETACL changes an entry's rights (RFC 4314 §3.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,7 +156,7 @@ impl Service {
         &self,
         m: &Opened,
         path: &'a MailboxPath,
-    ) -> Result<impl Iterator<Item = crate::store::MailboxRow> + 'a> {
+    ) -> Result<impl Iterator<Item = crate::service::store::MailboxRow> + 'a> {
         let all = self.store.mailboxes_of(m.owner.id).await?;
         let id = m.mailbox.id;
         Ok(all

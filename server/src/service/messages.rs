@@ -7,8 +7,10 @@ use mailroom_shared::{FlagOp, FlagPermissions, Flags, Right, SystemFlag};
 use super::external::{IndexChange, IndexChanged};
 use super::{Opened, Principal, Service};
 use crate::error::{Error, Result};
-use crate::feed::{Change, group_changes};
-use crate::store::{ChangedFlags, Content, MessageRow, NewMessage, now};
+use crate::message::crlf;
+use crate::service::feed::{Change, group_changes};
+use crate::service::store::{Content, NewMessage, copy_of, now};
+use crate::service::types::{ChangedFlags, Incoming, MessageMeta};
 
 pub use mailroom_shared::limits::MAX_MESSAGE_SIZE;
 
@@ -19,30 +21,6 @@ pub(super) fn canonical_content(content: Vec<u8>) -> Result<Vec<u8>> {
     let content = crlf(content);
     check_content(&content)?;
     Ok(content)
-}
-
-/// Bare LFs (and bare CRs) become CRLF.
-pub fn crlf(content: Vec<u8>) -> Vec<u8> {
-    let bare = content.iter().enumerate().any(|(i, &b)| {
-        (b == b'\n' && (i == 0 || content[i - 1] != b'\r')) || (b == b'\r' && content.get(i + 1) != Some(&b'\n'))
-    });
-    if !bare {
-        return content;
-    }
-    let mut out = Vec::with_capacity(content.len() + content.len() / 32);
-    let mut i = 0;
-    while i < content.len() {
-        match content[i] {
-            b'\r' if content.get(i + 1) == Some(&b'\n') => {
-                out.extend_from_slice(b"\r\n");
-                i += 1;
-            }
-            b'\r' | b'\n' => out.extend_from_slice(b"\r\n"),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    out
 }
 
 fn check_content(content: &[u8]) -> Result<()> {
@@ -129,14 +107,14 @@ impl Service {
 
     /// The messages of a mailbox, by UID, with flags as this principal sees
     /// them (needs `r`).
-    pub async fn messages(&self, p: &Principal, name: &str) -> Result<(MailboxInfo, Vec<MessageRow>)> {
+    pub async fn messages(&self, p: &Principal, name: &str) -> Result<(MailboxInfo, Vec<MessageMeta>)> {
         let mut m = self.open(p, name).await?;
         let rows = self.messages_in(p, &mut m).await?;
         Ok((m.info(), rows))
     }
 
     /// [`Service::messages`] of a mailbox the caller keeps open.
-    pub(crate) async fn messages_in(&self, p: &Principal, m: &mut Opened) -> Result<Vec<MessageRow>> {
+    pub(crate) async fn messages_in(&self, p: &Principal, m: &mut Opened) -> Result<Vec<MessageMeta>> {
         self.current(p, m).await?;
         m.require(Right::Read, "read it")?;
         Ok(self.store.messages(m.mailbox.id, m.seen_reader(p)).await?)
@@ -199,7 +177,7 @@ impl Service {
 
     /// Several messages with their bytes, in UID order (needs `r`); UIDs
     /// no longer there are left out.
-    pub async fn contents(&self, p: &Principal, name: &str, uids: &[u32]) -> Result<Vec<(MessageRow, Vec<u8>)>> {
+    pub async fn contents(&self, p: &Principal, name: &str, uids: &[u32]) -> Result<Vec<(MessageMeta, Vec<u8>)>> {
         let mut m = self.open(p, name).await?;
         self.contents_in(p, &mut m, uids).await
     }
@@ -214,7 +192,7 @@ impl Service {
         m: &mut Opened,
         after: i64,
         uids: &[u32],
-    ) -> Result<Vec<(MessageRow, Vec<u8>)>> {
+    ) -> Result<Vec<(MessageMeta, Vec<u8>)>> {
         self.current(p, m).await?;
         m.require(Right::Read, "read it")?;
         Ok(self.store.expunged_after(m.mailbox.id, after, uids).await?)
@@ -225,7 +203,7 @@ impl Service {
         p: &Principal,
         m: &mut Opened,
         uids: &[u32],
-    ) -> Result<Vec<(MessageRow, Vec<u8>)>> {
+    ) -> Result<Vec<(MessageMeta, Vec<u8>)>> {
         self.current(p, m).await?;
         m.require(Right::Read, "read it")?;
         let mut out = Vec::with_capacity(uids.len());
@@ -373,7 +351,7 @@ impl Service {
         Ok(())
     }
 
-    async fn rows(&self, p: &Principal, m: &Opened, uids: &[u32]) -> Result<Vec<MessageRow>> {
+    async fn rows(&self, p: &Principal, m: &Opened, uids: &[u32]) -> Result<Vec<MessageMeta>> {
         let all = self.store.messages(m.mailbox.id, m.seen_reader(p)).await?;
         // A set, not the slice: `UID COPY 1:*` names every message, and
         // comparing each with each was quadratic.
@@ -390,10 +368,7 @@ impl Service {
         let dst = self.open(p, to).await?;
         dst.require(Right::Insert, "add messages to it")?;
         let rows = self.rows(p, &src, uids).await?;
-        let new = rows
-            .iter()
-            .map(|r| r.copy_with(dst.permitted_flags(&r.flags)))
-            .collect();
+        let new = rows.iter().map(|r| copy_of(r, dst.permitted_flags(&r.flags))).collect();
         let new_uids = self.insert(&dst, new, dst.seen_reader(p)).await?;
         self.feed.wake();
         let pairs = rows.iter().map(|r| r.uid).zip(new_uids).collect();
@@ -431,7 +406,7 @@ impl Service {
         } else {
             // A file and the store share no transaction: copy, then remove.
             // A crash in between leaves the messages in both, never in none.
-            let new = rows.iter().map(|r| r.copy_with(r.flags.clone())).collect();
+            let new = rows.iter().map(|r| copy_of(r, r.flags.clone())).collect();
             let new_uids = self.insert(&dst, new, dst.seen_reader(p)).await?;
             let old_uids: Vec<u32> = rows.iter().map(|r| r.uid).collect();
             self.remove(&src, &old_uids).await?;
@@ -452,14 +427,20 @@ impl Service {
 
     /// Adds already-parsed messages to a mailbox in one transaction, with
     /// their dates and envelope senders (`mailroom import`; needs `i`).
-    pub async fn import(&self, p: &Principal, name: &str, mut messages: Vec<NewMessage>) -> Result<Vec<u32>> {
+    pub async fn import(&self, p: &Principal, name: &str, messages: Vec<Incoming>) -> Result<Vec<u32>> {
         let m = self.open(p, name).await?;
         m.require(Right::Insert, "add messages to it")?;
-        for message in &mut messages {
-            if let Content::New(bytes) = &mut message.content {
-                *bytes = canonical_content(std::mem::take(bytes))?;
-            }
-        }
+        let messages = messages
+            .into_iter()
+            .map(|message| {
+                Ok(NewMessage {
+                    content: Content::New(canonical_content(message.content)?),
+                    flags: message.flags,
+                    internal_date: message.internal_date.unwrap_or_else(now),
+                    envelope_from: message.envelope_from,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let uids = self.insert(&m, messages, m.seen_reader(p)).await?;
         self.feed.wake();
         Ok(uids)

@@ -11,6 +11,7 @@
 mod admin;
 mod delivery;
 mod external;
+mod feed;
 mod mailboxes;
 mod messages;
 mod quota;
@@ -18,9 +19,13 @@ pub mod router;
 mod rules;
 mod settings;
 mod sharing;
+mod store;
+mod throttle;
+mod types;
 mod watch;
 mod web;
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, OnceLock};
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
@@ -29,15 +34,26 @@ use mailroom_shared::dto::MailboxInfo;
 use mailroom_shared::{MailboxName, MailboxPath, Right, Rights, effective_rights};
 
 use crate::error::{Error, Result};
-use crate::feed::Feed;
-use crate::store::{AccountRow, MailboxRow, Store};
+
+use crate::service::store::{AccountRow, MailboxRow, Store};
 
 pub use admin::{Bootstrap, ExternalInbox, PUBLIC_ACCOUNT, random_password};
-pub use delivery::DeliveryReport;
-pub use messages::{MAX_MESSAGE_SIZE, crlf};
+pub use delivery::{DeliveryReport, Recipient};
+pub use feed::{Change, ChangeKind, Feed};
+pub use messages::MAX_MESSAGE_SIZE;
 pub use quota::{QuotaRoot, parse_size};
+pub use store::{SQLITE_FILE, now};
+pub use types::{Account, AccountSettings, ChangedFlags, Domain, Incoming, MessageMeta};
 pub use watch::{MailboxesWatch, Watch};
 pub use web::{FolderWatch, MAX_PAGE, WEB_SESSION_SECONDS};
+
+/// Failed logins allowed in a burst, then one more per period, unless
+/// [`Service::with_login_throttle`] says otherwise.
+pub const DEFAULT_LOGIN_FAILURES: (u32, std::time::Duration) = (10, std::time::Duration::from_secs(6));
+
+/// The client address of logins from this machine's own programs (the
+/// command line, the demo seed).
+pub const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 /// Who is acting. Not serialisable and not constructible outside this
 /// crate: a gateway gets one only by authenticating.
@@ -124,6 +140,8 @@ pub struct Service {
     feed: Arc<Feed>,
     /// The INBOXes kept in files outside Mailroom, met so far.
     mirrors: Arc<external::Mirrors>,
+    /// Failed logins, counted per client address and per account.
+    throttle: Arc<throttle::LoginThrottle>,
     /// Where mail to other servers goes (`None`: it is refused).
     relay: Option<Arc<crate::relay::Relay>>,
     /// The directories a web administrator may put INBOX files in (the
@@ -177,21 +195,44 @@ fn info(m: &MailboxRow, name: &str, owner: &AccountRow, rights: Rights) -> Mailb
     }
 }
 
+fn cannot_open(e: store::StoreError) -> Error {
+    Error::BadInput(format!("cannot open the database: {e}"))
+}
+
 fn not_found(name: &str) -> Error {
     Error::NotFound(format!("no mailbox named {name}"))
 }
 
 impl Service {
-    /// Wraps a store and starts the change feed's follower (so it must be
-    /// called inside a Tokio runtime).
-    pub fn new(store: Store) -> Service {
+    /// Opens the database at `url` (`sqlite://…` or `postgres://…`),
+    /// brings its schema up to date and starts the change feed's follower
+    /// (so it must be called inside a Tokio runtime).
+    pub async fn connect(url: &str) -> Result<Service> {
+        Ok(Service::new(Store::connect(url).await.map_err(cannot_open)?))
+    }
+
+    /// Opens (creating it when new) the embedded SQLite database in
+    /// `data_dir`, as [`Service::connect`] does.
+    pub async fn open_data_dir(data_dir: &std::path::Path) -> Result<Service> {
+        Ok(Service::new(Store::open_data_dir(data_dir).await.map_err(cannot_open)?))
+    }
+
+    fn new(store: Store) -> Service {
         let feed = Arc::new(Feed::default());
-        tokio::spawn(crate::feed::follow(store.clone(), Arc::downgrade(&feed)));
-        tokio::spawn(crate::feed::follow_authority(store.clone(), Arc::downgrade(&feed)));
+        tokio::spawn(crate::service::feed::follow(store.clone(), Arc::downgrade(&feed)));
+        tokio::spawn(crate::service::feed::follow_authority(
+            store.clone(),
+            Arc::downgrade(&feed),
+        ));
         if let Some(url) = store.postgres_url() {
-            tokio::spawn(crate::feed::listen(url.to_owned(), Arc::downgrade(&feed)));
+            tokio::spawn(crate::service::feed::listen(url.to_owned(), Arc::downgrade(&feed)));
         }
         Service {
+            throttle: Arc::new(throttle::LoginThrottle::new(
+                store.clone(),
+                DEFAULT_LOGIN_FAILURES.0,
+                DEFAULT_LOGIN_FAILURES.1,
+            )),
             store,
             feed,
             mirrors: Arc::default(),
@@ -206,14 +247,22 @@ impl Service {
         self
     }
 
+    /// Allows `burst` failed logins per client address and per account,
+    /// then one more every `per`.
+    pub fn with_login_throttle(mut self, burst: u32, per: std::time::Duration) -> Service {
+        self.throttle = Arc::new(throttle::LoginThrottle::new(self.store.clone(), burst, per));
+        self
+    }
+
     /// Sends mail to other servers through `relay` from now on.
     pub fn with_relay(mut self, relay: crate::relay::Relay) -> Service {
         self.relay = Some(Arc::new(relay));
         self
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// Closes the database's connections (before the process exits).
+    pub async fn close(&self) {
+        self.store.close().await;
     }
 
     /// This process's change feed (for tuning it; sessions use `watch`).
@@ -222,14 +271,24 @@ impl Service {
     }
 
     /// Checks a login (`name` in the primary domain, `name@domain`, or an
-    /// alias) and password. Every failure looks the same and costs the same.
-    pub async fn authenticate(&self, login: &str, password: &str) -> Result<Principal> {
+    /// alias) and password from `client`. Every failure looks the same and
+    /// costs the same; after too many, from that address or for that
+    /// account, attempts are refused with [`Error::Throttled`] before the
+    /// password is looked at.
+    pub async fn authenticate(&self, login: &str, password: &str, client: IpAddr) -> Result<Principal> {
         let account = router::resolve(&self.store, login, &self.primary_domain().await?).await?;
+        let attempt = throttle::Attempt::new(client, account.as_ref().map(|a| a.id), login);
+        if let Some(wait) = self.throttle.wait(&attempt).await {
+            return Err(Error::Throttled(wait));
+        }
         let hash = account.as_ref().and_then(|a| a.password_hash.clone());
         let ok = verify_password(password, hash).await?;
         match account {
             Some(account) if ok => Ok(Principal::of(&account)),
-            _ => Err(Error::AuthFailed),
+            _ => {
+                self.throttle.failed(&attempt).await;
+                Err(Error::AuthFailed)
+            }
         }
     }
 
@@ -414,7 +473,7 @@ pub(crate) async fn hash_password(password: &str) -> Result<String> {
             .map(|h| h.to_string())
     })
     .await?
-    .map_err(|e| Error::BadInput(format!("cannot hash password: {e}")))
+    .map_err(|e| Error::Internal(format!("cannot hash a password: {e}").into()))
 }
 
 /// How many threads hash passwords.
@@ -485,7 +544,10 @@ impl From<Hasher> for Error {
     fn from(h: Hasher) -> Error {
         match h {
             Hasher::Busy => Error::InUse("too many logins at once; try again in a moment".into()),
-            Hasher::Gone => Error::InUse("passwords cannot be checked right now (the hashing thread is gone)".into()),
+            Hasher::Gone => {
+                tracing::error!("the password-hashing threads are gone");
+                Error::Internal("the password-hashing threads are gone".into())
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ use mailroom_shared::limits::human_size;
 use super::admin::require_admin;
 use super::{Principal, Service};
 use crate::error::{Error, Result};
-use crate::store::AccountRow;
+use crate::service::store::AccountRow;
 
 /// One quota root as IMAP reports it: its name, bytes used and limit.
 #[derive(Clone, Debug, PartialEq, Eq)]

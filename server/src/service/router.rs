@@ -4,7 +4,7 @@
 
 use mailroom_shared::acl::normalize_address;
 
-use crate::store::{AccountRow, RoutingRule, Store};
+use crate::service::store::{AccountRow, RoutingRule, Store};
 
 /// Rewrites beyond this many are taken for a loop in the routing rules.
 const MAX_HOPS: usize = 8;
@@ -27,7 +27,11 @@ pub fn rewrite(rule: &RoutingRule, address: &str) -> Option<String> {
 
 /// Resolves `input` (`name` or `name@domain`; a bare name is taken in
 /// `default_domain`) to an account, or `None`.
-pub async fn resolve(store: &Store, input: &str, default_domain: &str) -> crate::store::Result<Option<AccountRow>> {
+pub async fn resolve(
+    store: &Store,
+    input: &str,
+    default_domain: &str,
+) -> crate::service::store::Result<Option<AccountRow>> {
     let Some(mut address) = normalize_address(input) else {
         return Ok(None);
     };
@@ -47,7 +51,7 @@ pub async fn resolve(store: &Store, input: &str, default_domain: &str) -> crate:
 
 /// Looks `name@domain` up after the rules: the domain may be an alias, and
 /// the name an account or an alias of one.
-async fn lookup(store: &Store, address: &str) -> crate::store::Result<Option<AccountRow>> {
+async fn lookup(store: &Store, address: &str) -> crate::service::store::Result<Option<AccountRow>> {
     let Some((name, domain)) = address.split_once('@') else {
         return Ok(None);
     };

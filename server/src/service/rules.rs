@@ -9,7 +9,7 @@ use super::admin::require_admin;
 use super::{Principal, Service};
 use crate::error::{Error, Result};
 use crate::limits;
-use crate::store::RuleRow;
+use crate::service::store::RuleRow;
 
 /// The ids a scope is stored under: `(domain_id, account_id)`.
 type ScopeIds = (Option<i64>, Option<i64>);
@@ -71,7 +71,7 @@ impl Service {
         let mut targets = Vec::new();
         for action in &spec.actions {
             if let Action::Redirect(to) = action {
-                let (target, _) = self.recipient(to).await.map_err(|_| {
+                let (target, _) = self.resolve_recipient(to).await.map_err(|_| {
                     Error::BadInput(format!(
                         "redirect: {to} is not an address on this server (rules redirect to local addresses)"
                     ))

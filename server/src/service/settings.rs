@@ -11,7 +11,8 @@ use mailroom_shared::rules::{Action, RuleSpec, Scope};
 use super::{Principal, Service, hash_password, verify_password};
 use crate::error::{Error, Result};
 use crate::message::Sender;
-use crate::store::{AccountSettings, RuleRow};
+use crate::service::store::RuleRow;
+use crate::service::types::AccountSettings;
 
 /// The names the settings page gives the rules it keeps.
 const VACATION_RULE: &str = "Vacation auto-reply";
@@ -185,7 +186,7 @@ impl Service {
             None => None,
             Some(f) => {
                 let to = f.to.trim();
-                let resolved = self.recipient(to).await.map_err(|_| {
+                let resolved = self.resolve_recipient(to).await.map_err(|_| {
                     Error::BadInput(format!(
                         "{to} is not an address on this server (forwarding is to local addresses)"
                     ))

@@ -9,8 +9,9 @@ use tokio::sync::broadcast;
 
 use super::{Opened, Principal, Service};
 use crate::error::{Error, Result};
-use crate::feed::{Change, ChangeKind, group_changes};
-use crate::store::{MessageRow, Store};
+use crate::service::feed::{Change, ChangeKind, group_changes};
+use crate::service::store::Store;
+use crate::service::types::MessageMeta;
 
 /// How long a session waits for the follower to publish this process's
 /// commits before it reads the log itself.
@@ -64,7 +65,7 @@ impl Service {
         p: &Principal,
         name: &str,
         kept: Option<Opened>,
-    ) -> Result<(Opened, Watch, Vec<MessageRow>)> {
+    ) -> Result<(Opened, Watch, Vec<MessageMeta>)> {
         let mut m = match kept {
             Some(mut m) => {
                 self.current(p, &mut m).await?;
@@ -88,7 +89,7 @@ impl Service {
     /// `since`: a [`Service::commits_so_far`] mark taken when the command
     /// began; what was committed after that may come with the next one.
     pub(crate) async fn refresh(&self, watch: &mut Watch, since: u64) -> Result<Vec<Change>> {
-        if self.store.backend() == crate::store::Backend::Sqlite
+        if self.store.backend() == crate::service::store::Backend::Sqlite
             && self.feed.until_published(since, PUBLISH_PATIENCE).await
         {
             watch.drain().await
@@ -104,7 +105,7 @@ impl Service {
 
     /// Claims `\Recent` for a session that has `m` selected read-write
     /// and knows of the messages below `upto`: returns the first UID that
-    /// is recent for it (see [`crate::store::Store::claim_recent`]).
+    /// is recent for it (see [`crate::service::store::Store::claim_recent`]).
     /// With `claim` false, only looks (EXAMINE).
     pub(crate) async fn claim_recent(&self, m: &Opened, upto: u32, claim: bool) -> Result<u32> {
         Ok(self.store.claim_recent(m.mailbox.id, upto, claim).await?)

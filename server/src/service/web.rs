@@ -15,14 +15,15 @@ use super::settings::sender;
 use super::{Principal, Service};
 use crate::error::{Error, Result};
 use crate::message;
-use crate::store::{ListedMessage, MessageRow, now};
+use crate::service::store::{ListedMessage, now};
+use crate::service::types::MessageMeta;
 
 /// The most messages one page may hold.
 pub const MAX_PAGE: u32 = 500;
 /// How long a web sign-in lasts.
 pub const WEB_SESSION_SECONDS: i64 = 14 * 24 * 3600;
 
-fn summary_of(row: &MessageRow, s: &message::Summary) -> MessageSummary {
+fn summary_of(row: &MessageMeta, s: &message::Summary) -> MessageSummary {
     MessageSummary {
         uid: row.uid,
         seen: row.flags.contains(SystemFlag::Seen),
@@ -298,7 +299,7 @@ impl Service {
         let mut local = Vec::new();
         let mut remote = Vec::new();
         for to in &composed.recipients {
-            match self.recipient(to).await {
+            match self.resolve_recipient(to).await {
                 Ok(_) => local.push(to.clone()),
                 Err(Error::NotFound(_)) if self.relay.is_some() && !self.is_local_domain(to).await? => {
                     remote.push(to.clone());
@@ -455,8 +456,13 @@ impl Service {
     }
 
     /// Starts a web session for an account's password: returns its id.
-    pub async fn start_web_session(&self, login: &str, password: &str) -> Result<(String, Principal)> {
-        let p = self.authenticate(login, password).await?;
+    pub async fn start_web_session(
+        &self,
+        login: &str,
+        password: &str,
+        client: std::net::IpAddr,
+    ) -> Result<(String, Principal)> {
+        let p = self.authenticate(login, password, client).await?;
         let id = hex::encode(rand::random::<[u8; 32]>());
         let now = now();
         self.store
@@ -490,7 +496,11 @@ impl Service {
             .store
             .setting_or_insert("web_signing_key", || hex::encode(rand::random::<[u8; 32]>()))
             .await?;
-        hex::decode(hex_key).map_err(|_| Error::Internal(crate::store::StoreError::Corrupt("web signing key".into())))
+        hex::decode(hex_key).map_err(|_| {
+            Error::Internal(Box::new(crate::service::store::StoreError::Corrupt(
+                "web signing key".into(),
+            )))
+        })
     }
 
     /// Summarises content stored before summaries existed; returns how

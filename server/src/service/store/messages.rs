@@ -7,35 +7,21 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::{Result, Store, StoreError};
+use crate::service::types::MessageMeta;
 
 pub(super) type Tx = Transaction<'static, Any>;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MessageRow {
-    pub uid: u32,
-    pub modseq: u64,
-    /// As the reader sees them: in a per-user seen mailbox `\Seen` is theirs.
-    pub flags: Flags,
-    pub internal_date: i64,
-    pub size: u32,
-    pub blob_hash: String,
-    /// The envelope sender it was delivered with (mbox's `From ` line).
-    pub envelope_from: Option<String>,
-}
-
-impl MessageRow {
-    /// This message as a new one elsewhere: same content (not stored
-    /// again), date and envelope sender, with `flags`.
-    pub fn copy_with(&self, flags: Flags) -> NewMessage {
-        NewMessage {
-            content: Content::Stored {
-                hash: self.blob_hash.clone(),
-                size: self.size,
-            },
-            flags,
-            internal_date: self.internal_date,
-            envelope_from: self.envelope_from.clone(),
-        }
+/// This message as a new one elsewhere: same content (not stored again),
+/// date and envelope sender, with `flags`.
+pub fn copy_of(m: &MessageMeta, flags: Flags) -> NewMessage {
+    NewMessage {
+        content: Content::Stored {
+            hash: m.blob_hash.clone(),
+            size: m.size,
+        },
+        flags,
+        internal_date: m.internal_date,
+        envelope_from: m.envelope_from.clone(),
     }
 }
 
@@ -167,12 +153,12 @@ pub(super) async fn log_message_change(tx: &mut Tx, store: &Store, c: MessageCha
     Ok(())
 }
 
-pub(super) fn message_from(row: &AnyRow) -> Result<MessageRow> {
+pub(super) fn message_from(row: &AnyRow) -> Result<MessageMeta> {
     let mut flags = Flags::from_stored(row.try_get("system_flags")?, &row.try_get::<String, _>("keywords")?);
     if row.try_get::<i64, _>("seen_by_reader")? != 0 {
         flags.insert(SystemFlag::Seen);
     }
-    Ok(MessageRow {
+    Ok(MessageMeta {
         uid: row.try_get::<i64, _>("uid")? as u32,
         modseq: row.try_get::<i64, _>("modseq")? as u64,
         flags,
@@ -314,7 +300,7 @@ impl Store {
     }
 
     /// All messages of a mailbox by UID, with `\Seen` as `reader` sees it.
-    pub async fn messages(&self, mailbox_id: i64, reader: Option<i64>) -> Result<Vec<MessageRow>> {
+    pub async fn messages(&self, mailbox_id: i64, reader: Option<i64>) -> Result<Vec<MessageMeta>> {
         let sql = format!("{MESSAGE_SELECT} ORDER BY m.uid");
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(mailbox_id)
@@ -326,7 +312,7 @@ impl Store {
             .collect()
     }
 
-    pub async fn message(&self, mailbox_id: i64, uid: u32, reader: Option<i64>) -> Result<Option<MessageRow>> {
+    pub async fn message(&self, mailbox_id: i64, uid: u32, reader: Option<i64>) -> Result<Option<MessageMeta>> {
         let sql = format!("{MESSAGE_SELECT} AND m.uid = $3");
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(mailbox_id)
@@ -345,7 +331,7 @@ impl Store {
         mailbox_id: i64,
         uid: u32,
         reader: Option<i64>,
-    ) -> Result<Option<(MessageRow, Vec<u8>)>> {
+    ) -> Result<Option<(MessageMeta, Vec<u8>)>> {
         let sql = concat!(
             "SELECT ",
             message_columns!(),
@@ -361,7 +347,7 @@ impl Store {
         else {
             return Ok(None);
         };
-        let (message, bytes): (MessageRow, Vec<u8>) = (message_from(&row)?, row.try_get("data")?);
+        let (message, bytes): (MessageMeta, Vec<u8>) = (message_from(&row)?, row.try_get("data")?);
         self.remember_content(&message.blob_hash, &bytes);
         Ok(Some((message, bytes)))
     }
@@ -492,7 +478,7 @@ impl Store {
         mailbox_id: i64,
         after: i64,
         uids: &[u32],
-    ) -> Result<Vec<(MessageRow, Vec<u8>)>> {
+    ) -> Result<Vec<(MessageMeta, Vec<u8>)>> {
         let rows = sqlx::query(
             "SELECT uid, modseq, detail FROM changes WHERE mailbox_id = $1 AND id > $2 AND kind = 'expunged'",
         )
@@ -515,7 +501,7 @@ impl Store {
             let Some(bytes) = self.content(hash).await? else {
                 continue;
             };
-            let message = MessageRow {
+            let message = MessageMeta {
                 uid,
                 modseq: row.try_get::<i64, _>("modseq")? as u64,
                 flags: Flags::default(),
@@ -568,11 +554,11 @@ impl Store {
     pub async fn move_messages(
         &self,
         from: i64,
-        rows: &[MessageRow],
+        rows: &[MessageMeta],
         to: i64,
         seen_reader: Option<i64>,
     ) -> Result<Vec<(u32, u32)>> {
-        let new = prepare(rows.iter().map(|r| r.copy_with(r.flags.clone())).collect());
+        let new = prepare(rows.iter().map(|r| copy_of(r, r.flags.clone())).collect());
         let (_turn, mut tx) = self.write().await?;
         let (new_uids, _) = self.tx_insert(&mut tx, to, new, seen_reader).await?;
         let old_uids: Vec<u32> = rows.iter().map(|r| r.uid).collect();

@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 
 use super::messages::{MESSAGE_SELECT, MessageChange, Tx, log_message_change, message_from, set_seen};
 use super::{Backend, Result, Store};
+use crate::service::types::ChangedFlags;
 
 /// Up to how many messages a STORE is looked at first, outside a
 /// transaction, for the case that it changes nothing.
@@ -25,17 +26,6 @@ const MAX_TOGETHER: usize = 64;
 
 /// The messages a flag change changed (changed ones only).
 type Changed = Vec<ChangedFlags>;
-
-/// One message's flags after a change, as the actor sees them, and the
-/// MODSEQ the change was written under: a session that applies its own
-/// change at once can tell the log's later echo of it (or of anything
-/// older) from a newer change.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChangedFlags {
-    pub uid: u32,
-    pub flags: Flags,
-    pub modseq: u64,
-}
 
 /// Flag changes waiting for a writer (SQLite), each with where its
 /// answer goes.

@@ -4,15 +4,7 @@
 use sqlx::Row;
 
 use super::{Result, Store};
-
-/// One account's settings; the default when it never saved any.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AccountSettings {
-    pub display_name: String,
-    pub signature: String,
-    /// An IANA zone name; empty: the browser's own.
-    pub time_zone: String,
-}
+use crate::service::types::AccountSettings;
 
 impl Store {
     pub async fn account_settings(&self, account_id: i64) -> Result<AccountSettings> {

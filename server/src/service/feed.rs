@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use mailroom_shared::Flags;
 use tokio::sync::{Notify, broadcast};
 
-use crate::store::{CHANGES_CHANNEL, ChangeRow, Store};
+use crate::service::store::{CHANGES_CHANNEL, ChangeRow, Store};
 
 /// What happened to a mailbox.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -327,7 +327,7 @@ async fn read_log(
     last: &mut i64,
     gaps: &mut BTreeMap<i64, Instant>,
     gap_patience: Duration,
-) -> crate::store::Result<Vec<ChangeRow>> {
+) -> crate::service::store::Result<Vec<ChangeRow>> {
     let mut out = Vec::new();
     if let (Some(&first), Some(&newest)) = (gaps.keys().next(), gaps.keys().next_back()) {
         for row in store.changes_between(first, newest).await? {

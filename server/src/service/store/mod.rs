@@ -28,11 +28,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Transaction};
 
 pub use accounts::{AccountRow, DomainRow, RoutingRule};
-pub use flags::ChangedFlags;
 pub use mailboxes::{MailboxRow, NewMailbox};
-pub use messages::{ChangeRow, Content, MessageRow, NewMessage, content_hash};
+pub use messages::{ChangeRow, Content, NewMessage, content_hash, copy_of};
 pub use rules::RuleRow;
-pub use settings::AccountSettings;
 pub use web::ListedMessage;
 
 /// Which database is behind the store.
@@ -329,4 +327,16 @@ pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl From<StoreError> for crate::Error {
+    fn from(e: StoreError) -> crate::Error {
+        if let StoreError::Database(sqlx::Error::Database(db)) = &e
+            && db.is_unique_violation()
+        {
+            return crate::Error::AlreadyExists("it exists already".into());
+        }
+        tracing::error!("store: {e}");
+        crate::Error::Internal(Box::new(e))
+    }
 }

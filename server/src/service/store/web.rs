@@ -9,12 +9,13 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::messages::{MESSAGE_COLUMNS, Tx, message_from};
-use super::{Backend, MessageRow, Result, Store};
+use super::{Backend, Result, Store};
 use crate::message::Summary;
+use crate::service::types::MessageMeta;
 
 /// A message of a list page: its row and its summary.
 pub struct ListedMessage {
-    pub row: MessageRow,
+    pub row: MessageMeta,
     pub summary: Summary,
     /// The mailbox it is in (a search may span several).
     pub mailbox_id: i64,
