@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 use mailroom_shared::dates::{Local, long_date, short_date};
 use mailroom_shared::dto::{Folder, FolderGroup, MessagePage, MessageSummary, MessageView, SortKey};
 use mailroom_shared::limits::human_size;
-use mailroom_shared::{Right, Rights};
+use mailroom_shared::{Action, Rights};
 
 use crate::api::{Sidebar, answer, load_mail, load_message, said};
 use crate::icons::Icon;
@@ -414,11 +414,6 @@ fn FolderTree(sidebar: Sidebar, current: String) -> impl IntoView {
     }
 }
 
-/// The actions the rights allow, the way the service checks them.
-fn may(rights: Rights, needed: &[Right]) -> bool {
-    needed.iter().all(|r| rights.contains(*r))
-}
-
 #[component]
 fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, selection: Selection) -> impl IntoView {
     let rights = page.mailbox.rights;
@@ -472,8 +467,8 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
         .href();
         view! { <a class="small" href=href id="search-everywhere">"Search all folders"</a> }
     });
-    let can_rename = may(rights, &[Right::DeleteMailbox]) && !mailbox.eq_ignore_ascii_case("INBOX");
-    let can_create = may(rights, &[Right::CreateMailbox]);
+    let can_rename = rights.allow(Action::RenameMailbox) && !mailbox.eq_ignore_ascii_case("INBOX");
+    let can_create = rights.allow(Action::CreateChild);
     let rows = page
         .messages
         .iter()
@@ -507,14 +502,14 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
                 <input type="checkbox" id="select-all" aria-label="Select all" title="Select all"
                     prop:checked=all_ticked
                     on:change=move |ev| selection.set(listed.clone(), event_target_checked(&ev))/>
-                {may(rights, &[Right::Seen]).then(|| view! {
+                {rights.allow(Action::MarkSeen).then(|| view! {
                     <button name="op" value="read" class="ghost">"Mark read"</button>
                     <button name="op" value="unread" class="ghost">"Mark unread"</button>
                 })}
-                {may(rights, &[Right::Write]).then(|| view! {
+                {rights.allow(Action::Flag).then(|| view! {
                     <button name="op" value="flag" class="ghost">"★ Flag"</button>
                 })}
-                {may(rights, &[Right::DeleteMessage, Right::Expunge]).then(|| match deletes_for_good(&mailbox, &folders) {
+                {rights.allow(Action::Delete).then(|| match deletes_for_good(&mailbox, &folders) {
                     false => view! { <button name="op" value="delete" class="ghost danger">"Delete"</button> }.into_any(),
                     true => view! {
                         <details class="confirm inline-confirm" id="delete-forever">
@@ -599,10 +594,10 @@ fn row(
 /// Move and copy: a target folder and the buttons the rights allow.
 #[component]
 fn MoveControls(mailbox: String, folders: Vec<Folder>, rights: Rights) -> impl IntoView {
-    let can_move = may(rights, &[Right::DeleteMessage, Right::Expunge]);
+    let can_move = rights.allow(Action::MoveOut);
     let options = folders
         .into_iter()
-        .filter(|f| f.info.name != mailbox && f.info.rights.contains(Right::Insert))
+        .filter(|f| f.info.name != mailbox && f.info.rights.allow(Action::Insert))
         .map(|f| view! { <option value=f.info.name.clone()>{f.info.name.clone()}</option> })
         .collect_view();
     view! {
@@ -783,13 +778,13 @@ fn Reader(
                     <input type="hidden" name="mailbox" value=mailbox.clone()/>
                     <input type="hidden" name="uid" value=uid/>
                     <input type="hidden" name="back" value=onward/>
-                    {may(rights, &[Right::Seen]).then(|| view! {
+                    {rights.allow(Action::MarkSeen).then(|| view! {
                         <button name="op" value="unread" class="ghost">"Mark unread"</button>
                     })}
-                    {may(rights, &[Right::Write]).then(|| view! {
+                    {rights.allow(Action::Flag).then(|| view! {
                         <button name="op" value=if s.flagged { "unflag" } else { "flag" } class="ghost">{if s.flagged { "☆ Unflag" } else { "★ Flag" }}</button>
                     })}
-                    {may(rights, &[Right::DeleteMessage, Right::Expunge]).then(|| match for_good {
+                    {rights.allow(Action::Delete).then(|| match for_good {
                         false => view! { <button name="op" value="delete" class="ghost danger" id="delete">"Delete"</button> }.into_any(),
                         true => view! {
                             <details class="confirm inline-confirm">

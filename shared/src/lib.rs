@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod acl;
+pub mod actions;
 pub mod dates;
 pub mod dto;
 pub mod flags;
@@ -15,6 +16,7 @@ pub mod rules;
 pub mod search;
 
 pub use acl::{AclEntry, Identifier, Who, effective_rights, explain_rights};
+pub use actions::Action;
 pub use flags::{FlagOp, FlagPermissions, Flags, SystemFlag};
 pub use name::{MailboxName, MailboxPath};
 pub use rights::{Right, Rights};

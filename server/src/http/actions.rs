@@ -196,7 +196,7 @@ pub(crate) async fn folders(State(web): State<Web>, user: SignedIn, Form(a): For
             match s.create_mailbox(p, &full).await {
                 // A mailbox made for others (a server admin's public one)
                 // is shared next; its creator may not even read it.
-                Ok(m) if !m.rights.contains(mailroom_shared::Right::Read) => back_with(
+                Ok(m) if !m.rights.allow(mailroom_shared::Action::Read) => back_with(
                     &format!("/share?box={}", encode(&m.name)),
                     "notice",
                     "Folder created. Now choose who may use it.",

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use mailroom_shared::Flags;
 use tokio::sync::{Notify, broadcast};
 
-use crate::service::store::{CHANGES_CHANNEL, ChangeRow, Store};
+use crate::service::store::{CHANGES_CHANNEL, ChangeRow, LogKind, Store};
 
 /// What happened to a mailbox.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,17 +56,17 @@ pub fn group_changes(rows: &[ChangeRow]) -> Vec<Change> {
     let mut out: Vec<Change> = Vec::new();
     for row in rows {
         let message = |r: &ChangeRow| (r.uid.unwrap_or(0), r.flags.clone().unwrap_or_default());
-        let kind = match row.kind.as_str() {
-            "added" => ChangeKind::Added(vec![message(row)]),
-            "flags" => ChangeKind::FlagsChanged {
+        let kind = match row.kind {
+            LogKind::Added => ChangeKind::Added(vec![message(row)]),
+            LogKind::Flags => ChangeKind::FlagsChanged {
                 messages: vec![message(row)],
                 only_for: row.account_id,
             },
-            "expunged" => ChangeKind::Expunged(vec![row.uid.unwrap_or(0)]),
-            "created" => ChangeKind::MailboxCreated,
-            "renamed" => ChangeKind::MailboxRenamed(row.detail.clone().unwrap_or_default()),
-            "deleted" => ChangeKind::MailboxDeleted,
-            _ => ChangeKind::AclChanged,
+            LogKind::Expunged => ChangeKind::Expunged(vec![row.uid.unwrap_or(0)]),
+            LogKind::MailboxCreated => ChangeKind::MailboxCreated,
+            LogKind::MailboxRenamed => ChangeKind::MailboxRenamed(row.detail.clone().unwrap_or_default()),
+            LogKind::MailboxDeleted => ChangeKind::MailboxDeleted,
+            LogKind::AclChanged => ChangeKind::AclChanged,
         };
         if let Some(last) = out.last_mut()
             && last.mailbox_id == row.mailbox_id

@@ -1,6 +1,7 @@
 //! Mailbox operations: listing (own and shared with me), create, delete,
 //! rename, ACLs (RFC 4314), subscriptions, seen mode.
 
+use mailroom_shared::Action;
 use mailroom_shared::acl::{AclEntry, Explanation, Identifier, explain_rights};
 use mailroom_shared::dto::{MailboxInfo, SeenMode};
 use mailroom_shared::{MailboxPath, Right, Rights};
@@ -121,7 +122,7 @@ impl Service {
             }
             other => other?,
         };
-        parent.require(Right::CreateMailbox, "create mailboxes in it")?;
+        parent.require(Action::CreateChild)?;
         Ok(parent.acl)
     }
 
@@ -138,7 +139,7 @@ impl Service {
     /// sub-mailboxes.
     pub(super) async fn deletable(&self, p: &Principal, name: &str) -> Result<Opened> {
         let m = self.open(p, name).await?;
-        m.require(Right::DeleteMailbox, "delete it")?;
+        m.require(Action::DeleteMailbox)?;
         if m.mailbox.name == "INBOX" {
             return Err(Error::BadInput("INBOX cannot be deleted".into()));
         }
@@ -168,7 +169,7 @@ impl Service {
     /// it, `k` on the new parent.
     pub async fn rename_mailbox(&self, p: &Principal, from: &str, to: &str) -> Result<MailboxInfo> {
         let m = self.open(p, from).await?;
-        m.require(Right::DeleteMailbox, "rename it")?;
+        m.require(Action::RenameMailbox)?;
         if m.mailbox.name == "INBOX" {
             return Err(Error::BadInput("INBOX cannot be renamed".into()));
         }
@@ -202,7 +203,7 @@ impl Service {
     /// The ACL (RFC 4314 GETACL): needs `a`.
     pub async fn get_acl(&self, p: &Principal, name: &str) -> Result<Vec<AclEntry>> {
         let m = self.open(p, name).await?;
-        m.require(Right::Administer, "see who may use it")?;
+        m.require(Action::SeeSharing)?;
         Ok(m.acl)
     }
 
@@ -214,7 +215,7 @@ impl Service {
         let (change, letters) = AclChange::parse(rights);
         let mut entry = AclEntry::parse(identifier, letters).map_err(|e| Error::BadInput(e.to_string()))?;
         let m = self.open(p, name).await?;
-        m.require(Right::Administer, "change who may use it")?;
+        m.require(Action::Administer)?;
         if let Identifier::User(user) = &entry.identifier {
             entry.identifier = Identifier::User(self.account(p, user).await?.address());
         }
@@ -249,7 +250,7 @@ impl Service {
     pub async fn list_rights(&self, p: &Principal, name: &str, identifier: &str) -> Result<(Rights, Vec<Rights>)> {
         let entry = AclEntry::parse(identifier, "").map_err(|e| Error::BadInput(e.to_string()))?;
         let m = self.open(p, name).await?;
-        m.require(Right::Administer, "see who may use it")?;
+        m.require(Action::SeeSharing)?;
         if let Identifier::User(user) = &entry.identifier
             && self.account(p, user).await.is_ok_and(|a| a.id == m.owner.id)
         {
@@ -261,7 +262,7 @@ impl Service {
     /// Why `user` has the rights it has on a mailbox. Needs `a`.
     pub async fn explain_rights(&self, p: &Principal, name: &str, user: &str) -> Result<Explanation> {
         let m = self.open(p, name).await?;
-        m.require(Right::Administer, "see who may use it")?;
+        m.require(Action::SeeSharing)?;
         let account = self.account(p, user).await?;
         let who = super::Principal::of(&account);
         Ok(explain_rights(who.who(), &m.owner.address(), &m.acl))
@@ -270,7 +271,7 @@ impl Service {
     /// Sets whether `\Seen` is shared or per user. Needs `a`.
     pub async fn set_seen_mode(&self, p: &Principal, name: &str, mode: SeenMode) -> Result<()> {
         let m = self.open(p, name).await?;
-        m.require(Right::Administer, "change how it keeps read state")?;
+        m.require(Action::ChangeSeenMode)?;
         Ok(self.store.set_seen_mode(m.mailbox.id, mode).await?)
     }
 

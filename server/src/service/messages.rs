@@ -1,6 +1,7 @@
 //! Message operations: append, read, flags, expunge, copy, move, and
 //! delivery.
 
+use mailroom_shared::Action;
 use mailroom_shared::dto::{MailboxCounts, MailboxInfo, SeenMode};
 use mailroom_shared::{FlagOp, FlagPermissions, Flags, Right, SystemFlag};
 
@@ -86,7 +87,7 @@ impl Service {
         messages: Vec<(Vec<u8>, Flags, Option<i64>)>,
     ) -> Result<(u32, Vec<u32>)> {
         let m = self.open(p, name).await?;
-        m.require(Right::Insert, "add messages to it")?;
+        m.require(Action::Insert)?;
         let mut new = Vec::with_capacity(messages.len());
         for (content, flags, internal_date) in messages {
             new.push(NewMessage {
@@ -116,7 +117,7 @@ impl Service {
     /// [`Service::messages`] of a mailbox the caller keeps open.
     pub(crate) async fn messages_in(&self, p: &Principal, m: &mut Opened) -> Result<Vec<MessageMeta>> {
         self.current(p, m).await?;
-        m.require(Right::Read, "read it")?;
+        m.require(Action::Read)?;
         Ok(self.store.messages(m.mailbox.id, m.seen_reader(p)).await?)
     }
 
@@ -165,7 +166,7 @@ impl Service {
         listed_at: u64,
     ) -> Result<Vec<u8>> {
         self.current(p, m).await?;
-        m.require(Right::Read, "read it")?;
+        m.require(Action::Read)?;
         let (uid, hash) = listed;
         if self.store.removals(m.mailbox.id) == listed_at
             && let Some(bytes) = self.store.cached_content(hash)
@@ -194,7 +195,7 @@ impl Service {
         uids: &[u32],
     ) -> Result<Vec<(MessageMeta, Vec<u8>)>> {
         self.current(p, m).await?;
-        m.require(Right::Read, "read it")?;
+        m.require(Action::Read)?;
         Ok(self.store.expunged_after(m.mailbox.id, after, uids).await?)
     }
 
@@ -205,7 +206,7 @@ impl Service {
         uids: &[u32],
     ) -> Result<Vec<(MessageMeta, Vec<u8>)>> {
         self.current(p, m).await?;
-        m.require(Right::Read, "read it")?;
+        m.require(Action::Read)?;
         let mut out = Vec::with_capacity(uids.len());
         for &uid in uids {
             if let Some(found) = self
@@ -244,7 +245,7 @@ impl Service {
         flags: &Flags,
     ) -> Result<Vec<ChangedFlags>> {
         self.current(p, m).await?;
-        m.require(Right::Read, "read it")?;
+        m.require(Action::Read)?;
         let may = m.flag_permissions();
         if !(may.seen || may.deleted || may.other) {
             return Err(Error::NoPermission(format!(
@@ -283,7 +284,7 @@ impl Service {
     /// [`Service::expunge`] in a mailbox the caller keeps open.
     pub(crate) async fn expunge_in(&self, p: &Principal, m: &mut Opened, uids: Option<&[u32]>) -> Result<Vec<u32>> {
         self.current(p, m).await?;
-        m.require(Right::Expunge, "expunge messages")?;
+        m.require(Action::Expunge)?;
         let gone = self.expunge_opened(m, uids).await?;
         self.feed.wake();
         Ok(gone)
@@ -364,9 +365,9 @@ impl Service {
     /// UIDVALIDITY and (source UID, new UID) pairs.
     pub async fn copy(&self, p: &Principal, from: &str, uids: &[u32], to: &str) -> Result<(u32, Vec<(u32, u32)>)> {
         let src = self.open(p, from).await?;
-        src.require(Right::Read, "read it")?;
+        src.require(Action::Read)?;
         let dst = self.open(p, to).await?;
-        dst.require(Right::Insert, "add messages to it")?;
+        dst.require(Action::Insert)?;
         let rows = self.rows(p, &src, uids).await?;
         let new = rows.iter().map(|r| copy_of(r, dst.permitted_flags(&r.flags))).collect();
         let new_uids = self.insert(&dst, new, dst.seen_reader(p)).await?;
@@ -386,11 +387,10 @@ impl Service {
         to: &str,
     ) -> Result<(u32, Vec<(u32, u32)>)> {
         let src = self.open(p, from).await?;
-        src.require(Right::Read, "read it")?;
-        src.require(Right::DeleteMessage, "move messages out of it")?;
-        src.require(Right::Expunge, "move messages out of it")?;
+        src.require(Action::Read)?;
+        src.require(Action::MoveOut)?;
         let dst = self.open(p, to).await?;
-        dst.require(Right::Insert, "add messages to it")?;
+        dst.require(Action::Insert)?;
         let mut rows = self.rows(p, &src, uids).await?;
         for row in &mut rows {
             row.flags = dst.permitted_flags(&row.flags);
@@ -420,7 +420,7 @@ impl Service {
     /// them (needs `r`): how a session catches up.
     pub async fn changes_since(&self, p: &Principal, name: &str, modseq: u64) -> Result<Vec<Change>> {
         let m = self.open(p, name).await?;
-        m.require(Right::Read, "read it")?;
+        m.require(Action::Read)?;
         let rows = self.store.changes_since(m.mailbox.id, modseq).await?;
         Ok(super::watch::visible_to(p, group_changes(&rows)))
     }
@@ -429,7 +429,7 @@ impl Service {
     /// their dates and envelope senders (`mailroom import`; needs `i`).
     pub async fn import(&self, p: &Principal, name: &str, messages: Vec<Incoming>) -> Result<Vec<u32>> {
         let m = self.open(p, name).await?;
-        m.require(Right::Insert, "add messages to it")?;
+        m.require(Action::Insert)?;
         let messages = messages
             .into_iter()
             .map(|message| {

@@ -29,6 +29,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, OnceLock};
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use mailroom_shared::Action;
 use mailroom_shared::acl::{AclEntry, Who};
 use mailroom_shared::dto::MailboxInfo;
 use mailroom_shared::{MailboxName, MailboxPath, Right, Rights, effective_rights};
@@ -165,15 +166,17 @@ pub(crate) struct Opened {
 }
 
 impl Opened {
-    fn require(&self, right: Right, to: &str) -> Result<()> {
-        if self.rights.contains(right) {
+    /// Whether the principal may do `action` here ([`Action::needs`]).
+    fn require(&self, action: Action) -> Result<()> {
+        let Some(right) = self.rights.missing_for(action) else {
             return Ok(());
-        }
+        };
         Err(Error::NoPermission(format!(
-            "you need the '{}' right ({}) on {} to {to}",
+            "you need the '{}' right ({}) on {} to {}",
             right.letter(),
             right.meaning(),
-            self.name
+            self.name,
+            action.described()
         )))
     }
 

@@ -4,6 +4,7 @@
 //! account's folders to open and subscribe to. The rights checks are the
 //! ones IMAP's ACL commands go through (`open`, `require`).
 
+use mailroom_shared::Action;
 use mailroom_shared::MailboxPath;
 use mailroom_shared::Right;
 use mailroom_shared::dto::{AccountFolder, AclPlan, RightsWhy, Sharing};
@@ -69,7 +70,7 @@ impl Service {
     /// administer are listed as refused.
     pub async fn plan_acl_for_sub_folders(&self, p: &Principal, name: &str) -> Result<Vec<AclPlan>> {
         let m = self.open(p, name).await?;
-        m.require(Right::Administer, "change who may use it")?;
+        m.require(Action::Administer)?;
         let mut plans = Vec::new();
         for child in self.sub_folders(p, &m).await? {
             let refused = (!child.rights.contains(Right::Administer))

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use mailroom_shared::Action;
 use mailroom_shared::Right;
 use tokio::sync::broadcast;
 
@@ -114,7 +115,7 @@ impl Service {
     /// STATUS RECENT: the messages no session has seen yet (needs `r`).
     pub async fn recent_count(&self, p: &Principal, name: &str) -> Result<u32> {
         let m = self.open(p, name).await?;
-        m.require(Right::Read, "read it")?;
+        m.require(Action::Read)?;
         Ok(self.store.recent_count(m.mailbox.id).await?)
     }
 
@@ -131,7 +132,7 @@ impl Service {
     /// view can be brought up to this moment.
     pub(crate) async fn reselect(&self, p: &Principal, m: &mut Opened, watch: &mut Watch) -> Result<Vec<Change>> {
         self.current(p, m).await?;
-        m.require(Right::Read, "read it")?;
+        m.require(Action::Read)?;
         let (row, last) = self
             .store
             .mailbox_and_its_last_change(m.mailbox.id)
@@ -151,7 +152,7 @@ impl Service {
     /// Subscribes first, then reads the mailbox row and the log's end, so
     /// no change falls between; `m` gets the fresh row.
     async fn watch_in(&self, p: &Principal, m: &mut Opened) -> Result<Watch> {
-        m.require(Right::Read, "read it")?;
+        m.require(Action::Read)?;
         let rx = self.feed.subscribe(m.mailbox.id);
         let (row, last_log_id) = self
             .store

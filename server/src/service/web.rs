@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 
+use mailroom_shared::Action;
 use mailroom_shared::acl::Identifier;
 use mailroom_shared::dto::{Draft, Folder, MailboxCounts, MessagePage, MessageSummary, MessageView, SortKey};
 use mailroom_shared::search::Query;
@@ -184,7 +185,7 @@ impl Service {
         search: Option<&str>,
     ) -> Result<MessagePage> {
         let m = self.open(p, name).await?;
-        m.require(Right::Read, "read it")?;
+        m.require(Action::Read)?;
         let limit = limit.clamp(1, MAX_PAGE);
         let reader = m.seen_reader(p);
         let query = search.map(Query::parse).filter(|q| !q.is_empty());
@@ -239,7 +240,7 @@ impl Service {
         mark_seen: bool,
     ) -> Result<MessageView> {
         let m = self.open(p, name).await?;
-        m.require(Right::Read, "read it")?;
+        m.require(Action::Read)?;
         let gone = || Error::NotFound(format!("no message with UID {uid} in {name}"));
         let mut row = self
             .store

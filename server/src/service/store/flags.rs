@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use mailroom_shared::{FlagOp, FlagPermissions, Flags, SystemFlag};
 use tokio::sync::oneshot;
 
-use super::messages::{MESSAGE_SELECT, MessageChange, Tx, log_message_change, message_from, set_seen};
+use super::messages::{LogKind, MESSAGE_SELECT, MessageChange, Tx, log_message_change, message_from, set_seen};
 use super::{Backend, Result, Store};
 use crate::service::types::ChangedFlags;
 
@@ -214,7 +214,7 @@ impl Store {
                 let logged = MessageChange {
                     mailbox_id,
                     modseq,
-                    kind: "flags",
+                    kind: LogKind::Flags,
                     uid,
                     flags: Some(&new.as_reader),
                     account_id: Some(reader),

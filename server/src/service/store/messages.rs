@@ -80,13 +80,51 @@ pub struct ChangeRow {
     pub id: i64,
     pub mailbox_id: i64,
     pub modseq: u64,
-    pub kind: String,
+    pub kind: LogKind,
     pub uid: Option<u32>,
     pub flags: Option<Flags>,
     /// Set for a per-user `\Seen` change: only that account sees it.
     pub account_id: Option<i64>,
     /// The new name, for a rename.
     pub detail: Option<String>,
+}
+
+/// What one row of the change log says happened, stored as a small
+/// integer. The numbers are in the database: never reuse or renumber one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogKind {
+    Added = 1,
+    Flags = 2,
+    Expunged = 3,
+    MailboxCreated = 4,
+    MailboxRenamed = 5,
+    MailboxDeleted = 6,
+    AclChanged = 7,
+}
+
+impl LogKind {
+    pub const ALL: [LogKind; 7] = [
+        LogKind::Added,
+        LogKind::Flags,
+        LogKind::Expunged,
+        LogKind::MailboxCreated,
+        LogKind::MailboxRenamed,
+        LogKind::MailboxDeleted,
+        LogKind::AclChanged,
+    ];
+
+    pub fn code(self) -> i16 {
+        self as i16
+    }
+
+    /// The kind stored as `code`; a code no version of Mailroom wrote is
+    /// an inconsistency, reported, not guessed at.
+    pub fn from_code(code: i64) -> Result<LogKind> {
+        LogKind::ALL
+            .into_iter()
+            .find(|k| i64::from(k.code()) == code)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown change kind {code} in the change log")))
+    }
 }
 
 /// Mailbox-level entries of the change log.
@@ -107,15 +145,15 @@ pub(super) async fn log_change(
     let modseq = modseq.try_into().unwrap_or(i64::MAX);
     store.notify(tx, mailbox_id, modseq).await?;
     let (kind, detail) = match kind {
-        ChangeKindTag::MailboxCreated => ("created", None),
-        ChangeKindTag::MailboxRenamed(name) => ("renamed", Some(name)),
-        ChangeKindTag::MailboxDeleted => ("deleted", None),
-        ChangeKindTag::AclChanged => ("acl", None),
+        ChangeKindTag::MailboxCreated => (LogKind::MailboxCreated, None),
+        ChangeKindTag::MailboxRenamed(name) => (LogKind::MailboxRenamed, Some(name)),
+        ChangeKindTag::MailboxDeleted => (LogKind::MailboxDeleted, None),
+        ChangeKindTag::AclChanged => (LogKind::AclChanged, None),
     };
     sqlx::query("INSERT INTO changes (mailbox_id, modseq, kind, detail, origin) VALUES ($1, $2, $3, $4, $5)")
         .bind(mailbox_id)
         .bind(modseq)
-        .bind(kind)
+        .bind(kind.code())
         .bind(detail)
         .bind(store.origin.as_str())
         .execute(&mut **tx)
@@ -126,7 +164,7 @@ pub(super) async fn log_change(
 pub(super) struct MessageChange<'a> {
     pub(super) mailbox_id: i64,
     pub(super) modseq: i64,
-    pub(super) kind: &'static str,
+    pub(super) kind: LogKind,
     pub(super) uid: u32,
     pub(super) flags: Option<&'a Flags>,
     pub(super) account_id: Option<i64>,
@@ -141,7 +179,7 @@ pub(super) async fn log_message_change(tx: &mut Tx, store: &Store, c: MessageCha
     )
     .bind(c.mailbox_id)
     .bind(c.modseq)
-    .bind(c.kind)
+    .bind(c.kind.code())
     .bind(i64::from(c.uid))
     .bind(c.flags.map(Flags::system_bits))
     .bind(c.flags.map(Flags::keywords_text))
@@ -194,7 +232,7 @@ fn change_from(row: &AnyRow) -> Result<ChangeRow> {
         id: row.try_get("id")?,
         mailbox_id: row.try_get("mailbox_id")?,
         modseq: row.try_get::<i64, _>("modseq")? as u64,
-        kind: row.try_get("kind")?,
+        kind: LogKind::from_code(row.try_get("kind")?)?,
         uid: row.try_get::<Option<i64>, _>("uid")?.map(|u| u as u32),
         flags: system.map(|s| Flags::from_stored(s, keywords.as_deref().unwrap_or(""))),
         account_id: row.try_get("account_id")?,
@@ -287,7 +325,7 @@ impl Store {
             let change = MessageChange {
                 mailbox_id,
                 modseq,
-                kind: "added",
+                kind: LogKind::Added,
                 uid: uid as u32,
                 flags: Some(&shared_flags),
                 account_id: None,
@@ -383,7 +421,7 @@ impl Store {
         let change = MessageChange {
             mailbox_id,
             modseq,
-            kind: "flags",
+            kind: LogKind::Flags,
             uid,
             flags: Some(flags),
             account_id: None,
@@ -437,7 +475,7 @@ impl Store {
             let change = MessageChange {
                 mailbox_id,
                 modseq,
-                kind: "expunged",
+                kind: LogKind::Expunged,
                 uid,
                 flags: None,
                 account_id: None,
@@ -479,13 +517,13 @@ impl Store {
         after: i64,
         uids: &[u32],
     ) -> Result<Vec<(MessageMeta, Vec<u8>)>> {
-        let rows = sqlx::query(
-            "SELECT uid, modseq, detail FROM changes WHERE mailbox_id = $1 AND id > $2 AND kind = 'expunged'",
-        )
-        .bind(mailbox_id)
-        .bind(after)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            sqlx::query("SELECT uid, modseq, detail FROM changes WHERE mailbox_id = $1 AND id > $2 AND kind = $3")
+                .bind(mailbox_id)
+                .bind(after)
+                .bind(LogKind::Expunged.code())
+                .fetch_all(&self.pool)
+                .await?;
         let wanted: std::collections::HashSet<u32> = uids.iter().copied().collect();
         let mut out = Vec::new();
         for row in rows {
@@ -665,4 +703,49 @@ pub(super) async fn delete_orphan_blobs(tx: &mut Tx) -> Result<()> {
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_change_kind_has_its_own_code_and_reads_back() {
+        let mut codes = std::collections::HashSet::new();
+        for kind in LogKind::ALL {
+            assert!(codes.insert(kind.code()), "{kind:?} shares its code");
+            assert_eq!(LogKind::from_code(i64::from(kind.code())).unwrap(), kind);
+        }
+        assert!(LogKind::from_code(0).is_err());
+        assert!(LogKind::from_code(99).is_err());
+    }
+
+    /// Through the database: each kind written is the kind read, and a
+    /// row of a kind nobody wrote is an error, not an ACL change.
+    #[tokio::test]
+    async fn change_kinds_round_trip_through_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_data_dir(dir.path()).await.unwrap();
+        for (modseq, kind) in LogKind::ALL.into_iter().enumerate() {
+            sqlx::query("INSERT INTO changes (mailbox_id, modseq, kind, origin) VALUES (1, $1, $2, 'test')")
+                .bind(modseq as i64 + 1)
+                .bind(kind.code())
+                .execute(&store.pool)
+                .await
+                .unwrap();
+        }
+        let read: Vec<LogKind> = store
+            .changes_since(1, 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.kind)
+            .collect();
+        assert_eq!(read, LogKind::ALL);
+        sqlx::query("INSERT INTO changes (mailbox_id, modseq, kind, origin) VALUES (1, 100, 42, 'test')")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        assert!(matches!(store.changes_since(1, 0).await, Err(StoreError::Corrupt(_))));
+    }
 }

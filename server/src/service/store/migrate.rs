@@ -72,6 +72,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0012_account_external_inbox.sql"),
         include_str!("../../../migrations/postgres/0012_account_external_inbox.sql"),
     ),
+    (
+        13,
+        include_str!("../../../migrations/sqlite/0013_change_kind_codes.sql"),
+        include_str!("../../../migrations/postgres/0013_change_kind_codes.sql"),
+    ),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<()> {

@@ -29,7 +29,7 @@ use sqlx::{Any, AnyPool, Transaction};
 
 pub use accounts::{AccountRow, DomainRow, RoutingRule};
 pub use mailboxes::{MailboxRow, NewMailbox};
-pub use messages::{ChangeRow, Content, NewMessage, content_hash, copy_of};
+pub use messages::{ChangeRow, Content, LogKind, NewMessage, content_hash, copy_of};
 pub use rules::RuleRow;
 pub use web::ListedMessage;
 

@@ -1,0 +1,13 @@
+-- The change log's kinds become small integers (LogKind in
+-- server/src/service/store/messages.rs): a kind the code does not know is
+-- an error when read, not a silent guess. Rows of a kind never written
+-- ('acl' was the fallback) read as ACL changes, as they did.
+ALTER TABLE changes ALTER COLUMN kind TYPE SMALLINT USING CASE kind
+    WHEN 'added' THEN 1
+    WHEN 'flags' THEN 2
+    WHEN 'expunged' THEN 3
+    WHEN 'created' THEN 4
+    WHEN 'renamed' THEN 5
+    WHEN 'deleted' THEN 6
+    ELSE 7
+END;
