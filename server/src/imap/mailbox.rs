@@ -154,7 +154,7 @@ impl Selected {
             // mailbox as it is now: its list need not be read again —
             // unless rights or names changed meanwhile.
             Some(mut old) if service.is_current(&old.handle) => {
-                let missed = service.reselect(p, &mut old.handle, &mut old.watch).await?;
+                let missed = service.reselect(&mut old.handle, &mut old.watch).await?;
                 old.pending.extend(missed);
                 old.recent_from = u32::MAX; // claimed below
                 old.apply_pending(&mut Vec::new(), true).map_err(Failure::No)?;
@@ -414,7 +414,7 @@ impl Selected {
     /// Tells the client how the results of its updating searches changed
     /// with what the view took in since they were last told (RFC 5267
     /// ADDTO and REMOVEFROM, with the position of the first change).
-    pub async fn report_updates(&mut self, service: &Service, p: &Principal, out: &mut Vec<u8>) -> Result<(), Failure> {
+    pub async fn report_updates(&mut self, service: &Service, out: &mut Vec<u8>) -> Result<(), Failure> {
         let dirty = std::mem::take(&mut self.dirty);
         if self.updates.is_empty() || dirty.is_empty() {
             return Ok(());
@@ -427,10 +427,10 @@ impl Selected {
         let mut updates = std::mem::take(&mut self.updates);
         for update in &mut updates {
             if update.sort.is_some() {
-                self.report_sort_update(service, p, out, update).await?;
+                self.report_sort_update(service, out, update).await?;
                 continue;
             }
-            let (found, _) = self.matching_among(service, p, &update.key, &among).await?;
+            let (found, _) = self.matching_among(service, &update.key, &among).await?;
             let matched: HashSet<u32> = found.iter().map(|&i| self.messages[i].uid).collect();
             let number = |uid: u32, seq: u32| if update.uid { uid } else { seq };
             let old: Vec<u32> = update.results.iter().copied().collect();
@@ -478,14 +478,13 @@ impl Selected {
     async fn report_sort_update(
         &mut self,
         service: &Service,
-        p: &Principal,
         out: &mut Vec<u8>,
         update: &mut Update,
     ) -> Result<(), Failure> {
         let Some((criteria, old)) = update.sort.take() else {
             return Ok(());
         };
-        let sorted = self.sorted(service, p, &update.key, &criteria).await?;
+        let sorted = self.sorted(service, &update.key, &criteria).await?;
         let new: Vec<u32> = sorted.iter().map(|s| self.messages[s.seq as usize - 1].uid).collect();
         let number = |uid: u32| match (update.uid, self.position(uid)) {
             (false, Some(i)) => i as u32 + 1,
@@ -700,36 +699,43 @@ impl Selected {
         }
     }
 
+    /// The session's principal was checked again (its admin right may
+    /// have changed): the mailbox's rights are resolved again before the
+    /// next command uses them.
+    pub fn renew(&mut self, p: &Principal) {
+        self.handle.renew(p);
+    }
+
     /// CLOSE: expunges silently where allowed.
-    pub async fn close(&mut self, service: &Service, p: &Principal) {
+    pub async fn close(&mut self, service: &Service) {
         if !self.read_only {
-            let _ = service.expunge_in(p, &mut self.handle, None).await;
+            let _ = service.expunge_in(&mut self.handle, None).await;
         }
     }
 
     pub async fn expunge(&mut self, cx: Cx<'_>, set: Option<&SequenceSet>) -> Outcome {
-        let Cx { service, p, out, .. } = cx;
+        let Cx { service, out, .. } = cx;
         self.writable()?;
         let only = match set {
             Some(set) => Some(self.uids(&self.resolve(set, true)?)),
             None => None,
         };
-        let gone = service.expunge_in(p, &mut self.handle, only.as_deref()).await?;
+        let gone = service.expunge_in(&mut self.handle, only.as_deref()).await?;
         self.expunged(out, gone);
         Ok("EXPUNGE completed".into())
     }
 
     pub async fn store(&mut self, cx: Cx<'_>, args: StoreArgs<'_>) -> Outcome {
-        let Cx { service, p, out, .. } = cx;
+        let Cx { service, out, .. } = cx;
         self.writable()?;
         let indices = self.resolve(args.set, args.uid)?;
         let (indices, modified) = match args.unchanged_since {
-            Some(limit) => self.unchanged_since(service, p, indices, limit).await?,
+            Some(limit) => self.unchanged_since(service, indices, limit).await?,
             None => (indices, Vec::new()),
         };
         let uids = self.uids(&indices);
         let changed = service
-            .store_flags_in(p, &mut self.handle, &uids, args.op, args.flags)
+            .store_flags_in(&mut self.handle, &uids, args.op, args.flags)
             .await?;
         let changed_uids: HashSet<u32> = changed.iter().map(|c| c.uid).collect();
         self.apply_own(changed);
@@ -759,12 +765,11 @@ impl Selected {
     async fn unchanged_since(
         &mut self,
         service: &Service,
-        p: &Principal,
         indices: Vec<usize>,
         limit: u64,
     ) -> Result<(Vec<usize>, Vec<usize>), Failure> {
         let current: HashMap<u32, u64> = service
-            .messages_in(p, &mut self.handle)
+            .messages_in(&mut self.handle)
             .await?
             .into_iter()
             .map(|r| (r.uid, r.modseq))
@@ -808,8 +813,8 @@ impl Selected {
     }
 
     pub async fn search(&mut self, cx: Cx<'_>, uid: bool, key: &Key) -> Outcome {
-        let Cx { service, p, out, .. } = cx;
-        let (found, _) = self.matching(service, p, key).await?;
+        let Cx { service, out, .. } = cx;
+        let (found, _) = self.matching(service, key).await?;
         self.write_numbers(out, "SEARCH", uid, &found);
         if let Some(highest) = self.modseq_of(key, &found) {
             // `* SEARCH 2 5 (MODSEQ 917)` (RFC 7162 §3.1.5).
@@ -831,8 +836,8 @@ impl Selected {
     /// SEARCH RETURN (RFC 4731): `* ESEARCH` with what was asked for
     /// (ALL when nothing was).
     pub async fn esearch(&mut self, cx: Cx<'_>, tag: &str, uid: bool, key: &Key, returns: &[String]) -> Outcome {
-        let Cx { service, p, out, .. } = cx;
-        let (found, _) = self.matching(service, p, key).await?;
+        let Cx { service, out, .. } = cx;
+        let (found, _) = self.matching(service, key).await?;
         self.write_esearch(out, tag, uid, key, &found, returns);
         if returns.iter().any(|r| r == "UPDATE") {
             self.updates.retain(|u| u.tag != tag);
@@ -907,7 +912,7 @@ impl Selected {
     /// subject form a thread, in order of their sent dates, each a child
     /// of the first; threads in order of their first message's date.
     pub async fn thread(&mut self, cx: Cx<'_>, uid: bool, key: &Key) -> Outcome {
-        let Cx { service, p, out, .. } = cx;
+        let Cx { service, out, .. } = cx;
         let by_date = [
             Criterion {
                 reverse: false,
@@ -918,7 +923,7 @@ impl Selected {
                 key: sort::SortKey::Date,
             },
         ];
-        let sorted = self.sorted(service, p, key, &by_date).await?;
+        let sorted = self.sorted(service, key, &by_date).await?;
         let mut threads: Vec<Vec<&Sortable>> = Vec::new();
         for s in &sorted {
             match threads.last_mut() {
@@ -953,11 +958,11 @@ impl Selected {
 
     /// THREAD=REFERENCES (RFC 5256 §3, see [`thread::references`]).
     pub async fn thread_references(&mut self, cx: Cx<'_>, uid: bool, key: &Key) -> Outcome {
-        let Cx { service, p, out, .. } = cx;
-        let (found, rows) = self.matching(service, p, key).await?;
+        let Cx { service, out, .. } = cx;
+        let (found, rows) = self.matching(service, key).await?;
         let mut messages: Vec<Threadable> = Vec::with_capacity(found.len());
         for chunk in found.chunks(BATCH) {
-            let contents = self.contents_by_uid(service, p, chunk).await?;
+            let contents = self.contents_by_uid(service, chunk).await?;
             for &i in chunk {
                 let m = &self.messages[i];
                 let mut t = Threadable {
@@ -982,8 +987,8 @@ impl Selected {
     /// SORT (RFC 5256): the matching messages in the criteria's order;
     /// with `RETURN (…)` (ESORT, RFC 5267) as `* ESEARCH`.
     pub async fn sort(&mut self, cx: Cx<'_>, args: SortArgs<'_>) -> Outcome {
-        let Cx { service, p, out, .. } = cx;
-        let sorted = self.sorted(service, p, args.key, args.criteria).await?;
+        let Cx { service, out, .. } = cx;
+        let sorted = self.sorted(service, args.key, args.criteria).await?;
         let order: Vec<usize> = sorted.iter().map(|s| s.seq as usize - 1).collect();
         match args.returns {
             Some(returns) => self.write_esearch(out, args.tag, args.uid, args.key, &order, returns),
@@ -1004,14 +1009,8 @@ impl Selected {
     }
 
     /// The messages matching `key`, ordered by `criteria`.
-    async fn sorted(
-        &mut self,
-        service: &Service,
-        p: &Principal,
-        key: &Key,
-        criteria: &[Criterion],
-    ) -> Result<Vec<Sortable>, Failure> {
-        let (found, rows) = self.matching(service, p, key).await?;
+    async fn sorted(&mut self, service: &Service, key: &Key, criteria: &[Criterion]) -> Result<Vec<Sortable>, Failure> {
+        let (found, rows) = self.matching(service, key).await?;
         let mut sortables: Vec<Sortable> = found
             .iter()
             .map(|&i| {
@@ -1026,7 +1025,7 @@ impl Selected {
             .collect();
         if sort::needs_headers(criteria) {
             for (chunk, sortables) in found.chunks(BATCH).zip(sortables.chunks_mut(BATCH)) {
-                let contents = self.contents_by_uid(service, p, chunk).await?;
+                let contents = self.contents_by_uid(service, chunk).await?;
                 for (&i, sortable) in chunk.iter().zip(sortables) {
                     let raw = contents.get(&self.messages[i].uid).map_or(&[][..], Vec::as_slice);
                     sortable.read_headers(raw);
@@ -1053,11 +1052,10 @@ impl Selected {
     async fn contents_by_uid(
         &mut self,
         service: &Service,
-        p: &Principal,
         indices: &[usize],
     ) -> Result<HashMap<u32, Vec<u8>>, Failure> {
         let uids = self.uids(indices);
-        let contents = service.contents_in(p, &mut self.handle, &uids).await?;
+        let contents = service.contents_in(&mut self.handle, &uids).await?;
         Ok(contents.into_iter().map(|(row, bytes)| (row.uid, bytes)).collect())
     }
 
@@ -1066,30 +1064,28 @@ impl Selected {
     async fn matching(
         &mut self,
         service: &Service,
-        p: &Principal,
         key: &Key,
     ) -> Result<(Vec<usize>, HashMap<u32, MessageMeta>), Failure> {
         let all: Vec<usize> = (0..self.announced).collect();
-        self.matching_among(service, p, key, &all).await
+        self.matching_among(service, key, &all).await
     }
 
     /// [`Selected::matching`] among some of the announced messages.
     async fn matching_among(
         &mut self,
         service: &Service,
-        p: &Principal,
         key: &Key,
         among: &[usize],
     ) -> Result<(Vec<usize>, HashMap<u32, MessageMeta>), Failure> {
         let count = self.announced;
-        let rows = service.messages_in(p, &mut self.handle).await?;
+        let rows = service.messages_in(&mut self.handle).await?;
         let rows: HashMap<u32, MessageMeta> = rows.into_iter().map(|r| (r.uid, r)).collect();
         let last_uid = self.messages[..count].last().map_or(0, |m| m.uid);
         let mut found = Vec::new();
         for chunk in among.chunks(BATCH) {
             let texts: HashMap<u32, mime::Searchable> = if key.needs_content() {
                 let uids = self.uids(chunk);
-                let contents = service.contents_in(p, &mut self.handle, &uids).await?;
+                let contents = service.contents_in(&mut self.handle, &uids).await?;
                 contents
                     .into_iter()
                     .map(|(row, bytes)| (row.uid, mime::searchable(&bytes)))
@@ -1204,7 +1200,7 @@ impl Selected {
                 )
             });
         let newly_seen = if sets_seen {
-            self.mark_seen(service, p, &indices).await
+            self.mark_seen(service, &indices).await
         } else {
             HashSet::new()
         };
@@ -1212,7 +1208,7 @@ impl Selected {
         let mut rows_only: HashMap<u32, (MessageMeta, Option<Vec<u8>>)> = HashMap::new();
         if needs_rows && !needs_content {
             let wanted: HashSet<u32> = self.uids(&indices).into_iter().collect();
-            let rows = service.messages_in(p, &mut self.handle).await?;
+            let rows = service.messages_in(&mut self.handle).await?;
             rows_only = rows
                 .into_iter()
                 .filter(|r| wanted.contains(&r.uid))
@@ -1223,7 +1219,7 @@ impl Selected {
         for chunk in indices.chunks(BATCH) {
             let with_bodies: HashMap<u32, (MessageMeta, Option<Vec<u8>>)> = if needs_content {
                 let uids = self.uids(chunk);
-                let contents = service.contents_in(p, &mut self.handle, &uids).await?;
+                let contents = service.contents_in(&mut self.handle, &uids).await?;
                 contents.into_iter().map(|(r, b)| (r.uid, (r, Some(b)))).collect()
             } else {
                 HashMap::new()
@@ -1249,7 +1245,7 @@ impl Selected {
                     .collect();
                 if !gone.is_empty() {
                     let kept = service
-                        .expunged_contents(p, &mut self.handle, self.applied_log_id, &gone)
+                        .expunged_contents(&mut self.handle, self.applied_log_id, &gone)
                         .await?;
                     loaded.extend(kept.into_iter().map(|(r, b)| (r.uid, (r, Some(b)))));
                 }
@@ -1303,7 +1299,7 @@ impl Selected {
     /// Sets `\Seen` on the messages that lack it (a FETCH of a body does,
     /// RFC 3501 §6.4.5); returns the UIDs whose flags changed. Without
     /// the `s` right nothing changes, silently.
-    async fn mark_seen(&mut self, service: &Service, p: &Principal, indices: &[usize]) -> HashSet<u32> {
+    async fn mark_seen(&mut self, service: &Service, indices: &[usize]) -> HashSet<u32> {
         let unseen: Vec<u32> = indices
             .iter()
             .filter(|&&i| !self.messages[i].flags.contains(SystemFlag::Seen))
@@ -1315,7 +1311,7 @@ impl Selected {
         let mut seen = Flags::default();
         seen.insert(SystemFlag::Seen);
         let Ok(changed) = service
-            .store_flags_in(p, &mut self.handle, &unseen, FlagOp::Add, &seen)
+            .store_flags_in(&mut self.handle, &unseen, FlagOp::Add, &seen)
             .await
         else {
             return HashSet::new();

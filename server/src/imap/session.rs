@@ -226,6 +226,9 @@ impl Session {
             return true;
         };
         self.principal = authority.recheck(&self.gw.service, p, moved).await;
+        if let (Some(p), Some(selected)) = (&self.principal, self.selected.as_mut()) {
+            selected.renew(p);
+        }
         self.principal.is_some()
     }
 
@@ -362,9 +365,9 @@ impl Session {
             return Ok(false);
         }
         self.report_notified(None).await;
-        if let (Some(selected), Some(p)) = (self.selected.as_mut(), self.principal.as_ref())
+        if let Some(selected) = self.selected.as_mut()
             && let Err(Failure::Bye(e) | Failure::No(e) | Failure::Bad(e)) =
-                selected.report_updates(&self.gw.service, p, &mut self.out).await
+                selected.report_updates(&self.gw.service, &mut self.out).await
         {
             tracing::warn!("updating searches: {e}");
         }
@@ -463,7 +466,7 @@ impl Session {
             }
             Request::Close => {
                 let (s, cx) = self.in_mailbox()?;
-                s.close(cx.service, cx.p).await;
+                s.close(cx.service).await;
                 self.selected = None;
                 Ok("CLOSE completed".into())
             }

@@ -179,6 +179,7 @@ impl Session {
         };
         match authority.recheck(&self.gw.service, &drop.principal, moved).await {
             Some(now) => {
+                drop.inbox.renew(&now);
                 drop.principal = now;
                 true
             }
@@ -351,7 +352,7 @@ impl Session {
         let opened = match service.open(&principal, "INBOX").await {
             Ok(mut inbox) => {
                 let listed_at = service.removals(&inbox);
-                let rows = service.messages_in(&principal, &mut inbox).await;
+                let rows = service.messages_in(&mut inbox).await;
                 rows.map(|rows| (inbox, listed_at, rows))
             }
             Err(e) => Err(e),
@@ -373,7 +374,7 @@ impl Session {
         self.reply(&format!("+OK Logged in; {} messages ({total} octets)", messages.len()));
         self.maildrop = Some(Maildrop {
             principal,
-            uidvalidity: inbox.mailbox.uidvalidity,
+            uidvalidity: inbox.info().uidvalidity,
             inbox,
             listed_at,
             messages,
@@ -436,10 +437,7 @@ impl Session {
         let drop = self.maildrop.as_mut().expect("in the transaction state");
         let listed = (drop.messages[i].uid, drop.messages[i].hash.as_str());
         let service = &self.gw.service;
-        match service
-            .listed_content(&drop.principal, &mut drop.inbox, listed, drop.listed_at)
-            .await
-        {
+        match service.listed_content(&mut drop.inbox, listed, drop.listed_at).await {
             Ok(bytes) => Ok(bytes),
             // The listing's message is gone: say which, in the listing's numbers.
             Err(Error::NotFound(_)) => Err(format!("Message {} was deleted by another session", i + 1)),
@@ -462,13 +460,7 @@ impl Session {
             let _ = self
                 .gw
                 .service
-                .store_flags_in(
-                    &drop.principal,
-                    &mut drop.inbox,
-                    &[drop.messages[i].uid],
-                    FlagOp::Add,
-                    &seen,
-                )
+                .store_flags_in(&mut drop.inbox, &[drop.messages[i].uid], FlagOp::Add, &seen)
                 .await;
         }
         Ok(())
@@ -520,10 +512,10 @@ impl Session {
         deleted.insert(SystemFlag::Deleted);
         let service = &self.gw.service;
         let result = match service
-            .store_flags_in(&drop.principal, &mut drop.inbox, &uids, FlagOp::Add, &deleted)
+            .store_flags_in(&mut drop.inbox, &uids, FlagOp::Add, &deleted)
             .await
         {
-            Ok(_) => service.expunge_in(&drop.principal, &mut drop.inbox, Some(&uids)).await,
+            Ok(_) => service.expunge_in(&mut drop.inbox, Some(&uids)).await,
             Err(e) => Err(e),
         };
         match result {

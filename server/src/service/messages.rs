@@ -49,8 +49,8 @@ impl Opened {
 
     /// The account whose own `\Seen` this principal reads and writes, in a
     /// per-user seen mailbox.
-    pub(super) fn seen_reader(&self, p: &Principal) -> Option<i64> {
-        (self.mailbox.seen_mode == SeenMode::PerUser).then_some(p.account_id)
+    pub(super) fn seen_reader(&self) -> Option<i64> {
+        (self.mailbox.seen_mode == SeenMode::PerUser).then_some(self.principal.account_id)
     }
 
     /// Flags as stored for a new message: those the principal may not
@@ -98,7 +98,7 @@ impl Service {
             });
         }
         let count = new.len();
-        let uids = self.insert(&m, new, m.seen_reader(p)).await?;
+        let uids = self.insert(&m, new, m.seen_reader()).await?;
         self.feed.wake();
         if uids.len() != count || count == 0 {
             return Err(Error::InUse("the messages were not stored".into()));
@@ -110,15 +110,15 @@ impl Service {
     /// them (needs `r`).
     pub async fn messages(&self, p: &Principal, name: &str) -> Result<(MailboxInfo, Vec<MessageMeta>)> {
         let mut m = self.open(p, name).await?;
-        let rows = self.messages_in(p, &mut m).await?;
+        let rows = self.messages_in(&mut m).await?;
         Ok((m.info(), rows))
     }
 
     /// [`Service::messages`] of a mailbox the caller keeps open.
-    pub(crate) async fn messages_in(&self, p: &Principal, m: &mut Opened) -> Result<Vec<MessageMeta>> {
-        self.current(p, m).await?;
+    pub(crate) async fn messages_in(&self, m: &mut Opened) -> Result<Vec<MessageMeta>> {
+        self.current(m).await?;
         m.require(Action::Read)?;
-        Ok(self.store.messages(m.mailbox.id, m.seen_reader(p)).await?)
+        Ok(self.store.messages(m.mailbox.id, m.seen_reader()).await?)
     }
 
     /// Message and unseen counts (STATUS; needs `r`).
@@ -133,12 +133,12 @@ impl Service {
     /// One message's bytes, exactly as stored (needs `r`).
     pub async fn fetch(&self, p: &Principal, name: &str, uid: u32) -> Result<Vec<u8>> {
         let mut m = self.open(p, name).await?;
-        self.fetch_in(p, &mut m, uid).await
+        self.fetch_in(&mut m, uid).await
     }
 
     /// [`Service::fetch`] from a mailbox the caller keeps open.
-    pub(crate) async fn fetch_in(&self, p: &Principal, m: &mut Opened, uid: u32) -> Result<Vec<u8>> {
-        let mut found = self.contents_in(p, m, &[uid]).await?;
+    pub(crate) async fn fetch_in(&self, m: &mut Opened, uid: u32) -> Result<Vec<u8>> {
+        let mut found = self.contents_in(m, &[uid]).await?;
         match found.pop() {
             Some((_, bytes)) => Ok(bytes),
             None => Err(Error::NotFound(format!("no message with UID {uid} in {}", m.name))),
@@ -158,14 +158,8 @@ impl Service {
     /// removed since, every listed message is still there and bytes read
     /// recently come from memory; otherwise the store is asked (NotFound:
     /// the message is gone).
-    pub(crate) async fn listed_content(
-        &self,
-        p: &Principal,
-        m: &mut Opened,
-        listed: (u32, &str),
-        listed_at: u64,
-    ) -> Result<Vec<u8>> {
-        self.current(p, m).await?;
+    pub(crate) async fn listed_content(&self, m: &mut Opened, listed: (u32, &str), listed_at: u64) -> Result<Vec<u8>> {
+        self.current(m).await?;
         m.require(Action::Read)?;
         let (uid, hash) = listed;
         if self.store.removals(m.mailbox.id) == listed_at
@@ -173,14 +167,14 @@ impl Service {
         {
             return Ok(bytes.to_vec());
         }
-        self.fetch_in(p, m, uid).await
+        self.fetch_in(m, uid).await
     }
 
     /// Several messages with their bytes, in UID order (needs `r`); UIDs
     /// no longer there are left out.
     pub async fn contents(&self, p: &Principal, name: &str, uids: &[u32]) -> Result<Vec<(MessageMeta, Vec<u8>)>> {
         let mut m = self.open(p, name).await?;
-        self.contents_in(p, &mut m, uids).await
+        self.contents_in(&mut m, uids).await
     }
 
     /// [`Service::contents`] of a mailbox the caller keeps open.
@@ -189,29 +183,23 @@ impl Service {
     /// RFC 2180 §4.1.1 lets it go on fetching them until it is. Needs `r`.
     pub(crate) async fn expunged_contents(
         &self,
-        p: &Principal,
         m: &mut Opened,
         after: i64,
         uids: &[u32],
     ) -> Result<Vec<(MessageMeta, Vec<u8>)>> {
-        self.current(p, m).await?;
+        self.current(m).await?;
         m.require(Action::Read)?;
         Ok(self.store.expunged_after(m.mailbox.id, after, uids).await?)
     }
 
-    pub(crate) async fn contents_in(
-        &self,
-        p: &Principal,
-        m: &mut Opened,
-        uids: &[u32],
-    ) -> Result<Vec<(MessageMeta, Vec<u8>)>> {
-        self.current(p, m).await?;
+    pub(crate) async fn contents_in(&self, m: &mut Opened, uids: &[u32]) -> Result<Vec<(MessageMeta, Vec<u8>)>> {
+        self.current(m).await?;
         m.require(Action::Read)?;
         let mut out = Vec::with_capacity(uids.len());
         for &uid in uids {
             if let Some(found) = self
                 .store
-                .message_with_content(m.mailbox.id, uid, m.seen_reader(p))
+                .message_with_content(m.mailbox.id, uid, m.seen_reader())
                 .await?
             {
                 out.push(found);
@@ -232,19 +220,18 @@ impl Service {
         flags: &Flags,
     ) -> Result<Vec<ChangedFlags>> {
         let mut m = self.open(p, name).await?;
-        self.store_flags_in(p, &mut m, uids, op, flags).await
+        self.store_flags_in(&mut m, uids, op, flags).await
     }
 
     /// [`Service::store_flags`] in a mailbox the caller keeps open.
     pub(crate) async fn store_flags_in(
         &self,
-        p: &Principal,
         m: &mut Opened,
         uids: &[u32],
         op: FlagOp,
         flags: &Flags,
     ) -> Result<Vec<ChangedFlags>> {
-        self.current(p, m).await?;
+        self.current(m).await?;
         m.require(Action::Read)?;
         let may = m.flag_permissions();
         if !(may.seen || may.deleted || may.other) {
@@ -254,7 +241,7 @@ impl Service {
             )));
         }
         let changed = match &m.mirror {
-            Some(mirror) if m.seen_reader(p).is_none() => {
+            Some(mirror) if m.seen_reader().is_none() => {
                 let change = IndexChange::Flags { uids, op, flags, may };
                 match self.change_mirror(mirror, change).await? {
                     IndexChanged::Flags(changed) => changed,
@@ -262,7 +249,7 @@ impl Service {
                 }
             }
             _ => {
-                let reader = m.seen_reader(p);
+                let reader = m.seen_reader();
                 self.store
                     .update_flags(m.mailbox.id, uids, op, flags, may, reader)
                     .await?
@@ -278,12 +265,12 @@ impl Service {
     /// among `uids` when given (UID EXPUNGE). Returns the removed UIDs.
     pub async fn expunge(&self, p: &Principal, name: &str, uids: Option<&[u32]>) -> Result<Vec<u32>> {
         let mut m = self.open(p, name).await?;
-        self.expunge_in(p, &mut m, uids).await
+        self.expunge_in(&mut m, uids).await
     }
 
     /// [`Service::expunge`] in a mailbox the caller keeps open.
-    pub(crate) async fn expunge_in(&self, p: &Principal, m: &mut Opened, uids: Option<&[u32]>) -> Result<Vec<u32>> {
-        self.current(p, m).await?;
+    pub(crate) async fn expunge_in(&self, m: &mut Opened, uids: Option<&[u32]>) -> Result<Vec<u32>> {
+        self.current(m).await?;
         m.require(Action::Expunge)?;
         let gone = self.expunge_opened(m, uids).await?;
         self.feed.wake();
@@ -352,8 +339,8 @@ impl Service {
         Ok(())
     }
 
-    async fn rows(&self, p: &Principal, m: &Opened, uids: &[u32]) -> Result<Vec<MessageMeta>> {
-        let all = self.store.messages(m.mailbox.id, m.seen_reader(p)).await?;
+    async fn rows(&self, m: &Opened, uids: &[u32]) -> Result<Vec<MessageMeta>> {
+        let all = self.store.messages(m.mailbox.id, m.seen_reader()).await?;
         // A set, not the slice: `UID COPY 1:*` names every message, and
         // comparing each with each was quadratic.
         let wanted: std::collections::HashSet<u32> = uids.iter().copied().collect();
@@ -368,9 +355,9 @@ impl Service {
         src.require(Action::Read)?;
         let dst = self.open(p, to).await?;
         dst.require(Action::Insert)?;
-        let rows = self.rows(p, &src, uids).await?;
+        let rows = self.rows(&src, uids).await?;
         let new = rows.iter().map(|r| copy_of(r, dst.permitted_flags(&r.flags))).collect();
-        let new_uids = self.insert(&dst, new, dst.seen_reader(p)).await?;
+        let new_uids = self.insert(&dst, new, dst.seen_reader()).await?;
         self.feed.wake();
         let pairs = rows.iter().map(|r| r.uid).zip(new_uids).collect();
         Ok((dst.mailbox.uidvalidity, pairs))
@@ -391,7 +378,7 @@ impl Service {
         src.require(Action::MoveOut)?;
         let dst = self.open(p, to).await?;
         dst.require(Action::Insert)?;
-        let mut rows = self.rows(p, &src, uids).await?;
+        let mut rows = self.rows(&src, uids).await?;
         for row in &mut rows {
             row.flags = dst.permitted_flags(&row.flags);
         }
@@ -401,13 +388,13 @@ impl Service {
         }
         let pairs = if src.mirror.is_none() && dst.mirror.is_none() {
             self.store
-                .move_messages(src.mailbox.id, &rows, dst.mailbox.id, dst.seen_reader(p))
+                .move_messages(src.mailbox.id, &rows, dst.mailbox.id, dst.seen_reader())
                 .await?
         } else {
             // A file and the store share no transaction: copy, then remove.
             // A crash in between leaves the messages in both, never in none.
             let new = rows.iter().map(|r| copy_of(r, r.flags.clone())).collect();
-            let new_uids = self.insert(&dst, new, dst.seen_reader(p)).await?;
+            let new_uids = self.insert(&dst, new, dst.seen_reader()).await?;
             let old_uids: Vec<u32> = rows.iter().map(|r| r.uid).collect();
             self.remove(&src, &old_uids).await?;
             old_uids.into_iter().zip(new_uids).collect()
@@ -441,7 +428,7 @@ impl Service {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let uids = self.insert(&m, messages, m.seen_reader(p)).await?;
+        let uids = self.insert(&m, messages, m.seen_reader()).await?;
         self.feed.wake();
         Ok(uids)
     }

@@ -150,16 +150,19 @@ pub struct Service {
     external_roots: Arc<Vec<std::path::PathBuf>>,
 }
 
-/// A mailbox as resolved for one principal.
+/// A mailbox as resolved for one principal, which it carries: a gateway
+/// keeps it open between commands but can neither look inside nor hand it
+/// to another user (its fields are the service's alone).
 pub(crate) struct Opened {
-    pub mailbox: MailboxRow,
-    pub owner: AccountRow,
-    pub acl: Vec<AclEntry>,
-    pub rights: Rights,
+    principal: Principal,
+    mailbox: MailboxRow,
+    owner: AccountRow,
+    acl: Vec<AclEntry>,
+    rights: Rights,
     /// The name as the principal writes it.
-    pub name: String,
+    name: String,
     /// Set when the mailbox is an INBOX kept in a file outside Mailroom.
-    pub mirror: Option<Arc<external::Mirror>>,
+    mirror: Option<Arc<external::Mirror>>,
     /// The store's directory generation before this was resolved: when it
     /// moved, names and rights are resolved again ([`Service::current`]).
     generation: u64,
@@ -182,6 +185,16 @@ impl Opened {
 
     pub(crate) fn info(&self) -> MailboxInfo {
         info(&self.mailbox, &self.name, &self.owner, self.rights)
+    }
+
+    /// The session's principal as checked again ([`Service::recheck`]):
+    /// the same account, perhaps with another server-admin right, so the
+    /// rights are resolved again before the next use.
+    pub(crate) fn renew(&mut self, p: &Principal) {
+        if p.account_id == self.principal.account_id {
+            self.principal = p.clone();
+            self.generation = u64::MAX;
+        }
     }
 }
 
@@ -374,6 +387,7 @@ impl Service {
                 .ok_or_else(|| not_found(name))?;
         }
         Ok(Opened {
+            principal: p.clone(),
             name: display_name(p, &owner, &mailbox.name),
             mailbox,
             owner,
@@ -389,9 +403,11 @@ impl Service {
     /// names or routing changed since, and its external file re-read when
     /// another program changed it. Without such changes it costs no query:
     /// this is what lets a selected mailbox's commands skip the lookups.
-    pub(crate) async fn current(&self, p: &Principal, m: &mut Opened) -> Result<()> {
+    pub(crate) async fn current(&self, m: &mut Opened) -> Result<()> {
         let generation = self.store.directory_generation();
         if generation != m.generation {
+            let p = m.principal.clone();
+            let p = &p;
             let gone = || not_found(&m.name);
             let mailbox = self.store.mailbox_by_id(m.mailbox.id).await?.ok_or_else(gone)?;
             let owner = self.store.account_by_id(mailbox.account_id).await?.ok_or_else(gone)?;
@@ -401,6 +417,7 @@ impl Service {
                 return Err(gone());
             }
             *m = Opened {
+                principal: p.clone(),
                 name: display_name(p, &owner, &mailbox.name),
                 mirror: self.mirror_of(&owner, &mailbox).await?,
                 mailbox,
@@ -429,6 +446,7 @@ impl Service {
             .ok_or_else(|| not_found(path))?;
         let mirror = self.mirror_of(owner, &mailbox).await?;
         Ok(Opened {
+            principal: Principal::system(&owner.domain),
             name: mailbox.name.clone(),
             mailbox,
             owner: owner.clone(),

@@ -52,7 +52,7 @@ impl Service {
     /// them idempotently.
     pub async fn watch(&self, p: &Principal, name: &str) -> Result<(Watch, u64)> {
         let mut m = self.open(p, name).await?;
-        let watch = self.watch_in(p, &mut m).await?;
+        let watch = self.watch_in(&mut m).await?;
         let modseq = watch.seen;
         Ok((watch, modseq))
     }
@@ -69,13 +69,13 @@ impl Service {
     ) -> Result<(Opened, Watch, Vec<MessageMeta>)> {
         let mut m = match kept {
             Some(mut m) => {
-                self.current(p, &mut m).await?;
+                self.current(&mut m).await?;
                 m
             }
             None => self.open(p, name).await?,
         };
-        let watch = self.watch_in(p, &mut m).await?;
-        let rows = self.store.messages(m.mailbox.id, m.seen_reader(p)).await?;
+        let watch = self.watch_in(&mut m).await?;
+        let rows = self.store.messages(m.mailbox.id, m.seen_reader()).await?;
         Ok((m, watch, rows))
     }
 
@@ -130,8 +130,8 @@ impl Service {
     /// mailbox's own row (UIDNEXT, HIGHESTMODSEQ) and returns the changes
     /// committed before now that the watch had not handed out yet, so the
     /// view can be brought up to this moment.
-    pub(crate) async fn reselect(&self, p: &Principal, m: &mut Opened, watch: &mut Watch) -> Result<Vec<Change>> {
-        self.current(p, m).await?;
+    pub(crate) async fn reselect(&self, m: &mut Opened, watch: &mut Watch) -> Result<Vec<Change>> {
+        self.current(m).await?;
         m.require(Action::Read)?;
         let (row, last) = self
             .store
@@ -151,7 +151,7 @@ impl Service {
 
     /// Subscribes first, then reads the mailbox row and the log's end, so
     /// no change falls between; `m` gets the fresh row.
-    async fn watch_in(&self, p: &Principal, m: &mut Opened) -> Result<Watch> {
+    async fn watch_in(&self, m: &mut Opened) -> Result<Watch> {
         m.require(Action::Read)?;
         let rx = self.feed.subscribe(m.mailbox.id);
         let (row, last_log_id) = self
@@ -164,7 +164,7 @@ impl Service {
         Ok(Watch {
             rx,
             store: self.store.clone(),
-            principal: p.clone(),
+            principal: m.principal.clone(),
             mailbox_id: m.mailbox.id,
             seen,
             last_log_id,

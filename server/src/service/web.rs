@@ -125,7 +125,7 @@ impl Service {
                 continue;
             }
             let counts = if info.rights.contains(Right::Read) {
-                let (messages, unseen) = self.store.count(m.mailbox.id, m.seen_reader(p)).await?;
+                let (messages, unseen) = self.store.count(m.mailbox.id, m.seen_reader()).await?;
                 MailboxCounts { messages, unseen }
             } else {
                 MailboxCounts::default()
@@ -187,7 +187,7 @@ impl Service {
         let m = self.open(p, name).await?;
         m.require(Action::Read)?;
         let limit = limit.clamp(1, MAX_PAGE);
-        let reader = m.seen_reader(p);
+        let reader = m.seen_reader();
         let query = search.map(Query::parse).filter(|q| !q.is_empty());
         let (total, messages) = match query {
             Some(q) if q.all_folders => {
@@ -244,7 +244,7 @@ impl Service {
         let gone = || Error::NotFound(format!("no message with UID {uid} in {name}"));
         let mut row = self
             .store
-            .message(m.mailbox.id, uid, m.seen_reader(p))
+            .message(m.mailbox.id, uid, m.seen_reader())
             .await?
             .ok_or_else(gone)?;
         let raw = self.store.content(&row.blob_hash).await?.ok_or_else(gone)?;
