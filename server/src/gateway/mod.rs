@@ -16,6 +16,7 @@ use tokio_rustls::TlsAcceptor;
 
 pub mod authority;
 pub mod connections;
+pub mod login;
 pub mod proxy;
 pub mod sasl;
 pub mod stream;
@@ -23,6 +24,7 @@ pub mod tls;
 
 pub use authority::Authority;
 pub use connections::{Connections, Slot};
+pub use login::{LoginRefused, log_in};
 pub use proxy::TrustedProxies;
 pub use stream::Stream;
 

@@ -171,6 +171,54 @@ pub enum Request {
     },
 }
 
+impl Request {
+    /// The command's name, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Capability => "CAPABILITY",
+            Request::Noop => "NOOP",
+            Request::Logout => "LOGOUT",
+            Request::StartTls => "STARTTLS",
+            Request::Login { .. } => "LOGIN",
+            Request::Authenticate { .. } => "AUTHENTICATE",
+            Request::Select { .. } => "SELECT",
+            Request::Create { .. } => "CREATE",
+            Request::Delete { .. } => "DELETE",
+            Request::Rename { .. } => "RENAME",
+            Request::Subscribe { .. } => "SUBSCRIBE",
+            Request::Unsubscribe { .. } => "UNSUBSCRIBE",
+            Request::List { .. } => "LIST",
+            Request::Status { .. } => "STATUS",
+            Request::Append { .. } => "APPEND",
+            Request::Namespace => "NAMESPACE",
+            Request::Idle => "IDLE",
+            Request::Check => "CHECK",
+            Request::Close => "CLOSE",
+            Request::Unselect => "UNSELECT",
+            Request::Expunge { .. } => "EXPUNGE",
+            Request::Fetch { .. } => "FETCH",
+            Request::StoreFlags { .. } => "STORE",
+            Request::Search { .. } => "SEARCH",
+            Request::Thread { .. } => "THREAD",
+            Request::Notify { .. } => "NOTIFY",
+            Request::CancelUpdate { .. } => "CANCELUPDATE",
+            Request::Sort { .. } => "SORT",
+            Request::Copy { .. } => "COPY",
+            Request::Move { .. } => "MOVE",
+            Request::GetAcl { .. } => "GETACL",
+            Request::SetAcl { .. } => "SETACL",
+            Request::DeleteAcl { .. } => "DELETEACL",
+            Request::ListRights { .. } => "LISTRIGHTS",
+            Request::MyRights { .. } => "MYRIGHTS",
+            Request::GetQuotaRoot { .. } => "GETQUOTAROOT",
+            Request::GetQuota { .. } => "GETQUOTA",
+            Request::SetQuota => "SETQUOTA",
+            Request::Enable { .. } => "ENABLE",
+            Request::Id { .. } => "ID",
+        }
+    }
+}
+
 /// RFC 2971 ID fields: name and value (`NIL` → `None`).
 pub type IdFields = Vec<(String, Option<String>)>;
 

@@ -20,8 +20,8 @@ use super::mime;
 use super::response;
 use super::server::Gateway;
 use crate::error::Error;
-use crate::gateway::{Authority, Slot, Stream, sasl};
-use crate::service::{MAX_MESSAGE_SIZE, MailboxesWatch, Principal};
+use crate::gateway::{self, Authority, LoginRefused, Slot, Stream, sasl};
+use crate::service::{MAX_MESSAGE_SIZE, MailboxesWatch, Principal, Watch};
 
 /// A session's answer to one command, short of the tagged line.
 pub type Outcome = Result<String, Failure>;
@@ -100,20 +100,79 @@ pub struct Session {
     login_deadline: Instant,
     /// Responses waiting to be written.
     pub(super) out: Vec<u8>,
-    pub(super) principal: Option<Principal>,
-    pub(super) selected: Option<Selected>,
+    state: State,
     _ip_slot: Slot,
-    account_slot: Option<Slot>,
     /// RFC 7162, turned on by ENABLE or a command that uses it.
     condstore: bool,
     qresync: bool,
     /// NOTIFY SET: the mailboxes watched and the STATUS items each
     /// change of each is reported with.
     notify: Option<Notifying>,
-    /// Once logged in: moves when some account loses authority, and the
-    /// session then checks its own (a changed password or a deleted
-    /// account ends it, a demotion downgrades it).
-    authority: Option<Authority>,
+}
+
+/// Where the session is in RFC 9051's state diagram (§3). What a state
+/// needs exists only in it: no principal before login, no selected
+/// mailbox outside the selected state.
+enum State {
+    NotAuthenticated,
+    Authenticated(Login),
+    Selected(Login, Box<Selected>),
+    /// LOGOUT was given (or the session is being torn down).
+    Logout,
+}
+
+/// What a login holds for as long as the session lasts.
+struct Login {
+    principal: Principal,
+    /// Moves when some account loses authority; the session then checks
+    /// its own (a changed password or a deleted account ends it, a
+    /// demotion downgrades it).
+    authority: Authority,
+    _account_slot: Slot,
+}
+
+/// Which state a command may be given in (RFC 9051 §6).
+#[derive(PartialEq, Eq)]
+enum Needs {
+    /// Any state: CAPABILITY, NOOP, ID.
+    Any,
+    /// Not authenticated: LOGIN (AUTHENTICATE and STARTTLS are run before
+    /// dispatch, as they read and write the connection themselves).
+    NotAuthenticated,
+    /// Authenticated or selected.
+    Authenticated,
+    /// Selected.
+    Selected,
+}
+
+fn needs(request: &Request) -> Needs {
+    match request {
+        Request::Capability | Request::Noop | Request::Id { .. } => Needs::Any,
+        Request::Login { .. } | Request::Authenticate { .. } | Request::StartTls => Needs::NotAuthenticated,
+        Request::Check
+        | Request::Close
+        | Request::Unselect
+        | Request::Expunge { .. }
+        | Request::Fetch { .. }
+        | Request::StoreFlags { .. }
+        | Request::Search { .. }
+        | Request::Sort { .. }
+        | Request::Thread { .. }
+        | Request::Copy { .. }
+        | Request::Move { .. }
+        | Request::CancelUpdate { .. } => Needs::Selected,
+        _ => Needs::Authenticated,
+    }
+}
+
+/// The authority a logged-in session watches, and its selected
+/// mailbox's change watch (both `None` when there is none).
+fn watches(state: &mut State) -> (Option<&mut Authority>, Option<&mut Watch>) {
+    match state {
+        State::Selected(login, selected) => (Some(&mut login.authority), Some(selected.watch())),
+        State::Authenticated(login) => (Some(&mut login.authority), None),
+        State::NotAuthenticated | State::Logout => (None, None),
+    }
 }
 
 /// What NOTIFY SET asked for.
@@ -133,14 +192,11 @@ impl Session {
             peer,
             framer,
             out: Vec::new(),
-            principal: None,
-            selected: None,
+            state: State::NotAuthenticated,
             _ip_slot: ip_slot,
-            account_slot: None,
             condstore: false,
             qresync: false,
             notify: None,
-            authority: None,
         }
     }
 
@@ -157,7 +213,7 @@ impl Session {
                     self.line(REVOKED);
                     return self.flush().await;
                 }
-                Err(ReadEnd::Timeout) if self.principal.is_none() => {
+                Err(ReadEnd::Timeout) if !self.logged_in() => {
                     self.out.extend_from_slice(b"* BYE Took too long to log in\r\n");
                     return self.flush().await;
                 }
@@ -209,7 +265,7 @@ impl Session {
         loop {
             tokio::select! {
                 event = read_event(&mut self.io, &mut self.framer, timeout) => return event,
-                () = Authority::moved(self.authority.as_mut()) => {}
+                () = Authority::moved(watches(&mut self.state).0) => {}
             }
             if !self.authority_holds(true).await {
                 return Ok(Err(ReadEnd::Revoked));
@@ -222,18 +278,57 @@ impl Session {
     /// failure keeps the session and asks again next time.
     /// `moved`: the epoch was seen to move already (by waiting on it).
     async fn authority_holds(&mut self, moved: bool) -> bool {
-        let (Some(authority), Some(p)) = (self.authority.as_mut(), self.principal.as_ref()) else {
-            return true;
+        let (login, selected) = match &mut self.state {
+            State::Authenticated(login) => (login, None),
+            State::Selected(login, selected) => (login, Some(selected)),
+            State::NotAuthenticated | State::Logout => return true,
         };
-        self.principal = authority.recheck(&self.gw.service, p, moved).await;
-        if let (Some(p), Some(selected)) = (&self.principal, self.selected.as_mut()) {
-            selected.renew(p);
+        let Some(now) = login.authority.recheck(&self.gw.service, &login.principal, moved).await else {
+            self.state = State::Logout;
+            return false;
+        };
+        if let Some(selected) = selected {
+            selected.renew(&now);
         }
-        self.principal.is_some()
+        login.principal = now;
+        true
+    }
+
+    fn logged_in(&self) -> bool {
+        matches!(self.state, State::Authenticated(_) | State::Selected(..))
+    }
+
+    fn selected(&self) -> Option<&Selected> {
+        match &self.state {
+            State::Selected(_, selected) => Some(selected),
+            _ => None,
+        }
+    }
+
+    fn selected_mut(&mut self) -> Option<&mut Selected> {
+        match &mut self.state {
+            State::Selected(_, selected) => Some(selected),
+            _ => None,
+        }
+    }
+
+    /// Leaves the selected state (CLOSE, UNSELECT, a failed SELECT, a
+    /// mailbox gone): back to authenticated, returning what was selected.
+    fn deselect(&mut self) -> Option<Box<Selected>> {
+        match std::mem::replace(&mut self.state, State::Logout) {
+            State::Selected(login, selected) => {
+                self.state = State::Authenticated(login);
+                Some(selected)
+            }
+            other => {
+                self.state = other;
+                None
+            }
+        }
     }
 
     fn timeout(&self) -> Duration {
-        if self.principal.is_some() {
+        if self.logged_in() {
             self.gw.config.idle_timeout
         } else {
             self.login_deadline.saturating_duration_since(Instant::now())
@@ -265,7 +360,7 @@ impl Session {
             "NAMESPACE",
             "UNSELECT",
         ];
-        if self.principal.is_none() {
+        if !self.logged_in() {
             if self.gw.tls.is_some() && !self.io.is_tls() {
                 caps.push("STARTTLS");
             }
@@ -322,6 +417,7 @@ impl Session {
         let Command { tag, request } = command;
         match request {
             Request::Logout => {
+                self.state = State::Logout;
                 self.line("* BYE Logging out");
                 self.line(&format!("{tag} OK LOGOUT completed"));
                 return Ok(false);
@@ -355,17 +451,17 @@ impl Session {
         if adds {
             since = self.gw.service.commits_so_far();
         }
-        if let Some(selected) = self.selected.as_mut()
+        if let State::Selected(_, selected) = &mut self.state
             && let Err(e) = selected
                 .sync(&self.gw.service, &mut self.out, expunges_allowed, since)
                 .await
         {
-            self.selected = None;
+            self.deselect();
             self.line(&format!("* BYE {e}"));
             return Ok(false);
         }
         self.report_notified(None).await;
-        if let Some(selected) = self.selected.as_mut()
+        if let State::Selected(_, selected) = &mut self.state
             && let Err(Failure::Bye(e) | Failure::No(e) | Failure::Bad(e)) =
                 selected.report_updates(&self.gw.service, &mut self.out).await
         {
@@ -389,18 +485,19 @@ impl Session {
     }
 
     fn principal(&self) -> Result<&Principal, Failure> {
-        self.principal
-            .as_ref()
-            .ok_or_else(|| Failure::Bad("Log in first".into()))
+        match &self.state {
+            State::Authenticated(login) | State::Selected(login, _) => Ok(&login.principal),
+            State::NotAuthenticated | State::Logout => Err(Failure::Bad("Log in first".into())),
+        }
     }
 
     /// What a command on the selected mailbox works with.
     fn in_mailbox(&mut self) -> Result<(&mut Selected, Cx<'_>), Failure> {
-        match (&self.principal, self.selected.as_mut()) {
-            (Some(p), Some(s)) => {
+        match &mut self.state {
+            State::Selected(login, s) => {
                 let cx = Cx {
                     service: &self.gw.service,
-                    p,
+                    p: &login.principal,
                     out: &mut self.out,
                     io: &mut self.io,
                 };
@@ -410,23 +507,44 @@ impl Session {
         }
     }
 
+    /// Runs a command in the state it needs, or says why not.
     async fn execute(&mut self, tag: &str, request: Request) -> Outcome {
+        match (needs(&request), &self.state) {
+            (Needs::Any, _) => self.execute_any(request),
+            (Needs::NotAuthenticated, State::NotAuthenticated) => match request {
+                Request::Login { user, password } => self.login(&user, &password).await,
+                _ => Err(Failure::Bad("This command is handled elsewhere".into())),
+            },
+            (Needs::NotAuthenticated, _) => Err(Failure::Bad("Already logged in".into())),
+            (Needs::Authenticated, State::Authenticated(_) | State::Selected(..)) => {
+                self.execute_authenticated(request).await
+            }
+            (Needs::Selected, State::Selected(..)) => self.execute_selected(tag, request).await,
+            (Needs::Selected, State::Authenticated(_)) => Err(Failure::Bad("Select a mailbox first".into())),
+            (_, _) => Err(Failure::Bad("Log in first".into())),
+        }
+    }
+
+    /// CAPABILITY, NOOP and ID, in any state.
+    fn execute_any(&mut self, request: Request) -> Outcome {
         match request {
             Request::Capability => {
                 self.line(&format!("* CAPABILITY {}", self.capabilities()));
                 Ok("CAPABILITY completed".into())
             }
             Request::Noop => Ok("NOOP completed".into()),
-            Request::Check => {
-                self.in_mailbox()?;
-                Ok("CHECK completed".into())
-            }
             Request::Id { .. } => {
                 let version = env!("CARGO_PKG_VERSION");
                 self.line(&format!("* ID (\"name\" \"Mailroom\" \"version\" \"{version}\")"));
                 Ok("ID completed".into())
             }
-            Request::Login { user, password } => self.login(&user, &password).await,
+            other => Err(Failure::Bad(format!("{} is not a command of this state", other.name()))),
+        }
+    }
+
+    /// A command of the authenticated state (also given when selected).
+    async fn execute_authenticated(&mut self, request: Request) -> Outcome {
+        match request {
             Request::Enable { capabilities } => {
                 self.principal()?;
                 let mut enabled = Vec::new();
@@ -463,17 +581,6 @@ impl Session {
                     self.condstore = true;
                 }
                 self.select(&mailbox, read_only, params.qresync.as_ref()).await
-            }
-            Request::Close => {
-                let (s, cx) = self.in_mailbox()?;
-                s.close(cx.service).await;
-                self.selected = None;
-                Ok("CLOSE completed".into())
-            }
-            Request::Unselect => {
-                self.in_mailbox()?;
-                self.selected = None;
-                Ok("UNSELECT completed".into())
             }
             Request::Create { mailbox } => {
                 let p = self.principal()?;
@@ -620,6 +727,28 @@ impl Session {
                 self.principal()?;
                 Err(Failure::No("[NOPERM] Quotas are set by an administrator".into()))
             }
+            Request::Notify { set } => self.notify(set).await,
+            other => Err(Failure::Bad(format!("{} is not a command of this state", other.name()))),
+        }
+    }
+
+    /// A command of the selected state.
+    async fn execute_selected(&mut self, tag: &str, request: Request) -> Outcome {
+        match request {
+            Request::Check => {
+                self.in_mailbox()?;
+                Ok("CHECK completed".into())
+            }
+            Request::Close => {
+                let (s, cx) = self.in_mailbox()?;
+                s.close(cx.service).await;
+                self.deselect();
+                Ok("CLOSE completed".into())
+            }
+            Request::Unselect => {
+                self.deselect();
+                Ok("UNSELECT completed".into())
+            }
             Request::Expunge { uids } => {
                 let (s, cx) = self.in_mailbox()?;
                 s.expunge(cx, uids.as_ref()).await
@@ -685,7 +814,6 @@ impl Session {
                     None => s.search(cx, uid, &key).await,
                 }
             }
-            Request::Notify { set } => self.notify(set).await,
             Request::CancelUpdate { tags } => {
                 let (s, _) = self.in_mailbox()?;
                 s.cancel_updates(&tags)
@@ -730,9 +858,7 @@ impl Session {
                 let (s, cx) = self.in_mailbox()?;
                 s.copy(cx, &set, uid, &mailbox, true).await
             }
-            Request::Logout | Request::StartTls | Request::Idle | Request::Authenticate { .. } => {
-                unreachable!("handled before execute")
-            }
+            other => Err(Failure::Bad(format!("{} is not a command of this state", other.name()))),
         }
     }
 
@@ -741,7 +867,7 @@ impl Session {
             self.line(&format!("{tag} BAD STARTTLS is not offered"));
             return Ok(true);
         };
-        if self.io.is_tls() || self.principal.is_some() {
+        if self.io.is_tls() || self.logged_in() {
             self.line(&format!("{tag} BAD TLS is already active or you are logged in"));
             return Ok(true);
         }
@@ -759,7 +885,7 @@ impl Session {
     }
 
     fn may_log_in(&self) -> Result<(), Failure> {
-        if self.principal.is_some() {
+        if self.logged_in() {
             return Err(Failure::Bad("Already logged in".into()));
         }
         if self.gw.config.require_tls && !self.io.is_tls() {
@@ -772,14 +898,18 @@ impl Session {
 
     async fn login(&mut self, user: &str, password: &str) -> Outcome {
         self.may_log_in()?;
-        let authority = Authority::watch(&self.gw.service);
-        let principal = self.gw.service.authenticate(user, password, self.peer).await?;
-        let Some(slot) = self.gw.connections.of_account(principal.account_id()) else {
-            return Err(Failure::No("[LIMIT] Too many sessions for this account".into()));
-        };
-        self.account_slot = Some(slot);
-        self.principal = Some(principal);
-        self.authority = Some(authority);
+        let (principal, authority, slot) =
+            gateway::log_in(&self.gw.service, &self.gw.connections, user, password, self.peer)
+                .await
+                .map_err(|refused| match refused {
+                    LoginRefused::Service(e) => Failure::from(e),
+                    LoginRefused::TooManySessions => Failure::No("[LIMIT] Too many sessions for this account".into()),
+                })?;
+        self.state = State::Authenticated(Login {
+            principal,
+            authority,
+            _account_slot: slot,
+        });
         self.framer.set_limits(self.gw.config.limits);
         Ok(format!("[CAPABILITY {}] Logged in", self.capabilities()))
     }
@@ -817,26 +947,27 @@ impl Session {
     /// the client its HIGHESTMODSEQ (RFC 7162 §3.1).
     fn enable_condstore(&mut self) {
         if !self.condstore
-            && let Some(selected) = &self.selected
+            && let Some(selected) = self.selected()
         {
             let highest = selected.highest_modseq();
             self.line(&format!("* OK [HIGHESTMODSEQ {highest}] Highest"));
         }
         self.condstore = true;
-        if let Some(selected) = self.selected.as_mut() {
+        let qresync = self.qresync;
+        if let Some(selected) = self.selected_mut() {
             selected.condstore = true;
-            selected.qresync = self.qresync;
+            selected.qresync = qresync;
         }
     }
 
     async fn select(&mut self, name: &str, examine: bool, qresync: Option<&Qresync>) -> Outcome {
         // A failed SELECT leaves no mailbox selected (RFC 3501 §6.3.1).
-        let previous = self.selected.take();
+        let previous = self.deselect();
         if previous.is_some() && self.qresync {
             self.line("* OK [CLOSED] Previous mailbox closed");
         }
         let p = self.principal()?.clone();
-        let kept = previous.filter(|s| s.name == name);
+        let kept = previous.filter(|s| s.name == name).map(|s| *s);
         let selected = Selected::open(&self.gw.service, &p, name, examine, &mut self.out, kept)
             .await
             .map_err(|failure| match failure {
@@ -851,7 +982,10 @@ impl Session {
             selected.resync(&self.gw.service, &p, &mut self.out, q).await?;
         }
         let mode = if selected.read_only { "READ-ONLY" } else { "READ-WRITE" };
-        self.selected = Some(selected);
+        self.state = match std::mem::replace(&mut self.state, State::Logout) {
+            State::Authenticated(login) => State::Selected(login, Box::new(selected)),
+            other => other,
+        };
         Ok(format!(
             "[{mode}] {} completed",
             if examine { "EXAMINE" } else { "SELECT" }
@@ -998,7 +1132,7 @@ impl Session {
             let Some(items) = self.notify.as_ref().and_then(|n| n.items.get(name)).cloned() else {
                 continue;
             };
-            if items.is_empty() || self.selected.as_ref().is_some_and(|s| &s.name == name) {
+            if items.is_empty() || self.selected().is_some_and(|s| &s.name == name) {
                 continue;
             }
             // A mailbox gone or no longer readable just says nothing.
@@ -1058,7 +1192,7 @@ impl Session {
 
     /// IDLE (RFC 2177): reports changes as they happen until `DONE`.
     async fn idle(&mut self, tag: &str) -> io::Result<bool> {
-        if self.principal.is_none() {
+        if !self.logged_in() {
             self.line(&format!("{tag} BAD Log in first"));
             return Ok(true);
         }
@@ -1071,13 +1205,13 @@ impl Session {
         let keepalive = self.gw.config.idle_keepalive;
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let watch = self.selected.as_mut().map(|s| s.watch());
+            let (authority, watch) = watches(&mut self.state);
             let notified = self.notify.as_mut().map(|n| &mut n.watch);
             let woke = tokio::select! {
                 event = read_event(&mut self.io, &mut self.framer, timeout) => Woke::Input(event?),
                 changes = next_changes(watch) => Woke::Changes(changes),
                 changed = next_notified(notified) => Woke::Notified(changed),
-                () = Authority::moved(self.authority.as_mut()) => Woke::Authority,
+                () = Authority::moved(authority) => Woke::Authority,
                 _ = tokio::time::sleep(keepalive) => Woke::Keepalive,
             };
             match woke {
@@ -1090,15 +1224,16 @@ impl Session {
                 Woke::Changes(Ok(changes)) => {
                     // What the watch hands out is in the log already: report it
                     // as it comes, without reading the log again.
-                    let selected = self.selected.as_mut().expect("changes come from the selected mailbox");
-                    if let Err(e) = selected.take(&self.gw.service, &mut self.out, changes, true).await {
-                        self.selected = None;
+                    if let State::Selected(_, selected) = &mut self.state
+                        && let Err(e) = selected.take(&self.gw.service, &mut self.out, changes, true).await
+                    {
+                        self.deselect();
                         self.line(&format!("* BYE {e}"));
                         return Ok(false);
                     }
                 }
                 Woke::Changes(Err(e)) => {
-                    self.selected = None;
+                    self.deselect();
                     self.line(&format!("* BYE {e}"));
                     return Ok(false);
                 }
@@ -1127,12 +1262,12 @@ impl Session {
 
     /// Reports every pending change now; `false` if the mailbox is gone.
     async fn sync_now(&mut self) -> bool {
-        let Some(selected) = self.selected.as_mut() else {
+        let since = self.gw.service.commits_so_far();
+        let State::Selected(_, selected) = &mut self.state else {
             return true;
         };
-        let since = self.gw.service.commits_so_far();
         if let Err(e) = selected.sync(&self.gw.service, &mut self.out, true, since).await {
-            self.selected = None;
+            self.deselect();
             self.line(&format!("* BYE {e}"));
             return false;
         }

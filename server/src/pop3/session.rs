@@ -25,6 +25,19 @@ struct Entry {
     seen: bool,
 }
 
+/// Where the session is in RFC 1939 (§3). What each state needs exists
+/// only in that state: no maildrop before login, no pending USER after.
+enum State {
+    /// AUTHORIZATION, with the name a USER command gave, if any.
+    Authorization { user: Option<String> },
+    /// TRANSACTION: logged in, the INBOX listed.
+    Transaction(Box<Maildrop>),
+    /// UPDATE: QUIT was given; the session ends.
+    Update,
+}
+
+/// A logged-in session's INBOX as listed at login, and what the login
+/// holds.
 struct Maildrop {
     principal: Principal,
     /// The INBOX as the service resolved it at login.
@@ -34,6 +47,10 @@ struct Maildrop {
     listed_at: u64,
     uidvalidity: u32,
     messages: Vec<Entry>,
+    /// A changed password or a deleted account ends the session (without
+    /// carrying out its deletions).
+    authority: Authority,
+    _account_slot: Slot,
 }
 
 struct Session {
@@ -42,16 +59,11 @@ struct Session {
     peer: IpAddr,
     input: Vec<u8>,
     out: Vec<u8>,
-    user: Option<String>,
-    maildrop: Option<Maildrop>,
+    state: State,
     _ip_slot: Slot,
-    account_slot: Option<Slot>,
     /// When a client that has not logged in is sent away, however busy
     /// it keeps the connection.
     login_deadline: tokio::time::Instant,
-    /// Once logged in: a changed password or a deleted account ends the
-    /// session (without committing its deletions).
-    authority: Option<Authority>,
 }
 
 /// What reading a line gave.
@@ -69,19 +81,16 @@ pub(super) async fn run(gw: Arc<Gateway>, io: Stream, peer: IpAddr, slot: Slot) 
         peer,
         input: Vec::new(),
         out: Vec::new(),
-        user: None,
-        maildrop: None,
+        state: State::Authorization { user: None },
         _ip_slot: slot,
-        account_slot: None,
-        authority: None,
     };
-    s.reply("+OK Mailroom POP3 ready");
+    reply(&mut s.out, "+OK Mailroom POP3 ready");
     s.flush().await?;
     loop {
         let line = match s.read_line().await? {
             Line::Text(line) => line,
             Line::TooLong => {
-                s.reply("-ERR Line too long");
+                reply(&mut s.out, "-ERR Line too long");
                 s.flush().await?;
                 continue;
             }
@@ -95,12 +104,20 @@ pub(super) async fn run(gw: Arc<Gateway>, io: Stream, peer: IpAddr, slot: Slot) 
     }
 }
 
-impl Session {
-    fn reply(&mut self, text: &str) {
-        self.out.extend_from_slice(text.as_bytes());
-        self.out.extend_from_slice(b"\r\n");
-    }
+fn reply(out: &mut Vec<u8>, text: &str) {
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
 
+/// The authority a logged-in session watches (none before login).
+fn authority_of(state: &mut State) -> Option<&mut Authority> {
+    match state {
+        State::Transaction(drop) => Some(&mut drop.authority),
+        State::Authorization { .. } | State::Update => None,
+    }
+}
+
+impl Session {
     async fn flush(&mut self) -> io::Result<()> {
         if !self.out.is_empty() {
             self.io.write_all(&self.out).await?;
@@ -110,8 +127,12 @@ impl Session {
         Ok(())
     }
 
+    fn logged_in(&self) -> bool {
+        matches!(self.state, State::Transaction(_))
+    }
+
     fn timeout(&self) -> Duration {
-        if self.maildrop.is_some() {
+        if self.logged_in() {
             self.gw.config.idle_timeout
         } else {
             self.login_deadline
@@ -144,7 +165,7 @@ impl Session {
             let timeout = self.timeout();
             let read = tokio::select! {
                 read = tokio::time::timeout(timeout, self.io.read(&mut buf)) => read,
-                () = Authority::moved(self.authority.as_mut()) => {
+                () = Authority::moved(authority_of(&mut self.state)) => {
                     if !self.authority_holds(true).await {
                         return self.revoked().await;
                     }
@@ -152,13 +173,13 @@ impl Session {
                 }
             };
             let n = match read {
-                Err(_) if self.maildrop.is_none() => {
-                    self.reply("-ERR Took too long to log in");
+                Err(_) if !self.logged_in() => {
+                    reply(&mut self.out, "-ERR Took too long to log in");
                     self.flush().await?;
                     return Ok(Line::End);
                 }
                 Err(_) => {
-                    self.reply("-ERR Autologout; idle for too long");
+                    reply(&mut self.out, "-ERR Autologout; idle for too long");
                     self.flush().await?;
                     return Ok(Line::End);
                 }
@@ -174,10 +195,10 @@ impl Session {
     /// Whether the logged-in account still has the authority it logged
     /// in with (see [`Authority`]).
     async fn authority_holds(&mut self, moved: bool) -> bool {
-        let (Some(authority), Some(drop)) = (self.authority.as_mut(), self.maildrop.as_mut()) else {
+        let State::Transaction(drop) = &mut self.state else {
             return true;
         };
-        match authority.recheck(&self.gw.service, &drop.principal, moved).await {
+        match drop.authority.recheck(&self.gw.service, &drop.principal, moved).await {
             Some(now) => {
                 drop.inbox.renew(&now);
                 drop.principal = now;
@@ -190,8 +211,11 @@ impl Session {
     /// Ends a session whose authority was taken away: its deletions are
     /// not carried out (no UPDATE state, RFC 1939 §6).
     async fn revoked(&mut self) -> io::Result<Line> {
-        self.maildrop = None;
-        self.reply("-ERR [AUTH] Your login is no longer valid (password changed or account deleted)");
+        self.state = State::Authorization { user: None };
+        reply(
+            &mut self.out,
+            "-ERR [AUTH] Your login is no longer valid (password changed or account deleted)",
+        );
         self.flush().await?;
         Ok(Line::End)
     }
@@ -205,81 +229,102 @@ impl Session {
         let (verb, arg) = line.split_once(' ').unwrap_or((line, ""));
         let verb = verb.to_ascii_uppercase();
         let arg = arg.trim();
-        let result = match (verb.as_str(), self.maildrop.is_some()) {
-            ("QUIT", _) => return self.quit().await.map(|()| false),
-            ("CAPA", _) => {
+        let result = match verb.as_str() {
+            "QUIT" => return self.quit().await.map(|()| false),
+            "CAPA" => {
                 self.capa();
                 Ok(())
             }
-            ("NOOP", true) => {
-                self.reply("+OK");
-                Ok(())
-            }
-            ("STLS", false) => return self.stls().await,
-            ("USER", false) => self.user(arg),
-            ("PASS", false) => self.pass(arg).await,
-            ("AUTH", false) => self.auth(arg).await,
-            ("STAT", true) => self.stat(),
-            ("LIST", true) => self.list(arg, false),
-            ("UIDL", true) => self.list(arg, true),
-            ("RETR", true) => self.retr(arg).await,
-            ("TOP", true) => self.top(arg).await,
-            ("DELE", true) => self.dele(arg),
-            ("RSET", true) => {
-                for entry in &mut self.maildrop_mut().messages {
-                    entry.deleted = false;
-                }
-                self.reply("+OK");
-                Ok(())
-            }
-            ("STAT" | "LIST" | "UIDL" | "RETR" | "TOP" | "DELE" | "RSET" | "NOOP", false) => {
-                Err("Log in first".to_owned())
-            }
-            ("USER" | "PASS" | "AUTH" | "STLS", true) => Err("Already logged in".to_owned()),
-            _ => Err(format!("Unknown command {}", verb.chars().take(20).collect::<String>())),
+            _ if self.logged_in() => self.transaction(&verb, arg).await,
+            "STLS" => return self.stls().await,
+            _ => self.authorization(&verb, arg).await,
         };
         if let Err(message) = result {
-            self.reply(&format!("-ERR {message}"));
+            reply(&mut self.out, &format!("-ERR {message}"));
         }
         Ok(true)
     }
 
-    fn maildrop_mut(&mut self) -> &mut Maildrop {
-        self.maildrop.as_mut().expect("in the transaction state")
+    /// A command in the AUTHORIZATION state.
+    async fn authorization(&mut self, verb: &str, arg: &str) -> Result<(), String> {
+        match verb {
+            "USER" => self.user(arg),
+            "PASS" => self.pass(arg).await,
+            "AUTH" => self.auth(arg).await,
+            "STAT" | "LIST" | "UIDL" | "RETR" | "TOP" | "DELE" | "RSET" | "NOOP" => Err("Log in first".to_owned()),
+            _ => Err(unknown(verb)),
+        }
+    }
+
+    /// A command in the TRANSACTION state.
+    async fn transaction(&mut self, verb: &str, arg: &str) -> Result<(), String> {
+        let State::Transaction(drop) = &mut self.state else {
+            return Err("Log in first".to_owned());
+        };
+        let out = &mut self.out;
+        match verb {
+            "NOOP" => {
+                reply(out, "+OK");
+                Ok(())
+            }
+            "STAT" => {
+                drop.stat(out);
+                Ok(())
+            }
+            "LIST" => drop.list(arg, false, out),
+            "UIDL" => drop.list(arg, true, out),
+            "RETR" => drop.retr(arg, &self.gw, out).await,
+            "TOP" => drop.top(arg, &self.gw, out).await,
+            "DELE" => drop.dele(arg, out),
+            "RSET" => {
+                for entry in &mut drop.messages {
+                    entry.deleted = false;
+                }
+                reply(out, "+OK");
+                Ok(())
+            }
+            "USER" | "PASS" | "AUTH" | "STLS" => Err("Already logged in".to_owned()),
+            _ => Err(unknown(verb)),
+        }
     }
 
     fn capa(&mut self) {
-        self.reply("+OK Capability list follows");
-        for cap in ["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"] {
-            self.reply(cap);
-        }
-        if self.maildrop.is_none() {
+        let mut lines = vec![
+            "+OK Capability list follows",
+            "TOP",
+            "UIDL",
+            "RESP-CODES",
+            "AUTH-RESP-CODE",
+            "PIPELINING",
+        ];
+        if !self.logged_in() {
             if !self.gw.config.require_tls || self.io.is_tls() {
-                self.reply("USER");
-                self.reply("SASL PLAIN");
+                lines.extend(["USER", "SASL PLAIN"]);
             }
             if self.gw.tls.is_some() && !self.io.is_tls() {
-                self.reply("STLS");
+                lines.push("STLS");
             }
         }
-        self.reply("IMPLEMENTATION Mailroom");
-        self.reply(".");
+        lines.extend(["IMPLEMENTATION Mailroom", "."]);
+        for line in lines {
+            reply(&mut self.out, line);
+        }
     }
 
     async fn stls(&mut self) -> io::Result<bool> {
         let Some(acceptor) = self.gw.tls.clone() else {
-            self.reply("-ERR STLS is not offered");
+            reply(&mut self.out, "-ERR STLS is not offered");
             return Ok(true);
         };
         if self.io.is_tls() {
-            self.reply("-ERR TLS is already active");
+            reply(&mut self.out, "-ERR TLS is already active");
             return Ok(true);
         }
-        self.reply("+OK Begin TLS negotiation");
+        reply(&mut self.out, "+OK Begin TLS negotiation");
         self.flush().await?;
         // Anything pipelined after STLS in the clear is dropped.
         self.input.clear();
-        self.user = None;
+        self.state = State::Authorization { user: None };
         match tokio::time::timeout(self.timeout(), self.io.upgrade(&acceptor)).await {
             Ok(Ok(())) => Ok(true),
             Ok(Err(e)) => Err(e),
@@ -299,14 +344,19 @@ impl Session {
         if name.is_empty() {
             return Err("USER needs a name".into());
         }
-        self.user = Some(name.to_owned());
-        self.reply("+OK Send PASS");
+        self.state = State::Authorization {
+            user: Some(name.to_owned()),
+        };
+        reply(&mut self.out, "+OK Send PASS");
         Ok(())
     }
 
     async fn pass(&mut self, password: &str) -> Result<(), String> {
         self.may_log_in()?;
-        let user = self.user.take().ok_or("USER first")?;
+        let user = match &mut self.state {
+            State::Authorization { user } => user.take().ok_or("USER first")?,
+            State::Transaction(_) | State::Update => return Err("Already logged in".into()),
+        };
         self.log_in(&user, password).await
     }
 
@@ -317,7 +367,7 @@ impl Session {
             return Err(format!("{mechanism} is not supported; use PLAIN"));
         }
         let response = if initial.is_empty() {
-            self.reply("+ ");
+            reply(&mut self.out, "+ ");
             self.flush().await.map_err(|e| e.to_string())?;
             match self.read_line().await.map_err(|e| e.to_string())? {
                 Line::Text(line) => line,
@@ -335,20 +385,19 @@ impl Session {
         self.log_in(&user, &password).await
     }
 
+    /// The one login sequence (USER/PASS and AUTH): the service checks
+    /// the password (and throttles), then the INBOX is listed.
     async fn log_in(&mut self, user: &str, password: &str) -> Result<(), String> {
-        let authority = Authority::watch(&self.gw.service);
-        let principal = self
-            .gw
-            .service
-            .authenticate(user, password, self.peer)
-            .await
-            .map_err(|e| super::error_text(&e))?;
-        let slot = self
-            .gw
-            .connections
-            .of_account(principal.account_id())
-            .ok_or("[IN-USE] Too many sessions for this account")?;
         let service = &self.gw.service;
+        let (principal, authority, slot) =
+            crate::gateway::log_in(service, &self.gw.connections, user, password, self.peer)
+                .await
+                .map_err(|e| match e {
+                    crate::gateway::LoginRefused::Service(e) => super::error_text(&e),
+                    crate::gateway::LoginRefused::TooManySessions => {
+                        "[IN-USE] Too many sessions for this account".into()
+                    }
+                })?;
         let opened = match service.open(&principal, "INBOX").await {
             Ok(mut inbox) => {
                 let listed_at = service.removals(&inbox);
@@ -358,8 +407,6 @@ impl Session {
             Err(e) => Err(e),
         };
         let (inbox, listed_at, rows) = opened.map_err(|e| super::error_text(&e))?;
-        self.account_slot = Some(slot);
-        self.authority = Some(authority);
         let messages: Vec<Entry> = rows
             .into_iter()
             .map(|r| Entry {
@@ -371,73 +418,82 @@ impl Session {
             })
             .collect();
         let total: u64 = messages.iter().map(|m| u64::from(m.size)).sum();
-        self.reply(&format!("+OK Logged in; {} messages ({total} octets)", messages.len()));
-        self.maildrop = Some(Maildrop {
+        reply(
+            &mut self.out,
+            &format!("+OK Logged in; {} messages ({total} octets)", messages.len()),
+        );
+        self.state = State::Transaction(Box::new(Maildrop {
             principal,
             uidvalidity: inbox.info().uidvalidity,
             inbox,
             listed_at,
             messages,
-        });
+            authority,
+            _account_slot: slot,
+        }));
         Ok(())
     }
 
+    /// QUIT: in the TRANSACTION state, enters UPDATE and removes the
+    /// marked messages (needs the `t` and `e` rights on the INBOX).
+    async fn quit(&mut self) -> io::Result<()> {
+        let State::Transaction(mut drop) = std::mem::replace(&mut self.state, State::Update) else {
+            reply(&mut self.out, "+OK Bye");
+            return self.flush().await;
+        };
+        let answer = drop.update(&self.gw.service).await;
+        reply(&mut self.out, &answer);
+        self.flush().await
+    }
+}
+
+fn unknown(verb: &str) -> String {
+    format!("Unknown command {}", verb.chars().take(20).collect::<String>())
+}
+
+impl Maildrop {
     /// The message numbered `arg` (1-based), not marked deleted.
     fn message(&self, arg: &str) -> Result<usize, String> {
         let n: usize = arg.parse().map_err(|_| format!("{arg:.20} is not a message number"))?;
-        let drop = self.maildrop.as_ref().expect("in the transaction state");
-        match n.checked_sub(1).and_then(|i| drop.messages.get(i).map(|m| (i, m))) {
+        match n.checked_sub(1).and_then(|i| self.messages.get(i).map(|m| (i, m))) {
             Some((i, m)) if !m.deleted => Ok(i),
             Some(_) => Err(format!("Message {n} is marked deleted")),
             None => Err(format!("No message {n}")),
         }
     }
 
-    fn stat(&mut self) -> Result<(), String> {
-        let drop = self.maildrop_mut();
-        let live = drop.messages.iter().filter(|m| !m.deleted);
+    fn stat(&self, out: &mut Vec<u8>) {
+        let live = self.messages.iter().filter(|m| !m.deleted);
         let (count, size) = live.fold((0, 0u64), |(c, s), m| (c + 1, s + u64::from(m.size)));
-        self.reply(&format!("+OK {count} {size}"));
-        Ok(())
+        reply(out, &format!("+OK {count} {size}"));
     }
 
     /// LIST or UIDL, of one message or all.
-    fn list(&mut self, arg: &str, uidl: bool) -> Result<(), String> {
-        let drop = self.maildrop.as_ref().expect("in the transaction state");
+    fn list(&self, arg: &str, uidl: bool, out: &mut Vec<u8>) -> Result<(), String> {
         let value = |m: &Entry| {
             if uidl {
-                format!("{}.{}", drop.uidvalidity, m.uid)
+                format!("{}.{}", self.uidvalidity, m.uid)
             } else {
                 m.size.to_string()
             }
         };
         if !arg.is_empty() {
             let i = self.message(arg)?;
-            let line = format!("+OK {} {}", i + 1, value(&drop.messages[i]));
-            self.reply(&line);
+            reply(out, &format!("+OK {} {}", i + 1, value(&self.messages[i])));
             return Ok(());
         }
-        let lines: Vec<String> = drop
-            .messages
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| !m.deleted)
-            .map(|(i, m)| format!("{} {}", i + 1, value(m)))
-            .collect();
-        self.reply("+OK");
-        for line in lines {
-            self.reply(&line);
+        reply(out, "+OK");
+        for (i, m) in self.messages.iter().enumerate().filter(|(_, m)| !m.deleted) {
+            reply(out, &format!("{} {}", i + 1, value(m)));
         }
-        self.reply(".");
+        reply(out, ".");
         Ok(())
     }
 
     /// The message's bytes, or why not (another session expunged it).
-    async fn content(&mut self, i: usize) -> Result<Vec<u8>, String> {
-        let drop = self.maildrop.as_mut().expect("in the transaction state");
-        let listed = (drop.messages[i].uid, drop.messages[i].hash.as_str());
-        let service = &self.gw.service;
-        match service.listed_content(&mut drop.inbox, listed, drop.listed_at).await {
+    async fn content(&mut self, gw: &Gateway, i: usize) -> Result<Vec<u8>, String> {
+        let listed = (self.messages[i].uid, self.messages[i].hash.as_str());
+        match gw.service.listed_content(&mut self.inbox, listed, self.listed_at).await {
             Ok(bytes) => Ok(bytes),
             // The listing's message is gone: say which, in the listing's numbers.
             Err(Error::NotFound(_)) => Err(format!("Message {} was deleted by another session", i + 1)),
@@ -445,34 +501,31 @@ impl Session {
         }
     }
 
-    async fn retr(&mut self, arg: &str) -> Result<(), String> {
+    async fn retr(&mut self, arg: &str, gw: &Gateway, out: &mut Vec<u8>) -> Result<(), String> {
         let i = self.message(arg)?;
-        let bytes = self.content(i).await?;
-        self.reply(&format!("+OK {} octets", bytes.len()));
-        dot_stuff(&mut self.out, &bytes);
-        let already_seen = self.maildrop_mut().messages[i].seen;
-        if self.gw.config.retr_sets_seen && !already_seen {
-            self.maildrop_mut().messages[i].seen = true;
-            let drop = self.maildrop.as_mut().expect("in the transaction state");
+        let bytes = self.content(gw, i).await?;
+        reply(out, &format!("+OK {} octets", bytes.len()));
+        dot_stuff(out, &bytes);
+        if gw.config.retr_sets_seen && !self.messages[i].seen {
+            self.messages[i].seen = true;
             let mut seen = Flags::default();
             seen.insert(SystemFlag::Seen);
             // Without the `s` right the flag silently stays as it is.
-            let _ = self
-                .gw
+            let _ = gw
                 .service
-                .store_flags_in(&mut drop.inbox, &[drop.messages[i].uid], FlagOp::Add, &seen)
+                .store_flags_in(&mut self.inbox, &[self.messages[i].uid], FlagOp::Add, &seen)
                 .await;
         }
         Ok(())
     }
 
-    async fn top(&mut self, arg: &str) -> Result<(), String> {
+    async fn top(&mut self, arg: &str, gw: &Gateway, out: &mut Vec<u8>) -> Result<(), String> {
         let (n, lines) = arg
             .split_once(' ')
             .ok_or("TOP needs a message number and a line count")?;
         let lines: usize = lines.trim().parse().map_err(|_| "The line count is not a number")?;
         let i = self.message(n)?;
-        let bytes = self.content(i).await?;
+        let bytes = self.content(gw, i).await?;
         let header_end = find(&bytes, b"\r\n\r\n").map_or(bytes.len(), |at| at + 4);
         let mut end = header_end;
         for _ in 0..lines {
@@ -484,45 +537,38 @@ impl Session {
                 }
             }
         }
-        self.reply("+OK");
-        dot_stuff(&mut self.out, &bytes[..end]);
+        reply(out, "+OK");
+        dot_stuff(out, &bytes[..end]);
         Ok(())
     }
 
-    fn dele(&mut self, arg: &str) -> Result<(), String> {
+    fn dele(&mut self, arg: &str, out: &mut Vec<u8>) -> Result<(), String> {
         let i = self.message(arg)?;
-        self.maildrop_mut().messages[i].deleted = true;
-        self.reply(&format!("+OK Message {} marked deleted", i + 1));
+        self.messages[i].deleted = true;
+        reply(out, &format!("+OK Message {} marked deleted", i + 1));
         Ok(())
     }
 
-    /// QUIT: in the transaction state, removes the marked messages (needs
-    /// the `t` and `e` rights on the INBOX).
-    async fn quit(&mut self) -> io::Result<()> {
-        let Some(mut drop) = self.maildrop.take() else {
-            self.reply("+OK Bye");
-            return self.flush().await;
-        };
-        let uids: Vec<u32> = drop.messages.iter().filter(|m| m.deleted).map(|m| m.uid).collect();
+    /// The UPDATE state's work: removes the messages marked deleted.
+    /// Returns the answer to QUIT.
+    async fn update(&mut self, service: &crate::service::Service) -> String {
+        let uids: Vec<u32> = self.messages.iter().filter(|m| m.deleted).map(|m| m.uid).collect();
         if uids.is_empty() {
-            self.reply("+OK Bye");
-            return self.flush().await;
+            return "+OK Bye".into();
         }
         let mut deleted = Flags::default();
         deleted.insert(SystemFlag::Deleted);
-        let service = &self.gw.service;
         let result = match service
-            .store_flags_in(&mut drop.inbox, &uids, FlagOp::Add, &deleted)
+            .store_flags_in(&mut self.inbox, &uids, FlagOp::Add, &deleted)
             .await
         {
-            Ok(_) => service.expunge_in(&mut drop.inbox, Some(&uids)).await,
+            Ok(_) => service.expunge_in(&mut self.inbox, Some(&uids)).await,
             Err(e) => Err(e),
         };
         match result {
-            Ok(gone) => self.reply(&format!("+OK Bye; {} messages deleted", gone.len())),
-            Err(e) => self.reply(&format!("-ERR {}", super::error_text(&e))),
+            Ok(gone) => format!("+OK Bye; {} messages deleted", gone.len()),
+            Err(e) => format!("-ERR {}", super::error_text(&e)),
         }
-        self.flush().await
     }
 }
 
