@@ -11,13 +11,11 @@
 //! reader and dot-unstuffing are ours (the crate leaves them to its user).
 
 use std::borrow::Cow;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use smtp_proto::Request;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::Semaphore;
 
 use crate::error::Error;
@@ -72,76 +70,43 @@ impl Gateway {
 /// The longest command line read (RFC 5321 allows 512 octets).
 const MAX_COMMAND_LINE: usize = 4096;
 
-/// Accepts LMTP connections over TCP.
-pub async fn serve_tcp(listener: TcpListener, gateway: Arc<Gateway>) {
-    loop {
-        let Ok((mut stream, peer)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        if gateway.config.proxies.trusts(peer.ip()) {
-            let gateway = Arc::clone(&gateway);
-            tokio::spawn(async move {
-                let patience = gateway.config.timeout;
-                if crate::gateway::proxy::read_header(&mut stream, peer, patience)
-                    .await
-                    .is_some()
-                {
-                    spawn_session(gateway, stream);
-                }
-            });
-            continue;
-        }
-        spawn_session(Arc::clone(&gateway), stream);
-    }
+/// Accepts LMTP connections (TCP, or the Unix socket a local Postfix
+/// usually talks to its delivery agent through) in the gateways' one
+/// accept loop. Sessions beyond `max_sessions` are told to come back.
+pub async fn serve(listener: crate::gateway::Listener, gateway: Arc<Gateway>) {
+    let how = crate::gateway::Accept {
+        protocol: "lmtp",
+        implicit_tls: false,
+        tls: None,
+        // The MTA in front is one client: LMTP caps its sessions in all
+        // (`max_sessions`), not per address.
+        connections: Arc::new(crate::gateway::Connections::new(usize::MAX, usize::MAX)),
+        handshake_timeout: gateway.config.timeout,
+        refusal: TOO_MANY,
+        proxies: gateway.config.proxies.clone(),
+    };
+    crate::gateway::accept(listener, how, move |stream, _peer, _slot| {
+        run_session(Arc::clone(&gateway), stream)
+    })
+    .await
 }
 
-/// Accepts LMTP connections on a Unix socket (how a local Postfix
-/// usually talks to its delivery agent).
-pub async fn serve_unix(listener: UnixListener, gateway: Arc<Gateway>) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        spawn_session(Arc::clone(&gateway), stream);
-    }
-}
+const TOO_MANY: &[u8] = b"421 4.3.2 Too many connections, try again later\r\n";
 
-/// Binds a Unix socket, replacing a stale one left by a previous run.
-pub fn bind_unix(path: &PathBuf) -> std::io::Result<UnixListener> {
-    if path.exists() {
-        std::fs::remove_file(path)?;
-    }
-    UnixListener::bind(path)
-}
-
-fn spawn_session<S>(gateway: Arc<Gateway>, stream: S)
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    tokio::spawn(async move {
-        let Ok(_permit) = gateway.sessions.try_acquire() else {
-            let mut stream = stream;
-            let _ = stream
-                .write_all(b"421 4.3.2 Too many connections, try again later\r\n")
-                .await;
-            return;
-        };
-        let mut session = Session {
-            gateway: &gateway,
-            io: BufReader::new(stream),
-            out: Vec::new(),
-            greeted: false,
-            client: String::new(),
-            from: None,
-            recipients: Vec::new(),
-        };
-        if let Err(e) = session.run().await {
-            tracing::debug!("lmtp session ended: {e}");
-        }
-    });
+async fn run_session(gateway: Arc<Gateway>, mut stream: crate::gateway::Stream) -> std::io::Result<()> {
+    let Ok(_permit) = gateway.sessions.try_acquire() else {
+        return stream.write_all(TOO_MANY).await;
+    };
+    let mut session = Session {
+        gateway: &gateway,
+        io: BufReader::new(stream),
+        out: Vec::new(),
+        greeted: false,
+        client: String::new(),
+        from: None,
+        recipients: Vec::new(),
+    };
+    session.run().await
 }
 
 /// One accepted recipient: the address as given, for the reply, and the

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
-use crate::gateway::{Connections, tls};
+use crate::gateway::{Connections, Listener, tls};
 use crate::service::{Bootstrap, LOCAL, Principal, Service, random_password};
 use crate::{imap, pop3};
 
@@ -132,80 +133,32 @@ pub async fn start(
         async move { service.watch_mirrors(stopped).await }
     });
     let tls = options.tls.as_ref().map(tls::acceptor).transpose()?;
-    // One set of counters for every gateway.
-    let connections = Arc::new(Connections::new(
-        options.connections_per_ip,
-        options.connections_per_account,
-    ));
-    let imap_gateway = Arc::new(imap::Gateway {
-        service: service.clone(),
-        config: options.imap_config.clone(),
-        tls: tls.clone(),
-        connections: Arc::clone(&connections),
-        proxies: options.trusted_proxies.clone(),
-    });
-    let pop3_gateway = Arc::new(pop3::Gateway {
-        service: service.clone(),
-        config: options.pop3_config.clone(),
-        tls: tls.clone(),
-        connections,
-        proxies: options.trusted_proxies.clone(),
-    });
-    let (listener, http) = bind(options.http).await?;
-    let listeners = [
+    let gateways = Gateways::new(&service, &options, tls.clone());
+    // Every listener, TCP or Unix, runs the gateways' one accept loop.
+    let endpoints = [
         (options.imap, Protocol::Imap, false),
         (options.imaps, Protocol::Imap, true),
         (options.pop3, Protocol::Pop3, false),
         (options.pop3s, Protocol::Pop3, true),
+        (options.lmtp, Protocol::Lmtp, false),
     ];
-    let mut bound_addrs = [None; 4];
-    for (i, (addr, protocol, implicit_tls)) in listeners.into_iter().enumerate() {
+    let mut bound_addrs = [None; 5];
+    for (i, (addr, protocol, implicit_tls)) in endpoints.into_iter().enumerate() {
         let Some(addr) = addr else { continue };
         if implicit_tls && tls.is_none() {
             return Err(Error::BadInput("implicit TLS needs a TLS certificate".into()));
         }
-        let (gateway_listener, bound) = bind(addr).await?;
-        bound_addrs[i] = Some(bound);
-        let stopped = stopped.clone();
-        let accepting: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = match protocol {
-            Protocol::Imap => Box::pin(imap::serve(gateway_listener, Arc::clone(&imap_gateway), implicit_tls)),
-            Protocol::Pop3 => Box::pin(pop3::serve(gateway_listener, Arc::clone(&pop3_gateway), implicit_tls)),
-        };
-        tokio::spawn(async move {
-            tokio::select! {
-                () = accepting => {}
-                () = until(stopped) => {}
-            }
-        });
-    }
-    let lmtp_config = crate::lmtp::Config {
-        proxies: options.trusted_proxies.clone(),
-        ..options.lmtp_config.clone()
-    };
-    let lmtp_gateway = Arc::new(crate::lmtp::Gateway::new(service.clone(), lmtp_config));
-    let mut lmtp = None;
-    if let Some(addr) = options.lmtp {
         let (listener, bound) = bind(addr).await?;
-        lmtp = Some(bound);
-        let (gateway, stopped) = (Arc::clone(&lmtp_gateway), stopped.clone());
-        tokio::spawn(async move {
-            tokio::select! {
-                () = crate::lmtp::serve_tcp(listener, gateway) => {}
-                () = until(stopped) => {}
-            }
-        });
+        bound_addrs[i] = Some(bound);
+        let accepting = gateways.serve(Listener::Tcp(listener), protocol, implicit_tls);
+        spawn_until(stopped.clone(), accepting);
     }
     if let Some(path) = &options.lmtp_socket {
-        let listener = crate::lmtp::bind_unix(path)
+        let listener = crate::gateway::bind_unix(path)
             .map_err(|e| Error::BadInput(format!("cannot listen on {}: {e}", path.display())))?;
-        let (gateway, stopped) = (Arc::clone(&lmtp_gateway), stopped.clone());
-        tokio::spawn(async move {
-            tokio::select! {
-                () = crate::lmtp::serve_unix(listener, gateway) => {}
-                () = until(stopped) => {}
-            }
-        });
+        spawn_until(stopped.clone(), gateways.serve(listener, Protocol::Lmtp, false));
     }
+    let (listener, http) = bind(options.http).await?;
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop.send(true);
@@ -220,7 +173,7 @@ pub async fn start(
         imaps: bound_addrs[1],
         pop3: bound_addrs[2],
         pop3s: bound_addrs[3],
-        lmtp,
+        lmtp: bound_addrs[4],
         bootstrap,
         demo_accounts,
         task,
@@ -248,6 +201,69 @@ fn summarise_in_background(service: Service) {
 enum Protocol {
     Imap,
     Pop3,
+    Lmtp,
+}
+
+/// The mail gateways, each shared by all its listeners.
+struct Gateways {
+    imap: Arc<imap::Gateway>,
+    pop3: Arc<pop3::Gateway>,
+    lmtp: Arc<crate::lmtp::Gateway>,
+}
+
+impl Gateways {
+    /// One set of connection counters for IMAP and POP3.
+    fn new(service: &Service, options: &Options, tls: Option<tokio_rustls::TlsAcceptor>) -> Gateways {
+        let connections = Arc::new(Connections::new(
+            options.connections_per_ip,
+            options.connections_per_account,
+        ));
+        let lmtp_config = crate::lmtp::Config {
+            proxies: options.trusted_proxies.clone(),
+            ..options.lmtp_config.clone()
+        };
+        Gateways {
+            imap: Arc::new(imap::Gateway {
+                service: service.clone(),
+                config: options.imap_config.clone(),
+                tls: tls.clone(),
+                connections: Arc::clone(&connections),
+                proxies: options.trusted_proxies.clone(),
+            }),
+            pop3: Arc::new(pop3::Gateway {
+                service: service.clone(),
+                config: options.pop3_config.clone(),
+                tls,
+                connections,
+                proxies: options.trusted_proxies.clone(),
+            }),
+            lmtp: Arc::new(crate::lmtp::Gateway::new(service.clone(), lmtp_config)),
+        }
+    }
+
+    /// Serves `protocol` on `listener` until the task is dropped.
+    fn serve(
+        &self,
+        listener: Listener,
+        protocol: Protocol,
+        implicit_tls: bool,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        match protocol {
+            Protocol::Imap => Box::pin(imap::serve(listener, Arc::clone(&self.imap), implicit_tls)),
+            Protocol::Pop3 => Box::pin(pop3::serve(listener, Arc::clone(&self.pop3), implicit_tls)),
+            Protocol::Lmtp => Box::pin(crate::lmtp::serve(listener, Arc::clone(&self.lmtp))),
+        }
+    }
+}
+
+/// Runs `task` until the server is told to stop.
+fn spawn_until(stopped: watch::Receiver<bool>, task: Pin<Box<dyn Future<Output = ()> + Send>>) {
+    tokio::spawn(async move {
+        tokio::select! {
+            () = task => {}
+            () = until(stopped) => {}
+        }
+    });
 }
 
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr)> {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, UnixListener};
 use tokio_rustls::TlsAcceptor;
 
 pub mod authority;
@@ -44,10 +44,42 @@ pub struct Accept {
     pub proxies: TrustedProxies,
 }
 
-/// Accepts connections until the task is dropped, each in its own task:
-/// takes a place for the client's address, does the TLS handshake when
-/// `implicit_tls`, then runs `session` on the stream.
-pub async fn accept<F, Fut>(listener: TcpListener, how: Accept, session: F)
+/// Where a gateway's connections come from.
+pub enum Listener {
+    Tcp(TcpListener),
+    /// A local socket: its clients count as this host's address.
+    Unix(UnixListener),
+}
+
+/// A connection just accepted: a TCP one (with its peer) or a local one.
+enum Accepted {
+    Tcp(TcpStream, SocketAddr),
+    Unix(tokio::net::UnixStream),
+}
+
+impl Listener {
+    async fn next(&self) -> io::Result<Accepted> {
+        match self {
+            Listener::Tcp(l) => l.accept().await.map(|(s, peer)| Accepted::Tcp(s, peer)),
+            Listener::Unix(l) => l.accept().await.map(|(s, _)| Accepted::Unix(s)),
+        }
+    }
+}
+
+/// Binds a Unix socket, replacing a stale one left by a previous run.
+pub fn bind_unix(path: &std::path::Path) -> io::Result<Listener> {
+    if path.exists() {
+        std::fs::remove_file(path)?;
+    }
+    UnixListener::bind(path).map(Listener::Unix)
+}
+
+/// The one accept loop of every gateway (IMAP, POP3, LMTP; TCP or a Unix
+/// socket). Accepts connections until the task is dropped, each in its
+/// own task: reads a trusted proxy's PROXY header, takes a place for the
+/// client's address, does the TLS handshake when `implicit_tls`, then
+/// runs `session` on the stream.
+pub async fn accept<F, Fut>(listener: Listener, how: Accept, session: F)
 where
     F: Fn(Stream, SocketAddr, Slot) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = io::Result<()>> + Send + 'static,
@@ -55,7 +87,7 @@ where
     let how = Arc::new(how);
     let session = Arc::new(session);
     loop {
-        let (tcp, peer) = match listener.accept().await {
+        let accepted = match listener.next().await {
             Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors and the like: wait, don't spin.
@@ -65,6 +97,23 @@ where
             }
         };
         let (how, session) = (Arc::clone(&how), Arc::clone(&session));
+        let (tcp, peer) = match accepted {
+            Accepted::Tcp(tcp, peer) => (tcp, peer),
+            Accepted::Unix(unix) => {
+                tokio::spawn(async move {
+                    let local = SocketAddr::from(([127, 0, 0, 1], 0));
+                    let Some(slot) = how.connections.from_ip(local.ip()) else {
+                        let mut unix = unix;
+                        let _ = unix.write_all(how.refusal).await;
+                        return;
+                    };
+                    if let Err(e) = session(Stream::Unix(unix), local, slot).await {
+                        tracing::debug!("{} session on the local socket ended: {e}", how.protocol);
+                    }
+                });
+                continue;
+            }
+        };
         tokio::spawn(async move {
             let mut tcp = tcp;
             let peer = match how.proxies.trusts(peer.ip()) {

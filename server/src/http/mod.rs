@@ -149,55 +149,72 @@ pub async fn serve(
     proxies: crate::gateway::TrustedProxies,
     mut stopped: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let proxies = std::sync::Arc::new(proxies);
+    // The gateways' accept loop, without PROXY headers (a proxy in front
+    // of the web names the client in X-Forwarded-For) or per-address
+    // limits.
+    let how = crate::gateway::Accept {
+        protocol: "http",
+        implicit_tls: false,
+        tls: None,
+        connections: Arc::new(crate::gateway::Connections::new(usize::MAX, usize::MAX)),
+        handshake_timeout: crate::limits::HTTP_HEADER_READ,
+        refusal: b"",
+        proxies: crate::gateway::TrustedProxies::default(),
+    };
+    let proxies = Arc::new(proxies);
+    let connections = stopped.clone();
+    let accepting = crate::gateway::accept(
+        crate::gateway::Listener::Tcp(listener),
+        how,
+        move |stream, peer, _slot| connection(app.clone(), Arc::clone(&proxies), connections.clone(), stream, peer),
+    );
+    tokio::select! {
+        () = accepting => {}
+        () = until_stopped(&mut stopped) => {}
+    }
+    Ok(())
+}
+
+/// One HTTP connection, until it closes or the server stops (then it
+/// finishes the request under way).
+async fn connection(
+    app: Router,
+    proxies: Arc<crate::gateway::TrustedProxies>,
+    mut stopped: watch::Receiver<bool>,
+    stream: crate::gateway::Stream,
+    peer: std::net::SocketAddr,
+) -> std::io::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use tower::ServiceExt;
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait, not spin.
-                    tracing::warn!("web: accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = until_stopped(&mut stopped) => return Ok(()),
-        };
-        let (app, proxies) = (app.clone(), proxies.clone());
-        let service = hyper::service::service_fn(move |mut request: axum::http::Request<hyper::body::Incoming>| {
-            let client = client_of(&proxies, peer, request.headers());
-            request.extensions_mut().insert(axum::extract::ConnectInfo(client));
-            let https = proxies.trusts(peer.ip())
-                && request
-                    .headers()
-                    .get("x-forwarded-proto")
-                    .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"));
-            request.extensions_mut().insert(auth::Https(https));
-            app.clone().oneshot(request.map(axum::body::Body::new))
-        });
-        let mut stopped = stopped.clone();
-        tokio::spawn(async move {
-            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(crate::limits::HTTP_HEADER_READ);
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            let mut connection = std::pin::pin!(connection);
-            tokio::select! {
-                done = connection.as_mut() => {
-                    if let Err(e) = done {
-                        tracing::trace!("web connection: {e}");
-                    }
-                    return;
-                }
-                () = until_stopped(&mut stopped) => connection.as_mut().graceful_shutdown(),
+    let service = hyper::service::service_fn(move |mut request: axum::http::Request<hyper::body::Incoming>| {
+        let client = client_of(&proxies, peer, request.headers());
+        request.extensions_mut().insert(axum::extract::ConnectInfo(client));
+        let https = proxies.trusts(peer.ip())
+            && request
+                .headers()
+                .get("x-forwarded-proto")
+                .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"));
+        request.extensions_mut().insert(auth::Https(https));
+        app.clone().oneshot(request.map(axum::body::Body::new))
+    });
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(crate::limits::HTTP_HEADER_READ);
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        done = connection.as_mut() => {
+            if let Err(e) = done {
+                tracing::trace!("web connection: {e}");
             }
-            let _ = connection.await;
-        });
+            return Ok(());
+        }
+        () = until_stopped(&mut stopped) => connection.as_mut().graceful_shutdown(),
     }
+    let _ = connection.await;
+    Ok(())
 }
 
 /// Returns once the server stops.

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use super::frame::Limits;
@@ -59,7 +58,7 @@ pub struct Gateway {
 
 /// Accepts connections until the task is dropped; `implicit_tls` makes
 /// every connection start with a TLS handshake.
-pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, implicit_tls: bool) {
+pub async fn serve(listener: gateway::Listener, gateway: Arc<Gateway>, implicit_tls: bool) {
     let how = Accept {
         protocol: "imap",
         implicit_tls,

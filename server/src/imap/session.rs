@@ -642,6 +642,22 @@ impl Session {
             }
             Request::Status { mailbox, items } => self.status(&mailbox, &items).await,
             Request::Append { mailbox, messages } => self.append(&mailbox, messages).await,
+            Request::Notify { set } => self.notify(set).await,
+            request @ (Request::GetAcl { .. }
+            | Request::SetAcl { .. }
+            | Request::DeleteAcl { .. }
+            | Request::ListRights { .. }
+            | Request::MyRights { .. }
+            | Request::GetQuotaRoot { .. }
+            | Request::GetQuota { .. }
+            | Request::SetQuota) => self.access(request).await,
+            other => Err(Failure::Bad(format!("{} is not a command of this state", other.name()))),
+        }
+    }
+
+    /// The rights and quota commands (RFC 4314, RFC 9208).
+    async fn access(&mut self, request: Request) -> Outcome {
+        match request {
             Request::GetAcl { mailbox } => {
                 let p = self.principal()?;
                 let acl = self.gw.service.get_acl(p, &mailbox).await?;
@@ -727,7 +743,6 @@ impl Session {
                 self.principal()?;
                 Err(Failure::No("[NOPERM] Quotas are set by an administrator".into()))
             }
-            Request::Notify { set } => self.notify(set).await,
             other => Err(Failure::Bad(format!("{} is not a command of this state", other.name()))),
         }
     }

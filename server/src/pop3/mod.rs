@@ -9,7 +9,6 @@ mod session;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::error::Error;
@@ -55,7 +54,7 @@ pub struct Gateway {
 }
 
 /// Accepts connections; `implicit_tls` starts each with a TLS handshake.
-pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, implicit_tls: bool) {
+pub async fn serve(listener: gateway::Listener, gateway: Arc<Gateway>, implicit_tls: bool) {
     let how = Accept {
         protocol: "pop3",
         implicit_tls,
