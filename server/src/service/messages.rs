@@ -5,7 +5,6 @@ use mailroom_shared::Action;
 use mailroom_shared::dto::{MailboxCounts, MailboxInfo, SeenMode};
 use mailroom_shared::{FlagOp, FlagPermissions, Flags, Right, SystemFlag};
 
-use super::external::{IndexChange, IndexChanged};
 use super::{Opened, Principal, Service};
 use crate::error::{Error, Result};
 use crate::message::crlf;
@@ -240,21 +239,7 @@ impl Service {
                 m.name
             )));
         }
-        let changed = match &m.mirror {
-            Some(mirror) if m.seen_reader().is_none() => {
-                let change = IndexChange::Flags { uids, op, flags, may };
-                match self.change_mirror(mirror, change).await? {
-                    IndexChanged::Flags(changed) => changed,
-                    IndexChanged::Expunged(_) => Vec::new(),
-                }
-            }
-            _ => {
-                let reader = m.seen_reader();
-                self.store
-                    .update_flags(m.mailbox.id, uids, op, flags, may, reader)
-                    .await?
-            }
-        };
+        let changed = self.set_flags(m, (uids, op, flags), may, m.seen_reader()).await?;
         if !changed.is_empty() {
             self.feed.wake();
         }
@@ -272,7 +257,7 @@ impl Service {
     pub(crate) async fn expunge_in(&self, m: &mut Opened, uids: Option<&[u32]>) -> Result<Vec<u32>> {
         self.current(m).await?;
         m.require(Action::Expunge)?;
-        let gone = self.expunge_opened(m, uids).await?;
+        let gone = self.expunge_messages(m, uids).await?;
         self.feed.wake();
         Ok(gone)
     }
@@ -293,20 +278,7 @@ impl Service {
             })
             .sum();
         self.check_quota(&m.owner, adding).await?;
-        match &m.mirror {
-            Some(mirror) => self.insert_into_mirror(mirror, messages).await,
-            None => Ok(self.store.insert_messages(m.mailbox.id, messages, seen_reader).await?.0),
-        }
-    }
-
-    async fn expunge_opened(&self, m: &Opened, uids: Option<&[u32]>) -> Result<Vec<u32>> {
-        match &m.mirror {
-            Some(mirror) => match self.change_mirror(mirror, IndexChange::Expunge { uids }).await? {
-                IndexChanged::Expunged(gone) => Ok(gone),
-                IndexChanged::Flags(_) => Ok(Vec::new()),
-            },
-            None => Ok(self.store.expunge(m.mailbox.id, uids).await?.0),
-        }
+        self.add_messages(m, messages, seen_reader).await
     }
 
     /// Flags `uids` `\Deleted` and expunges exactly them (the second half
@@ -319,23 +291,8 @@ impl Service {
             deleted: true,
             other: false,
         };
-        match &m.mirror {
-            Some(mirror) => {
-                let change = IndexChange::Flags {
-                    uids,
-                    op: FlagOp::Add,
-                    flags: &deleted,
-                    may,
-                };
-                self.change_mirror(mirror, change).await?;
-            }
-            None => {
-                self.store
-                    .update_flags(m.mailbox.id, uids, FlagOp::Add, &deleted, may, None)
-                    .await?;
-            }
-        }
-        self.expunge_opened(m, Some(uids)).await?;
+        self.set_flags(m, (uids, FlagOp::Add, &deleted), may, None).await?;
+        self.expunge_messages(m, Some(uids)).await?;
         Ok(())
     }
 
@@ -386,7 +343,7 @@ impl Service {
             let adding = rows.iter().map(|r| i64::from(r.size)).sum();
             self.check_quota(&dst.owner, adding).await?;
         }
-        let pairs = if src.mirror.is_none() && dst.mirror.is_none() {
+        let pairs = if src.storage.is_transactional() && dst.storage.is_transactional() {
             self.store
                 .move_messages(src.mailbox.id, &rows, dst.mailbox.id, dst.seen_reader())
                 .await?

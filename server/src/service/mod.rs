@@ -19,6 +19,7 @@ pub mod router;
 mod rules;
 mod settings;
 mod sharing;
+mod storage;
 mod store;
 mod throttle;
 mod types;
@@ -161,8 +162,8 @@ pub(crate) struct Opened {
     rights: Rights,
     /// The name as the principal writes it.
     name: String,
-    /// Set when the mailbox is an INBOX kept in a file outside Mailroom.
-    mirror: Option<Arc<external::Mirror>>,
+    /// Where its messages are: the store, or a file outside Mailroom.
+    storage: storage::Storage,
     /// The store's directory generation before this was resolved: when it
     /// moved, names and rights are resolved again ([`Service::current`]).
     generation: u64,
@@ -371,15 +372,13 @@ impl Service {
             .await?
             .ok_or_else(|| not_found(name))?;
         let acl = self.store.acl_of(mailbox.id).await?;
-        let mirror = self.mirror_of(&owner, &mailbox).await?;
+        let storage = self.storage_of(&owner, &mailbox).await?;
         let rights = p.rights_on(&owner, &acl);
         if !rights.contains(Right::Lookup) {
             return Err(not_found(name));
         }
         // Another program may have changed the file since we last looked.
-        if let Some(mirror) = &mirror
-            && self.refresh_mirror(mirror).await?
-        {
+        if self.refresh_storage(&storage).await? {
             mailbox = self
                 .store
                 .mailbox_by_id(mailbox.id)
@@ -393,7 +392,7 @@ impl Service {
             owner,
             acl,
             rights,
-            mirror,
+            storage,
             generation,
         })
     }
@@ -419,7 +418,7 @@ impl Service {
             *m = Opened {
                 principal: p.clone(),
                 name: display_name(p, &owner, &mailbox.name),
-                mirror: self.mirror_of(&owner, &mailbox).await?,
+                storage: self.storage_of(&owner, &mailbox).await?,
                 mailbox,
                 owner,
                 acl,
@@ -427,9 +426,7 @@ impl Service {
                 generation,
             };
         }
-        if let Some(mirror) = &m.mirror {
-            self.refresh_mirror(mirror).await?;
-        }
+        self.refresh_storage(&m.storage).await?;
         Ok(())
     }
 }
@@ -444,7 +441,7 @@ impl Service {
             .mailbox_by_name(owner.id, path)
             .await?
             .ok_or_else(|| not_found(path))?;
-        let mirror = self.mirror_of(owner, &mailbox).await?;
+        let storage = self.storage_of(owner, &mailbox).await?;
         Ok(Opened {
             principal: Principal::system(&owner.domain),
             name: mailbox.name.clone(),
@@ -452,7 +449,7 @@ impl Service {
             owner: owner.clone(),
             acl: Vec::new(),
             rights: Rights::ALL,
-            mirror,
+            storage,
             generation: self.store.directory_generation(),
         })
     }
