@@ -5,6 +5,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use mailroom_shared::admin::AdminOp;
 use mailroom_shared::dto::{AccountView, AdminView, DomainView, RoutingRuleView, StorageUse};
 use mailroom_shared::limits::human_size;
 
@@ -33,12 +34,7 @@ pub fn AdminPage() -> impl IntoView {
 }
 
 /// A one-button form posting `op` (and hidden fields) to `/admin`.
-fn admin_button(
-    op: &'static str,
-    fields: Vec<(&'static str, String)>,
-    label: &'static str,
-    danger: bool,
-) -> impl IntoView {
+fn admin_button(op: AdminOp, fields: Vec<(&'static str, String)>, label: &'static str, danger: bool) -> impl IntoView {
     let hidden = fields
         .into_iter()
         .map(|(name, value)| view! { <input type="hidden" name=name value=value/> })
@@ -46,7 +42,7 @@ fn admin_button(
     view! {
         <form method="post" action="/admin" class="inline">
             {hidden}
-            <button type="submit" name="op" value=op class="ghost" class:danger=danger>{label}</button>
+            <button type="submit" name="op" value=op.as_str() class="ghost" class:danger=danger>{label}</button>
         </form>
     }
 }
@@ -74,7 +70,7 @@ fn Domains(domains: Vec<DomainView>) -> impl IntoView {
                 .aliases
                 .iter()
                 .map(|a| {
-                    view! { <li>{a.clone()} {admin_button("remove_domain_alias", vec![("alias", a.clone())], "Remove", true)}</li> }
+                    view! { <li>{a.clone()} {admin_button(AdminOp::RemoveDomainAlias, vec![("alias", a.clone())], "Remove", true)}</li> }
                 })
                 .collect_view();
             let public = d
@@ -95,19 +91,19 @@ fn Domains(domains: Vec<DomainView>) -> impl IntoView {
                             <input type="hidden" name="domain" value=d.name.clone()/>
                             <input type="text" name="quota" placeholder="none" aria-label="Domain quota" class="narrow-wide"
                                 value=d.quota.map(|q| size_text(q.limit)).unwrap_or_default()/>
-                            <button type="submit" name="op" value="set_domain_quota" class="ghost">"Set domain quota"</button>
+                            <button type="submit" name="op" value=AdminOp::SetDomainQuota.as_str() class="ghost">"Set domain quota"</button>
                         </form></td>
                     <td><ul class="plain">{aliases}</ul>
                         <form method="post" action="/admin" class="inline-form">
                             <input type="hidden" name="domain" value=d.name.clone()/>
                             <input type="text" name="alias" placeholder="alias.example" aria-label="New domain alias" required/>
-                            <button type="submit" name="op" value="add_domain_alias" class="ghost">"Add alias"</button>
+                            <button type="submit" name="op" value=AdminOp::AddDomainAlias.as_str() class="ghost">"Add alias"</button>
                         </form></td>
                     <td><ul class="plain">{public}</ul>
                         <form method="post" action="/admin" class="inline-form">
                             <input type="hidden" name="domain" value=d.name.clone()/>
                             <input type="text" name="name" placeholder="Support" aria-label="New public mailbox" required/>
-                            <button type="submit" name="op" value="create_public" class="ghost">"Create public mailbox"</button>
+                            <button type="submit" name="op" value=AdminOp::CreatePublic.as_str() class="ghost">"Create public mailbox"</button>
                         </form></td>
                 </tr>
             }
@@ -122,7 +118,7 @@ fn Domains(domains: Vec<DomainView>) -> impl IntoView {
             </table>
             <form method="post" action="/admin" class="inline-form">
                 <input type="text" name="domain" placeholder="example.org" aria-label="New domain" required/>
-                <button type="submit" name="op" value="add_domain" class="ghost">"Add domain"</button>
+                <button type="submit" name="op" value=AdminOp::AddDomain.as_str() class="ghost">"Add domain"</button>
             </form>
         </section>
     }
@@ -143,9 +139,9 @@ fn external_form(d: &DomainView) -> impl IntoView + use<> {
                     value=d.lock_methods.clone().unwrap_or_default()/>
                 <input type="number" name="lock_timeout" placeholder="10" aria-label="Lock timeout (seconds)" class="narrow"
                     value=d.lock_timeout.map(|t| t.to_string()).unwrap_or_default()/>
-                <button type="submit" name="op" value="set_external" class="ghost">"Keep INBOXes in these files"</button>
+                <button type="submit" name="op" value=AdminOp::SetExternal.as_str() class="ghost">"Keep INBOXes in these files"</button>
             </form>
-            {external.then(|| admin_button("internal_inbox", vec![("domain", d.name.clone())], "Keep INBOXes in Mailroom again", false))}
+            {external.then(|| admin_button(AdminOp::InternalInbox, vec![("domain", d.name.clone())], "Keep INBOXes in Mailroom again", false))}
         </details>
     }
 }
@@ -160,11 +156,11 @@ fn Accounts(accounts: Vec<AccountView>) -> impl IntoView {
             let aliases = a
                 .aliases
                 .iter()
-                .map(|alias| view! { <li>{alias.clone()} {admin_button("remove_alias", vec![("alias", alias.clone())], "Remove", true)}</li> })
+                .map(|alias| view! { <li>{alias.clone()} {admin_button(AdminOp::RemoveAlias, vec![("alias", alias.clone())], "Remove", true)}</li> })
                 .collect_view();
             let admin_toggle = match a.server_admin {
-                true => admin_button("unmake_admin", vec![("address", address.clone())], "Remove admin", false).into_any(),
-                false => admin_button("make_admin", vec![("address", address.clone())], "Make admin", false).into_any(),
+                true => admin_button(AdminOp::UnmakeAdmin, vec![("address", address.clone())], "Remove admin", false).into_any(),
+                false => admin_button(AdminOp::MakeAdmin, vec![("address", address.clone())], "Make admin", false).into_any(),
             };
             view! {
                 <tr data-account=address.clone()>
@@ -175,26 +171,26 @@ fn Accounts(accounts: Vec<AccountView>) -> impl IntoView {
                         <form method="post" action="/admin" class="inline-form">
                             <input type="hidden" name="address" value=address.clone()/>
                             <input type="text" name="alias" placeholder="alias name" aria-label="New alias" required/>
-                            <button type="submit" name="op" value="add_alias" class="ghost">"Add alias"</button>
+                            <button type="submit" name="op" value=AdminOp::AddAlias.as_str() class="ghost">"Add alias"</button>
                         </form></td>
                     <td class="quota">{storage_text(a.quota)}
                         <form method="post" action="/admin" class="inline-form">
                             <input type="hidden" name="address" value=address.clone()/>
                             <input type="text" name="quota" placeholder="none" aria-label="Quota" class="narrow-wide"
                                 value=a.quota.map(|q| size_text(q.limit)).unwrap_or_default()/>
-                            <button type="submit" name="op" value="set_quota" class="ghost">"Set quota"</button>
+                            <button type="submit" name="op" value=AdminOp::SetQuota.as_str() class="ghost">"Set quota"</button>
                         </form></td>
                     <td>
                         <form method="post" action="/admin" class="inline-form">
                             <input type="hidden" name="address" value=address.clone()/>
                             <input type="password" name="password" placeholder="new password" aria-label="New password"
                                 autocomplete="new-password" required/>
-                            <button type="submit" name="op" value="reset_password" class="ghost">"Reset password"</button>
+                            <button type="submit" name="op" value=AdminOp::ResetPassword.as_str() class="ghost">"Reset password"</button>
                         </form>
                         {admin_toggle}
                         {match a.external_inbox {
-                            true => admin_button("inbox_store", vec![("address", address.clone())], "INBOX into Mailroom", false).into_any(),
-                            false => admin_button("inbox_file", vec![("address", address.clone())], "INBOX as a file", false).into_any(),
+                            true => admin_button(AdminOp::InboxStore, vec![("address", address.clone())], "INBOX into Mailroom", false).into_any(),
+                            false => admin_button(AdminOp::InboxFile, vec![("address", address.clone())], "INBOX as a file", false).into_any(),
                         }}
                         <details class="confirm inline-confirm delete-account">
                             <summary class="ghost danger">"Delete account…"</summary>
@@ -202,7 +198,7 @@ fn Accounts(accounts: Vec<AccountView>) -> impl IntoView {
                                 <input type="hidden" name="address" value=address.clone()/>
                                 <input type="hidden" name="confirmed" value="1"/>
                                 <span class="small">{format!("{address} and all its mail will be gone for good. ")}</span>
-                                <button type="submit" name="op" value="delete_account" class="danger">"Delete account"</button>
+                                <button type="submit" name="op" value=AdminOp::DeleteAccount.as_str() class="danger">"Delete account"</button>
                             </form>
                         </details>
                     </td>
@@ -222,7 +218,7 @@ fn Accounts(accounts: Vec<AccountView>) -> impl IntoView {
                 <input type="password" name="password" placeholder="password" aria-label="Password" autocomplete="new-password"/>
                 <label class="small"><input type="checkbox" name="admin" value="1"/>" server admin"</label>
                 <label class="small"><input type="checkbox" name="inbox_file" value="1"/>" INBOX as a file (legacy mailers)"</label>
-                <button type="submit" name="op" value="add_account" class="primary">"Create account"</button>
+                <button type="submit" name="op" value=AdminOp::AddAccount.as_str() class="primary">"Create account"</button>
             </form>
             <p class="muted small">"Deleting an account deletes its mailboxes and messages."</p>
         </section>
@@ -239,7 +235,7 @@ fn RoutingRules(rules: Vec<RoutingRuleView>) -> impl IntoView {
                     <td>{r.priority}</td>
                     <td><code>{r.pattern}</code></td>
                     <td><code>{r.target}</code></td>
-                    <td>{admin_button("delete_rule", vec![("id", r.id.to_string())], "Remove", true)}</td>
+                    <td>{admin_button(AdminOp::DeleteRule, vec![("id", r.id.to_string())], "Remove", true)}</td>
                 </tr>
             }
         })
@@ -256,7 +252,7 @@ fn RoutingRules(rules: Vec<RoutingRuleView>) -> impl IntoView {
                 <input type="number" name="priority" placeholder="100" aria-label="Priority" class="narrow"/>
                 <input type="text" name="pattern" placeholder="*@old.example" aria-label="Pattern" required/>
                 <input type="text" name="target" placeholder="*@example.com" aria-label="Target" required/>
-                <button type="submit" name="op" value="add_rule" class="ghost">"Add rule"</button>
+                <button type="submit" name="op" value=AdminOp::AddRule.as_str() class="ghost">"Add rule"</button>
             </form>
         </section>
     }

@@ -5,6 +5,7 @@
 
 pub mod acl;
 pub mod actions;
+pub mod admin;
 pub mod dates;
 pub mod dto;
 pub mod flags;

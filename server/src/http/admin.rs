@@ -13,10 +13,11 @@ use super::actions::outcome;
 use super::auth::SignedIn;
 use crate::error::Error;
 use crate::service::ExternalInbox;
+use mailroom_shared::admin::AdminOp;
 
 #[derive(Deserialize)]
 pub(crate) struct AdminAction {
-    op: String,
+    op: AdminOp,
     #[serde(default)]
     domain: String,
     #[serde(default)]
@@ -65,20 +66,20 @@ pub(crate) async fn admin(State(web): State<Web>, user: SignedIn, Form(a): Form<
     let (s, p) = (&web.service, &user.principal);
     let (address, alias, domain) = (a.address.trim(), a.alias.trim(), a.domain.trim());
     let result = async {
-        match a.op.as_str() {
-            "add_domain" => {
+        match a.op {
+            AdminOp::AddDomain => {
                 let d = s.add_domain(p, domain, &[]).await?;
                 Ok(format!("Domain {} created, with its public account.", d.name))
             }
-            "add_domain_alias" => {
+            AdminOp::AddDomainAlias => {
                 s.add_domain_alias(p, domain, alias).await?;
                 Ok(format!("{alias} is now another name of {domain}."))
             }
-            "remove_domain_alias" => {
+            AdminOp::RemoveDomainAlias => {
                 s.remove_domain_alias(p, alias).await?;
                 Ok(format!("Domain alias {alias} removed."))
             }
-            "add_account" => {
+            AdminOp::AddAccount => {
                 let password = Some(a.password.as_str()).filter(|pw| !pw.is_empty());
                 let account = match a.inbox_file.is_some() {
                     true => {
@@ -89,37 +90,37 @@ pub(crate) async fn admin(State(web): State<Web>, user: SignedIn, Form(a): Form<
                 };
                 Ok(format!("Account {} created.", account.address()))
             }
-            "delete_account" if a.confirmed.is_empty() => Err(Error::BadInput(
+            AdminOp::DeleteAccount if a.confirmed.is_empty() => Err(Error::BadInput(
                 "deleting an account deletes all its mail: confirm it with “Delete account…”".into(),
             )),
-            "delete_account" => {
+            AdminOp::DeleteAccount => {
                 s.delete_account(p, address).await?;
                 Ok(format!("Account {address} deleted."))
             }
-            "reset_password" => {
+            AdminOp::ResetPassword => {
                 if a.password.is_empty() {
                     return Err(Error::BadInput("type the new password".into()));
                 }
                 s.set_password(p, address, &a.password).await?;
                 Ok(format!("New password set for {address}; their sessions were ended."))
             }
-            "make_admin" | "unmake_admin" => {
-                let on = a.op == "make_admin";
+            AdminOp::MakeAdmin | AdminOp::UnmakeAdmin => {
+                let on = a.op == AdminOp::MakeAdmin;
                 s.set_server_admin(p, address, on).await?;
                 Ok(match on {
                     true => format!("{address} is now a server administrator."),
                     false => format!("{address} is no longer a server administrator."),
                 })
             }
-            "add_alias" => {
+            AdminOp::AddAlias => {
                 s.add_alias(p, alias, address).await?;
                 Ok(format!("{alias} now reaches {address}."))
             }
-            "remove_alias" => {
+            AdminOp::RemoveAlias => {
                 s.remove_alias(p, alias).await?;
                 Ok(format!("Alias {alias} removed."))
             }
-            "add_rule" => {
+            AdminOp::AddRule => {
                 let priority = match a.priority.trim() {
                     "" => 100,
                     text => number("priority", text)?,
@@ -132,11 +133,11 @@ pub(crate) async fn admin(State(web): State<Web>, user: SignedIn, Form(a): Form<
                     a.target.trim()
                 ))
             }
-            "delete_rule" => {
+            AdminOp::DeleteRule => {
                 s.delete_routing_rule(p, number("rule id", &a.id)?).await?;
                 Ok("Routing rule removed.".to_owned())
             }
-            "create_public" => {
+            AdminOp::CreatePublic => {
                 let name = a.name.trim().trim_start_matches('/');
                 let account = match domain {
                     "" => "~public".to_owned(),
@@ -148,7 +149,7 @@ pub(crate) async fn admin(State(web): State<Web>, user: SignedIn, Form(a): Form<
                     m.name
                 ))
             }
-            "set_external" => {
+            AdminOp::SetExternal => {
                 let lock_timeout = match a.lock_timeout.trim() {
                     "" => None,
                     text => Some(number("lock timeout", text)?.max(0) as u64),
@@ -161,18 +162,18 @@ pub(crate) async fn admin(State(web): State<Web>, user: SignedIn, Form(a): Form<
                 s.set_external_inbox(p, domain, Some(&settings)).await?;
                 Ok(format!("{domain}: INBOXes are kept in {}.", settings.template))
             }
-            "inbox_file" | "inbox_store" => {
-                let file = a.op == "inbox_file";
+            AdminOp::InboxFile | AdminOp::InboxStore => {
+                let file = a.op == AdminOp::InboxFile;
                 s.set_account_external_inbox(p, address, file).await?;
                 Ok(match file {
                     true => format!("{address}'s INBOX is now its file."),
                     false => format!("{address}'s INBOX is now kept by Mailroom."),
                 })
             }
-            "set_quota" | "set_domain_quota" => {
+            AdminOp::SetQuota | AdminOp::SetDomainQuota => {
                 let bytes = crate::service::parse_size(&a.quota).map_err(Error::BadInput)?;
-                let whose = match a.op.as_str() {
-                    "set_quota" => {
+                let whose = match a.op {
+                    AdminOp::SetQuota => {
                         s.set_quota(p, address, bytes).await?;
                         address
                     }
@@ -189,11 +190,11 @@ pub(crate) async fn admin(State(web): State<Web>, user: SignedIn, Form(a): Form<
                     None => format!("{whose} has no quota now."),
                 })
             }
-            "internal_inbox" => {
+            AdminOp::InternalInbox => {
                 s.set_external_inbox(p, domain, None).await?;
                 Ok(format!("{domain}: INBOXes are kept by Mailroom."))
             }
-            other => Err(Error::BadInput(format!("unknown administration action {other:?}"))),
+            AdminOp::Unknown => Err(Error::BadInput("unknown administration action".into())),
         }
     }
     .await;
