@@ -28,6 +28,41 @@ pub use login::{LoginRefused, log_in};
 pub use proxy::TrustedProxies;
 pub use stream::Stream;
 
+/// What a mail gateway's sessions share: the service, its settings
+/// (`C`: IMAP's or POP3's), TLS, the connection counters (one set for
+/// IMAP and POP3) and the trusted proxies.
+pub struct MailGateway<C> {
+    pub service: crate::service::Service,
+    pub config: C,
+    pub tls: Option<TlsAcceptor>,
+    pub connections: Arc<Connections>,
+    /// Load balancers whose connections start with a PROXY header.
+    pub proxies: TrustedProxies,
+}
+
+impl<C> MailGateway<C> {
+    /// How its listeners take connections: `implicit_tls` starts each
+    /// with a TLS handshake, which must end within `handshake_timeout`;
+    /// a client with too many connections reads `refusal`.
+    pub fn accepting(
+        &self,
+        protocol: &'static str,
+        implicit_tls: bool,
+        handshake_timeout: Duration,
+        refusal: &'static [u8],
+    ) -> Accept {
+        Accept {
+            protocol,
+            implicit_tls,
+            tls: self.tls.clone(),
+            connections: Arc::clone(&self.connections),
+            handshake_timeout,
+            refusal,
+            proxies: self.proxies.clone(),
+        }
+    }
+}
+
 /// How a gateway's listener takes new connections.
 pub struct Accept {
     /// For the log: `imap`, `pop3`.

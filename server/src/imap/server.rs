@@ -5,13 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio_rustls::TlsAcceptor;
-
 use super::frame::Limits;
 use super::session::Session;
-use crate::gateway::{self, Accept, Connections};
+use crate::gateway;
 use crate::limits;
-use crate::service::{MAX_MESSAGE_SIZE, Service};
+use crate::service::MAX_MESSAGE_SIZE;
 
 /// How the IMAP gateway behaves.
 #[derive(Clone, Debug)]
@@ -47,27 +45,13 @@ impl Default for Config {
 }
 
 /// What every IMAP session shares.
-pub struct Gateway {
-    pub service: Service,
-    pub config: Config,
-    pub tls: Option<TlsAcceptor>,
-    pub connections: Arc<Connections>,
-    /// Load balancers whose connections start with a PROXY header.
-    pub proxies: crate::gateway::TrustedProxies,
-}
+pub type Gateway = gateway::MailGateway<Config>;
 
 /// Accepts connections until the task is dropped; `implicit_tls` makes
 /// every connection start with a TLS handshake.
 pub async fn serve(listener: gateway::Listener, gateway: Arc<Gateway>, implicit_tls: bool) {
-    let how = Accept {
-        protocol: "imap",
-        implicit_tls,
-        tls: gateway.tls.clone(),
-        connections: Arc::clone(&gateway.connections),
-        handshake_timeout: gateway.config.login_timeout,
-        proxies: gateway.proxies.clone(),
-        refusal: b"* BYE Too many connections from your address\r\n",
-    };
+    let refusal = b"* BYE Too many connections from your address\r\n";
+    let how = gateway.accepting("imap", implicit_tls, gateway.config.login_timeout, refusal);
     gateway::accept(listener, how, move |stream, peer, slot| {
         Session::new(Arc::clone(&gateway), stream, peer.ip(), slot).run()
     })

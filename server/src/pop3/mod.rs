@@ -9,11 +9,8 @@ mod session;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio_rustls::TlsAcceptor;
-
 use crate::error::Error;
-use crate::gateway::{self, Accept, Connections};
-use crate::service::Service;
+use crate::gateway;
 
 /// How the POP3 gateway behaves.
 #[derive(Clone, Debug)]
@@ -44,26 +41,12 @@ impl Default for Config {
 
 /// What every POP3 session shares (the counters are the same objects
 /// IMAP uses).
-pub struct Gateway {
-    pub service: Service,
-    pub config: Config,
-    pub tls: Option<TlsAcceptor>,
-    pub connections: Arc<Connections>,
-    /// Load balancers whose connections start with a PROXY header.
-    pub proxies: crate::gateway::TrustedProxies,
-}
+pub type Gateway = gateway::MailGateway<Config>;
 
 /// Accepts connections; `implicit_tls` starts each with a TLS handshake.
 pub async fn serve(listener: gateway::Listener, gateway: Arc<Gateway>, implicit_tls: bool) {
-    let how = Accept {
-        protocol: "pop3",
-        implicit_tls,
-        tls: gateway.tls.clone(),
-        connections: Arc::clone(&gateway.connections),
-        handshake_timeout: gateway.config.login_timeout,
-        proxies: gateway.proxies.clone(),
-        refusal: b"-ERR [SYS/TEMP] Too many connections\r\n",
-    };
+    let refusal = b"-ERR [SYS/TEMP] Too many connections\r\n";
+    let how = gateway.accepting("pop3", implicit_tls, gateway.config.login_timeout, refusal);
     gateway::accept(listener, how, move |stream, peer, slot| {
         session::run(Arc::clone(&gateway), stream, peer.ip(), slot)
     })

@@ -38,6 +38,20 @@ enum State {
 
 /// A logged-in session's INBOX as listed at login, and what the login
 /// holds.
+impl Entry {
+    /// A message as the login's listing shows it: nothing marked yet.
+    fn listed(m: crate::service::MessageMeta) -> Entry {
+        let seen = m.flags.contains(SystemFlag::Seen);
+        Entry {
+            uid: m.uid,
+            size: m.size,
+            hash: m.blob_hash,
+            deleted: false,
+            seen,
+        }
+    }
+}
+
 struct Maildrop {
     principal: Principal,
     /// The INBOX as the service resolved it at login.
@@ -407,16 +421,7 @@ impl Session {
             Err(e) => Err(e),
         };
         let (inbox, listed_at, rows) = opened.map_err(|e| super::error_text(&e))?;
-        let messages: Vec<Entry> = rows
-            .into_iter()
-            .map(|r| Entry {
-                uid: r.uid,
-                size: r.size,
-                hash: r.blob_hash,
-                deleted: false,
-                seen: r.flags.contains(SystemFlag::Seen),
-            })
-            .collect();
+        let messages: Vec<Entry> = rows.into_iter().map(Entry::listed).collect();
         let total: u64 = messages.iter().map(|m| u64::from(m.size)).sum();
         reply(
             &mut self.out,
