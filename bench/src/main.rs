@@ -3,7 +3,8 @@
 //! with the same deterministic mail over LMTP, then runs every
 //! measurement on one and then the other, swapping the order each round
 //! (A B, B A, …) so that machine noise falls on both; reports medians and
-//! the ratio as a Markdown table, and writes it into docs/BENCHMARKS.md.
+//! the ratio as a Markdown table, and writes it into docs/BENCHMARKS.md
+//! (a `--quick` run into `target/bench-quick.md`).
 //!
 //! Run through `bench/run`, which installs Dovecot and builds the release
 //! binary first.
@@ -33,9 +34,11 @@ struct Args {
     /// the harness works, not numbers to publish.
     #[arg(long)]
     quick: bool,
-    /// Where the table goes (between the side-by-side markers).
-    #[arg(long, default_value = "docs/BENCHMARKS.md")]
-    out: PathBuf,
+    /// Where the table goes (between the side-by-side markers). A quick
+    /// run's one-round numbers are not to publish: without `--out` they go
+    /// to a scratch file, `target/bench-quick.md`.
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// A Markdown table of Mailroom's web latencies to include (made by
     /// `cargo bench --bench web`).
     #[arg(long)]
@@ -94,6 +97,11 @@ impl Row {
 }
 
 const PER_USER_MAIL: usize = 200;
+
+/// Where a full run's table is published.
+const PUBLISHED_TABLE: &str = "docs/BENCHMARKS.md";
+/// Where a quick run's table goes instead.
+const QUICK_TABLE: &str = "target/bench-quick.md";
 const USERS: usize = 50;
 
 #[tokio::main]
@@ -210,7 +218,12 @@ async fn main() {
     let table = report(&rows, &args, web.as_deref());
     println!("{table}");
     if args.only.is_empty() {
-        write_into(&args.out, &table);
+        let out = args.out.clone().unwrap_or_else(|| match args.quick {
+            true => PathBuf::from(QUICK_TABLE),
+            false => PathBuf::from(PUBLISHED_TABLE),
+        });
+        write_into(&out, &table);
+        eprintln!("the table is in {}", out.display());
     }
 }
 
