@@ -146,3 +146,31 @@ both_backends!(wrong_passwords_fail_alike, async |w: World| {
         "nothing created"
     );
 });
+
+// Failed logins count against the account however it is named (its
+// address, its bare name in any case, an alias), not against the text
+// typed: the allowance of ten failures and one more, spread over the
+// names, each from its own address, lock the account out — and nobody
+// else.
+both_backends!(
+    failed_logins_count_against_the_account_not_the_name,
+    async |w: World| {
+        w.user("alice").await;
+        w.user("bob").await;
+        w.service.add_alias(&w.admin, "ally", "alice").await.unwrap();
+        let names = ["alice", "alice@example.com", "ALICE", "ally"];
+        for i in 0..11u8 {
+            let from = std::net::IpAddr::from([10, 0, 0, i + 1]);
+            let name = names[usize::from(i) % names.len()];
+            let err = w.service.authenticate(name, "wrong", from).await.unwrap_err();
+            assert!(matches!(err, Error::AuthFailed), "{name}: {err:?}");
+        }
+        let fresh = std::net::IpAddr::from([10, 0, 0, 99]);
+        let err = w.service.authenticate("ally", "pw-alice", fresh).await.unwrap_err();
+        assert!(matches!(err, Error::Throttled(_)), "{err:?}");
+        w.service
+            .authenticate("bob", "pw-bob", fresh)
+            .await
+            .expect("bob is not locked out");
+    }
+);
