@@ -59,7 +59,7 @@ pub const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 /// Who is acting. Not serialisable and not constructible outside this
 /// crate: a gateway gets one only by authenticating.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
     account_id: i64,
     address: String,
@@ -191,8 +191,10 @@ impl Opened {
     /// The session's principal as checked again ([`Service::recheck`]):
     /// the same account, perhaps with another server-admin right, so the
     /// rights are resolved again before the next use.
+    /// Nothing changes (and nothing is read again) when the principal is
+    /// the one it was: sessions call this before every command.
     pub(crate) fn renew(&mut self, p: &Principal) {
-        if p.account_id == self.principal.account_id {
+        if p.account_id == self.principal.account_id && *p != self.principal {
             self.principal = p.clone();
             self.generation = u64::MAX;
         }
