@@ -177,13 +177,30 @@ async fn lock(mirror: &Mirror, mode: LockMode) -> Result<MboxLock> {
 }
 
 /// The whole file and its version, read through the locked descriptor.
+/// The size is checked again here, and the read bounded: a file may grow
+/// between the lock's check and the read (another program writing, or
+/// someone making it huge), and nothing past the limit is read.
 async fn read_locked(lock: MboxLock) -> Result<(MboxLock, Vec<u8>, Stamp)> {
     tokio::task::spawn_blocking(move || {
         let mut lock = lock;
         let meta = lock.file.metadata()?;
+        let too_big = |len: u64| {
+            std::io::Error::other(format!(
+                "it holds {len} bytes, more than the {} an INBOX file may",
+                limits::EXTERNAL_INBOX_SIZE
+            ))
+        };
+        if meta.len() > limits::EXTERNAL_INBOX_SIZE {
+            return Err(too_big(meta.len()));
+        }
         let mut data = Vec::with_capacity(meta.len() as usize);
         lock.file.seek(SeekFrom::Start(0))?;
-        lock.file.read_to_end(&mut data)?;
+        (&lock.file)
+            .take(limits::EXTERNAL_INBOX_SIZE + 1)
+            .read_to_end(&mut data)?;
+        if data.len() as u64 > limits::EXTERNAL_INBOX_SIZE {
+            return Err(too_big(data.len() as u64));
+        }
         Ok::<_, std::io::Error>((lock, data, Stamp::of(&meta)))
     })
     .await
