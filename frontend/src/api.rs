@@ -80,6 +80,7 @@ mod server_side {
         Sharing, SortKey, WebUser,
     };
     use mailroom_shared::rules::RulesPage;
+    use mailroom_shared::team::{ActivityFilter, ActivityPage};
 
     pub type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
 
@@ -101,6 +102,9 @@ mod server_side {
         /// A fresh, unguessable name for a compose form.
         fn form_id(&self) -> String;
         fn settings(&self) -> Fut<'_, Settings>;
+        /// A message's conversation, in order (its folder and the user's Sent).
+        fn conversation(&self, mailbox: String, uid: u32) -> Fut<'_, Vec<MessageView>>;
+        fn activity(&self, mailbox: String, filter: ActivityFilter) -> Fut<'_, ActivityPage>;
         fn compose_defaults(&self) -> Fut<'_, ComposeDefaults>;
     }
 
@@ -304,4 +308,19 @@ pub async fn load_settings() -> Result<Settings, ServerFnError> {
 pub async fn load_rules(scope: String) -> Result<RulesPage, ServerFnError> {
     let mail = server_side::mail()?;
     mail.rules(scope).await.map_err(ServerFnError::new)
+}
+
+#[server]
+pub async fn load_conversation(mailbox: String, uid: u32) -> Result<Answer<Vec<MessageView>>, ServerFnError> {
+    let mail = server_side::mail()?;
+    Ok(mail.conversation(mailbox, uid).await)
+}
+
+#[server]
+pub async fn load_activity(
+    mailbox: String,
+    filter: mailroom_shared::team::ActivityFilter,
+) -> Result<Answer<mailroom_shared::team::ActivityPage>, ServerFnError> {
+    let mail = server_side::mail()?;
+    Ok(mail.activity(mailbox, filter).await)
 }

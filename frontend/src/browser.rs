@@ -8,11 +8,29 @@ use leptos::prelude::*;
 /// of the user's folders (from IMAP, POP3, delivery, another browser…).
 /// Marks the body (`data-hydrated`) once the browser code runs and the
 /// server's change events flow.
-pub fn follow_changes(refresh: RwSignal<u32>) {
+/// `at` is where the page is (folder, open message): in a shared folder
+/// others see its user there while the page is open.
+pub fn follow_changes(refresh: RwSignal<u32>, at: Memo<(String, Option<u32>)>) {
     #[cfg(feature = "hydrate")]
-    imp::follow_changes(refresh);
+    imp::follow_changes(refresh, at);
     #[cfg(not(feature = "hydrate"))]
-    let _ = refresh;
+    let _ = (refresh, at);
+}
+
+/// Shows the user as replying to a message while the compose page is
+/// open (others reading it are warned).
+pub fn be_replying(mailbox: Option<String>, uid: Option<u32>) {
+    #[cfg(feature = "hydrate")]
+    if let (Some(mailbox), Some(uid)) = (mailbox, uid) {
+        Effect::new(move |_| {
+            imp::open_events(&format!(
+                "/events?box={}&uid={uid}&doing=replying",
+                crate::url::encode(&mailbox)
+            ))
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (mailbox, uid);
 }
 
 /// Marks the body once the browser code runs (`data-hydrated`), on pages
@@ -105,7 +123,8 @@ mod imp {
     thread_local! {
         /// The mail page's refresh counter, while one is shown.
         static REFRESH: Cell<Option<RwSignal<u32>>> = const { Cell::new(None) };
-        static EVENTS: RefCell<Option<EventSource>> = const { RefCell::new(None) };
+        /// The open event stream, and the address it was opened at.
+        static EVENTS: RefCell<Option<(EventSource, String)>> = const { RefCell::new(None) };
         /// A refresh is due at the end of the current settle window.
         static REFRESH_DUE: Cell<bool> = const { Cell::new(false) };
         static KEYS: Cell<bool> = const { Cell::new(false) };
@@ -151,49 +170,64 @@ mod imp {
         refresh.try_update(|n| *n += 1);
     }
 
-    pub fn follow_changes(refresh: RwSignal<u32>) {
+    pub fn follow_changes(refresh: RwSignal<u32>, at: Memo<(String, Option<u32>)>) {
         REFRESH.with(|r| r.set(Some(refresh)));
+        Effect::new(move |_| remember_time_zone(refresh));
         Effect::new(move |_| {
-            remember_time_zone(refresh);
-            EVENTS.with(|events| {
-                if events.borrow().is_some() {
+            let (mailbox, uid) = at.get();
+            let mut url = format!("/events?box={}", crate::url::encode(&mailbox));
+            if let Some(uid) = uid {
+                url.push_str(&format!("&uid={uid}"));
+            }
+            open_events(&url);
+        });
+    }
+
+    /// Opens the change-event stream at `url`, closing one opened
+    /// elsewhere (the page now shows another folder or message).
+    pub fn open_events(url: &str) {
+        EVENTS.with(|events| {
+            if let Some((old, at)) = events.borrow_mut().take() {
+                if at == url {
+                    *events.borrow_mut() = Some((old, at));
                     return;
                 }
-                let Ok(source) = EventSource::new("/events") else {
+                old.close();
+            }
+            let Ok(source) = EventSource::new(url) else {
+                return;
+            };
+            // A burst of changes is one refresh per settle window, not
+            // one per event: the first change opens the window, those
+            // within it ride along.
+            let on_change = Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| {
+                if REFRESH_DUE.with(|due| due.replace(true)) {
                     return;
-                };
-                // A burst of changes is one refresh per settle window, not
-                // one per event: the first change opens the window, those
-                // within it ride along.
-                let on_change = Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| {
-                    if REFRESH_DUE.with(|due| due.replace(true)) {
-                        return;
-                    }
-                    set_timeout(
-                        || {
-                            REFRESH_DUE.with(|due| due.set(false));
-                            if let Some(refresh) = REFRESH.with(Cell::get) {
-                                refresh.try_update(|n| *n += 1);
-                            }
-                        },
-                        LIVE_SETTLE,
-                    );
-                });
-                source.set_onmessage(Some(on_change.as_ref().unchecked_ref()));
-                // The server subscribes before it answers: once the stream
-                // is open, no change can pass this page by. Tests wait for
-                // this mark before they change mail behind its back.
-                let on_open = Closure::<dyn FnMut()>::new(|| {
-                    if let Some(body) = document().body() {
-                        let _ = body.set_attribute("data-hydrated", "true");
-                    }
-                });
-                source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-                // The source and its handlers live as long as the page.
-                on_change.forget();
-                on_open.forget();
-                *events.borrow_mut() = Some(source);
+                }
+                set_timeout(
+                    || {
+                        REFRESH_DUE.with(|due| due.set(false));
+                        if let Some(refresh) = REFRESH.with(Cell::get) {
+                            refresh.try_update(|n| *n += 1);
+                        }
+                    },
+                    LIVE_SETTLE,
+                );
             });
+            source.set_onmessage(Some(on_change.as_ref().unchecked_ref()));
+            // The server subscribes before it answers: once the stream
+            // is open, no change can pass this page by. Tests wait for
+            // this mark before they change mail behind its back.
+            let on_open = Closure::<dyn FnMut()>::new(|| {
+                if let Some(body) = document().body() {
+                    let _ = body.set_attribute("data-hydrated", "true");
+                }
+            });
+            source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+            // The source and its handlers live as long as the page.
+            on_change.forget();
+            on_open.forget();
+            *events.borrow_mut() = Some((source, url.to_owned()));
         });
     }
 

@@ -47,6 +47,14 @@ pub fn ComposePage() -> impl IntoView {
     crate::browser::focus_compose();
     crate::browser::complete_addresses();
     crate::browser::mark_hydrated();
+    {
+        let q = query.read_untracked();
+        let replying = matches!(q.get("mode").as_deref(), Some("reply" | "all" | "forward" | "attach"));
+        crate::browser::be_replying(
+            q.get("box").filter(|_| replying),
+            q.get("uid").and_then(|u| u.parse().ok()),
+        );
+    }
     view! {
         <Title text="Compose · Mailroom"/>
         <main class="compose-page">

@@ -22,6 +22,7 @@ mod page;
 mod rules;
 mod settings;
 mod sharing;
+mod team;
 pub mod url;
 
 use leptos::prelude::*;
@@ -65,6 +66,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin") view=admin::AdminPage/>
                 <Route path=path!("/rules") view=rules::RulesPageView/>
                 <Route path=path!("/settings") view=settings::SettingsPage/>
+                <Route path=path!("/activity") view=team::ActivityView/>
+                <Route path=path!("/conversation") view=team::ConversationView/>
             </Routes>
         </Router>
     }

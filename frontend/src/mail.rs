@@ -19,7 +19,8 @@ pub fn MailPage() -> impl IntoView {
     let query = use_query_map();
     let view_state = Memo::new(move |_| MailView::from_query(&query.read()));
     let refresh = RwSignal::new(0u32);
-    crate::browser::follow_changes(refresh);
+    let at = Memo::new(move |_| view_state.with(|v| (v.mailbox.clone(), v.uid)));
+    crate::browser::follow_changes(refresh, at);
     crate::browser::shortcuts();
 
     // The folder tree and the list come in one request.
@@ -375,6 +376,7 @@ fn FolderTree(sidebar: Sidebar, current: String) -> impl IntoView {
                             <a href=folder_href(&f.info.name) data-folder=f.info.name.clone() title=f.info.name.clone()>
                                 <Icon name=folder_icon(&f)/>
                                 <span class="name">{label}</span>
+                                {crate::team::initials(&f.present)}
                                 {(unseen > 0).then(|| view! { <span class="badge" aria-label="unread">{unseen}</span> })}
                             </a>
                         </li>
@@ -485,6 +487,12 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
         move || !listed.is_empty() && listed.iter().all(|u| selection.contains(*u))
     };
     let empty = page.messages.is_empty();
+    let team = page.shared.then(|| {
+        view! {
+            <crate::team::PresenceBar present=page.present.clone()/>
+            <crate::team::TeamFilters view_state=view_state.clone()/>
+        }
+    });
     view! {
         <div class="list-head">
             <h1 class="folder-title">{title}</h1>
@@ -493,6 +501,7 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
             <a class="small sharing-link" href=share_href(&mailbox) id="sharing-link">"Sharing"</a>
             {(can_rename || can_create).then(|| view! { <FolderManage mailbox=mailbox.clone() messages=in_folder can_rename can_create/> }.into_any())}
         </div>
+        {team}
         <form id="list-form" method="post" action="/actions">
             <input type="hidden" name="mailbox" value=mailbox.clone()/>
             <input type="hidden" name="back" value=back/>
@@ -583,6 +592,7 @@ fn row(
                     {m.flagged.then(|| view! { <span class="star" title="Flagged">"★"</span> })}
                     {m.answered.then(|| view! { <span class="mark" title="Answered">"↩"</span> })}
                     {m.has_attachments.then(|| view! { <span class="mark clip" title="Has attachments"><Icon name="clip"/></span> })}
+                    {crate::team::row_marks(m.assignee.clone(), m.status)}
                     {subject}
                 </span>
                 <span class="preview">{m.preview.clone()}</span>
@@ -800,6 +810,7 @@ fn Reader(
                 <p class="alert notice images">"Remote images are blocked to protect your privacy. "
                     <a href=images_href.clone()>"Show images"</a></p>
             })}
+            <crate::team::TeamPanel mailbox=mailbox.clone() uid team=message.team.clone() back=view_state.href()/>
             {body}
             {has_attachments.then(|| view! { <ul class="attachments">{attachments}</ul> })}
         </article>

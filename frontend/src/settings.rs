@@ -47,8 +47,29 @@ fn SettingsBody(settings: Settings) -> impl IntoView {
         {storage}
         <Profile settings=settings.clone()/>
         <Password/>
+        <PresenceCard hidden=settings.hide_presence/>
         <VacationCard settings=settings.clone()/>
         <ForwardingCard settings/>
+    }
+}
+
+/// Whether others see where this user is in shared folders.
+#[component]
+fn PresenceCard(hidden: bool) -> impl IntoView {
+    view! {
+        <section class="card" id="presence-setting">
+            <h2>"Presence"</h2>
+            <p class="small">{match hidden {
+                true => "Others do not see when you have a shared folder or message open.",
+                false => "Others who share a folder with you see when you have it (or one of its messages) open.",
+            }}</p>
+            <form method="post" action="/team">
+                <input type="hidden" name="op" value="presence"/>
+                <input type="hidden" name="back" value="/settings"/>
+                <input type="hidden" name="hide" value=if hidden { "0" } else { "1" }/>
+                <button type="submit" class="ghost">{if hidden { "Show my presence" } else { "Hide my presence" }}</button>
+            </form>
+        </section>
     }
 }
 

@@ -62,6 +62,9 @@ pub struct MailboxCounts {
 pub struct Folder {
     pub info: MailboxInfo,
     pub counts: MailboxCounts,
+    /// Others who have it open now (a shared folder).
+    #[serde(default)]
+    pub present: Vec<crate::team::Present>,
 }
 
 impl Folder {
@@ -141,6 +144,15 @@ pub struct MessageSummary {
     /// The folder it is in, when a search spans several (`in:all`).
     #[serde(default)]
     pub mailbox: Option<String>,
+    /// Whom it is assigned to, as its keyword names them (a team mailbox).
+    #[serde(default)]
+    pub assignee: Option<String>,
+    #[serde(default)]
+    pub status: crate::team::Status,
+    /// The conversation it belongs to (its first message's Message-ID,
+    /// else its normalised subject), when the list groups them.
+    #[serde(default)]
+    pub thread: String,
 }
 
 /// One page of a mailbox's messages.
@@ -157,6 +169,12 @@ pub struct MessagePage {
     /// How `now` reads on the reader's clock.
     #[serde(default)]
     pub now_local: crate::dates::Local,
+    /// Others who have the folder open now.
+    #[serde(default)]
+    pub present: Vec<crate::team::Present>,
+    /// Others share it: assignment, status and activity apply.
+    #[serde(default)]
+    pub shared: bool,
 }
 
 /// The attachment index that names a whole stored message (forwarded
@@ -195,6 +213,9 @@ pub struct MessageView {
     pub attachments: Vec<AttachmentInfo>,
     /// The reader's rights on the mailbox, for the buttons to offer.
     pub rights: Rights,
+    /// The team's side of it, in a shared mailbox.
+    #[serde(default)]
+    pub team: crate::team::TeamView,
 }
 
 /// A message being written in the web's compose form.
@@ -246,6 +267,9 @@ pub struct Settings {
     pub forwarding: Option<Forwarding>,
     /// The account's storage quota (or its domain's), when there is one.
     pub storage: Option<StorageUse>,
+    /// Others do not see where this user is (presence in shared folders).
+    #[serde(default)]
+    pub hide_presence: bool,
 }
 
 /// What a compose form starts with, besides the message.

@@ -15,6 +15,8 @@ pub mod reply;
 pub mod rights;
 pub mod rules;
 pub mod search;
+pub mod subject;
+pub mod team;
 
 pub use acl::{AclEntry, Identifier, Who, effective_rights, explain_rights};
 pub use actions::Action;

@@ -10,6 +10,9 @@ pub const MAX_MESSAGE_SIZE: usize = 50 * 1024 * 1024;
 /// text, headers and MIME boundaries get a megabyte.
 pub const MAX_ATTACHMENTS_SIZE: usize = (MAX_MESSAGE_SIZE - 1024 * 1024) / 78 * 57;
 
+/// The longest internal note on a message, in bytes.
+pub const MAX_NOTE: usize = 10_000;
+
 /// A size as people read it: "512 B", "40 KB", "36.2 MB".
 pub fn human_size(n: u64) -> String {
     match n {

@@ -170,6 +170,9 @@ mod tests {
                 preview: String::new(),
                 local: Default::default(),
                 mailbox: None,
+                assignee: None,
+                status: Default::default(),
+                thread: String::new(),
             },
             from: "Bob <bob@example.com>".into(),
             to: "alice@example.com, carol@example.com".into(),
@@ -184,6 +187,7 @@ mod tests {
             remote_images: false,
             attachments: Vec::new(),
             rights: Default::default(),
+            team: Default::default(),
         }
     }
 

@@ -1,7 +1,8 @@
 //! The search box's language: words, and operators as Gmail and Fastmail
 //! users type them — `from:`, `to:`, `subject:`, `has:attachment`,
 //! `is:unread`, `is:flagged`, `before:`/`after:` (a date, YYYY-MM-DD) and
-//! `in:all` (every folder the user can read). A value with spaces goes in
+//! `in:all` (every folder the user can read), and for team mailboxes
+//! `is:mine`, `is:unassigned`, `is:open`/`is:waiting`/`is:done`. A value with spaces goes in
 //! quotes (`from:"Alice Smith"`); `word:` that is no operator is a word.
 
 use crate::dates::days_from_civil;
@@ -23,6 +24,12 @@ pub struct Query {
     pub after: Option<i64>,
     /// Every folder the user can read, not only the open one.
     pub all_folders: bool,
+    /// Assigned to the searcher (`is:mine`): the service puts the
+    /// keyword that says so in `assigned_keyword`.
+    pub mine: bool,
+    pub assigned_keyword: Option<String>,
+    pub unassigned: bool,
+    pub status: Option<crate::team::Status>,
 }
 
 impl Query {
@@ -42,6 +49,12 @@ impl Query {
                 ("is", "unread") => set(&mut q.unread),
                 ("is", "flagged" | "starred") => set(&mut q.flagged),
                 ("in", "all" | "anywhere") => set(&mut q.all_folders),
+                ("is", "mine") => set(&mut q.mine),
+                ("is", "unassigned") => set(&mut q.unassigned),
+                ("is", v) if crate::team::Status::from_code(v).is_some() => {
+                    q.status = crate::team::Status::from_code(v);
+                    true
+                }
                 ("before", v) => date(v).map(|t| q.before = Some(t)).is_some(),
                 ("after", v) => date(v).map(|t| q.after = Some(t)).is_some(),
                 _ => false,

@@ -97,10 +97,16 @@ impl Browser {
     /// Opens the change-event stream and returns a reader positioned after
     /// the response headers.
     pub async fn events(&self) -> BufReader<TcpStream> {
+        self.events_at("").await
+    }
+
+    /// The change-event stream of a page that shows `query` (`box=…&uid=…`):
+    /// its user is present there while it is open.
+    pub async fn events_at(&self, query: &str) -> BufReader<TcpStream> {
         let mut stream = TcpStream::connect(self.addr).await.expect("connect");
         let cookie = self.cookie.clone().unwrap_or_default();
         let request = format!(
-            "GET /events HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\n\r\n",
+            "GET /events?{query} HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\n\r\n",
             self.addr
         );
         stream.write_all(request.as_bytes()).await.expect("write");

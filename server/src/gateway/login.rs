@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use super::{Authority, Connections, Slot};
 use crate::error::Error;
 use crate::service::{Principal, Service};
+use mailroom_shared::team::Via;
 
 /// Why a login did not open a session.
 pub enum LoginRefused {
@@ -26,12 +27,14 @@ pub async fn log_in(
     login: &str,
     password: &str,
     client: IpAddr,
+    via: Via,
 ) -> Result<(Principal, Authority, Slot), LoginRefused> {
     let authority = Authority::watch(service);
     let principal = service
         .authenticate(login, password, client)
         .await
-        .map_err(LoginRefused::Service)?;
+        .map_err(LoginRefused::Service)?
+        .through(via);
     let slot = connections
         .of_account(principal.account_id())
         .ok_or(LoginRefused::TooManySessions)?;

@@ -18,8 +18,9 @@ use crate::error::{Error, Result};
 
 /// Our own pages a form may send the browser back to (never another
 /// site: no open redirect).
-const BACK_TO: [&str; 7] = [
+const BACK_TO: [&str; 8] = [
     "/mail",
+    "/activity",
     "/compose",
     "/share",
     "/browse",

@@ -96,7 +96,7 @@ async fn signed_in(web: &Web, jar: &CookieJar) -> Option<SignedIn> {
 fn needs_sign_in(path: &str) -> bool {
     matches!(
         path,
-        "/" | "/mail" | "/compose" | "/share" | "/browse" | "/admin" | "/rules" | "/settings"
+        "/" | "/mail" | "/compose" | "/share" | "/browse" | "/admin" | "/rules" | "/settings" | "/activity"
     )
 }
 
@@ -105,7 +105,10 @@ fn needs_sign_in(path: &str) -> bool {
 /// handlers here.
 pub(crate) async fn session(State(web): State<Web>, jar: CookieJar, mut req: Request, next: Next) -> Response {
     match signed_in(&web, &jar).await {
-        Some(user) => {
+        Some(mut user) => {
+            if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
+                user.principal = user.principal.from_client(peer.ip());
+            }
             // The reader's time zone: the one chosen in the settings,
             // else the browser's, as it last told it.
             let zone = match user.zone.is_empty() {

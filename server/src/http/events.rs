@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Extension;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -23,7 +23,8 @@ use super::Web;
 use super::auth::SignedIn;
 use crate::gateway::Authority;
 use crate::limits;
-use crate::service::{FolderWatch, Service};
+use crate::service::{FolderWatch, Here, Service};
+use mailroom_shared::team::Doing;
 
 /// Changes that come in a burst are reported once.
 const SETTLE: Duration = Duration::from_millis(50);
@@ -65,7 +66,33 @@ impl Drop for Counted {
     }
 }
 
-pub(crate) async fn stream(State(web): State<Web>, user: Option<Extension<SignedIn>>) -> Response {
+/// What the page showing the stream shows: a folder (`box`), perhaps a
+/// message in it (`uid`), perhaps a reply being written to it
+/// (`doing=replying`). In a shared folder its user is shown as present
+/// there while the stream is open.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct At {
+    #[serde(rename = "box")]
+    mailbox: Option<String>,
+    uid: Option<u32>,
+    doing: Option<String>,
+}
+
+impl At {
+    fn doing(&self) -> Doing {
+        match (self.uid, self.doing.as_deref()) {
+            (Some(uid), Some("replying")) => Doing::Replying(uid),
+            (Some(uid), _) => Doing::Reading(uid),
+            (None, _) => Doing::Open,
+        }
+    }
+}
+
+pub(crate) async fn stream(
+    State(web): State<Web>,
+    user: Option<Extension<SignedIn>>,
+    Query(at): Query<At>,
+) -> Response {
     let Some(Extension(user)) = user else {
         return (StatusCode::UNAUTHORIZED, "You are not signed in.").into_response();
     };
@@ -78,7 +105,17 @@ pub(crate) async fn stream(State(web): State<Web>, user: Option<Extension<Signed
         Ok(w) => w,
         Err(e) => return super::refused(&e),
     };
+    // A folder gone or hidden is no reason to miss the tree's changes.
+    let here = match &at.mailbox {
+        Some(name) => web
+            .service
+            .be_present_in(&user.principal, name, at.doing())
+            .await
+            .unwrap_or(None),
+        None => None,
+    };
     let open = Open {
+        _here: here,
         watch,
         stopped: web.stopped.clone(),
         authority,
@@ -105,6 +142,8 @@ struct Open {
     /// The web session it was opened in.
     session: String,
     _counted: Counted,
+    /// Its user shown as present where the page is, while it is open.
+    _here: Option<Here>,
 }
 
 impl Open {

@@ -16,7 +16,8 @@ use serde::Deserialize;
 
 use super::auth::SignedIn;
 use super::{Web, message_of, refused};
-use crate::service::{Principal, Service};
+use crate::service::{Principal, Service, localised, localised_notes};
+use mailroom_shared::team::{ActivityFilter, ActivityPage};
 
 /// The cookie in which the browser names its time zone (IANA, such as
 /// `America/New_York`); set by the page's own code.
@@ -103,7 +104,38 @@ impl Mail for WebMail {
                 .await
                 .map(|mut message| {
                     message.summary.local = self.local(message.summary.date);
+                    let team = &mut message.team;
+                    team.history = localised(std::mem::take(&mut team.history), |t| self.local(t));
+                    team.notes = localised_notes(std::mem::take(&mut team.notes), |t| self.local(t));
                     message
+                })
+                .map_err(|e| message_of(&e))
+        })
+    }
+
+    fn conversation(&self, mailbox: String, uid: u32) -> Fut<'_, Vec<MessageView>> {
+        Box::pin(async move {
+            self.service
+                .conversation(&self.principal, &mailbox, uid)
+                .await
+                .map(|mut views| {
+                    for v in &mut views {
+                        v.summary.local = self.local(v.summary.date);
+                    }
+                    views
+                })
+                .map_err(|e| message_of(&e))
+        })
+    }
+
+    fn activity(&self, mailbox: String, filter: ActivityFilter) -> Fut<'_, ActivityPage> {
+        Box::pin(async move {
+            self.service
+                .activity(&self.principal, &mailbox, filter)
+                .await
+                .map(|mut page| {
+                    page.entries = localised(std::mem::take(&mut page.entries), |t| self.local(t));
+                    page
                 })
                 .map_err(|e| message_of(&e))
         })

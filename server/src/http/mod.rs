@@ -13,6 +13,7 @@ mod mail;
 mod rules;
 mod settings;
 mod sharing;
+mod team;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -105,6 +106,8 @@ pub async fn app(service: Service, stopped: watch::Receiver<bool>, site_root: Pa
         .route("/attachment", get(mail::attachment))
         .route("/raw", get(mail::raw))
         .route("/events", get(events::stream))
+        .route("/team", post(team::team))
+        .route("/activity/export", get(team::export))
         .with_state(web.clone());
     // Static files need no session: the session layer goes on first.
     // Pages and data are never kept by the browser or a proxy: Back after

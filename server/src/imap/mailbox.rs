@@ -33,7 +33,8 @@ use crate::gateway::Stream;
 use crate::limits;
 use crate::service::{Change, ChangeKind};
 use crate::service::{ChangedFlags, MessageMeta};
-use crate::service::{Opened, Principal, Service, Watch};
+use crate::service::{Here, Opened, Principal, Service, Watch};
+use mailroom_shared::team::Doing;
 
 /// Messages read from the store at a time by FETCH and SEARCH.
 const BATCH: usize = 64;
@@ -108,6 +109,8 @@ pub struct Selected {
     /// The mailbox as the service resolved it: commands on it skip the
     /// lookups (the service re-resolves it when rights or names change).
     handle: Opened,
+    /// The session shown as present in a shared mailbox (while selected).
+    _here: Option<Here>,
     pub read_only: bool,
     per_user_seen: bool,
     /// Sequence number − 1 → the message as last reported.
@@ -149,7 +152,7 @@ impl Selected {
         out: &mut Vec<u8>,
         kept: Option<Selected>,
     ) -> Result<Selected, Failure> {
-        let (handle, watch, mut messages, applied_log_id, claimed_upto) = match kept {
+        let (handle, watch, mut messages, applied_log_id, claimed_upto, here) = match kept {
             // The session's view, brought up to date by its watch, is the
             // mailbox as it is now: its list need not be read again —
             // unless rights or names changed meanwhile.
@@ -159,7 +162,14 @@ impl Selected {
                 old.recent_from = u32::MAX; // claimed below
                 old.apply_pending(&mut Vec::new(), true).map_err(Failure::No)?;
                 let claimed = if examine { 0 } else { old.claimed_upto };
-                (old.handle, old.watch, old.messages, old.applied_log_id, claimed)
+                (
+                    old.handle,
+                    old.watch,
+                    old.messages,
+                    old.applied_log_id,
+                    claimed,
+                    old._here,
+                )
             }
             kept => {
                 let (handle, watch, rows) = service.select(p, name, kept.map(|s| s.handle)).await?;
@@ -173,7 +183,9 @@ impl Selected {
                     })
                     .collect();
                 let applied = watch.last_log_id();
-                (handle, watch, messages, applied, 0)
+                // Not shown as present is no reason to refuse the SELECT.
+                let here = service.be_present(&handle, Doing::Open).await.unwrap_or(None);
+                (handle, watch, messages, applied, 0, here)
             }
         };
         let info = handle.info();
@@ -193,6 +205,7 @@ impl Selected {
         let mut selected = Selected {
             name: name.to_owned(),
             handle,
+            _here: here,
             read_only,
             per_user_seen: info.seen_mode == SeenMode::PerUser,
             announced: messages.len(),

@@ -913,13 +913,19 @@ impl Session {
 
     async fn login(&mut self, user: &str, password: &str) -> Outcome {
         self.may_log_in()?;
-        let (principal, authority, slot) =
-            gateway::log_in(&self.gw.service, &self.gw.connections, user, password, self.peer)
-                .await
-                .map_err(|refused| match refused {
-                    LoginRefused::Service(e) => Failure::from(e),
-                    LoginRefused::TooManySessions => Failure::No("[LIMIT] Too many sessions for this account".into()),
-                })?;
+        let (principal, authority, slot) = gateway::log_in(
+            &self.gw.service,
+            &self.gw.connections,
+            user,
+            password,
+            self.peer,
+            mailroom_shared::team::Via::Imap,
+        )
+        .await
+        .map_err(|refused| match refused {
+            LoginRefused::Service(e) => Failure::from(e),
+            LoginRefused::TooManySessions => Failure::No("[LIMIT] Too many sessions for this account".into()),
+        })?;
         self.state = State::Authenticated(Login {
             principal,
             authority,

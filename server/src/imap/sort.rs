@@ -178,86 +178,19 @@ pub fn compare(criteria: &[Criterion], a: &Sortable, b: &Sortable) -> Ordering {
     a.seq.cmp(&b.seq)
 }
 
-/// The base subject (RFC 5256 §2.1) of a decoded subject: without
-/// `Re:`, `Fwd:`, `[list]` blobs, `(fwd)` trailers and `[fwd: …]`
-/// wrappers, whitespace collapsed.
-pub fn base_subject(subject: &str) -> String {
-    let mut s: String = subject.split_whitespace().collect::<Vec<_>>().join(" ");
-    loop {
-        // (2) trailers
-        loop {
-            let trimmed = s.trim_end();
-            let lower = trimmed.to_ascii_lowercase();
-            if lower.ends_with("(fwd)") {
-                s = trimmed[..trimmed.len() - 5].to_owned();
-            } else {
-                s = trimmed.to_owned();
-                break;
-            }
-        }
-        // (3)–(5) leaders and blobs
-        loop {
-            let before = s.clone();
-            s = strip_leader(&s);
-            if let Some(rest) = strip_blob(&s)
-                && !rest.is_empty()
-            {
-                s = rest;
-            }
-            if s == before {
-                break;
-            }
-        }
-        // (6) `[fwd: … ]`
-        let lower = s.to_ascii_lowercase();
-        if lower.starts_with("[fwd:") && s.ends_with(']') {
-            s = s[5..s.len() - 1].trim().to_owned();
-            continue;
-        }
-        return s;
-    }
-}
+pub use mailroom_shared::subject::base_subject;
 
 /// Whether a subject marks a reply or forward (`Re:`, `Fwd:`, `(fwd)`,
 /// `[fwd: …]`): what base-subject extraction removes besides blobs.
 pub fn is_reply_or_forward(subject: &str) -> bool {
     let mut blobs_only: String = subject.split_whitespace().collect::<Vec<_>>().join(" ");
-    while let Some(rest) = strip_blob(&blobs_only) {
+    while let Some(rest) = mailroom_shared::subject::strip_blob(&blobs_only) {
         if rest.is_empty() {
             break;
         }
         blobs_only = rest;
     }
-    base_subject(subject) != blobs_only
-}
-
-/// `[blob]` and the whitespace after it, when the text starts with one.
-fn strip_blob(s: &str) -> Option<String> {
-    let rest = s.strip_prefix('[')?;
-    let end = rest.find([']', '['])?;
-    if rest.as_bytes()[end] != b']' {
-        return None;
-    }
-    Some(rest[end + 1..].trim_start().to_owned())
-}
-
-/// One `*blob ("re" / "fw" / "fwd") *WSP [blob] ":"` leader.
-fn strip_leader(s: &str) -> String {
-    let mut rest = s.trim_start().to_owned();
-    while let Some(after) = strip_blob(&rest) {
-        rest = after;
-    }
-    let lower = rest.to_ascii_lowercase();
-    let word = ["re", "fwd", "fw"].into_iter().find(|w| lower.starts_with(w));
-    let Some(word) = word else { return s.to_owned() };
-    let mut after = rest[word.len()..].trim_start().to_owned();
-    if let Some(b) = strip_blob(&after) {
-        after = b;
-    }
-    match after.strip_prefix(':') {
-        Some(done) => done.trim_start().to_owned(),
-        None => s.to_owned(),
-    }
+    mailroom_shared::subject::base_subject(subject) != blobs_only
 }
 
 #[cfg(test)]

@@ -46,6 +46,7 @@ pub fn view(raw: &[u8], summary: MessageSummary, allow_remote: bool) -> MessageV
         remote_images,
         attachments: attachments(&leaves),
         rights: Default::default(),
+        team: Default::default(),
         summary,
     }
 }
@@ -67,6 +68,7 @@ fn empty(summary: MessageSummary) -> MessageView {
         remote_images: false,
         attachments: Vec::new(),
         rights: Default::default(),
+        team: Default::default(),
     }
 }
 
@@ -130,6 +132,9 @@ mod tests {
             preview: String::new(),
             local: Default::default(),
             mailbox: None,
+            assignee: None,
+            status: Default::default(),
+            thread: String::new(),
         }
     }
 

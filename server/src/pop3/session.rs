@@ -65,6 +65,8 @@ struct Maildrop {
     /// carrying out its deletions).
     authority: Authority,
     _account_slot: Slot,
+    /// Shown as present in a shared INBOX while the maildrop is open.
+    _here: Option<crate::service::Here>,
 }
 
 struct Session {
@@ -403,15 +405,19 @@ impl Session {
     /// the password (and throttles), then the INBOX is listed.
     async fn log_in(&mut self, user: &str, password: &str) -> Result<(), String> {
         let service = &self.gw.service;
-        let (principal, authority, slot) =
-            crate::gateway::log_in(service, &self.gw.connections, user, password, self.peer)
-                .await
-                .map_err(|e| match e {
-                    crate::gateway::LoginRefused::Service(e) => super::error_text(&e),
-                    crate::gateway::LoginRefused::TooManySessions => {
-                        "[IN-USE] Too many sessions for this account".into()
-                    }
-                })?;
+        let (principal, authority, slot) = crate::gateway::log_in(
+            service,
+            &self.gw.connections,
+            user,
+            password,
+            self.peer,
+            mailroom_shared::team::Via::Pop3,
+        )
+        .await
+        .map_err(|e| match e {
+            crate::gateway::LoginRefused::Service(e) => super::error_text(&e),
+            crate::gateway::LoginRefused::TooManySessions => "[IN-USE] Too many sessions for this account".into(),
+        })?;
         let opened = match service.open(&principal, "INBOX").await {
             Ok(mut inbox) => {
                 let listed_at = service.removals(&inbox);
@@ -421,6 +427,10 @@ impl Session {
             Err(e) => Err(e),
         };
         let (inbox, listed_at, rows) = opened.map_err(|e| super::error_text(&e))?;
+        let here = service
+            .be_present(&inbox, mailroom_shared::team::Doing::Open)
+            .await
+            .unwrap_or(None);
         let messages: Vec<Entry> = rows.into_iter().map(Entry::listed).collect();
         let total: u64 = messages.iter().map(|m| u64::from(m.size)).sum();
         reply(
@@ -435,6 +445,7 @@ impl Session {
             messages,
             authority,
             _account_slot: slot,
+            _here: here,
         }));
         Ok(())
     }

@@ -14,6 +14,7 @@ use std::sync::Mutex;
 
 use mailroom_shared::acl::{Who, effective_rights};
 use mailroom_shared::rules::{Action, RuleSpec};
+use mailroom_shared::team::{Via, What};
 use mailroom_shared::{Flags, MailboxName, Right};
 
 use super::messages::canonical_content;
@@ -104,8 +105,9 @@ impl RedirectBudget {
 /// What the rules decided for one message.
 #[derive(Default)]
 struct Plan {
-    /// Mailboxes to store it in, besides the INBOX if `keep`.
-    targets: Vec<Opened>,
+    /// Mailboxes to store it in, besides the INBOX if `keep`, each with
+    /// the rule that chose it (for the activity trail).
+    targets: Vec<(Opened, String)>,
     /// Whether it still goes to the INBOX (or the `+detail` mailbox).
     keep: bool,
     flags: Flags,
@@ -243,10 +245,10 @@ impl Service {
             }
             if plan.keep {
                 let inbox = self.open_own(&account, &keep_in).await?;
-                plan.targets.insert(0, inbox);
+                plan.targets.insert(0, (inbox, String::new()));
             }
             let mut seen = Vec::new();
-            for target in plan.targets {
+            for (target, rule) in plan.targets {
                 if seen.contains(&target.mailbox.id) {
                     continue;
                 }
@@ -262,6 +264,8 @@ impl Service {
                     .first()
                     .copied()
                     .ok_or_else(|| Error::InUse("the message was not stored".into()))?;
+                let sender = envelope_from.filter(|f| !f.is_empty()).unwrap_or("an unknown sender");
+                self.record_as(&target, (sender, Via::Delivery), What::Delivered, &[uid], &rule);
                 report.stored.push((display_for(&account, &target), uid));
             }
             for (rule_id, days, text) in plan.replies {
@@ -339,7 +343,11 @@ impl Service {
                     Action::FileInto(name) | Action::CopyTo(name) => {
                         match self.rule_target(&rule, account, name).await? {
                             Ok(target) => {
-                                plan.targets.push(target);
+                                let by = match rule.spec.name.trim() {
+                                    "" => format!("rule {}", rule.row.id),
+                                    name => format!("rule \"{name}\""),
+                                };
+                                plan.targets.push((target, by));
                                 if matches!(action, Action::FileInto(_)) {
                                     plan.keep = false;
                                 }

@@ -182,6 +182,12 @@ impl Feed {
         }
     }
 
+    /// Tells open pages that something about a mailbox besides its
+    /// messages changed (who is present, a note): on this node only.
+    pub fn touch(&self, mailbox_id: i64) {
+        let _ = self.any.send((mailbox_id, false));
+    }
+
     /// Asks the follower to read the change log now (after a commit).
     pub fn wake(&self) {
         self.committed.fetch_add(1, Ordering::SeqCst);

@@ -4,6 +4,7 @@
 use mailroom_shared::Action;
 use mailroom_shared::acl::{AclEntry, Explanation, Identifier, explain_rights};
 use mailroom_shared::dto::{MailboxInfo, SeenMode};
+use mailroom_shared::team::What;
 use mailroom_shared::{MailboxPath, Right, Rights};
 
 use super::{Opened, Principal, Service, display_name, info, not_found};
@@ -197,6 +198,7 @@ impl Service {
         }
         self.store.rename_mailboxes(&renames).await?;
         self.feed.wake();
+        self.record_mailbox(&m, What::Renamed, &format!("~{}/{to_path}", m.owner.name));
         self.mailbox(p, &display_name(p, &m.owner, to_path.as_str())).await
     }
 
@@ -231,6 +233,16 @@ impl Service {
         };
         self.store.put_acl_entry(m.mailbox.id, &entry).await?;
         self.feed.wake();
+        let detail = format!(
+            "{}{} ({})",
+            if entry.negative { "-" } else { "" },
+            entry.identifier,
+            match entry.rights.is_empty() {
+                true => "no rights".to_owned(),
+                false => entry.rights.to_string(),
+            }
+        );
+        self.record_mailbox(&m, What::AclChanged, &detail);
         Ok(entry)
     }
 
@@ -272,7 +284,13 @@ impl Service {
     pub async fn set_seen_mode(&self, p: &Principal, name: &str, mode: SeenMode) -> Result<()> {
         let m = self.open(p, name).await?;
         m.require(Action::ChangeSeenMode)?;
-        Ok(self.store.set_seen_mode(m.mailbox.id, mode).await?)
+        self.store.set_seen_mode(m.mailbox.id, mode).await?;
+        let detail = match mode {
+            SeenMode::PerUser => "each reader's own",
+            _ => "shared by all",
+        };
+        self.record_mailbox(&m, What::SeenModeChanged, detail);
+        Ok(())
     }
 
     /// The principal's subscribed mailbox names (as they wrote them).

@@ -3,6 +3,7 @@
 
 use mailroom_shared::Action;
 use mailroom_shared::dto::{MailboxCounts, MailboxInfo, SeenMode};
+use mailroom_shared::team::What;
 use mailroom_shared::{FlagOp, FlagPermissions, Flags, Right, SystemFlag};
 
 use super::{Opened, Principal, Service};
@@ -38,7 +39,7 @@ fn check_content(content: &[u8]) -> Result<()> {
 
 impl Opened {
     /// Which flags the principal may change here (RFC 4314 §4).
-    fn flag_permissions(&self) -> FlagPermissions {
+    pub(super) fn flag_permissions(&self) -> FlagPermissions {
         FlagPermissions {
             seen: self.rights.contains(Right::Seen),
             deleted: self.rights.contains(Right::DeleteMessage),
@@ -102,6 +103,7 @@ impl Service {
         if uids.len() != count || count == 0 {
             return Err(Error::InUse("the messages were not stored".into()));
         }
+        self.record(&m, What::Appended, &uids, "");
         Ok((m.mailbox.uidvalidity, uids))
     }
 
@@ -243,6 +245,7 @@ impl Service {
         if !changed.is_empty() {
             self.feed.wake();
         }
+        self.record_flags(m, op, flags, &changed);
         Ok(changed)
     }
 
@@ -259,6 +262,7 @@ impl Service {
         m.require(Action::Expunge)?;
         let gone = self.expunge_messages(m, uids).await?;
         self.feed.wake();
+        self.record(m, What::Expunged, &gone, "");
         Ok(gone)
     }
 
@@ -316,7 +320,8 @@ impl Service {
         let new = rows.iter().map(|r| copy_of(r, dst.permitted_flags(&r.flags))).collect();
         let new_uids = self.insert(&dst, new, dst.seen_reader()).await?;
         self.feed.wake();
-        let pairs = rows.iter().map(|r| r.uid).zip(new_uids).collect();
+        let pairs: Vec<(u32, u32)> = rows.iter().map(|r| r.uid).zip(new_uids).collect();
+        self.record_transfer(&src, &dst, &pairs, (What::CopiedOut, What::CopiedIn));
         Ok((dst.mailbox.uidvalidity, pairs))
     }
 
@@ -357,6 +362,7 @@ impl Service {
             old_uids.into_iter().zip(new_uids).collect()
         };
         self.feed.wake();
+        self.record_transfer(&src, &dst, &pairs, (What::MovedOut, What::MovedIn));
         Ok((dst.mailbox.uidvalidity, pairs))
     }
 
@@ -387,6 +393,7 @@ impl Service {
             .collect::<Result<Vec<_>>>()?;
         let uids = self.insert(&m, messages, m.seen_reader()).await?;
         self.feed.wake();
+        self.record(&m, What::Appended, &uids, "");
         Ok(uids)
     }
 }

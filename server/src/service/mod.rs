@@ -14,6 +14,7 @@ mod external;
 mod feed;
 mod mailboxes;
 mod messages;
+mod presence;
 mod quota;
 pub mod router;
 mod rules;
@@ -21,6 +22,7 @@ mod settings;
 mod sharing;
 mod storage;
 mod store;
+mod team;
 mod throttle;
 mod types;
 mod watch;
@@ -33,6 +35,7 @@ use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use mailroom_shared::Action;
 use mailroom_shared::acl::{AclEntry, Who};
 use mailroom_shared::dto::MailboxInfo;
+use mailroom_shared::team::Via;
 use mailroom_shared::{MailboxName, MailboxPath, Right, Rights, effective_rights};
 
 use crate::error::{Error, Result};
@@ -43,8 +46,10 @@ pub use admin::{Bootstrap, ExternalInbox, PUBLIC_ACCOUNT, random_password};
 pub use delivery::{DeliveryReport, Recipient};
 pub use feed::{Change, ChangeKind, Feed};
 pub use messages::MAX_MESSAGE_SIZE;
+pub use presence::Here;
 pub use quota::{QuotaRoot, parse_size};
 pub use store::{SQLITE_FILE, now};
+pub use team::{ACTIVITY_PAGE, localised, localised_notes};
 pub use types::{Account, AccountSettings, ChangedFlags, Domain, Incoming, MessageMeta};
 pub use watch::{MailboxesWatch, Watch};
 pub use web::{FolderWatch, MAX_PAGE, WEB_SESSION_SECONDS};
@@ -70,6 +75,9 @@ pub struct Principal {
     /// A fingerprint of the password hash it logged in with: a changed
     /// password ends the sessions opened with the old one.
     credential: u64,
+    /// Through what and from where it acts, for the activity trail.
+    via: Via,
+    client: Option<IpAddr>,
 }
 
 impl Principal {
@@ -81,7 +89,26 @@ impl Principal {
             server_admin: account.is_admin,
             system: false,
             credential: credential_of(account.password_hash.as_deref()),
+            via: Via::Server,
+            client: None,
         }
+    }
+
+    /// The same principal acting through `via` (a gateway says which it
+    /// is once it has a principal).
+    pub fn through(mut self, via: Via) -> Principal {
+        self.via = via;
+        self
+    }
+
+    /// The same principal acting from `client`.
+    pub fn from_client(mut self, client: IpAddr) -> Principal {
+        self.client = Some(client);
+        self
+    }
+
+    pub fn via(&self) -> Via {
+        self.via
     }
 
     /// The operator at the command line, acting in `domain`.
@@ -93,6 +120,8 @@ impl Principal {
             server_admin: true,
             system: true,
             credential: 0,
+            via: Via::Server,
+            client: None,
         }
     }
 
@@ -149,6 +178,10 @@ pub struct Service {
     /// The directories a web administrator may put INBOX files in (the
     /// operator's `--external-inbox-root`).
     external_roots: Arc<Vec<std::path::PathBuf>>,
+    /// Writes the activity trail of shared mailboxes.
+    trail: Arc<team::Trail>,
+    /// Who is present in which shared mailbox.
+    presence: Arc<presence::Presence>,
 }
 
 /// A mailbox as resolved for one principal, which it carries: a gateway
@@ -246,7 +279,13 @@ impl Service {
         if let Some(url) = store.postgres_url() {
             tokio::spawn(crate::service::feed::listen(url.to_owned(), Arc::downgrade(&feed)));
         }
+        let presence = Arc::new(presence::Presence::new(&feed));
+        if store.postgres_url().is_some() {
+            tokio::spawn(presence::share_across_nodes(store.clone(), Arc::downgrade(&presence)));
+        }
         Service {
+            trail: Arc::new(team::Trail::start(store.clone())),
+            presence,
             throttle: Arc::new(throttle::LoginThrottle::new(
                 store.clone(),
                 DEFAULT_LOGIN_FAILURES.0,
@@ -303,7 +342,7 @@ impl Service {
         let hash = account.as_ref().and_then(|a| a.password_hash.clone());
         let ok = verify_password(password, hash).await?;
         match account {
-            Some(account) if ok => Ok(Principal::of(&account)),
+            Some(account) if ok => Ok(Principal::of(&account).from_client(client)),
             _ => {
                 self.throttle.failed(&attempt).await;
                 Err(Error::AuthFailed)
@@ -325,7 +364,11 @@ impl Service {
         let Some(account) = self.store.account_by_id(p.account_id).await? else {
             return Ok(None);
         };
-        let now = Principal::of(&account);
+        let now = Principal {
+            via: p.via,
+            client: p.client,
+            ..Principal::of(&account)
+        };
         Ok((now.credential == p.credential && now.address == p.address).then_some(now))
     }
 
@@ -444,12 +487,14 @@ impl Service {
             .await?
             .ok_or_else(|| not_found(path))?;
         let storage = self.storage_of(owner, &mailbox).await?;
+        // Read for the activity trail: it is kept for shared mailboxes.
+        let acl = self.store.acl_of(mailbox.id).await?;
         Ok(Opened {
             principal: Principal::system(&owner.domain),
             name: mailbox.name.clone(),
             mailbox,
             owner: owner.clone(),
-            acl: Vec::new(),
+            acl,
             rights: Rights::ALL,
             storage,
             generation: self.store.directory_generation(),

@@ -65,6 +65,7 @@ impl Service {
                 used: q.used,
                 limit: q.limit,
             }),
+            hide_presence: self.store.hides_presence(p.account_id).await?,
         })
     }
 

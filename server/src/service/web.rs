@@ -19,6 +19,9 @@ use crate::message;
 use crate::service::store::{ListedMessage, now};
 use crate::service::types::MessageMeta;
 
+/// The most messages a conversation view shows (the latest).
+pub const CONVERSATION: usize = 50;
+
 /// The most messages one page may hold.
 pub const MAX_PAGE: u32 = 500;
 /// How long a web sign-in lasts.
@@ -41,7 +44,15 @@ fn summary_of(row: &MessageMeta, s: &message::Summary) -> MessageSummary {
         preview: s.preview.clone(),
         local: Default::default(),
         mailbox: None,
+        assignee: mailroom_shared::team::assigned_name(&row.flags),
+        status: mailroom_shared::team::Status::of(&row.flags),
+        thread: conversation_of(&s.subject),
     }
+}
+
+/// The conversation a subject belongs to: its base subject, any case.
+fn conversation_of(subject: &str) -> String {
+    mailroom_shared::subject::base_subject(subject).to_lowercase()
 }
 
 fn listed(l: &ListedMessage) -> MessageSummary {
@@ -130,7 +141,8 @@ impl Service {
             } else {
                 MailboxCounts::default()
             };
-            out.push(Folder { info, counts });
+            let present = self.present_in(&m);
+            out.push(Folder { info, counts, present });
         }
         Ok(out)
     }
@@ -188,7 +200,12 @@ impl Service {
         m.require(Action::Read)?;
         let limit = limit.clamp(1, MAX_PAGE);
         let reader = m.seen_reader();
-        let query = search.map(Query::parse).filter(|q| !q.is_empty());
+        let query = search.map(Query::parse).filter(|q| !q.is_empty()).map(|mut q| {
+            if q.mine && !p.address.is_empty() {
+                q.assigned_keyword = Some(mailroom_shared::team::assignment_keyword(&p.address, &m.owner.domain));
+            }
+            q
+        });
         let (total, messages) = match query {
             Some(q) if q.all_folders => {
                 let readable = self.readable_mailboxes(p).await?;
@@ -226,6 +243,8 @@ impl Service {
             messages,
             now: now(),
             now_local: Default::default(),
+            present: self.present_in(&m),
+            shared: m.is_team(),
         })
     }
 
@@ -256,8 +275,70 @@ impl Service {
         let summary = summary_of(&row, &message::summarize(&raw));
         Ok(MessageView {
             rights: m.rights,
+            team: self.team_view(&m, uid, &row.flags).await?,
             ..message::view(&raw, summary, allow_remote)
         })
+    }
+
+    /// The conversation a message belongs to, in order: the messages of
+    /// its mailbox and of the reader's own Sent with its base subject (at
+    /// most [`CONVERSATION`], the latest), each as the reader sees it.
+    pub async fn conversation(&self, p: &Principal, name: &str, uid: u32) -> Result<Vec<MessageView>> {
+        let m = self.open(p, name).await?;
+        m.require(Action::Read)?;
+        let gone = || Error::NotFound(format!("no message with UID {uid} in {name}"));
+        let row = self
+            .store
+            .message(m.mailbox.id, uid, m.seen_reader())
+            .await?
+            .ok_or_else(gone)?;
+        let raw = self.store.content(&row.blob_hash).await?.ok_or_else(gone)?;
+        let thread = conversation_of(&message::summarize(&raw).subject);
+        let mut places = vec![(m.mailbox.id, name.to_owned(), m.seen_reader())];
+        if let Some(sent) = self.special(p, "\\Sent").await?
+            && sent != name
+        {
+            let s = self.open(p, &sent).await?;
+            if s.rights.contains(Right::Read) {
+                places.push((s.mailbox.id, sent, s.seen_reader()));
+            }
+        }
+        let query = Query {
+            subject: vec![thread.clone()],
+            ..Query::default()
+        };
+        let mut found = Vec::new();
+        for (id, folder, reader) in places {
+            let (_, rows) = match thread.is_empty() {
+                // No subject: the message alone.
+                true => (0, Vec::new()),
+                false => {
+                    self.store
+                        .search(&[id], reader, &query, SortKey::Date, 0, MAX_PAGE)
+                        .await?
+                }
+            };
+            for l in rows.iter().filter(|l| conversation_of(&l.summary.subject) == thread) {
+                found.push((l.row.clone(), folder.clone()));
+            }
+        }
+        if !found.iter().any(|(r, f)| r.uid == uid && f == name) {
+            found.push((row, name.to_owned()));
+        }
+        found.sort_by_key(|(r, _)| r.internal_date);
+        let skip = found.len().saturating_sub(CONVERSATION);
+        let mut out = Vec::new();
+        for (row, folder) in found.into_iter().skip(skip) {
+            let Some(raw) = self.store.content(&row.blob_hash).await? else {
+                continue;
+            };
+            let summary = MessageSummary {
+                mailbox: Some(folder),
+                ..summary_of(&row, &message::summarize(&raw))
+            };
+            out.push(message::view(&raw, summary, false));
+        }
+        Ok(out)
     }
 
     /// One attachment: file name, content type and bytes (needs `r`).
@@ -483,7 +564,7 @@ impl Service {
             .store
             .account_by_id(account)
             .await?
-            .map(|a| (Principal::of(&a), zone)))
+            .map(|a| (Principal::of(&a).through(mailroom_shared::team::Via::Web), zone)))
     }
 
     pub async fn end_web_session(&self, id: &str) -> Result<()> {

@@ -77,6 +77,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0013_change_kind_codes.sql"),
         include_str!("../../../migrations/postgres/0013_change_kind_codes.sql"),
     ),
+    (
+        14,
+        include_str!("../../../migrations/sqlite/0014_team.sql"),
+        include_str!("../../../migrations/postgres/0014_team.sql"),
+    ),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<()> {

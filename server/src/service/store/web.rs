@@ -174,6 +174,7 @@ fn filters(q: &Query, reader: Option<i64>) -> String {
     if q.flagged {
         sql.push_str(&format!(" AND (m.system_flags & {}) <> 0", bits(SystemFlag::Flagged)));
     }
+    team_filters(q, &mut sql);
     if let Some(t) = q.before {
         sql.push_str(&format!(" AND m.internal_date < {t}"));
     }
@@ -181,6 +182,45 @@ fn filters(q: &Query, reader: Option<i64>) -> String {
         sql.push_str(&format!(" AND m.internal_date >= {t}"));
     }
     sql
+}
+
+/// A keyword among a message's stored keywords (any case), as SQL: the
+/// keyword is a valid IMAP atom, quoted here as a literal with `'`
+/// doubled and LIKE's wildcards escaped.
+fn has_keyword(keyword: &str) -> String {
+    let k = keyword
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+        .replace('\'', "''");
+    format!("(' ' || LOWER(m.keywords) || ' ') LIKE '% {k} %' ESCAPE '\\'")
+}
+
+/// `is:mine`, `is:unassigned` and the statuses, on the keywords that
+/// say them (`mailroom_shared::team`).
+fn team_filters(q: &Query, sql: &mut String) {
+    use mailroom_shared::team::{ASSIGNED_PREFIX, Status};
+    if q.mine {
+        // No keyword (the searcher has no address): nothing is theirs.
+        match &q.assigned_keyword {
+            Some(k) => sql.push_str(&format!(" AND {}", has_keyword(k))),
+            None => sql.push_str(" AND 1 = 0"),
+        }
+    }
+    if q.unassigned {
+        let prefix = ASSIGNED_PREFIX.to_lowercase();
+        sql.push_str(&format!(" AND (' ' || LOWER(m.keywords)) NOT LIKE '% {prefix}%'"));
+    }
+    match q.status {
+        None => {}
+        Some(Status::Open) => {
+            for s in [Status::Waiting, Status::Done] {
+                sql.push_str(&format!(" AND NOT {}", has_keyword(s.keyword().unwrap_or_default())));
+            }
+        }
+        Some(s) => sql.push_str(&format!(" AND {}", has_keyword(s.keyword().unwrap_or_default()))),
+    }
 }
 
 impl Store {
