@@ -53,6 +53,10 @@ pub struct ComposeStart {
     pub identities: Vec<String>,
     /// Addresses offered while a recipient is typed.
     pub known: Vec<String>,
+    /// What others do with the message being answered: "bob@… is
+    /// replying to it too", "carol@… answered it — …".
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// The sharing page: the mailbox's sharing, and what was asked on it.
@@ -105,6 +109,8 @@ mod server_side {
         /// A message's conversation, in order (its folder and the user's Sent).
         fn conversation(&self, mailbox: String, uid: u32) -> Fut<'_, Vec<MessageView>>;
         fn activity(&self, mailbox: String, filter: ActivityFilter) -> Fut<'_, ActivityPage>;
+        /// The team address the user may answer as from `mailbox`, if any.
+        fn team_identity(&self, mailbox: String) -> Fut<'_, Option<String>>;
         fn compose_defaults(&self) -> Fut<'_, ComposeDefaults>;
     }
 
@@ -255,6 +261,12 @@ pub async fn load_compose(mode: String, mailbox: String, uid: u32) -> Result<Com
     } else {
         let mode = ReplyMode::parse(&mode).ok_or_else(|| ServerFnError::new("unknown compose mode"))?;
         start = compose_start(&mail, draft_for(mode, &me, &original), true).await?;
+        start.warnings = mailroom_shared::team::warnings(&original.team);
+        if let Some(team) = mail.team_identity(mailbox.clone()).await.map_err(ServerFnError::new)? {
+            // Answering from a team inbox: as the team, unless changed.
+            start.identities.insert(0, team.clone());
+            start.draft.from = team;
+        }
         if mode != ReplyMode::Forward {
             start.answers = Some((mailbox, uid));
             return Ok(start);

@@ -126,9 +126,15 @@ fn ComposeForm(start: ComposeStart) -> impl IntoView {
         }
         false => view! { <input type="hidden" name="from" value=d.from.clone()/> }.into_any(),
     };
+    let warnings = start
+        .warnings
+        .iter()
+        .map(|w| view! { <p class="alert notice team-warning" role="status">{w.clone()}</p> })
+        .collect_view();
     view! {
         <form class="compose" method="post" action="/compose" enctype="multipart/form-data">
             <h1>{heading}</h1>
+            {warnings}
             {from}
             <label>"To" <input type="text" name="to" id="to" value=d.to placeholder="name@example.com, …" autocomplete="off" list="known-addresses"/></label>
             <label>"Cc" <input type="text" name="cc" id="cc" value=d.cc autocomplete="off" list="known-addresses"/></label>

@@ -66,6 +66,7 @@ fn ShareBody(page: SharePage) -> impl IntoView {
             view! { <AclEditor sharing=sharing.clone() acl/> }.into_any(),
             view! { <SubFolders sharing=sharing.clone() plan/> }.into_any(),
             view! { <SeenModeForm sharing=sharing.clone()/> }.into_any(),
+            view! { <SendAsForm sharing=sharing.clone()/> }.into_any(),
             view! { <WhyForm mailbox=sharing.mailbox.name.clone() why/> }.into_any(),
         )
     });
@@ -241,6 +242,27 @@ fn SubFolders(sharing: Sharing, plan: Option<Vec<AclPlan>>) -> impl IntoView {
         </section>
     }
     .into_any()
+}
+
+/// Who may answer from this folder as its owner.
+#[component]
+fn SendAsForm(sharing: Sharing) -> impl IntoView {
+    let owner = sharing.mailbox.owner.clone();
+    let name = sharing.mailbox.name.clone();
+    view! {
+        <section class="card" id="send-as">
+            <h2>"Answer as the team"</h2>
+            <p class="small">{format!("Who may reply from this folder with {owner} as the sender (addresses, separated by commas). Their replies are filed in this folder, and its Activity page says who sent them.")}</p>
+            <form method="post" action="/team">
+                <input type="hidden" name="op" value="settings"/>
+                <input type="hidden" name="set_send_as" value="1"/>
+                <input type="hidden" name="mailbox" value=name.clone()/>
+                <input type="hidden" name="back" value=format!("/share?box={}", crate::url::encode(&name))/>
+                <input type="text" name="send_as" value=sharing.send_as.join(", ") placeholder="bob@example.com, carol@example.com" aria-label="May send as the owner"/>
+                <button type="submit" class="ghost">"Save"</button>
+            </form>
+        </section>
+    }
 }
 
 #[component]

@@ -118,26 +118,7 @@ fn history_line(a: &Activity) -> impl IntoView + use<> {
 /// Warnings for the reader: others reading or replying to this message,
 /// or an answer already sent.
 fn warnings(team: &TeamView) -> impl IntoView + use<> {
-    let mut lines: Vec<String> = team
-        .present
-        .iter()
-        .filter(|p| matches!(p.doing, Doing::Replying(_)))
-        .map(|p| format!("{} is replying to this message ({}).", p.who, p.via.label()))
-        .collect();
-    lines.extend(
-        team.present
-            .iter()
-            .filter(|p| matches!(p.doing, Doing::Reading(_)))
-            .map(|p| format!("{} is reading this message too.", p.who)),
-    );
-    if let Some(a) = team
-        .history
-        .iter()
-        .find(|a| matches!(a.what, What::Answered | What::Sent))
-    {
-        lines.push(format!("{} answered it — {}.", a.actor, when(a.at, &a.local)));
-    }
-    lines
+    mailroom_shared::team::warnings(team)
         .into_iter()
         .map(|l| view! { <p class="alert notice team-warning" role="status">{l}</p> })
         .collect_view()
@@ -315,6 +296,7 @@ fn ActivityBody(page: ActivityPage) -> impl IntoView {
                 <p class="small">"Download: " <a href=export("csv") id="export-csv">"CSV"</a> " · " <a href=export("json") id="export-json">"JSON"</a></p>
                 <form method="post" action="/team" id="activity-settings">
                     <input type="hidden" name="op" value="settings"/>
+                    <input type="hidden" name="set_activity" value="1"/>
                     <input type="hidden" name="mailbox" value=mailbox.clone()/>
                     <input type="hidden" name="back" value=format!("/activity?box={}", encode(&mailbox))/>
                     <label><input type="checkbox" name="activity_open" value="1" checked=page.open_to_readers/>" Everyone who may read this folder sees its activity"</label>

@@ -317,6 +317,10 @@ pub struct Sharing {
     /// Account addresses to offer when adding an entry (the user's own
     /// domain), empty for users who may not administer.
     pub accounts: Vec<String>,
+    /// Who may answer as the owner from this folder (`send as`), shown
+    /// to its administrators.
+    #[serde(default)]
+    pub send_as: Vec<String>,
 }
 
 /// What *apply to sub-folders* would do to one sub-folder.

@@ -378,6 +378,36 @@ fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
 }
 
+/// What a reader (or someone starting a reply) should know before
+/// answering: others replying to or reading the message now, and the
+/// answer already sent.
+pub fn warnings(team: &TeamView) -> Vec<String> {
+    let mut lines: Vec<String> = team
+        .present
+        .iter()
+        .filter(|p| matches!(p.doing, Doing::Replying(_)))
+        .map(|p| format!("{} is replying to this message ({}).", p.who, p.via.label()))
+        .collect();
+    lines.extend(
+        team.present
+            .iter()
+            .filter(|p| matches!(p.doing, Doing::Reading(_)))
+            .map(|p| format!("{} is reading this message too.", p.who)),
+    );
+    if let Some(a) = team
+        .history
+        .iter()
+        .find(|a| matches!(a.what, What::Answered | What::Sent))
+    {
+        lines.push(format!(
+            "{} answered it — {}.",
+            a.actor,
+            crate::dates::long_date(a.at, &a.local)
+        ));
+    }
+    lines
+}
+
 /// An internal note on a message: never sent, seen by those with `r`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note {

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use mailroom::Error;
-use mailroom_shared::dto::SortKey;
+use mailroom_shared::dto::{Draft, SortKey};
 use mailroom_shared::rules::{Action, RuleSpec, Scope};
 use mailroom_shared::team::{ActivityFilter, Doing, Status, Via, What};
 use mailroom_tests::http::Browser;
@@ -256,7 +256,7 @@ server_test!(
             s.activity(&bob_p, "~alice/Team", ActivityFilter::default()).await,
             Err(Error::NoPermission(_))
         ));
-        s.set_team_settings(&alice_p, "Team", true, &[]).await.unwrap();
+        s.set_team_settings(&alice_p, "Team", Some(true), None).await.unwrap();
         assert!(
             s.activity(&bob_p, "~alice/Team", ActivityFilter::default())
                 .await
@@ -358,6 +358,58 @@ server_test!(
     }
 );
 
+server_test!(
+    answering_as_the_team_needs_the_send_as_list_and_is_filed_beside_the_conversation,
+    |server: Server| async move {
+        team(&server).await;
+        let s = server.service();
+        let (alice_p, bob_p) = (who(&server, "alice").await, who(&server, "bob").await);
+        s.append(&alice_p, "Team", mail("Opening hours?"), &Default::default(), None)
+            .await
+            .unwrap();
+        let reply = Draft {
+            from: "alice@example.com".into(),
+            to: "carol@example.com".into(),
+            subject: "Re: Opening hours?".into(),
+            body: "Nine to five.".into(),
+            ..Draft::default()
+        };
+        // Not on the list: From stays bob's own, and alice's is refused.
+        assert_eq!(s.team_identity(&bob_p, "~alice/Team").await.unwrap(), None);
+        assert!(matches!(
+            s.send(&bob_p, &reply, Some(("~alice/Team", 1))).await,
+            Err(Error::BadInput(_))
+        ));
+        s.set_team_settings(&alice_p, "Team", None, Some(&["bob".to_owned()]))
+            .await
+            .unwrap();
+        assert_eq!(s.sharing(&alice_p, "Team").await.unwrap().send_as, ["bob@example.com"]);
+        assert_eq!(
+            s.team_identity(&bob_p, "~alice/Team").await.unwrap().as_deref(),
+            Some("alice@example.com")
+        );
+        s.send(&bob_p, &reply, Some(("~alice/Team", 1))).await.unwrap();
+
+        let carol = who(&server, "carol").await;
+        let got = String::from_utf8(s.fetch(&carol, "INBOX", 1).await.unwrap()).unwrap();
+        assert!(
+            got.contains("From: alice@example.com") || got.contains("<alice@example.com>"),
+            "{got}"
+        );
+        let (_, team_mail) = s.messages(&alice_p, "Team").await.unwrap();
+        assert_eq!(team_mail.len(), 2, "the sent copy beside the conversation");
+        let (_, bobs_sent) = s.messages(&bob_p, "Sent").await.unwrap();
+        assert!(bobs_sent.is_empty(), "not in bob's own Sent");
+        let sent = entries(&server, What::Sent, 1).await;
+        assert_eq!(
+            (sent[0].actor.as_str(), sent[0].detail.as_str()),
+            ("bob@example.com", "alice@example.com")
+        );
+        let answered = entries(&server, What::Answered, 1).await;
+        assert_eq!(answered[0].uid, Some(1));
+    }
+);
+
 /// Two nodes on one PostgreSQL database: bob on node B is on alice's page
 /// on node A within a second, and gone within seconds of hanging up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -389,4 +441,42 @@ async fn presence_crosses_nodes() {
     drop(_reading);
     let took = until_page(&alice, "/mail?box=Team", BOB_HERE, false, Duration::from_secs(10)).await;
     eprintln!("bob gone from B → gone from A's page: {took:?}");
+}
+
+/// A node that dies (no goodbye, its row simply stops being rewritten):
+/// its sessions leave the other nodes' pages within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_nodes_sessions_fade_out() {
+    let Some(world) = World::new(Backend::Postgres).await else {
+        return;
+    };
+    let a = Server::start(world).await;
+    team(&a).await;
+    let db = &a.world.db;
+    let team_id = db.number("SELECT id FROM mailboxes WHERE name = 'Team'").await;
+    let bob_id = db.number("SELECT a.id FROM accounts a WHERE a.name = 'bob'").await;
+    let now_ms = |ago: i64| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+            - ago
+    };
+    let entries = format!(
+        r#"[{{"mailbox_id":{team_id},"account_id":{bob_id},"who":"bob@example.com","via":"Imap","doing":"Open","since":0}}]"#
+    );
+    db.execute(&format!(
+        "INSERT INTO presence (node, entries, seen_at) VALUES ('crashed', '{entries}', {})",
+        now_ms(0)
+    ))
+    .await;
+    let alice = signed_in(&a, "alice").await;
+    until_page(&alice, "/mail?box=Team", BOB_HERE, true, Duration::from_secs(2)).await;
+    // Its last word, six seconds ago: the node is gone.
+    db.execute(&format!(
+        "UPDATE presence SET seen_at = {} WHERE node = 'crashed'",
+        now_ms(6_000)
+    ))
+    .await;
+    until_page(&alice, "/mail?box=Team", BOB_HERE, false, Duration::from_secs(2)).await;
 }

@@ -18,9 +18,10 @@ use crate::error::{Error, Result};
 
 /// Our own pages a form may send the browser back to (never another
 /// site: no open redirect).
-const BACK_TO: [&str; 8] = [
+const BACK_TO: [&str; 9] = [
     "/mail",
     "/activity",
+    "/conversation",
     "/compose",
     "/share",
     "/browse",

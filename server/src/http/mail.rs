@@ -128,6 +128,10 @@ impl Mail for WebMail {
         })
     }
 
+    fn team_identity(&self, mailbox: String) -> Fut<'_, Option<String>> {
+        Box::pin(async move { told(self.service.team_identity(&self.principal, &mailbox).await) })
+    }
+
     fn activity(&self, mailbox: String, filter: ActivityFilter) -> Fut<'_, ActivityPage> {
         Box::pin(async move {
             self.service

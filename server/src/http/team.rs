@@ -33,9 +33,15 @@ pub(crate) struct TeamAction {
     /// `note`: its text.
     #[serde(default)]
     note: String,
-    /// `settings`: readers see the Activity page; who may send as the owner.
+    /// `settings`: readers see the Activity page (when `set_activity`);
+    /// who may send as the owner (when `set_send_as`). A form changes only
+    /// what it carries.
+    #[serde(default)]
+    set_activity: String,
     #[serde(default)]
     activity_open: String,
+    #[serde(default)]
+    set_send_as: String,
     #[serde(default)]
     send_as: String,
     /// `presence`: hide it ("1") or show it.
@@ -77,8 +83,9 @@ pub(crate) async fn team(State(web): State<Web>, user: SignedIn, Form(a): Form<T
             }
             "settings" => {
                 let send_as: Vec<String> = a.send_as.split([',', ' ', '\n']).map(str::to_owned).collect();
-                s.set_team_settings(p, &a.mailbox, a.activity_open == "1", &send_as)
-                    .await?;
+                let open = (a.set_activity == "1").then_some(a.activity_open == "1");
+                let send_as = (a.set_send_as == "1").then_some(send_as.as_slice());
+                s.set_team_settings(p, &a.mailbox, open, send_as).await?;
                 Ok("Team settings saved.".to_owned())
             }
             "presence" => {

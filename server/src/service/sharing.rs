@@ -33,6 +33,10 @@ impl Service {
             acl: admin.then(|| m.acl.clone()),
             sub_folders,
             accounts,
+            send_as: match admin {
+                true => self.store.team_settings(m.mailbox.id).await?.send_as,
+                false => Vec::new(),
+            },
         })
     }
 

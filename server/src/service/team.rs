@@ -18,7 +18,7 @@ use mailroom_shared::{Action, FlagOp, Flags, Right, SystemFlag};
 use tokio::sync::mpsc;
 
 use super::admin::PUBLIC_ACCOUNT;
-use super::store::{NewActivity, Store, TeamSettings, now};
+use super::store::{NewActivity, Store, now};
 use super::types::ChangedFlags;
 use super::{Opened, Principal, Service};
 use crate::error::{Error, Result};
@@ -274,32 +274,77 @@ impl Service {
         Ok(out)
     }
 
-    /// Lets holders of `r` see the Activity page, and says who may send
-    /// as the mailbox's owner (needs `a`).
+    /// Lets holders of `r` see the Activity page or not, and says who may
+    /// answer as the mailbox's owner (needs `a`); `None` keeps a setting.
     pub async fn set_team_settings(
         &self,
         p: &Principal,
         name: &str,
-        activity_open: bool,
-        send_as: &[String],
+        activity_open: Option<bool>,
+        send_as: Option<&[String]>,
     ) -> Result<()> {
         let m = self.open(p, name).await?;
         m.require(Action::Administer)?;
-        let mut send_as: Vec<String> = send_as
-            .iter()
-            .map(|a| a.trim().to_lowercase())
-            .filter(|a| !a.is_empty())
-            .collect();
-        send_as.sort();
-        send_as.dedup();
-        for a in &send_as {
-            if super::router::resolve(&self.store, a, &m.owner.domain).await?.is_none() {
-                return Err(Error::BadInput(format!("{a} is no account here")));
-            }
+        let mut settings = self.store.team_settings(m.mailbox.id).await?;
+        if let Some(open) = activity_open {
+            settings.activity_open = open;
         }
-        let settings = TeamSettings { activity_open, send_as };
+        if let Some(send_as) = send_as {
+            let mut accounts = Vec::new();
+            for a in send_as.iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
+                accounts.push(self.resolve_account(a, &m.owner.domain).await?);
+            }
+            accounts.sort();
+            accounts.dedup();
+            settings.send_as = accounts;
+        }
         self.store.set_team_settings(m.mailbox.id, &settings).await?;
-        self.record(&m, What::AclChanged, &[], "team settings");
+        let detail = format!(
+            "activity {}; send as {}: {}",
+            if settings.activity_open {
+                "open to readers"
+            } else {
+                "for administrators"
+            },
+            m.owner.address(),
+            if settings.send_as.is_empty() {
+                "nobody".to_owned()
+            } else {
+                settings.send_as.join(", ")
+            }
+        );
+        self.record_mailbox(&m, What::AclChanged, &detail);
+        Ok(())
+    }
+
+    /// The address `p` may answer as from the mailbox `name`: its owner's,
+    /// when the administrator put `p` on its *send as* list.
+    pub async fn team_identity(&self, p: &Principal, name: &str) -> Result<Option<String>> {
+        let m = self.open(p, name).await?;
+        if m.owner.id == p.account_id || !m.is_team() {
+            return Ok(None);
+        }
+        let allowed = self.store.team_settings(m.mailbox.id).await?.send_as;
+        Ok(allowed.contains(&p.address).then(|| m.owner.address()))
+    }
+
+    /// Files the copy of a message sent as the team beside the
+    /// conversation it answers (else in the sender's own Sent), and
+    /// records who sent it.
+    pub(super) async fn file_team_copy(&self, p: &Principal, mailbox: &str, copy: Vec<u8>, from: &str) -> Result<()> {
+        let seen = Flags::from(SystemFlag::Seen);
+        let filed = self.append(p, mailbox, copy.clone(), &seen, None).await;
+        let m = self.open(p, mailbox).await?;
+        match filed {
+            Ok((_, uid)) => self.record(&m, What::Sent, &[uid], from),
+            Err(Error::NoPermission(_)) => {
+                if let Some(sent) = self.special(p, "\\Sent").await? {
+                    self.append(p, &sent, copy, &seen, None).await?;
+                }
+                self.record(&m, What::Sent, &[], from);
+            }
+            Err(e) => return Err(e),
+        }
         Ok(())
     }
 

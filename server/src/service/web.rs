@@ -319,16 +319,20 @@ impl Service {
                 }
             };
             for l in rows.iter().filter(|l| conversation_of(&l.summary.subject) == thread) {
-                found.push((l.row.clone(), folder.clone()));
+                let sent = l.summary.sent_at.unwrap_or(l.row.internal_date);
+                found.push((sent, l.row.clone(), folder.clone()));
             }
         }
-        if !found.iter().any(|(r, f)| r.uid == uid && f == name) {
-            found.push((row, name.to_owned()));
+        if !found.iter().any(|(_, r, f)| r.uid == uid && f == name) {
+            let sent = message::summarize(&raw).sent_at.unwrap_or(row.internal_date);
+            found.push((sent, row, name.to_owned()));
         }
-        found.sort_by_key(|(r, _)| r.internal_date);
+        // By the Date header, then arrival: replies filed together keep
+        // the order they came in.
+        found.sort_by_key(|(sent, r, _)| (*sent, r.internal_date, r.uid));
         let skip = found.len().saturating_sub(CONVERSATION);
         let mut out = Vec::new();
-        for (row, folder) in found.into_iter().skip(skip) {
+        for (_, row, folder) in found.into_iter().skip(skip) {
             let Some(raw) = self.store.content(&row.blob_hash).await? else {
                 continue;
             };
@@ -354,7 +358,7 @@ impl Service {
     }
 
     /// The principal's own mailbox with a special use (`\Sent`, …).
-    async fn special(&self, p: &Principal, use_: &str) -> Result<Option<String>> {
+    pub(super) async fn special(&self, p: &Principal, use_: &str) -> Result<Option<String>> {
         let Some(me) = self.store.account_by_id(p.account_id).await? else {
             return Ok(None);
         };
@@ -373,7 +377,22 @@ impl Service {
     /// `answers`, that message is flagged `\Answered`.
     pub async fn send(&self, p: &Principal, draft: &Draft, answers: Option<(&str, u32)>) -> Result<Vec<String>> {
         let domain = self.primary_domain().await?;
-        let from = self.sender_of(p, &draft.from).await?;
+        // Answering from a shared folder as its owner (the folder's
+        // *send as* list), or as oneself.
+        let team = match answers {
+            Some((mailbox, _)) => self
+                .team_identity(p, mailbox)
+                .await?
+                .filter(|t| !draft.from.trim().is_empty() && t.eq_ignore_ascii_case(draft.from.trim())),
+            None => None,
+        };
+        let from = match &team {
+            Some(address) => {
+                let name = self.store.account_settings(p.account_id).await?.display_name;
+                (name, address.clone())
+            }
+            None => self.sender_of(p, &draft.from).await?,
+        };
         let composed = message::compose(&sender(&from), draft, now(), &domain).map_err(Error::BadInput)?;
         if composed.recipients.is_empty() {
             return Err(Error::BadInput("add at least one recipient".into()));
@@ -420,9 +439,16 @@ impl Service {
         {
             tracing::warn!("contacts of {}: {e}", p.address());
         }
-        if let Some(sent) = self.special(p, "\\Sent").await? {
-            self.append(p, &sent, composed.sent_copy, &Flags::from(SystemFlag::Seen), None)
-                .await?;
+        match (&team, answers) {
+            (Some(address), Some((mailbox, _))) => {
+                self.file_team_copy(p, mailbox, composed.sent_copy, address).await?;
+            }
+            _ => {
+                if let Some(sent) = self.special(p, "\\Sent").await? {
+                    self.append(p, &sent, composed.sent_copy, &Flags::from(SystemFlag::Seen), None)
+                        .await?;
+                }
+            }
         }
         if let Some((mailbox, uid)) = answers {
             // The reply went out; failing to flag the original is no reason

@@ -32,7 +32,7 @@ pub use accounts::{AccountRow, DomainRow, RoutingRule};
 pub use mailboxes::{MailboxRow, NewMailbox};
 pub use messages::{ChangeRow, Content, LogKind, NewMessage, content_hash, copy_of};
 pub use rules::RuleRow;
-pub use team::{NewActivity, TeamSettings};
+pub use team::NewActivity;
 pub use web::ListedMessage;
 
 /// Which database is behind the store.
