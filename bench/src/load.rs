@@ -205,6 +205,35 @@ pub async fn imap_mixed(
     gather(tasks, started).await
 }
 
+/// Makes `owner`'s INBOX a team inbox: `with` may read and change it
+/// (Mailroom keeps presence and an activity trail for shared mailboxes).
+/// A server without the ACL extension says NO; that is left as it is.
+pub async fn share_inbox(imap: SocketAddr, owner: &str, with: &str) {
+    let mut c = login(imap, owner).await;
+    let _ = c.command(&format!("SETACL INBOX {with} lrswite")).await;
+    c.ok("LOGOUT").await;
+}
+
+/// STORE after STORE on one message of `user`'s INBOX for `period`, one
+/// connection: what a flag change costs, with the activity trail written
+/// (a shared INBOX) or not (a private one).
+pub async fn store_rate(imap: SocketAddr, user: &str, period: Duration) -> Rate {
+    let mut c = login(imap, user).await;
+    c.ok("SELECT INBOX").await;
+    let started = Instant::now();
+    let mut latencies = Vec::new();
+    let mut add = true;
+    while started.elapsed() < period {
+        let sign = if add { '+' } else { '-' };
+        add = !add;
+        let t = Instant::now();
+        c.ok(&format!("STORE 1 {sign}FLAGS.SILENT (\\Flagged)")).await;
+        latencies.push(t.elapsed());
+    }
+    c.ok("LOGOUT").await;
+    rate(latencies.len(), started.elapsed(), latencies)
+}
+
 /// `sessions` IMAP sessions idle on the `shared` INBOX; one message is
 /// delivered over LMTP; the time until every session has seen its EXISTS.
 /// Repeated `times` times (the median is reported by the caller).

@@ -125,6 +125,12 @@ async fn main() {
         load::seed(t.lmtp, &users, per_user).await;
     }
 
+    // The shared INBOX is shared for real (an ACL entry for another user):
+    // Mailroom writes its activity trail and shows who is present there.
+    for t in &targets {
+        load::share_inbox(t.imap, "shared", &users[0]).await;
+    }
+
     let mut rows = Vec::new();
     let connections: &[usize] = if args.quick { &[1, 10] } else { &[1, 10, 50] };
     for &shared in &[true, false] {
@@ -147,6 +153,21 @@ async fn main() {
             eprintln!("  {}: {:.0} / {:.0} ops/s", ops.name, ops.median(0), ops.median(1));
             rows.extend([ops, p50, p99]);
         }
+    }
+    for (user, place) in [
+        (users[0].as_str(), "a private INBOX"),
+        ("shared", "a shared INBOX (trail written)"),
+    ]
+    .into_iter()
+    .filter(|_| args.wants("trail"))
+    {
+        let mut row = Row::new(format!("IMAP STORE, 1 conn., {place}"), "ops/s", Better::Higher);
+        for_each_turn(&targets, args.rounds, async |i, t| {
+            row.samples[i].push(load::store_rate(t.imap, user, period).await.per_second);
+        })
+        .await;
+        eprintln!("  {}: {:.0} / {:.0} ops/s", row.name, row.median(0), row.median(1));
+        rows.push(row);
     }
     let idlers: &[usize] = if args.quick { &[1, 100] } else { &[1, 100, 1000] };
     for &n in idlers.iter().filter(|_| args.wants("idle")) {

@@ -187,7 +187,8 @@ mod imp {
     /// elsewhere (the page now shows another folder or message).
     pub fn open_events(url: &str) {
         EVENTS.with(|events| {
-            if let Some((old, at)) = events.borrow_mut().take() {
+            let previous = events.borrow_mut().take();
+            if let Some((old, at)) = previous {
                 if at == url {
                     *events.borrow_mut() = Some((old, at));
                     return;

@@ -192,13 +192,13 @@ pub fn TeamPanel(mailbox: String, uid: u32, team: TeamView, back: String) -> imp
             <details class="notes" open=!team.notes.is_empty()>
                 <summary class="small">{format!("Internal notes ({})", team.notes.len())}</summary>
                 <ul class="notes-list">{notes}</ul>
-                <form method="post" action="/team" id="note-form">
+            </details>
+            <form method="post" action="/team" id="note-form">
                     {hidden(&mailbox, &back)}
                     <input type="hidden" name="op" value="note"/>
                     <textarea name="note" rows="2" placeholder="A note for the team (never sent)" aria-label="Note" required></textarea>
                     <button type="submit" class="ghost">"Add note"</button>
                 </form>
-            </details>
             {(!team.history.is_empty()).then(|| view! {
                 <details class="history" id="message-history">
                     <summary class="small">"History"</summary>

@@ -120,6 +120,9 @@ pub struct Feed {
     /// Which mailbox changed, and whether the mailbox itself (created,
     /// renamed, deleted, its ACL): what a folder tree needs to know.
     any: broadcast::Sender<(i64, bool)>,
+    /// Mailboxes whose presence or notes changed: pages reload, but
+    /// nothing in the mailbox itself did (IMAP NOTIFY does not hear it).
+    touched: broadcast::Sender<i64>,
     wake: Arc<Notify>,
     /// How long a hole in the log's ids may stay open before the follower
     /// decides it was a rolled-back transaction rather than a slow commit.
@@ -139,6 +142,7 @@ impl Default for Feed {
         Feed {
             channels: Mutex::default(),
             any: broadcast::channel(CHANNEL_CAPACITY).0,
+            touched: broadcast::channel(CHANNEL_CAPACITY).0,
             wake: Arc::default(),
             gap_patience: Mutex::new(GAP_PATIENCE),
             committed: AtomicU64::new(0),
@@ -185,7 +189,12 @@ impl Feed {
     /// Tells open pages that something about a mailbox besides its
     /// messages changed (who is present, a note): on this node only.
     pub fn touch(&self, mailbox_id: i64) {
-        let _ = self.any.send((mailbox_id, false));
+        let _ = self.touched.send(mailbox_id);
+    }
+
+    /// The mailboxes [`Feed::touch`]ed from now on.
+    pub fn subscribe_touched(&self) -> broadcast::Receiver<i64> {
+        self.touched.subscribe()
     }
 
     /// Asks the follower to read the change log now (after a commit).

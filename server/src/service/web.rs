@@ -70,6 +70,8 @@ fn shared_by_name(m: &super::Opened, p: &Principal) -> bool {
 /// one of them changes (or when the set of them may have).
 pub struct FolderWatch {
     rx: broadcast::Receiver<(i64, bool)>,
+    /// Who is present, or a note: the page shows those too.
+    touched: broadcast::Receiver<i64>,
     visible: HashSet<i64>,
     service: Service,
     principal: Principal,
@@ -80,6 +82,10 @@ impl FolderWatch {
     /// sent covers them (a burst is one report, not one per change).
     pub async fn skip_waiting(&mut self) -> Result<()> {
         let mut tree_changed = false;
+        while !matches!(
+            self.touched.try_recv(),
+            Err(broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Closed)
+        ) {}
         loop {
             match self.rx.try_recv() {
                 Ok((_, itself)) => tree_changed |= itself,
@@ -96,7 +102,16 @@ impl FolderWatch {
     /// Waits for the next change to a visible mailbox.
     pub async fn next(&mut self) -> Result<()> {
         loop {
-            match self.rx.recv().await {
+            let received = tokio::select! {
+                r = self.rx.recv() => r,
+                t = self.touched.recv() => match t {
+                    Ok(id) if self.visible.contains(&id) => return Ok(()),
+                    Ok(_) => continue,
+                    Err(broadcast::error::RecvError::Lagged(_)) => return Ok(()),
+                    Err(broadcast::error::RecvError::Closed) => Err(broadcast::error::RecvError::Closed),
+                },
+            };
+            match received {
                 Ok((id, itself)) => {
                     if itself {
                         // A mailbox appeared, went, or was shared: the
@@ -179,6 +194,7 @@ impl Service {
         let rx = self.feed.subscribe_any();
         Ok(FolderWatch {
             rx,
+            touched: self.feed.subscribe_touched(),
             visible: self.visible_ids(p).await?,
             service: self.clone(),
             principal: p.clone(),
