@@ -121,8 +121,13 @@ test('the Activity page lists bob\'s IMAP expunge and alice\'s web move, with ho
   assert.deepEqual(alice.errors, []);
 });
 
-test('a conversation reads in order', async () => {
+test('the list groups a conversation, and the conversation reads in order', async () => {
   await alice.goto(`${server.web}/mail?box=Team`);
+  await hydrated(alice);
+  await alice.click('#threads-toggle');
+  await alice.waitForSelector('.msg-row .thread-count');
+  assert.equal(await alice.locator('.msg-row').count(), 1, 'one line for the conversation');
+  assert.match(await alice.textContent('.msg-row .thread-count'), /\(2\)/);
   await alice.click('.msg-row:has-text("Order 1001") a.msg-link');
   await alice.click('#conversation-link');
   await alice.waitForSelector('#conversation article');

@@ -471,11 +471,34 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
     });
     let can_rename = rights.allow(Action::RenameMailbox) && !mailbox.eq_ignore_ascii_case("INBOX");
     let can_create = rights.allow(Action::CreateChild);
+    // One line per conversation: the newest of each on this page, with
+    // how many of the page's messages it stands for.
+    let mut in_thread: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    for m in &page.messages {
+        *in_thread.entry(m.thread.clone()).or_default() += 1;
+    }
+    let mut shown_threads = std::collections::HashSet::new();
     let rows = page
         .messages
         .iter()
-        .map(|m| row(m, &view_state, now_utc, &now, selection, outgoing))
+        .filter(|m| !view_state.threads || m.thread.is_empty() || shown_threads.insert(m.thread.clone()))
+        .map(|m| {
+            let count = match view_state.threads {
+                true => in_thread.get(&m.thread).copied().unwrap_or(1),
+                false => 1,
+            };
+            row(m, &view_state, now_utc, &now, selection, outgoing, count)
+        })
         .collect_view();
+    let threads_href = MailView {
+        threads: !view_state.threads,
+        page: 0,
+        ..list_view.clone()
+    }
+    .href();
+    let threads_toggle = view! {
+        <a class="small" id="threads-toggle" href=threads_href>{if view_state.threads { "Show every message" } else { "Group by conversation" }}</a>
+    };
     let listed: Vec<u32> = page.messages.iter().map(|m| m.uid).collect();
     // The folder's own count (a search's total counts only what it found).
     let in_folder = folders
@@ -498,6 +521,7 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
             <h1 class="folder-title">{title}</h1>
             <span class="muted small">{if total == 0 { "No messages".to_owned() } else { format!("{first}–{last} of {total}") }}</span>
             {widen}
+            {threads_toggle}
             <a class="small sharing-link" href=share_href(&mailbox) id="sharing-link">"Sharing"</a>
             {(can_rename || can_create).then(|| view! { <FolderManage mailbox=mailbox.clone() messages=in_folder can_rename can_create/> }.into_any())}
         </div>
@@ -550,6 +574,8 @@ fn row(
     now: &Local,
     selection: Selection,
     outgoing: bool,
+    // How many messages of its conversation this line stands for.
+    in_thread: u32,
 ) -> impl IntoView + use<> {
     let uid = m.uid;
     // A search of every folder lists messages of other folders: each
@@ -594,6 +620,7 @@ fn row(
                     {m.has_attachments.then(|| view! { <span class="mark clip" title="Has attachments"><Icon name="clip"/></span> })}
                     {crate::team::row_marks(m.assignee.clone(), m.status)}
                     {subject}
+                    {(in_thread > 1).then(|| view! { <span class="thread-count muted" title="Messages in this conversation">{format!(" ({in_thread})")}</span> })}
                 </span>
                 <span class="preview">{m.preview.clone()}</span>
             </a>

@@ -27,6 +27,8 @@ pub struct MailView {
     pub sort: SortKey,
     pub search: Option<String>,
     pub images: bool,
+    /// The list shows one line per conversation (its newest message).
+    pub threads: bool,
 }
 
 impl MailView {
@@ -38,6 +40,7 @@ impl MailView {
             sort: q.get("sort").map_or(SortKey::Date, |s| SortKey::parse(&s)),
             search: q.get("q").filter(|s| !s.trim().is_empty()),
             images: q.get("images").as_deref() == Some("1"),
+            threads: q.get("threads").as_deref() == Some("1"),
         }
     }
 
@@ -69,6 +72,9 @@ impl MailView {
         if self.page > 0 {
             s.push_str(&format!("&page={}", self.page));
         }
+        if self.threads {
+            s.push_str("&threads=1");
+        }
         if let Some(uid) = self.uid {
             s.push_str(&format!("&uid={uid}"));
         }
@@ -97,11 +103,12 @@ mod tests {
             sort: SortKey::Sender,
             search: Some("a+b".into()),
             images: true,
+            threads: true,
         };
         let href = v.href();
         assert_eq!(
             href,
-            "/mail?box=~bob/Team%20%26%20Co&q=a%2Bb&sort=sender&page=2&uid=7&images=1"
+            "/mail?box=~bob/Team%20%26%20Co&q=a%2Bb&sort=sender&page=2&threads=1&uid=7&images=1"
         );
     }
 }

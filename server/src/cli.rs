@@ -182,6 +182,12 @@ pub enum DomainCommand {
         name: String,
         size: String,
     },
+    /// How many days the activity trail of the domain's shared mailboxes
+    /// is kept (90 unless set; 1 to 3650).
+    ActivityDays {
+        name: String,
+        days: i64,
+    },
     List,
 }
 
@@ -516,6 +522,10 @@ async fn domain(service: &Service, system: &Principal, command: DomainCommand) -
             let bytes = crate::service::parse_size(&size).map_err(Error::BadInput)?;
             service.set_domain_quota(system, &name, bytes).await?;
             println!("{}", quota_said(&name, bytes));
+        }
+        DomainCommand::ActivityDays { name, days } => {
+            service.set_activity_days(system, &name, days).await?;
+            println!("{name} keeps the activity of its shared mailboxes {days} days");
         }
         DomainCommand::List => {
             for d in service.domains(system).await? {

@@ -410,6 +410,53 @@ server_test!(
     }
 );
 
+server_test!(
+    read_by_in_per_user_folders_and_the_trail_kept_for_its_domains_days,
+    |server: Server| async move {
+        team(&server).await;
+        let s = server.service();
+        let (alice_p, bob_p) = (who(&server, "alice").await, who(&server, "bob").await);
+        s.append(&alice_p, "Team", mail("Announcement"), &Default::default(), None)
+            .await
+            .unwrap();
+        s.set_seen_mode(&alice_p, "Team", mailroom_shared::dto::SeenMode::PerUser)
+            .await
+            .unwrap();
+        s.read_message(&bob_p, "~alice/Team", 1, false, true).await.unwrap();
+        let view = s.read_message(&alice_p, "Team", 1, false, false).await.unwrap();
+        assert_eq!(view.team.read_by, ["bob@example.com"], "alice has not read it yet");
+        // Per-user read marks are each reader's own: not in the trail.
+        entries(&server, What::SeenModeChanged, 1).await;
+        assert!(entries(&server, What::Appended, 1).await.len() == 1);
+        let read = s
+            .activity(
+                &alice_p,
+                "Team",
+                ActivityFilter {
+                    what: What::Read.code().into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(read.entries.is_empty(), "{read:?}");
+
+        // Retention: entries older than the domain's days go.
+        let db = &server.world.db;
+        db.execute("UPDATE activity SET at = at - 40 * 86400").await;
+        assert_eq!(s.purge_activity().await.unwrap(), 0, "90 days by default");
+        s.set_activity_days(&server.world.admin, "example.com", 30)
+            .await
+            .unwrap();
+        assert!(s.purge_activity().await.unwrap() >= 3);
+        assert_eq!(db.number("SELECT COUNT(*) FROM activity").await, 0);
+        assert!(matches!(
+            s.set_activity_days(&bob_p, "example.com", 10).await,
+            Err(Error::NoPermission(_))
+        ));
+    }
+);
+
 /// Two nodes on one PostgreSQL database: bob on node B is on alice's page
 /// on node A within a second, and gone within seconds of hanging up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -437,8 +484,41 @@ async fn presence_crosses_nodes() {
     carol_b.sign_in("bob", "pw-bob").await;
     let _reading = carol_b.events_at("box=~alice/Team").await;
 
+    // A reply started on B warns alice's reader on A; bob's expunge on B
+    // is on A's Activity page.
+    let s = a.service();
+    s.append(
+        &who(&a, "alice").await,
+        "Team",
+        mail("Refund?"),
+        &Default::default(),
+        None,
+    )
+    .await
+    .unwrap();
+    let _replying = carol_b.events_at("box=~alice/Team&uid=1&doing=replying").await;
+    until_page(
+        &alice,
+        "/mail?box=Team&uid=1",
+        "bob@example.com is replying",
+        true,
+        Duration::from_secs(2),
+    )
+    .await;
+    bob.ok("UID STORE 1 +FLAGS (\\Deleted)").await;
+    bob.ok("EXPUNGE").await;
+    until_page(
+        &alice,
+        "/activity?box=Team",
+        r#"data-what="expunged" data-actor="bob@example.com" data-via="imap""#,
+        true,
+        Duration::from_secs(5),
+    )
+    .await;
+
     drop(bob);
     drop(_reading);
+    drop(_replying);
     let took = until_page(&alice, "/mail?box=Team", BOB_HERE, false, Duration::from_secs(10)).await;
     eprintln!("bob gone from B → gone from A's page: {took:?}");
 }

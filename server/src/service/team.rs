@@ -572,6 +572,14 @@ fn csv_field(f: &str) -> String {
     }
 }
 
+impl Service {
+    /// Removes the trail entries past their domain's retention now (the
+    /// server does it every hour by itself); how many went.
+    pub async fn purge_activity(&self) -> Result<u64> {
+        Ok(self.store.purge_activity(now()).await?)
+    }
+}
+
 /// Entries as the reader reads them: dates on their clock.
 pub fn localised(mut entries: Vec<Activity>, local: impl Fn(i64) -> mailroom_shared::dates::Local) -> Vec<Activity> {
     for e in &mut entries {
