@@ -97,6 +97,8 @@ test('alice assigns a message to bob and sets it waiting; IMAP sees the keywords
   await bob.goto(`${server.web}/mail?box=${encodeURIComponent('~alice/Team')}`);
   await hydrated(bob);
   await bob.click('#filter-mine');
+  // The list is the filtered one once its chip is the active one.
+  await bob.waitForSelector('#filter-mine.active');
   await bob.waitForSelector('.msg-row:has-text("Invoice question")');
   assert.equal(await bob.locator('.msg-row').count(), 1);
 });
@@ -125,6 +127,7 @@ test('the list groups a conversation, and the conversation reads in order', asyn
   await alice.goto(`${server.web}/mail?box=Team`);
   await hydrated(alice);
   await alice.click('#threads-toggle');
+  await alice.waitForSelector('#threads-toggle:has-text("Show every message")');
   await alice.waitForSelector('.msg-row .thread-count');
   assert.equal(await alice.locator('.msg-row').count(), 1, 'one line for the conversation');
   assert.match(await alice.textContent('.msg-row .thread-count'), /\(2\)/);

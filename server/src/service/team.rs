@@ -150,25 +150,30 @@ impl Service {
         if !m.is_team() {
             return;
         }
-        let client = m.principal.client.map(|c| c.to_string()).unwrap_or_default();
-        let entry = |uid: Option<u32>| NewActivity {
+        match uids.is_empty() {
+            true => self.write_entry(m, (actor, via), what, None, detail),
+            false => {
+                for uid in uids {
+                    self.write_entry(m, (actor, via), what, Some(*uid), detail);
+                }
+            }
+        }
+    }
+
+    /// Hands one entry to the trail's writer.
+    fn write_entry(&self, m: &Opened, (actor, via): (&str, Via), what: What, uid: Option<u32>, detail: &str) {
+        let entry = NewActivity {
             mailbox_id: m.mailbox.id,
             at: now(),
             actor: actor.to_owned(),
             via,
-            client: client.clone(),
+            client: m.principal.client.map(|c| c.to_string()).unwrap_or_default(),
             what,
             uid,
             detail: detail.to_owned(),
         };
-        let entries: Vec<NewActivity> = match uids.is_empty() {
-            true => vec![entry(None)],
-            false => uids.iter().map(|u| entry(Some(*u))).collect(),
-        };
-        for e in entries {
-            // The writer stops only with the runtime: nothing to do then.
-            let _ = self.trail.tx.send(e);
-        }
+        // The writer stops only with the runtime: nothing to do then.
+        let _ = self.trail.tx.send(entry);
     }
 
     /// Records messages leaving `src` for `dst` (old UID, new UID) on both
@@ -183,16 +188,7 @@ impl Service {
     /// Records a change to the mailbox itself (sharing, read marks, name)
     /// whether or not it is shared yet: the change may be what shares it.
     pub(super) fn record_mailbox(&self, m: &Opened, what: What, detail: &str) {
-        let _ = self.trail.tx.send(NewActivity {
-            mailbox_id: m.mailbox.id,
-            at: now(),
-            actor: m.actor(),
-            via: m.principal.via,
-            client: m.principal.client.map(|c| c.to_string()).unwrap_or_default(),
-            what,
-            uid: None,
-            detail: detail.to_owned(),
-        });
+        self.write_entry(m, (&m.actor(), m.principal.via), what, None, detail);
     }
 
     /// Records a flag change on the messages it changed.
