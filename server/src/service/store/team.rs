@@ -28,6 +28,36 @@ pub struct TeamSettings {
     pub send_as: Vec<String>,
 }
 
+/// Trail rows written by one statement at most.
+const CHUNK: usize = 32;
+
+/// The INSERT of `rows` (one, or a whole [`CHUNK`]).
+fn insert_activity(rows: &[NewActivity]) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    let values: Vec<String> = (0..rows.len())
+        .map(|i| {
+            let n: Vec<String> = (1..=8).map(|k| format!("${}", i * 8 + k)).collect();
+            format!("({})", n.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO activity (mailbox_id, at, actor, via, client, action, uid, detail) VALUES {}",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for e in rows {
+        query = query
+            .bind(e.mailbox_id)
+            .bind(e.at)
+            .bind(e.actor.clone())
+            .bind(e.via.code())
+            .bind(e.client.clone())
+            .bind(e.what.code())
+            .bind(e.uid.map(i64::from))
+            .bind(e.detail.clone());
+    }
+    query
+}
+
 fn activity_from(r: &sqlx::any::AnyRow) -> Result<Activity> {
     let via: String = r.try_get("via")?;
     let what: String = r.try_get("action")?;
@@ -52,22 +82,16 @@ impl Store {
         if entries.is_empty() {
             return Ok(());
         }
+        // Rows go CHUNK at a time, in one statement each: a round trip
+        // per chunk, not per row, and only two statements to prepare
+        // (a whole chunk, one row), however the batches come.
         let (turn, mut tx) = self.write_unsynced().await?;
-        for e in entries {
-            sqlx::query(
-                "INSERT INTO activity (mailbox_id, at, actor, via, client, action, uid, detail) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(e.mailbox_id)
-            .bind(e.at)
-            .bind(&e.actor)
-            .bind(e.via.code())
-            .bind(&e.client)
-            .bind(e.what.code())
-            .bind(e.uid.map(i64::from))
-            .bind(&e.detail)
-            .execute(&mut *tx)
-            .await?;
+        let mut chunks = entries.chunks_exact(CHUNK);
+        for chunk in chunks.by_ref() {
+            insert_activity(chunk).execute(&mut *tx).await?;
+        }
+        for row in chunks.remainder() {
+            insert_activity(std::slice::from_ref(row)).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         drop(turn);
