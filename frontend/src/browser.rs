@@ -188,6 +188,7 @@ mod imp {
     pub fn open_events(url: &str) {
         EVENTS.with(|events| {
             let previous = events.borrow_mut().take();
+            let previous_existed = previous.is_some();
             if let Some((old, at)) = previous {
                 if at == url {
                     *events.borrow_mut() = Some((old, at));
@@ -219,9 +220,16 @@ mod imp {
             // The server subscribes before it answers: once the stream
             // is open, no change can pass this page by. Tests wait for
             // this mark before they change mail behind its back.
-            let on_open = Closure::<dyn FnMut()>::new(|| {
+            // A stream opened in place of another (the page moved to
+            // another folder or message) missed what changed between the
+            // two: the page loads its data once more when it is open.
+            let reopened = previous_existed;
+            let on_open = Closure::<dyn FnMut()>::new(move || {
                 if let Some(body) = document().body() {
                     let _ = body.set_attribute("data-hydrated", "true");
+                }
+                if reopened && let Some(refresh) = REFRESH.with(Cell::get) {
+                    refresh.try_update(|n| *n += 1);
                 }
             });
             source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
