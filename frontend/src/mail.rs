@@ -19,7 +19,9 @@ pub fn MailPage() -> impl IntoView {
     let query = use_query_map();
     let view_state = Memo::new(move |_| MailView::from_query(&query.read()));
     let refresh = RwSignal::new(0u32);
-    let at = Memo::new(move |_| view_state.with(|v| (v.mailbox.clone(), v.uid)));
+    // The stream follows the folder, not each message opened in it: a
+    // new stream per message would cost a reload each (and leave a gap).
+    let at = Memo::new(move |_| view_state.with(|v| (v.mailbox.clone(), None)));
     crate::browser::follow_changes(refresh, at);
     crate::browser::shortcuts();
 
