@@ -300,7 +300,7 @@ impl Service {
         Ok(())
     }
 
-    async fn rows(&self, m: &Opened, uids: &[u32]) -> Result<Vec<MessageMeta>> {
+    pub(super) async fn rows(&self, m: &Opened, uids: &[u32]) -> Result<Vec<MessageMeta>> {
         let all = self.store.messages(m.mailbox.id, m.seen_reader()).await?;
         // A set, not the slice: `UID COPY 1:*` names every message, and
         // comparing each with each was quadratic.

@@ -452,10 +452,9 @@ impl Service {
 
     /// The assignment keywords the messages carry now.
     async fn assignment_keywords(&self, m: &Opened, uids: &[u32]) -> Result<Flags> {
-        let rows = self.store.messages(m.mailbox.id, None).await?;
+        let rows = self.rows(m, uids).await?;
         let names: Vec<String> = rows
             .iter()
-            .filter(|r| uids.contains(&r.uid))
             .flat_map(|r| r.flags.keywords().map(str::to_owned).collect::<Vec<_>>())
             .filter(|k| k.to_lowercase().starts_with(&ASSIGNED_PREFIX.to_lowercase()))
             .collect();
@@ -507,13 +506,7 @@ impl Service {
                 mailroom_shared::limits::MAX_NOTE
             )));
         }
-        if !self
-            .store
-            .messages(m.mailbox.id, None)
-            .await?
-            .iter()
-            .any(|r| r.uid == uid)
-        {
+        if self.store.message(m.mailbox.id, uid, None).await?.is_none() {
             return Err(Error::NotFound(format!("no message {uid} in {name}")));
         }
         self.store.add_note(m.mailbox.id, uid, &m.actor(), now(), body).await?;
