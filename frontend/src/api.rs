@@ -9,8 +9,8 @@
 
 use leptos::prelude::*;
 use mailroom_shared::dto::{
-    AccountFolder, AclPlan, AdminView, AttachmentInfo, Draft, Folder, MessagePage, MessageView, RightsWhy, Settings,
-    Sharing, SortKey, WebUser,
+    AccountFolder, AclPlan, AdminView, Anchor, AttachmentInfo, Draft, Folder, MessagePage, MessageView, RightsWhy,
+    Settings, Sharing, SortKey, WebUser,
 };
 use mailroom_shared::rules::RulesPage;
 use serde::{Deserialize, Serialize};
@@ -80,8 +80,8 @@ mod server_side {
 
     use leptos::prelude::*;
     use mailroom_shared::dto::{
-        AccountFolder, AclPlan, AdminView, ComposeDefaults, Folder, MessagePage, MessageView, RightsWhy, Settings,
-        Sharing, SortKey, WebUser,
+        AccountFolder, AclPlan, AdminView, ComposeDefaults, Folder, MessagePage, MessageView, PageAt, RightsWhy,
+        Settings, Sharing, SortKey, WebUser,
     };
     use mailroom_shared::rules::RulesPage;
     use mailroom_shared::team::{ActivityFilter, ActivityPage};
@@ -92,7 +92,7 @@ mod server_side {
     pub trait Mail: Send + Sync {
         fn user(&self) -> WebUser;
         fn folders(&self) -> Fut<'_, Vec<Folder>>;
-        fn page(&self, mailbox: String, sort: SortKey, offset: u32, search: Option<String>) -> Fut<'_, MessagePage>;
+        fn page(&self, mailbox: String, sort: SortKey, at: PageAt, search: Option<String>) -> Fut<'_, MessagePage>;
         /// A message to read; opening it (`mark_seen`) marks it `\Seen`.
         fn message(&self, mailbox: String, uid: u32, remote_images: bool, mark_seen: bool) -> Fut<'_, MessageView>;
         fn sharing(&self, mailbox: String) -> Fut<'_, Sharing>;
@@ -141,11 +141,16 @@ pub async fn load_mail(
     mailbox: String,
     sort: SortKey,
     page: u32,
+    anchor: Option<Anchor>,
     search: Option<String>,
 ) -> Result<MailData, ServerFnError> {
     let mail = server_side::mail()?;
     let folders = mail.folders().await.map_err(ServerFnError::new)?;
-    let page = mail.page(mailbox, sort, page.saturating_mul(PAGE_SIZE), search).await;
+    let at = mailroom_shared::dto::PageAt {
+        offset: page.saturating_mul(PAGE_SIZE),
+        anchor,
+    };
+    let page = mail.page(mailbox, sort, at, search).await;
     Ok(MailData {
         sidebar: Sidebar {
             user: mail.user(),

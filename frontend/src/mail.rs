@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use mailroom_shared::dates::{Local, long_date, short_date};
-use mailroom_shared::dto::{Folder, FolderGroup, MessagePage, MessageSummary, MessageView, SortKey};
+use mailroom_shared::dto::{Anchor, Folder, FolderGroup, MessagePage, MessageSummary, MessageView, SortKey};
 use mailroom_shared::limits::human_size;
 use mailroom_shared::{Action, Rights};
 
@@ -28,7 +28,7 @@ pub fn MailPage() -> impl IntoView {
     // The folder tree and the list come in one request.
     let data = Resource::new(
         move || (view_state.get().list(), refresh.get()),
-        |(v, _)| load_mail(v.mailbox, v.sort, v.page, v.search),
+        |(v, _)| load_mail(v.mailbox, v.sort, v.page, v.anchor, v.search),
     );
     let sidebar = move || async move { data.await.map(|d| d.sidebar) };
     let page = move || async move { answer(data.await.map(|d| d.page)) };
@@ -431,14 +431,27 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
     let last = page.offset + page.messages.len() as u32;
     let total = page.total;
     let has_prev = view_state.page > 0;
-    let has_next = last < total;
+    let has_next = last < total || page.more;
+    let of_total = match page.more {
+        true => format!("more than {total}"),
+        false => total.to_string(),
+    };
+    // Newer and older pages are read from this page's first and last
+    // message (an index range, however deep); the first page from the top.
+    let prev_page = view_state.page.saturating_sub(1);
     let prev_href = MailView {
-        page: view_state.page.saturating_sub(1),
+        page: prev_page,
+        anchor: page
+            .messages
+            .first()
+            .filter(|_| prev_page > 0)
+            .map(|m| Anchor::Before(m.uid)),
         ..list_view.clone()
     }
     .href();
     let next_href = MailView {
         page: view_state.page + 1,
+        anchor: page.messages.last().map(|m| Anchor::After(m.uid)),
         ..list_view.clone()
     }
     .href();
@@ -446,6 +459,7 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
         let href = MailView {
             sort: key,
             page: 0,
+            anchor: None,
             ..list_view.clone()
         }
         .href();
@@ -466,6 +480,7 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
         let href = MailView {
             search: Some(format!("{q} in:all")),
             page: 0,
+            anchor: None,
             ..list_view.clone()
         }
         .href();
@@ -495,6 +510,7 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
     let threads_href = MailView {
         threads: !view_state.threads,
         page: 0,
+        anchor: None,
         ..list_view.clone()
     }
     .href();
@@ -521,7 +537,7 @@ fn MessageList(page: MessagePage, folders: Vec<Folder>, view_state: MailView, se
     view! {
         <div class="list-head">
             <h1 class="folder-title">{title}</h1>
-            <span class="muted small">{if total == 0 { "No messages".to_owned() } else { format!("{first}–{last} of {total}") }}</span>
+            <span class="muted small">{if total == 0 { "No messages".to_owned() } else { format!("{first}–{last} of {of_total}") }}</span>
             {widen}
             {threads_toggle}
             <a class="small sharing-link" href=share_href(&mailbox) id="sharing-link">"Sharing"</a>

@@ -67,6 +67,7 @@ pub fn TeamFilters(view_state: MailView) -> impl IntoView {
         let href = MailView {
             search: Some(q.to_owned()),
             page: 0,
+            anchor: None,
             uid: None,
             ..view_state.clone()
         }
@@ -77,6 +78,7 @@ pub fn TeamFilters(view_state: MailView) -> impl IntoView {
     let all = MailView {
         search: None,
         page: 0,
+        anchor: None,
         uid: None,
         ..view_state.clone()
     }

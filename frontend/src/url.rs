@@ -3,7 +3,7 @@
 //! JavaScript.
 
 use leptos_router::params::ParamsMap;
-use mailroom_shared::dto::SortKey;
+use mailroom_shared::dto::{Anchor, SortKey};
 
 /// Percent-encodes a query value. Written here because it is six lines
 /// and both the server and the browser build need it.
@@ -24,6 +24,9 @@ pub struct MailView {
     pub mailbox: String,
     pub uid: Option<u32>,
     pub page: u32,
+    /// The message the page is read from (`after=UID`, `before=UID`), so
+    /// that a deep page of a big folder is an index range.
+    pub anchor: Option<Anchor>,
     pub sort: SortKey,
     pub search: Option<String>,
     pub images: bool,
@@ -37,6 +40,11 @@ impl MailView {
             mailbox: q.get("box").filter(|b| !b.is_empty()).unwrap_or_else(|| "INBOX".into()),
             uid: q.get("uid").and_then(|u| u.parse().ok()),
             page: q.get("page").and_then(|p| p.parse().ok()).unwrap_or(0),
+            anchor: q
+                .get("after")
+                .and_then(|u| u.parse().ok())
+                .map(Anchor::After)
+                .or_else(|| q.get("before").and_then(|u| u.parse().ok()).map(Anchor::Before)),
             sort: q.get("sort").map_or(SortKey::Date, |s| SortKey::parse(&s)),
             search: q.get("q").filter(|s| !s.trim().is_empty()),
             images: q.get("images").as_deref() == Some("1"),
@@ -71,6 +79,11 @@ impl MailView {
         }
         if self.page > 0 {
             s.push_str(&format!("&page={}", self.page));
+            match self.anchor {
+                Some(Anchor::After(uid)) => s.push_str(&format!("&after={uid}")),
+                Some(Anchor::Before(uid)) => s.push_str(&format!("&before={uid}")),
+                None => {}
+            }
         }
         if self.threads {
             s.push_str("&threads=1");
@@ -100,6 +113,7 @@ mod tests {
             mailbox: "~bob/Team & Co".into(),
             uid: Some(7),
             page: 2,
+            anchor: Some(Anchor::After(40)),
             sort: SortKey::Sender,
             search: Some("a+b".into()),
             images: true,
@@ -108,7 +122,19 @@ mod tests {
         let href = v.href();
         assert_eq!(
             href,
-            "/mail?box=~bob/Team%20%26%20Co&q=a%2Bb&sort=sender&page=2&threads=1&uid=7&images=1"
+            "/mail?box=~bob/Team%20%26%20Co&q=a%2Bb&sort=sender&page=2&after=40&threads=1&uid=7&images=1"
         );
+        let query = ParamsMap::from_iter(
+            href.trim_start_matches("/mail?")
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        v.replace("%20", " ").replace("%26", "&").replace("%2B", "+"),
+                    )
+                }),
+        );
+        assert_eq!(MailView::from_query(&query), v);
     }
 }

@@ -119,6 +119,34 @@ impl SortKey {
     }
 }
 
+/// Where a page of a folder's list starts. `offset` is how many come
+/// before it (what the page numbers from); the anchor, when there is
+/// one, is the message next to the page in the list's order, so a deep
+/// page is an index range from that message instead of `offset` rows
+/// skipped ("keyset" paging). A page without an anchor (the first, or an
+/// old link) is read by its offset.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageAt {
+    pub offset: u32,
+    pub anchor: Option<Anchor>,
+}
+
+/// The message a page is read from (see [`PageAt`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Anchor {
+    /// The page is the messages after this UID's (the next page).
+    After(u32),
+    /// The page is the messages before this UID's (the previous page).
+    Before(u32),
+}
+
+impl PageAt {
+    /// The page `offset` messages in, without an anchor.
+    pub fn at(offset: u32) -> PageAt {
+        PageAt { offset, anchor: None }
+    }
+}
+
 /// One line of a message list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageSummary {
@@ -161,6 +189,9 @@ pub struct MessagePage {
     pub mailbox: MailboxInfo,
     /// How many messages match (the whole mailbox, or the search).
     pub total: u32,
+    /// More than `total` match: a search counts exactly only so far.
+    #[serde(default)]
+    pub more: bool,
     pub offset: u32,
     pub messages: Vec<MessageSummary>,
     /// The server's clock when the page was read (for "today" in dates,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use mailroom::service::Incoming;
 use mailroom_shared::Flags;
-use mailroom_shared::dto::SortKey;
+use mailroom_shared::dto::{PageAt, SortKey};
 use mailroom_tests::http::Browser;
 use mailroom_tests::net::Server;
 use mailroom_tests::{Backend, World};
@@ -104,7 +104,10 @@ async fn bench(backend: Backend, count: u32) {
     row(
         "first page (50, newest first): service",
         median(|| async {
-            let p = s.page(&alice, "INBOX", SortKey::Date, 0, 50, None).await.unwrap();
+            let p = s
+                .page(&alice, "INBOX", SortKey::Date, PageAt::at(0), 50, None)
+                .await
+                .unwrap();
             assert_eq!(p.total, count);
         })
         .await,
@@ -122,16 +125,25 @@ async fn bench(backend: Backend, count: u32) {
     row(
         "page 1,000 (offset 50,000): service",
         median(|| async {
-            s.page(&alice, "INBOX", SortKey::Date, 50_000.min(count / 2), 50, None)
-                .await
-                .unwrap();
+            s.page(
+                &alice,
+                "INBOX",
+                SortKey::Date,
+                PageAt::at(50_000.min(count / 2)),
+                50,
+                None,
+            )
+            .await
+            .unwrap();
         })
         .await,
     );
     row(
         "first page sorted by sender: service",
         median(|| async {
-            s.page(&alice, "INBOX", SortKey::Sender, 0, 50, None).await.unwrap();
+            s.page(&alice, "INBOX", SortKey::Sender, PageAt::at(0), 50, None)
+                .await
+                .unwrap();
         })
         .await,
     );
@@ -139,7 +151,7 @@ async fn bench(backend: Backend, count: u32) {
         "search a word in one message (\"zeppelin\")",
         median(|| async {
             let p = s
-                .page(&alice, "INBOX", SortKey::Date, 0, 50, Some("zeppelin"))
+                .page(&alice, "INBOX", SortKey::Date, PageAt::at(0), 50, Some("zeppelin"))
                 .await
                 .unwrap();
             assert_eq!(p.total, u32::from(count > 77_777));
@@ -150,7 +162,7 @@ async fn bench(backend: Backend, count: u32) {
         "search a word in 10% (\"budget\"), first page and count",
         median(|| async {
             let p = s
-                .page(&alice, "INBOX", SortKey::Date, 0, 50, Some("budget"))
+                .page(&alice, "INBOX", SortKey::Date, PageAt::at(0), 50, Some("budget"))
                 .await
                 .unwrap();
             assert_eq!(p.total, count.div_ceil(10));

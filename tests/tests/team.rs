@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use mailroom::Error;
-use mailroom_shared::dto::{Draft, SortKey};
+use mailroom_shared::dto::{Draft, PageAt, SortKey};
 use mailroom_shared::rules::{Action, RuleSpec, Scope};
 use mailroom_shared::team::{ActivityFilter, Doing, Status, Via, What};
 use mailroom_tests::http::Browser;
@@ -316,18 +316,21 @@ server_test!(
 
         // The list's filters.
         let mine = s
-            .page(&alice_p, "Team", SortKey::Date, 0, 50, Some("is:mine"))
+            .page(&alice_p, "Team", SortKey::Date, PageAt::at(0), 50, Some("is:mine"))
             .await
             .unwrap();
         assert_eq!(mine.messages.len(), 1);
         assert_eq!(mine.messages[0].assignee.as_deref(), Some("alice"));
         for (q, n) in [("is:unassigned", 0), ("is:open", 0), ("is:done", 1)] {
-            let page = s.page(&alice_p, "Team", SortKey::Date, 0, 50, Some(q)).await.unwrap();
+            let page = s
+                .page(&alice_p, "Team", SortKey::Date, PageAt::at(0), 50, Some(q))
+                .await
+                .unwrap();
             assert_eq!(page.messages.len(), n, "{q}");
         }
         let bob_p = who(&server, "bob").await;
         let bobs = s
-            .page(&bob_p, "~alice/Team", SortKey::Date, 0, 50, Some("is:mine"))
+            .page(&bob_p, "~alice/Team", SortKey::Date, PageAt::at(0), 50, Some("is:mine"))
             .await
             .unwrap();
         assert!(bobs.messages.is_empty());

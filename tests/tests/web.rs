@@ -5,7 +5,7 @@
 
 use mailroom::service::now;
 use mailroom_shared::Flags;
-use mailroom_shared::dto::SortKey;
+use mailroom_shared::dto::{PageAt, SortKey};
 use mailroom_tests::http::Browser;
 use mailroom_tests::net::Server;
 use mailroom_tests::{Backend, World, server_test};
@@ -237,37 +237,49 @@ mailroom_tests::both_backends!(pages_sorts_and_search, |world: World| async move
             .await
             .unwrap();
     }
-    let page = s.page(&alice, "INBOX", SortKey::Date, 0, 50, None).await.unwrap();
+    let page = s
+        .page(&alice, "INBOX", SortKey::Date, PageAt::at(0), 50, None)
+        .await
+        .unwrap();
     assert_eq!((page.total, page.messages.len()), (120, 50));
     assert_eq!(page.messages[0].subject, "Message 119", "newest first");
-    let last = s.page(&alice, "INBOX", SortKey::Date, 100, 50, None).await.unwrap();
+    let last = s
+        .page(&alice, "INBOX", SortKey::Date, PageAt::at(100), 50, None)
+        .await
+        .unwrap();
     assert_eq!(last.messages.len(), 20);
     assert_eq!(last.messages[19].subject, "Message 000");
-    let by_subject = s.page(&alice, "INBOX", SortKey::Subject, 0, 3, None).await.unwrap();
+    let by_subject = s
+        .page(&alice, "INBOX", SortKey::Subject, PageAt::at(0), 3, None)
+        .await
+        .unwrap();
     assert_eq!(by_subject.messages[0].subject, "Message 000");
-    let by_size = s.page(&alice, "INBOX", SortKey::Size, 0, 1, None).await.unwrap();
+    let by_size = s
+        .page(&alice, "INBOX", SortKey::Size, PageAt::at(0), 1, None)
+        .await
+        .unwrap();
     assert_eq!(by_size.messages[0].subject, "Message 119");
 
     let found = s
-        .page(&alice, "INBOX", SortKey::Date, 0, 50, Some("needle"))
+        .page(&alice, "INBOX", SortKey::Date, PageAt::at(0), 50, Some("needle"))
         .await
         .unwrap();
     assert_eq!(found.total, 1);
     assert_eq!(found.messages[0].subject, "Message 042");
     let sender = s
-        .page(&alice, "INBOX", SortKey::Date, 0, 50, Some("dave"))
+        .page(&alice, "INBOX", SortKey::Date, PageAt::at(0), 50, Some("dave"))
         .await
         .unwrap();
     assert_eq!(sender.total, 120);
     let nothing = s
-        .page(&alice, "INBOX", SortKey::Date, 0, 50, Some("\"OR NEAR("))
+        .page(&alice, "INBOX", SortKey::Date, PageAt::at(0), 50, Some("\"OR NEAR("))
         .await
         .unwrap();
     assert_eq!(nothing.total, 0, "query syntax in a search is taken as words");
 
     let bob = world.user("bob").await;
     assert!(
-        s.page(&bob, "~alice/INBOX", SortKey::Date, 0, 50, Some("needle"))
+        s.page(&bob, "~alice/INBOX", SortKey::Date, PageAt::at(0), 50, Some("needle"))
             .await
             .is_err()
     );
@@ -346,7 +358,7 @@ mailroom_tests::both_backends!(search_operators, |world: World| async move {
     .await
     .unwrap();
     let find = async |q: &str, sort: SortKey| -> Vec<String> {
-        let page = s.page(&alice, "INBOX", sort, 0, 50, Some(q)).await.unwrap();
+        let page = s.page(&alice, "INBOX", sort, PageAt::at(0), 50, Some(q)).await.unwrap();
         page.messages.iter().map(|m| m.subject.clone()).collect()
     };
     assert_eq!(find("from:carol@example.net", SortKey::Date).await, ["Zebra plan"]);
@@ -370,7 +382,14 @@ mailroom_tests::both_backends!(search_operators, |world: World| async move {
         ["Zebra plan"]
     );
     let everywhere = s
-        .page(&alice, "INBOX", SortKey::Subject, 0, 50, Some("plan in:all"))
+        .page(
+            &alice,
+            "INBOX",
+            SortKey::Subject,
+            PageAt::at(0),
+            50,
+            Some("plan in:all"),
+        )
         .await
         .unwrap();
     let found: Vec<(String, Option<String>)> = everywhere
@@ -389,8 +408,262 @@ mailroom_tests::both_backends!(search_operators, |world: World| async move {
     // Another user's search of every folder finds nothing of alice's.
     let bob = world.user("bob").await;
     let theirs = s
-        .page(&bob, "INBOX", SortKey::Date, 0, 50, Some("plan in:all"))
+        .page(&bob, "INBOX", SortKey::Date, PageAt::at(0), 50, Some("plan in:all"))
         .await
         .unwrap();
     assert_eq!(theirs.total, 0);
+});
+
+// Keyset pages (read from the message next to them) are the same pages
+// as by offset, in every sort, forwards and backwards, and a page whose
+// anchor was expunged meanwhile falls back to its offset.
+mailroom_tests::both_backends!(keyset_pages_match_offset_pages, |world: World| async move {
+    use mailroom_shared::dto::Anchor;
+    let alice = world.user("alice").await;
+    let s = &world.service;
+    let base = now() - 10_000;
+    for i in 0..37u32 {
+        // Few senders, subjects and sizes, many dates alike: ties in every
+        // sort, broken by UID.
+        let raw = format!(
+            "From: Person {} <p{}@example.org>\r\nTo: alice@example.com\r\nSubject: Topic {}\r\n\r\n{}\r\n",
+            i % 4,
+            i % 4,
+            i % 3,
+            "x".repeat((i % 5) as usize)
+        );
+        s.append(
+            &alice,
+            "INBOX",
+            raw.into_bytes(),
+            &Flags::default(),
+            Some(base + i64::from(i / 2)),
+        )
+        .await
+        .unwrap();
+    }
+    let uids = |p: &mailroom_shared::dto::MessagePage| p.messages.iter().map(|m| m.uid).collect::<Vec<_>>();
+    for sort in [SortKey::Date, SortKey::Sender, SortKey::Subject, SortKey::Size] {
+        let whole = s.page(&alice, "INBOX", sort, PageAt::at(0), 100, None).await.unwrap();
+        let whole = uids(&whole);
+        assert_eq!(whole.len(), 37);
+        // Forwards, page by page from each page's last message.
+        let mut walked = Vec::new();
+        let mut at = PageAt::at(0);
+        loop {
+            let page = s.page(&alice, "INBOX", sort, at, 5, None).await.unwrap();
+            let got = uids(&page);
+            let from = (at.offset as usize).min(37);
+            assert_eq!(got, whole[from..(from + 5).min(37)], "{sort:?} at {at:?}");
+            let Some(&last) = got.last() else { break };
+            walked.extend(got);
+            at = PageAt {
+                offset: at.offset + 5,
+                anchor: Some(Anchor::After(last)),
+            };
+        }
+        assert_eq!(walked, whole, "{sort:?}: every message once, in order");
+        // Backwards from the last page's first message.
+        let before = PageAt {
+            offset: 30,
+            anchor: Some(Anchor::Before(whole[35])),
+        };
+        let page = s.page(&alice, "INBOX", sort, before, 5, None).await.unwrap();
+        assert_eq!(uids(&page), whole[30..35], "{sort:?} backwards");
+    }
+    // The anchor is gone: the page is read by its offset.
+    let whole = uids(
+        &s.page(&alice, "INBOX", SortKey::Date, PageAt::at(0), 100, None)
+            .await
+            .unwrap(),
+    );
+    s.store_flags(
+        &alice,
+        "INBOX",
+        &[whole[9]],
+        mailroom_shared::FlagOp::Add,
+        &Flags::parse(["\\Deleted"]).unwrap(),
+    )
+    .await
+    .unwrap();
+    s.expunge(&alice, "INBOX", None).await.unwrap();
+    let at = PageAt {
+        offset: 10,
+        anchor: Some(Anchor::After(whole[9])),
+    };
+    let page = s.page(&alice, "INBOX", SortKey::Date, at, 5, None).await.unwrap();
+    assert_eq!(uids(&page), whole[11..16]);
+});
+
+// The folder counts the store keeps (migration 15's triggers) agree with
+// counting the messages after every kind of change, in shared and
+// per-user `\Seen` mailboxes.
+mailroom_tests::both_backends!(kept_counts_match_the_messages, |world: World| async move {
+    use mailroom_shared::FlagOp;
+    use mailroom_shared::dto::SeenMode;
+    let alice = world.user("alice").await;
+    let bob = world.user("bob").await;
+    let s = &world.service;
+    s.create_mailbox(&alice, "Team").await.unwrap();
+    s.set_acl(&alice, "Team", "bob", "lrswite").await.unwrap();
+    let seen = Flags::parse(["\\Seen"]).unwrap();
+    for (i, flags) in [
+        Flags::default(),
+        seen.clone(),
+        Flags::default(),
+        seen.clone(),
+        Flags::default(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for folder in ["INBOX", "Team"] {
+            let raw = message(&format!("Counted {i}"), "text");
+            s.append(&alice, folder, raw, &flags, None).await.unwrap();
+        }
+    }
+    let check = async |who: &mailroom::service::Principal, folder: &str, want: (u32, u32)| {
+        let folders = s.folders(who).await.unwrap();
+        let f = folders
+            .iter()
+            .find(|f| f.info.name == folder)
+            .unwrap_or_else(|| panic!("{folder}"));
+        assert_eq!((f.counts.messages, f.counts.unseen), want, "{folder}");
+    };
+    check(&alice, "INBOX", (5, 3)).await;
+    s.store_flags(&alice, "INBOX", &[1, 3], FlagOp::Add, &seen)
+        .await
+        .unwrap();
+    check(&alice, "INBOX", (5, 1)).await;
+    s.store_flags(&alice, "INBOX", &[1, 2], FlagOp::Remove, &seen)
+        .await
+        .unwrap();
+    check(&alice, "INBOX", (5, 3)).await;
+    s.store_flags(
+        &alice,
+        "INBOX",
+        &[1, 2],
+        FlagOp::Add,
+        &Flags::parse(["\\Deleted"]).unwrap(),
+    )
+    .await
+    .unwrap();
+    s.expunge(&alice, "INBOX", None).await.unwrap();
+    check(&alice, "INBOX", (3, 1)).await;
+    s.copy(&alice, "INBOX", &[3, 4, 5], "Team").await.unwrap();
+    check(&alice, "Team", (8, 4)).await;
+    s.move_messages(&alice, "Team", &[1, 2], "INBOX").await.unwrap();
+    check(&alice, "INBOX", (5, 2)).await;
+    check(&alice, "Team", (6, 3)).await;
+
+    // Each reader's own \Seen: bob has seen nothing yet, alice what she
+    // marks from now on. (A \Seen set while it was shared stays on the
+    // message for everyone, so the folder starts unread.)
+    s.store_flags(&alice, "Team", &[3, 4, 5, 6, 7, 8], FlagOp::Remove, &seen)
+        .await
+        .unwrap();
+    check(&alice, "Team", (6, 6)).await;
+    s.set_seen_mode(&alice, "Team", SeenMode::PerUser).await.unwrap();
+    check(&bob, "~alice/Team", (6, 6)).await;
+    let team_uids: Vec<u32> = s
+        .page(&bob, "~alice/Team", SortKey::Date, PageAt::at(0), 50, None)
+        .await
+        .unwrap()
+        .messages
+        .iter()
+        .map(|m| m.uid)
+        .collect();
+    s.store_flags(&bob, "~alice/Team", &team_uids[..4], FlagOp::Add, &seen)
+        .await
+        .unwrap();
+    check(&bob, "~alice/Team", (6, 2)).await;
+    check(&alice, "Team", (6, 6)).await;
+    s.store_flags(&bob, "~alice/Team", &team_uids[..1], FlagOp::Remove, &seen)
+        .await
+        .unwrap();
+    check(&bob, "~alice/Team", (6, 3)).await;
+    s.store_flags(
+        &bob,
+        "~alice/Team",
+        &team_uids[1..2],
+        FlagOp::Add,
+        &Flags::parse(["\\Deleted"]).unwrap(),
+    )
+    .await
+    .unwrap();
+    s.expunge(&bob, "~alice/Team", None).await.unwrap();
+    check(&bob, "~alice/Team", (5, 3)).await;
+
+    // The kept numbers are what counting says, row for row.
+    let kept = world
+        .db
+        .number("SELECT COUNT(*) FROM mailboxes b WHERE b.message_count <> (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id) OR b.unseen_count <> (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id AND (m.system_flags & 1) = 0)")
+        .await;
+    assert_eq!(kept, 0, "every mailbox's kept counts match its messages");
+    let readers = world
+        .db
+        .number("SELECT COUNT(*) FROM seen_counts c WHERE c.seen <> (SELECT COUNT(*) FROM seen_by r WHERE r.mailbox_id = c.mailbox_id AND r.account_id = c.account_id)")
+        .await;
+    assert_eq!(readers, 0, "every reader's kept count matches their read marks");
+    s.delete_mailbox(&alice, "Team").await.unwrap();
+    assert_eq!(world.db.number("SELECT COUNT(*) FROM seen_counts").await, 0);
+});
+
+// A search counts its matches exactly up to a cap, then says "more":
+// counting every match of a common word in a big mailbox would read them
+// all. A page past the cap is still found, and counts as far as it reaches.
+mailroom_tests::both_backends!(a_common_word_is_counted_to_a_cap, |world: World| async move {
+    let alice = world.user("alice").await;
+    let s = &world.service;
+    let cap = mailroom::service::SEARCH_COUNT;
+    // More than a thousand, so that SQLite walks the list's index too.
+    let all = 2 * cap + 120;
+    let batch = (0..all)
+        .map(|i| mailroom::service::Incoming {
+            content: message(&format!("Common {i}"), "a common word"),
+            flags: Flags::default(),
+            internal_date: Some(1_790_000_000 + i64::from(i)),
+            envelope_from: None,
+        })
+        .collect();
+    s.import(&alice, "INBOX", batch).await.unwrap();
+    for sort in [SortKey::Date, SortKey::Sender] {
+        let first = s
+            .page(&alice, "INBOX", sort, PageAt::at(0), 50, Some("common"))
+            .await
+            .unwrap();
+        assert_eq!(
+            (first.total, first.more, first.messages.len()),
+            (cap, true, 50),
+            "{sort:?}"
+        );
+        let deeper = s
+            .page(&alice, "INBOX", sort, PageAt::at(cap), 50, Some("common"))
+            .await
+            .unwrap();
+        assert_eq!(
+            (deeper.total, deeper.more, deeper.messages.len()),
+            (cap + 50, true, 50),
+            "{sort:?}"
+        );
+        let last = s
+            .page(&alice, "INBOX", sort, PageAt::at(all - 20), 50, Some("common"))
+            .await
+            .unwrap();
+        assert_eq!(
+            (last.total, last.more, last.messages.len()),
+            (all, false, 20),
+            "{sort:?}"
+        );
+    }
+    let newest = s
+        .page(&alice, "INBOX", SortKey::Date, PageAt::at(0), 50, Some("common"))
+        .await
+        .unwrap();
+    assert_eq!(newest.messages[0].subject, format!("Common {}", all - 1));
+    let rare = s
+        .page(&alice, "INBOX", SortKey::Date, PageAt::at(0), 50, Some("common 7"))
+        .await
+        .unwrap();
+    assert!(!rare.more && rare.total >= 1, "a rarer search is counted whole");
 });

@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use mailroom_frontend::api::{Fut, Mail};
 use mailroom_shared::dates::Local;
 use mailroom_shared::dto::{
-    AccountFolder, AclPlan, AdminView, ComposeDefaults, Folder, MessagePage, MessageView, RightsWhy, Settings, Sharing,
-    SortKey, WebUser,
+    AccountFolder, AclPlan, AdminView, ComposeDefaults, Folder, MessagePage, MessageView, PageAt, RightsWhy, Settings,
+    Sharing, SortKey, WebUser,
 };
 use mailroom_shared::rules::{RulesPage, Scope};
 use serde::Deserialize;
@@ -74,14 +74,14 @@ impl Mail for WebMail {
         Box::pin(async move { self.service.folders(&self.principal).await.map_err(|e| message_of(&e)) })
     }
 
-    fn page(&self, mailbox: String, sort: SortKey, offset: u32, search: Option<String>) -> Fut<'_, MessagePage> {
+    fn page(&self, mailbox: String, sort: SortKey, at: PageAt, search: Option<String>) -> Fut<'_, MessagePage> {
         Box::pin(async move {
             self.service
                 .page(
                     &self.principal,
                     &mailbox,
                     sort,
-                    offset,
+                    at,
                     mailroom_frontend::api::PAGE_SIZE,
                     search.as_deref(),
                 )

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use mailroom_shared::Action;
 use mailroom_shared::acl::Identifier;
-use mailroom_shared::dto::{Draft, Folder, MailboxCounts, MessagePage, MessageSummary, MessageView, SortKey};
+use mailroom_shared::dto::{Draft, Folder, MailboxCounts, MessagePage, MessageSummary, MessageView, PageAt, SortKey};
 use mailroom_shared::search::Query;
 use mailroom_shared::{FlagOp, Flags, Right, SystemFlag};
 use tokio::sync::broadcast;
@@ -208,10 +208,11 @@ impl Service {
         p: &Principal,
         name: &str,
         sort: SortKey,
-        offset: u32,
+        at: PageAt,
         limit: u32,
         search: Option<&str>,
     ) -> Result<MessagePage> {
+        let offset = at.offset;
         let m = self.open(p, name).await?;
         m.require(Action::Read)?;
         let limit = limit.clamp(1, MAX_PAGE);
@@ -222,12 +223,13 @@ impl Service {
             }
             q
         });
-        let (total, messages) = match query {
+        let (total, more, messages) = match query {
             Some(q) if q.all_folders => {
                 let readable = self.readable_mailboxes(p).await?;
                 let ids: Vec<i64> = readable.iter().map(|(id, _)| *id).collect();
-                let (total, rows) = self.store.search(&ids, None, &q, sort, offset, limit).await?;
-                let messages = rows
+                let found = self.store.search(&ids, None, &q, sort, offset, limit).await?;
+                let messages = found
+                    .rows
                     .iter()
                     .map(|l| MessageSummary {
                         mailbox: readable
@@ -237,24 +239,25 @@ impl Service {
                         ..listed(l)
                     })
                     .collect();
-                (total, messages)
+                (found.total, found.more, messages)
             }
             Some(q) => {
-                let (total, rows) = self
+                let found = self
                     .store
                     .search(&[m.mailbox.id], reader, &q, sort, offset, limit)
                     .await?;
-                (total, rows.iter().map(listed).collect())
+                (found.total, found.more, found.rows.iter().map(listed).collect())
             }
             None => {
                 let (total, _) = self.store.count(m.mailbox.id, reader).await?;
-                let rows = self.store.page(m.mailbox.id, reader, sort, offset, limit).await?;
-                (total, rows.iter().map(listed).collect())
+                let rows = self.store.page(m.mailbox.id, reader, sort, at, limit).await?;
+                (total, false, rows.iter().map(listed).collect())
             }
         };
         Ok(MessagePage {
             mailbox: m.info(),
             total,
+            more,
             offset,
             messages,
             now: now(),
@@ -325,13 +328,14 @@ impl Service {
         };
         let mut found = Vec::new();
         for (id, folder, reader) in places {
-            let (_, rows) = match thread.is_empty() {
+            let rows = match thread.is_empty() {
                 // No subject: the message alone.
-                true => (0, Vec::new()),
+                true => Vec::new(),
                 false => {
                     self.store
                         .search(&[id], reader, &query, SortKey::Date, 0, MAX_PAGE)
                         .await?
+                        .rows
                 }
             };
             for l in rows.iter().filter(|l| conversation_of(&l.summary.subject) == thread) {

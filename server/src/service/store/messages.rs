@@ -309,7 +309,9 @@ impl Store {
             }
             sqlx::query(
                 "INSERT INTO messages (mailbox_id, uid, modseq, system_flags, keywords, internal_date, size, \
-                 blob_hash, envelope_from) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 blob_hash, envelope_from, sort_sender, sort_subject) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+                 COALESCE((SELECT LOWER(SUBSTR(sender, 1, 64)) FROM summaries WHERE hash = $8), ''), \
+                 COALESCE((SELECT LOWER(SUBSTR(subject, 1, 64)) FROM summaries WHERE hash = $8), ''))",
             )
             .bind(mailbox_id)
             .bind(uid)

@@ -82,6 +82,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0014_team.sql"),
         include_str!("../../../migrations/postgres/0014_team.sql"),
     ),
+    (
+        15,
+        include_str!("../../../migrations/sqlite/0015_scale.sql"),
+        include_str!("../../../migrations/postgres/0015_scale.sql"),
+    ),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<()> {

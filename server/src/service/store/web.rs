@@ -2,7 +2,7 @@
 //! lists, full-text search (SQLite FTS5, PostgreSQL tsvector), counts, and
 //! browser sessions.
 
-use mailroom_shared::dto::SortKey;
+use mailroom_shared::dto::{Anchor, PageAt, SortKey};
 use mailroom_shared::search::Query;
 use mailroom_shared::{Flags, SystemFlag};
 use sqlx::Row;
@@ -12,6 +12,31 @@ use super::messages::{MESSAGE_COLUMNS, Tx, message_from};
 use super::{Backend, Result, Store};
 use crate::message::Summary;
 use crate::service::types::MessageMeta;
+
+/// How many matches a search counts exactly; past it the list says
+/// "more than". Counting every match of a common word in a big mailbox
+/// costs a read of each; this many cost a few milliseconds.
+pub const SEARCH_COUNT: u32 = 500;
+
+/// What a search found: the page asked for, and how many match.
+#[derive(Default)]
+pub struct Found {
+    /// Exact when `more` is false, else a lower bound.
+    pub total: u32,
+    pub more: bool,
+    pub rows: Vec<ListedMessage>,
+}
+
+/// Whether walking a mailbox of `size` messages in the list's order,
+/// keeping those among `matches` (the word index's count, all mailboxes),
+/// reads fewer rows than joining and sorting every match: the walk stops
+/// once it has [`SEARCH_COUNT`] of them, after `SEARCH_COUNT / share`
+/// messages. Measured on SQLite, a match joined costs about twice a
+/// message walked.
+fn walk_is_cheaper(matches: i64, size: i64) -> bool {
+    let walked = i64::from(SEARCH_COUNT) * size / matches.max(1);
+    matches > 1_000 && walked < 2 * matches
+}
 
 /// A message of a list page: its row and its summary.
 pub struct ListedMessage {
@@ -102,13 +127,34 @@ fn listed_from(row: &AnyRow) -> Result<ListedMessage> {
     })
 }
 
-fn order_by(sort: SortKey) -> &'static str {
-    match sort {
-        SortKey::Date => "m.internal_date DESC, m.uid DESC",
-        SortKey::Sender => "LOWER(s.sender), m.internal_date DESC",
-        SortKey::Subject => "LOWER(s.subject), m.internal_date DESC",
-        SortKey::Size => "m.size DESC, m.uid DESC",
+/// How a list is ordered: the sort key's column (kept on `messages`,
+/// each with its index), whether it runs downwards, and the UID after
+/// it, newest first among equals, which makes the order total.
+struct Order {
+    column: &'static str,
+    descending: bool,
+}
+
+impl Order {
+    fn of(sort: SortKey) -> Order {
+        let (column, descending) = match sort {
+            SortKey::Date => ("m.internal_date", true),
+            SortKey::Sender => ("m.sort_sender", false),
+            SortKey::Subject => ("m.sort_subject", false),
+            SortKey::Size => ("m.size", true),
+        };
+        Order { column, descending }
     }
+
+    /// `ORDER BY` of the list, or of the list read backwards.
+    fn by(&self, backwards: bool) -> String {
+        let dir = |desc: bool| if desc != backwards { "DESC" } else { "ASC" };
+        format!("{} {}, m.uid {}", self.column, dir(self.descending), dir(true))
+    }
+}
+
+fn order_by(sort: SortKey) -> String {
+    Order::of(sort).by(false)
 }
 
 /// The words of a search term as the index splits them.
@@ -122,8 +168,13 @@ fn tokens(text: &str) -> impl Iterator<Item = &str> {
 /// `from:`, `to:` and `subject:` as phrases in their column.
 fn fts5_query(q: &Query) -> Option<String> {
     let quoted = |w: &str| format!("\"{}\"", w.replace('"', "\"\""));
-    let mut parts: Vec<String> = q.words.iter().flat_map(|w| tokens(w)).map(quoted).collect();
-    if let Some(last) = parts.last_mut() {
+    let words: Vec<&str> = q.words.iter().flat_map(|w| tokens(w)).collect();
+    let mut parts: Vec<String> = words.iter().map(|w| quoted(w)).collect();
+    // An address or a domain is typed whole; as a prefix its last part
+    // ("org*") would match nearly every message before the phrase is checked.
+    if let Some(last) = parts.last_mut()
+        && !words.last().is_some_and(|w| w.contains(['@', '.']))
+    {
         last.push('*');
     }
     for (column, values) in [("sender", &q.from), ("recipients", &q.to), ("subject", &q.subject)] {
@@ -224,21 +275,31 @@ fn team_filters(q: &Query, sql: &mut String) {
 }
 
 impl Store {
-    /// One page of a mailbox's messages with their summaries.
+    /// One page of a mailbox's messages with their summaries: from its
+    /// anchor when it has one (an index range however deep the page),
+    /// else from its offset.
     pub async fn page(
         &self,
         mailbox_id: i64,
         reader: Option<i64>,
         sort: SortKey,
-        offset: u32,
+        at: PageAt,
         limit: u32,
     ) -> Result<Vec<ListedMessage>> {
+        if let Some(anchor) = at.anchor {
+            let rows = self.page_from(mailbox_id, reader, sort, anchor, limit).await?;
+            // An anchor expunged meanwhile has no place in the list: the
+            // page is found by its offset instead.
+            if !rows.is_empty() || at.offset == 0 {
+                return Ok(rows);
+            }
+        }
         // The page's UIDs first, then their columns: PostgreSQL would
         // otherwise compute every column of the rows OFFSET skips.
         let order = order_by(sort);
         let sql = format!(
             "SELECT {MESSAGE_COLUMNS}, {SUMMARY_COLUMNS}, m.mailbox_id FROM \
-             (SELECT m.uid AS page_uid FROM messages m LEFT JOIN summaries s ON s.hash = m.blob_hash \
+             (SELECT m.uid AS page_uid FROM messages m \
               WHERE m.mailbox_id = $1 ORDER BY {order} LIMIT $3 OFFSET $4) p \
              JOIN messages m ON m.mailbox_id = $1 AND m.uid = p.page_uid \
              LEFT JOIN summaries s ON s.hash = m.blob_hash ORDER BY {order}"
@@ -247,7 +308,7 @@ impl Store {
             .bind(mailbox_id)
             .bind(reader.unwrap_or(0))
             .bind(i64::from(limit))
-            .bind(i64::from(offset))
+            .bind(i64::from(at.offset))
             .fetch_all(&self.pool)
             .await?
             .iter()
@@ -255,8 +316,62 @@ impl Store {
             .collect()
     }
 
+    /// The `limit` messages after (or before) the anchor's in the list's
+    /// order. Two index ranges: the anchor's equals on the other side of
+    /// its UID, then the keys beyond its key; a row-value comparison
+    /// cannot say this where the key and the UID run in opposite
+    /// directions (sender A–Z, newest first among equals).
+    async fn page_from(
+        &self,
+        mailbox_id: i64,
+        reader: Option<i64>,
+        sort: SortKey,
+        anchor: Anchor,
+        limit: u32,
+    ) -> Result<Vec<ListedMessage>> {
+        let order = Order::of(sort);
+        let (uid, backwards) = match anchor {
+            Anchor::After(uid) => (uid, false),
+            Anchor::Before(uid) => (uid, true),
+        };
+        let column = order.column;
+        let beyond = |desc: bool| if desc != backwards { "<" } else { ">" };
+        let (key_beyond, uid_beyond) = (beyond(order.descending), beyond(true));
+        let uid_dir = if backwards { "ASC" } else { "DESC" };
+        let by = order.by(backwards);
+        let key = format!("(SELECT {column} FROM messages m WHERE m.mailbox_id = $1 AND m.uid = $4)");
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS}, {SUMMARY_COLUMNS}, m.mailbox_id FROM \
+             (SELECT page_uid FROM (SELECT m.uid AS page_uid FROM messages m \
+               WHERE m.mailbox_id = $1 AND {column} = {key} AND m.uid {uid_beyond} $4 \
+               ORDER BY m.uid {uid_dir} LIMIT $3) equal \
+              UNION ALL \
+              SELECT page_uid FROM (SELECT m.uid AS page_uid FROM messages m \
+               WHERE m.mailbox_id = $1 AND {column} {key_beyond} {key} \
+               ORDER BY {by} LIMIT $3) beyond) p \
+             JOIN messages m ON m.mailbox_id = $1 AND m.uid = p.page_uid \
+             LEFT JOIN summaries s ON s.hash = m.blob_hash ORDER BY {by} LIMIT $3"
+        );
+        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(mailbox_id)
+            .bind(reader.unwrap_or(0))
+            .bind(i64::from(limit))
+            .bind(i64::from(uid))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(listed_from)
+            .collect::<Result<Vec<_>>>()?;
+        if backwards {
+            rows.reverse();
+        }
+        Ok(rows)
+    }
+
     /// The messages of the given mailboxes that match a search, in the
-    /// order asked for, and how many there are.
+    /// order asked for, from `offset`: the page, and how many match,
+    /// counted exactly up to [`SEARCH_COUNT`] (or as far as the page
+    /// reaches), beyond that only "more".
     pub async fn search(
         &self,
         mailboxes: &[i64],
@@ -265,93 +380,156 @@ impl Store {
         sort: SortKey,
         offset: u32,
         limit: u32,
-    ) -> Result<(u32, Vec<ListedMessage>)> {
+    ) -> Result<Found> {
         if mailboxes.is_empty() {
-            return Ok((0, Vec::new()));
+            return Ok(Found::default());
         }
-        let ids: Vec<String> = mailboxes.iter().map(i64::to_string).collect();
-        let ids = ids.join(", ");
-        // Driven from the word index when there are words: a rare word
-        // touches a handful of rows, not the whole mailbox. On SQLite,
-        // CROSS JOIN keeps that order and the unary `+` stops it from
-        // reaching the messages through the mailbox's primary key (every
-        // message of the mailbox per hit) instead of the blob index.
-        // PostgreSQL plans it from the GIN index by itself.
         let text = match self.backend {
             Backend::Sqlite => fts5_query(q),
             Backend::Postgres => tsquery(q),
         };
-        let from = match (self.backend, &text) {
-            (Backend::Sqlite, Some(_)) => format!(
-                "FROM message_text t CROSS JOIN summaries s ON s.rowid = t.rowid \
-                 CROSS JOIN messages m ON m.blob_hash = s.hash \
-                 WHERE message_text MATCH $1 AND +m.mailbox_id IN ({ids})"
-            ),
-            (Backend::Postgres, Some(_)) => format!(
-                "FROM messages m JOIN summaries s ON s.hash = m.blob_hash \
-                 WHERE m.mailbox_id IN ({ids}) AND s.words @@ to_tsquery('simple', $1)"
-            ),
-            (_, None) if q.has_text() => return Ok((0, Vec::new())),
-            (_, None) => format!(
+        if text.is_none() && q.has_text() {
+            return Ok(Found::default()); // words, but none the index could hold
+        }
+        let text = text.unwrap_or_default();
+        let from = self.search_from(mailboxes, sort, &text).await?;
+        let from = format!("{from}{}", filters(q, reader));
+        // One pass finds the matches in order, up to the count's cap; the
+        // page is a slice of them, and its columns a second, short read.
+        let enough = SEARCH_COUNT.max(offset.saturating_add(limit));
+        let sql = format!(
+            "SELECT m.mailbox_id AS page_box, m.uid AS page_uid {from} AND $2 = $2 ORDER BY {} LIMIT $3",
+            order_by(sort)
+        );
+        // Not prepared once and kept: PostgreSQL would then plan the
+        // search once for every word (a generic plan), rare or common.
+        let ids = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .persistent(false)
+            .bind(text.as_str())
+            .bind(reader.unwrap_or(0))
+            .bind(i64::from(enough) + 1)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get::<i64, _>("page_box")?, r.try_get::<i64, _>("page_uid")?)))
+            .collect::<Result<Vec<_>>>()?;
+        let more = ids.len() > enough as usize;
+        let total = ids.len().min(enough as usize) as u32;
+        let page: Vec<_> = ids.into_iter().skip(offset as usize).take(limit as usize).collect();
+        let rows = self.listed(&page, reader).await?;
+        Ok(Found { total, more, rows })
+    }
+
+    /// Where a search's matches come from (`FROM … WHERE …`, `$1` the
+    /// words as the index takes them). Driven from the word index when
+    /// there are words: a rare word touches a handful of rows, not the
+    /// whole mailbox.
+    async fn search_from(&self, mailboxes: &[i64], sort: SortKey, text: &str) -> Result<String> {
+        let ids: Vec<String> = mailboxes.iter().map(i64::to_string).collect();
+        let ids = ids.join(", ");
+        if text.is_empty() {
+            return Ok(format!(
                 "FROM messages m LEFT JOIN summaries s ON s.hash = m.blob_hash \
                  WHERE m.mailbox_id IN ({ids}) AND $1 = $1"
-            ),
+            ));
+        }
+        if self.backend == Backend::Postgres {
+            // PostgreSQL weighs the word index against walking the list's
+            // index by itself, given the words (see `persistent` above).
+            return Ok(format!(
+                "FROM messages m JOIN summaries s ON s.hash = m.blob_hash \
+                 WHERE m.mailbox_id IN ({ids}) AND s.words @@ to_tsquery('simple', $1)"
+            ));
+        }
+        // SQLite: from the word index, or along the list's index keeping
+        // the messages whose words match, whichever reads fewer rows: a
+        // word in a tenth of a million messages is 100,000 matches to
+        // join and sort, but only ten messages walked per match found.
+        // CROSS JOIN keeps the written order, and the unary `+` stops
+        // SQLite reaching the messages through the mailbox's primary key
+        // (every message of the mailbox per match) instead of the blob index.
+        let from_words = format!(
+            "FROM message_text t CROSS JOIN summaries s ON s.rowid = t.rowid \
+             CROSS JOIN messages m ON m.blob_hash = s.hash \
+             WHERE message_text MATCH $1 AND +m.mailbox_id IN ({ids})"
+        );
+        let [mailbox] = mailboxes else {
+            return Ok(from_words); // several mailboxes: no one index is in the list's order
         };
-        let from = format!("{from}{}", filters(q, reader));
-        let text = text.unwrap_or_default();
-        let count_sql = format!("SELECT COUNT(*) {from} AND $2 = $2");
-        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql))
-            .bind(text.as_str())
-            .bind(reader.unwrap_or(0))
+        let matches: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM message_text WHERE message_text MATCH $1")
+            .bind(text)
             .fetch_one(&self.pool)
             .await?;
-        let order = order_by(sort);
+        let (size, _) = self.count(*mailbox, None).await?;
+        if !walk_is_cheaper(matches, i64::from(size)) {
+            return Ok(from_words);
+        }
+        let index = match sort {
+            SortKey::Date => "messages_by_date",
+            SortKey::Sender => "messages_by_sender",
+            SortKey::Subject => "messages_by_subject",
+            SortKey::Size => "messages_by_size",
+        };
+        Ok(format!(
+            "FROM messages m INDEXED BY {index} JOIN summaries s ON s.hash = m.blob_hash \
+             WHERE m.mailbox_id = {mailbox} \
+             AND s.rowid IN (SELECT rowid FROM message_text WHERE message_text MATCH $1)"
+        ))
+    }
+
+    /// The list rows of these messages (mailbox, UID), in the order given.
+    async fn listed(&self, ids: &[(i64, i64)], reader: Option<i64>) -> Result<Vec<ListedMessage>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Numbers read from the store, written into the SQL as numbers.
+        let wanted: Vec<String> = ids
+            .iter()
+            .map(|(b, u)| format!("(m.mailbox_id = {b} AND m.uid = {u})"))
+            .collect();
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS}, {SUMMARY_COLUMNS}, m.mailbox_id FROM \
-             (SELECT m.mailbox_id AS page_box, m.uid AS page_uid {from} ORDER BY {order} LIMIT $3 OFFSET $4) p \
-             JOIN messages m ON m.mailbox_id = p.page_box AND m.uid = p.page_uid \
-             LEFT JOIN summaries s ON s.hash = m.blob_hash ORDER BY {order}"
+            "SELECT {MESSAGE_COLUMNS}, {SUMMARY_COLUMNS}, m.mailbox_id FROM messages m \
+             LEFT JOIN summaries s ON s.hash = m.blob_hash WHERE $1 = $1 AND ({})",
+            wanted.join(" OR ")
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(text.as_str())
+        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .persistent(false)
+            .bind(0i64)
             .bind(reader.unwrap_or(0))
-            .bind(i64::from(limit))
-            .bind(i64::from(offset))
             .fetch_all(&self.pool)
             .await?
             .iter()
             .map(listed_from)
-            .collect::<Result<_>>()?;
-        Ok((total as u32, rows))
+            .collect::<Result<Vec<_>>>()?;
+        let place = |l: &ListedMessage| {
+            ids.iter()
+                .position(|&(b, u)| b == l.mailbox_id && u == i64::from(l.row.uid))
+        };
+        rows.sort_by_key(place);
+        Ok(rows)
     }
 
     /// How many messages a mailbox holds and how many of them `reader`
-    /// (or everyone, in a shared-seen mailbox) has not seen.
+    /// (or everyone, in a shared-seen mailbox) has not seen: counters
+    /// the store's triggers keep (migration 15), one row read.
     pub async fn count(&self, mailbox_id: i64, reader: Option<i64>) -> Result<(u32, u32)> {
-        let seen = Flags::from(SystemFlag::Seen);
         let row = sqlx::query(
-            "SELECT COUNT(*) AS total, \
-             COALESCE(SUM(CASE WHEN (system_flags & $2) = 0 THEN 1 ELSE 0 END), 0) AS unseen \
-             FROM messages WHERE mailbox_id = $1",
+            "SELECT b.message_count, b.unseen_count, COALESCE(c.seen, 0) AS seen FROM mailboxes b \
+             LEFT JOIN seen_counts c ON c.mailbox_id = b.id AND c.account_id = $2 WHERE b.id = $1",
         )
         .bind(mailbox_id)
-        .bind(seen.system_bits())
-        .fetch_one(&self.pool)
+        .bind(reader.unwrap_or(0))
+        .fetch_optional(&self.pool)
         .await?;
-        let total: i64 = row.try_get("total")?;
-        let unseen: i64 = match reader {
-            None => row.try_get("unseen")?,
-            Some(account) => {
-                let seen: i64 =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM seen_by WHERE mailbox_id = $1 AND account_id = $2")
-                        .bind(mailbox_id)
-                        .bind(account)
-                        .fetch_one(&self.pool)
-                        .await?;
-                total - seen
-            }
+        let Some(row) = row else {
+            return Ok((0, 0));
         };
-        Ok((total as u32, unseen.max(0) as u32))
+        let total: i64 = row.try_get("message_count")?;
+        let unseen: i64 = match reader {
+            None => row.try_get("unseen_count")?,
+            Some(_) => total - row.try_get::<i64, _>("seen")?,
+        };
+        Ok((total.max(0) as u32, unseen.clamp(0, total.max(0)) as u32))
     }
 
     /// Content stored before summaries existed (up to `limit` hashes).
@@ -454,6 +632,11 @@ mod tests {
             Some("\"budget\" \"NEAR\" \"x\" \"OR\" \"y\"*")
         );
         assert_eq!(fts("  ;; "), None);
+        assert_eq!(
+            fts("bob@example.com").as_deref(),
+            Some("\"bob@example.com\""),
+            "an address is not a prefix"
+        );
     }
 
     #[test]
