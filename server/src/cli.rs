@@ -741,21 +741,26 @@ async fn deliver(service: &Service, from: Option<&str>, to: &[String]) -> Result
     }
 }
 
-fn progress_bar(len: u64, what: &str) -> ProgressBar {
+fn progress_bar(len: u64, template: &str, what: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len);
-    let style = ProgressStyle::with_template("{msg:10} [{bar:40}] {pos}/{len} ({eta})")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style = ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style.progress_chars("=> "));
     bar.set_message(what.to_owned());
     bar
 }
 
-/// Messages are stored this many per transaction during an import.
+/// Messages are stored this many per transaction during an import, or
+/// fewer when they are big ([`IMPORT_BATCH_BYTES`]).
 const IMPORT_BATCH: usize = 500;
+const IMPORT_BATCH_BYTES: usize = 32 << 20;
 
+/// Imports an mbox file of any size with flat memory: a first pass reads
+/// it through (a broken file imports nothing, and the count gives the
+/// progress bar its end), the second parses it on a thread of its own,
+/// handing batches over a short queue to the store as they are ready.
 async fn import(
     service: &Service,
     system: &Principal,
@@ -764,36 +769,94 @@ async fn import(
     file: &std::path::Path,
 ) -> Result<()> {
     let target = format!("~{address}/{mailbox}");
-    let data = std::fs::read(file).map_err(|e| Error::BadInput(format!("cannot read {}: {e}", file.display())))?;
-    let bar = progress_bar(data.len() as u64, "reading");
-    let parsed = mbox::parse(&data, |n| bar.set_position(n as u64))
-        .map_err(|e| Error::BadInput(format!("{}: {e}; nothing was imported", file.display())))?;
+    let open = || {
+        std::fs::File::open(file)
+            .map(|f| mbox::Reader::new(std::io::BufReader::with_capacity(1 << 20, f)))
+            .map_err(|e| Error::BadInput(format!("cannot read {}: {e}", file.display())))
+    };
+    let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    let broken = |e: mbox::MboxError| Error::BadInput(format!("{}: {e}; nothing was imported", file.display()));
+    let bar = progress_bar(
+        size,
+        "{msg:10} [{bar:40}] {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, {eta})",
+        "checking",
+    );
+    let mut reader = open()?;
+    let mut total = 0u64;
+    while let Some(message) = reader.next() {
+        message.map_err(broken)?;
+        total += 1;
+        if total.is_multiple_of(256) {
+            bar.set_position(reader.bytes_read());
+        }
+    }
     bar.finish_and_clear();
-    drop(data);
     if let Err(Error::NotFound(_)) = service.mailbox(system, &target).await {
         service.find_account(system, address).await?;
         service.create_mailbox(system, &target).await?;
     }
-    let bar = progress_bar(parsed.len() as u64, "importing");
-    let total = parsed.len();
-    let mut messages = parsed.into_iter().peekable();
-    while messages.peek().is_some() {
-        let batch: Vec<Incoming> = messages
-            .by_ref()
-            .take(IMPORT_BATCH)
-            .map(|m| Incoming {
-                content: m.content,
-                flags: Default::default(),
-                internal_date: m.date,
-                envelope_from: Some(m.sender),
-            })
-            .collect();
+    let started = std::time::Instant::now();
+    let bar = progress_bar(
+        total,
+        "{msg:10} [{bar:40}] {human_pos}/{human_len} messages ({prefix} messages/s, {eta} left)",
+        "importing",
+    );
+    let (batches, mut ready) = tokio::sync::mpsc::channel::<Vec<Incoming>>(2);
+    let reader = open()?;
+    let parser = tokio::task::spawn_blocking(move || parse_batches(reader, &batches));
+    let mut imported = 0u64;
+    while let Some(batch) = ready.recv().await {
         let n = batch.len() as u64;
         service.import(system, &target, batch).await?;
+        imported += n;
         bar.inc(n);
+        bar.set_prefix(format!(
+            "{:.0}",
+            imported as f64 / started.elapsed().as_secs_f64().max(0.001)
+        ));
     }
+    parser.await.map_err(|e| Error::Internal(Box::new(e)))?.map_err(|e| {
+        Error::BadInput(format!(
+            "{}: {e} (the file changed while it was imported?)",
+            file.display()
+        ))
+    })?;
     bar.finish_and_clear();
-    println!("Imported {total} messages into {target}");
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "Imported {imported} messages into {target} in {secs:.1} s ({:.0} messages/s)",
+        imported as f64 / secs.max(0.001)
+    );
+    Ok(())
+}
+
+/// The messages of an mbox file in batches for [`import`], until the file
+/// ends or the importer stops listening.
+fn parse_batches(
+    reader: mbox::Reader<impl std::io::BufRead>,
+    batches: &tokio::sync::mpsc::Sender<Vec<Incoming>>,
+) -> std::result::Result<(), mbox::MboxError> {
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    for message in reader {
+        let m = message?;
+        bytes += m.content.len();
+        batch.push(Incoming {
+            content: m.content,
+            flags: Default::default(),
+            internal_date: m.date,
+            envelope_from: Some(m.sender),
+        });
+        if batch.len() >= IMPORT_BATCH || bytes >= IMPORT_BATCH_BYTES {
+            if batches.blocking_send(std::mem::take(&mut batch)).is_err() {
+                return Ok(()); // the import failed and said why
+            }
+            bytes = 0;
+        }
+    }
+    if !batch.is_empty() {
+        let _ = batches.blocking_send(batch);
+    }
     Ok(())
 }
 

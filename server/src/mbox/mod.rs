@@ -33,6 +33,8 @@ pub enum MboxError {
     BadFromLine(usize),
     #[error("line {0}: the message that starts here is empty")]
     EmptyMessage(usize),
+    #[error("{0}")]
+    Io(String),
 }
 
 fn is_from_line(line: &[u8]) -> bool {
@@ -48,64 +50,131 @@ fn is_quoted_from(line: &[u8]) -> bool {
 /// Splits an mbox file into messages. Calls `progress` with the number of
 /// bytes read so far, now and then.
 pub fn parse(data: &[u8], mut progress: impl FnMut(usize)) -> Result<Vec<MboxMessage>, MboxError> {
-    if data.is_empty() {
-        return Ok(Vec::new());
-    }
-    if !is_from_line(data) {
-        return Err(MboxError::NoFromLine);
-    }
+    let mut reader = Reader::new(data);
     let mut messages = Vec::new();
-    let mut current: Option<(MboxMessage, usize)> = None;
-    let mut offset = 0;
-    let mut previous_blank = true;
-    for (index, line) in data.split_inclusive(|&b| b == b'\n').enumerate() {
-        let number = index + 1;
-        offset += line.len();
-        if previous_blank && is_from_line(line) {
-            finish(&mut messages, current.take())?;
-            let (sender, date) = read_from_line(line).ok_or(MboxError::BadFromLine(number))?;
-            current = Some((
-                MboxMessage {
-                    sender,
-                    date,
-                    content: Vec::new(),
-                },
-                number,
-            ));
-        } else if let Some((message, _)) = current.as_mut() {
-            let body = if line.starts_with(b">") && is_quoted_from(line) {
-                &line[1..]
-            } else {
-                line
-            };
-            message.content.extend_from_slice(body);
-        }
-        previous_blank = line == b"\n" || line == b"\r\n";
-        if number % 4096 == 0 {
-            progress(offset);
+    while let Some(message) = reader.next() {
+        messages.push(message?);
+        if messages.len() % 256 == 0 {
+            progress(reader.bytes_read() as usize);
         }
     }
-    finish(&mut messages, current.take())?;
     progress(data.len());
     Ok(messages)
 }
 
-/// Closes a message: the empty line that separated it from the next
-/// belongs to the file.
-fn finish(out: &mut Vec<MboxMessage>, current: Option<(MboxMessage, usize)>) -> Result<(), MboxError> {
-    let Some((mut message, line)) = current else {
-        return Ok(());
-    };
-    if message.content.ends_with(b"\n\n") {
-        message.content.pop();
-    } else if message.content.ends_with(b"\r\n\r\n") {
-        message.content.truncate(message.content.len() - 2);
+/// Reads an mbox file one message at a time, so that a file of any size
+/// takes the memory of its largest message (`mailroom import` of a
+/// 5 GB file).
+pub struct Reader<R> {
+    input: R,
+    line: Vec<u8>,
+    line_number: usize,
+    bytes_read: u64,
+    /// The `From ` line of the message to read next (sender, date, and
+    /// its line number), read already.
+    next: Option<Result<(String, Option<i64>, usize), MboxError>>,
+    started: bool,
+    failed: bool,
+}
+
+impl<R: io::BufRead> Reader<R> {
+    pub fn new(input: R) -> Reader<R> {
+        Reader {
+            input,
+            line: Vec::new(),
+            line_number: 0,
+            bytes_read: 0,
+            next: None,
+            started: false,
+            failed: false,
+        }
     }
-    if message.content.is_empty() {
-        return Err(MboxError::EmptyMessage(line));
+
+    /// How many bytes of the file were read so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
     }
-    out.push(message);
-    Ok(())
+
+    /// The next line into `self.line`; false at the end of the file.
+    fn read_line(&mut self) -> Result<bool, MboxError> {
+        self.line.clear();
+        let n = self
+            .input
+            .read_until(b'\n', &mut self.line)
+            .map_err(|e| MboxError::Io(e.to_string()))?;
+        self.bytes_read += n as u64;
+        self.line_number += 1;
+        Ok(n > 0)
+    }
+
+    /// The `From ` line just read, as the start of the next message (an
+    /// unreadable one fails when that message is asked for, after the
+    /// message before it).
+    fn take_from_line(&mut self) {
+        let number = self.line_number;
+        self.next = Some(
+            read_from_line(&self.line)
+                .map(|(sender, date)| (sender, date, number))
+                .ok_or(MboxError::BadFromLine(number)),
+        );
+    }
+
+    fn read_message(&mut self) -> Result<Option<MboxMessage>, MboxError> {
+        if !self.started {
+            self.started = true;
+            if !self.read_line()? {
+                return Ok(None); // an empty file holds no messages
+            }
+            if !is_from_line(&self.line) {
+                return Err(MboxError::NoFromLine);
+            }
+            self.take_from_line();
+        }
+        let Some(next) = self.next.take() else {
+            return Ok(None);
+        };
+        let (sender, date, number) = next?;
+        let mut content = Vec::new();
+        let mut previous_blank = false;
+        while self.read_line()? {
+            if previous_blank && is_from_line(&self.line) {
+                self.take_from_line();
+                break;
+            }
+            let line = &self.line;
+            let body = if line.starts_with(b">") && is_quoted_from(line) {
+                &line[1..]
+            } else {
+                &line[..]
+            };
+            content.extend_from_slice(body);
+            previous_blank = line == b"\n" || line == b"\r\n";
+        }
+        // The empty line that separated it from the next belongs to the file.
+        if content.ends_with(b"\n\n") {
+            content.pop();
+        } else if content.ends_with(b"\r\n\r\n") {
+            content.truncate(content.len() - 2);
+        }
+        if content.is_empty() {
+            return Err(MboxError::EmptyMessage(number));
+        }
+        Ok(Some(MboxMessage { sender, date, content }))
+    }
+}
+
+impl<R: io::BufRead> Iterator for Reader<R> {
+    type Item = Result<MboxMessage, MboxError>;
+
+    /// The next message; after an error, nothing more.
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let read = self.read_message();
+        self.failed = read.is_err();
+        read.transpose()
+    }
 }
 
 fn read_from_line(line: &[u8]) -> Option<(String, Option<i64>)> {
@@ -228,5 +297,34 @@ mod tests {
             Err(MboxError::EmptyMessage(1))
         );
         assert_eq!(parse(b"", |_| {}), Ok(vec![]));
+    }
+
+    #[test]
+    fn a_file_is_read_a_message_at_a_time() {
+        let mut file = Vec::new();
+        for i in 0..300 {
+            write(
+                &mut file,
+                "x@y",
+                60 * i,
+                format!("N: {i}\n\nFrom the body\n").as_bytes(),
+            )
+            .unwrap();
+        }
+        // A reader that hands over a few bytes at a time, as a pipe might.
+        let trickle = io::BufReader::with_capacity(7, file.as_slice());
+        let mut reader = Reader::new(trickle);
+        let first = reader.next().unwrap().unwrap();
+        assert_eq!(first.content, b"N: 0\n\nFrom the body\n");
+        assert!(
+            reader.bytes_read() < 100,
+            "only the first message and the next From line are read"
+        );
+        assert_eq!(reader.count(), 299);
+        let mut broken = file.clone();
+        broken.extend_from_slice(b"From \n\nx\n");
+        let read: Vec<_> = Reader::new(broken.as_slice()).collect();
+        assert_eq!(read.len(), 301);
+        assert!(matches!(read[300], Err(MboxError::BadFromLine(_))), "{:?}", read[300]);
     }
 }
