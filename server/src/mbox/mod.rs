@@ -62,6 +62,9 @@ pub fn parse(data: &[u8], mut progress: impl FnMut(usize)) -> Result<Vec<MboxMes
     Ok(messages)
 }
 
+/// A message's `From ` line: its sender, date and line number.
+type FromLine = (String, Option<i64>, usize);
+
 /// Reads an mbox file one message at a time, so that a file of any size
 /// takes the memory of its largest message (`mailroom import` of a
 /// 5 GB file).
@@ -72,7 +75,7 @@ pub struct Reader<R> {
     bytes_read: u64,
     /// The `From ` line of the message to read next (sender, date, and
     /// its line number), read already.
-    next: Option<Result<(String, Option<i64>, usize), MboxError>>,
+    next: Option<Result<FromLine, MboxError>>,
     started: bool,
     failed: bool,
 }
