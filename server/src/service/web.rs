@@ -16,7 +16,7 @@ use super::settings::sender;
 use super::{Principal, Service};
 use crate::error::{Error, Result};
 use crate::message;
-use crate::service::store::{ListedMessage, now};
+use crate::service::store::{ListedMessage, QueryPlan, now};
 use crate::service::types::MessageMeta;
 
 /// The most messages a conversation view shows (the latest).
@@ -265,6 +265,15 @@ impl Service {
             present: self.present_in(&m),
             shared: m.is_team(),
         })
+    }
+
+    /// How the database runs the web list's queries on a folder (needs
+    /// `r`): each sort's pages, its counts, and a search for each of
+    /// `words`. For the plan tests, and for an operator whose list is slow.
+    pub async fn query_plans(&self, p: &Principal, name: &str, words: &[&str]) -> Result<Vec<QueryPlan>> {
+        let m = self.open(p, name).await?;
+        m.require(Action::Read)?;
+        Ok(self.store.plans(m.mailbox.id, words).await?)
     }
 
     /// A message to read (needs `r`); opening it marks it `\Seen` where

@@ -274,6 +274,137 @@ fn team_filters(q: &Query, sql: &mut String) {
     }
 }
 
+/// A list query as the store runs it: built apart from running it, so
+/// that [`Store::plans`] shows how the database runs the very same text.
+struct ListQuery {
+    sql: String,
+    params: Vec<Param>,
+    /// Planned for its values each time instead of prepared once: a
+    /// search's best plan depends on its words (a rare word from the word
+    /// index, a common one along the list's index).
+    per_values: bool,
+}
+
+enum Param {
+    Int(i64),
+    Text(String),
+}
+
+impl ListQuery {
+    fn new(sql: String, params: Vec<Param>) -> ListQuery {
+        ListQuery {
+            sql,
+            params,
+            per_values: false,
+        }
+    }
+
+    async fn fetch(&self, store: &Store) -> Result<Vec<AnyRow>> {
+        self.fetch_sql(store, self.sql.clone()).await
+    }
+
+    async fn fetch_sql(&self, store: &Store, sql: String) -> Result<Vec<AnyRow>> {
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(!self.per_values);
+        for param in &self.params {
+            query = match param {
+                Param::Int(i) => query.bind(*i),
+                Param::Text(t) => query.bind(t.clone()),
+            };
+        }
+        Ok(query.fetch_all(&store.pool).await?)
+    }
+
+    /// The database's plan for this query with these values, one line per step.
+    async fn plan(&self, store: &Store) -> Result<String> {
+        let (sql, column) = match store.backend {
+            Backend::Sqlite => (format!("EXPLAIN QUERY PLAN {}", self.sql), 3),
+            Backend::Postgres => (format!("EXPLAIN {}", self.sql), 0),
+        };
+        let rows = self.fetch_sql(store, sql).await?;
+        let lines = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>(column))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(lines.join("\n"))
+    }
+}
+
+/// The page `offset` messages into a mailbox's list. The page's UIDs
+/// first, then their columns: PostgreSQL would otherwise compute every
+/// column of the rows OFFSET skips.
+fn offset_page(mailbox_id: i64, reader: Option<i64>, sort: SortKey, offset: u32, limit: u32) -> ListQuery {
+    let order = order_by(sort);
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS}, {SUMMARY_COLUMNS}, m.mailbox_id FROM \
+         (SELECT m.uid AS page_uid FROM messages m \
+          WHERE m.mailbox_id = $1 ORDER BY {order} LIMIT $3 OFFSET $4) p \
+         JOIN messages m ON m.mailbox_id = $1 AND m.uid = p.page_uid \
+         LEFT JOIN summaries s ON s.hash = m.blob_hash ORDER BY {order}"
+    );
+    let params = vec![
+        Param::Int(mailbox_id),
+        Param::Int(reader.unwrap_or(0)),
+        Param::Int(i64::from(limit)),
+        Param::Int(i64::from(offset)),
+    ];
+    ListQuery::new(sql, params)
+}
+
+/// The `limit` messages after (or before) the anchor's in the list's
+/// order. Two index ranges: the anchor's equals on the other side of its
+/// UID, then the keys beyond its key; a row-value comparison cannot say
+/// this where the key and the UID run in opposite directions (sender
+/// A–Z, newest first among equals). Read backwards, the rows come in
+/// reverse.
+fn keyset_page(mailbox_id: i64, reader: Option<i64>, sort: SortKey, anchor: Anchor, limit: u32) -> ListQuery {
+    let order = Order::of(sort);
+    let (uid, backwards) = match anchor {
+        Anchor::After(uid) => (uid, false),
+        Anchor::Before(uid) => (uid, true),
+    };
+    let column = order.column;
+    let beyond = |desc: bool| if desc != backwards { "<" } else { ">" };
+    let (key_beyond, uid_beyond) = (beyond(order.descending), beyond(true));
+    let uid_dir = if backwards { "ASC" } else { "DESC" };
+    let by = order.by(backwards);
+    let key = format!("(SELECT {column} FROM messages m WHERE m.mailbox_id = $1 AND m.uid = $4)");
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS}, {SUMMARY_COLUMNS}, m.mailbox_id FROM \
+         (SELECT page_uid FROM (SELECT m.uid AS page_uid FROM messages m \
+           WHERE m.mailbox_id = $1 AND {column} = {key} AND m.uid {uid_beyond} $4 \
+           ORDER BY m.uid {uid_dir} LIMIT $3) equal \
+          UNION ALL \
+          SELECT page_uid FROM (SELECT m.uid AS page_uid FROM messages m \
+           WHERE m.mailbox_id = $1 AND {column} {key_beyond} {key} \
+           ORDER BY {by} LIMIT $3) beyond) p \
+         JOIN messages m ON m.mailbox_id = $1 AND m.uid = p.page_uid \
+         LEFT JOIN summaries s ON s.hash = m.blob_hash ORDER BY {by} LIMIT $3"
+    );
+    let params = vec![
+        Param::Int(mailbox_id),
+        Param::Int(reader.unwrap_or(0)),
+        Param::Int(i64::from(limit)),
+        Param::Int(i64::from(uid)),
+    ];
+    ListQuery::new(sql, params)
+}
+
+/// A mailbox's kept counts, and `reader`'s own read marks.
+fn count_query(mailbox_id: i64, reader: Option<i64>) -> ListQuery {
+    let sql = "SELECT b.message_count, b.unseen_count, COALESCE(c.seen, 0) AS seen FROM mailboxes b \
+               LEFT JOIN seen_counts c ON c.mailbox_id = b.id AND c.account_id = $2 WHERE b.id = $1";
+    ListQuery::new(
+        sql.to_owned(),
+        vec![Param::Int(mailbox_id), Param::Int(reader.unwrap_or(0))],
+    )
+}
+
+/// A query whose plan [`Store::plans`] shows, and what it is.
+pub struct QueryPlan {
+    pub query: String,
+    pub plan: String,
+}
+
 impl Store {
     /// One page of a mailbox's messages with their summaries: from its
     /// anchor when it has one (an index range however deep the page),
@@ -287,85 +418,69 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<ListedMessage>> {
         if let Some(anchor) = at.anchor {
-            let rows = self.page_from(mailbox_id, reader, sort, anchor, limit).await?;
+            let rows = keyset_page(mailbox_id, reader, sort, anchor, limit).fetch(self).await?;
+            let mut rows = rows.iter().map(listed_from).collect::<Result<Vec<_>>>()?;
+            if matches!(anchor, Anchor::Before(_)) {
+                rows.reverse();
+            }
             // An anchor expunged meanwhile has no place in the list: the
             // page is found by its offset instead.
             if !rows.is_empty() || at.offset == 0 {
                 return Ok(rows);
             }
         }
-        // The page's UIDs first, then their columns: PostgreSQL would
-        // otherwise compute every column of the rows OFFSET skips.
-        let order = order_by(sort);
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS}, {SUMMARY_COLUMNS}, m.mailbox_id FROM \
-             (SELECT m.uid AS page_uid FROM messages m \
-              WHERE m.mailbox_id = $1 ORDER BY {order} LIMIT $3 OFFSET $4) p \
-             JOIN messages m ON m.mailbox_id = $1 AND m.uid = p.page_uid \
-             LEFT JOIN summaries s ON s.hash = m.blob_hash ORDER BY {order}"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(mailbox_id)
-            .bind(reader.unwrap_or(0))
-            .bind(i64::from(limit))
-            .bind(i64::from(at.offset))
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(listed_from)
-            .collect()
+        let rows = offset_page(mailbox_id, reader, sort, at.offset, limit)
+            .fetch(self)
+            .await?;
+        rows.iter().map(listed_from).collect()
     }
 
-    /// The `limit` messages after (or before) the anchor's in the list's
-    /// order. Two index ranges: the anchor's equals on the other side of
-    /// its UID, then the keys beyond its key; a row-value comparison
-    /// cannot say this where the key and the UID run in opposite
-    /// directions (sender A–Z, newest first among equals).
-    async fn page_from(
-        &self,
-        mailbox_id: i64,
-        reader: Option<i64>,
-        sort: SortKey,
-        anchor: Anchor,
-        limit: u32,
-    ) -> Result<Vec<ListedMessage>> {
-        let order = Order::of(sort);
-        let (uid, backwards) = match anchor {
-            Anchor::After(uid) => (uid, false),
-            Anchor::Before(uid) => (uid, true),
-        };
-        let column = order.column;
-        let beyond = |desc: bool| if desc != backwards { "<" } else { ">" };
-        let (key_beyond, uid_beyond) = (beyond(order.descending), beyond(true));
-        let uid_dir = if backwards { "ASC" } else { "DESC" };
-        let by = order.by(backwards);
-        let key = format!("(SELECT {column} FROM messages m WHERE m.mailbox_id = $1 AND m.uid = $4)");
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS}, {SUMMARY_COLUMNS}, m.mailbox_id FROM \
-             (SELECT page_uid FROM (SELECT m.uid AS page_uid FROM messages m \
-               WHERE m.mailbox_id = $1 AND {column} = {key} AND m.uid {uid_beyond} $4 \
-               ORDER BY m.uid {uid_dir} LIMIT $3) equal \
-              UNION ALL \
-              SELECT page_uid FROM (SELECT m.uid AS page_uid FROM messages m \
-               WHERE m.mailbox_id = $1 AND {column} {key_beyond} {key} \
-               ORDER BY {by} LIMIT $3) beyond) p \
-             JOIN messages m ON m.mailbox_id = $1 AND m.uid = p.page_uid \
-             LEFT JOIN summaries s ON s.hash = m.blob_hash ORDER BY {by} LIMIT $3"
-        );
-        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    /// How the database runs the list's queries on this mailbox: each
+    /// sort's first page, a deep page by offset and from an anchor both
+    /// ways, the counts, and a search for each of `words`. What the plan
+    /// tests check, and what to look at when a list is slow.
+    pub async fn plans(&self, mailbox_id: i64, words: &[&str]) -> Result<Vec<QueryPlan>> {
+        let anchor: Option<i64> = sqlx::query_scalar("SELECT MAX(uid) / 2 FROM messages WHERE mailbox_id = $1")
             .bind(mailbox_id)
-            .bind(reader.unwrap_or(0))
-            .bind(i64::from(limit))
-            .bind(i64::from(uid))
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(listed_from)
-            .collect::<Result<Vec<_>>>()?;
-        if backwards {
-            rows.reverse();
+            .fetch_one(&self.pool)
+            .await?;
+        let anchor = anchor.unwrap_or(1) as u32;
+        let mut queries = vec![("counts".to_owned(), count_query(mailbox_id, None))];
+        for sort in [SortKey::Date, SortKey::Sender, SortKey::Subject, SortKey::Size] {
+            let name = sort.as_str();
+            queries.extend([
+                (
+                    format!("{name}: first page"),
+                    offset_page(mailbox_id, None, sort, 0, 50),
+                ),
+                (
+                    format!("{name}: page 21 by offset"),
+                    offset_page(mailbox_id, None, sort, 1000, 50),
+                ),
+                (
+                    format!("{name}: page after UID {anchor}"),
+                    keyset_page(mailbox_id, None, sort, Anchor::After(anchor), 50),
+                ),
+                (
+                    format!("{name}: page before UID {anchor}"),
+                    keyset_page(mailbox_id, None, sort, Anchor::Before(anchor), 50),
+                ),
+            ]);
+            for word in words {
+                let q = Query::parse(word);
+                if let Some(search) = self.search_ids(&[mailbox_id], None, &q, sort, SEARCH_COUNT).await? {
+                    queries.push((format!("{name}: search {word:?}"), search));
+                }
+            }
         }
-        Ok(rows)
+        let mut plans = Vec::new();
+        for (query, q) in queries {
+            plans.push(QueryPlan {
+                plan: q.plan(self).await?,
+                query,
+            });
+        }
+        Ok(plans)
     }
 
     /// The messages of the given mailboxes that match a search, in the
@@ -381,34 +496,14 @@ impl Store {
         offset: u32,
         limit: u32,
     ) -> Result<Found> {
-        if mailboxes.is_empty() {
-            return Ok(Found::default());
-        }
-        let text = match self.backend {
-            Backend::Sqlite => fts5_query(q),
-            Backend::Postgres => tsquery(q),
-        };
-        if text.is_none() && q.has_text() {
-            return Ok(Found::default()); // words, but none the index could hold
-        }
-        let text = text.unwrap_or_default();
-        let from = self.search_from(mailboxes, sort, &text).await?;
-        let from = format!("{from}{}", filters(q, reader));
         // One pass finds the matches in order, up to the count's cap; the
         // page is a slice of them, and its columns a second, short read.
         let enough = SEARCH_COUNT.max(offset.saturating_add(limit));
-        let sql = format!(
-            "SELECT m.mailbox_id AS page_box, m.uid AS page_uid {from} AND $2 = $2 ORDER BY {} LIMIT $3",
-            order_by(sort)
-        );
-        // Not prepared once and kept: PostgreSQL would then plan the
-        // search once for every word (a generic plan), rare or common.
-        let ids = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .persistent(false)
-            .bind(text.as_str())
-            .bind(reader.unwrap_or(0))
-            .bind(i64::from(enough) + 1)
-            .fetch_all(&self.pool)
+        let Some(search) = self.search_ids(mailboxes, reader, q, sort, enough).await? else {
+            return Ok(Found::default());
+        };
+        let ids = search
+            .fetch(self)
             .await?
             .iter()
             .map(|r| Ok((r.try_get::<i64, _>("page_box")?, r.try_get::<i64, _>("page_uid")?)))
@@ -418,6 +513,44 @@ impl Store {
         let page: Vec<_> = ids.into_iter().skip(offset as usize).take(limit as usize).collect();
         let rows = self.listed(&page, reader).await?;
         Ok(Found { total, more, rows })
+    }
+
+    /// The first `enough` + 1 matches of a search, in order (mailbox and
+    /// UID); `None` when it can match nothing.
+    async fn search_ids(
+        &self,
+        mailboxes: &[i64],
+        reader: Option<i64>,
+        q: &Query,
+        sort: SortKey,
+        enough: u32,
+    ) -> Result<Option<ListQuery>> {
+        if mailboxes.is_empty() {
+            return Ok(None);
+        }
+        let text = match self.backend {
+            Backend::Sqlite => fts5_query(q),
+            Backend::Postgres => tsquery(q),
+        };
+        if text.is_none() && q.has_text() {
+            return Ok(None); // words, but none the index could hold
+        }
+        let text = text.unwrap_or_default();
+        let from = self.search_from(mailboxes, sort, &text).await?;
+        let sql = format!(
+            "SELECT m.mailbox_id AS page_box, m.uid AS page_uid {from}{} AND $2 = $2 ORDER BY {} LIMIT $3",
+            filters(q, reader),
+            order_by(sort)
+        );
+        let params = vec![
+            Param::Text(text),
+            Param::Int(reader.unwrap_or(0)),
+            Param::Int(i64::from(enough) + 1),
+        ];
+        Ok(Some(ListQuery {
+            per_values: true,
+            ..ListQuery::new(sql, params)
+        }))
     }
 
     /// Where a search's matches come from (`FROM … WHERE …`, `$1` the
@@ -513,14 +646,8 @@ impl Store {
     /// (or everyone, in a shared-seen mailbox) has not seen: counters
     /// the store's triggers keep (migration 15), one row read.
     pub async fn count(&self, mailbox_id: i64, reader: Option<i64>) -> Result<(u32, u32)> {
-        let row = sqlx::query(
-            "SELECT b.message_count, b.unseen_count, COALESCE(c.seen, 0) AS seen FROM mailboxes b \
-             LEFT JOIN seen_counts c ON c.mailbox_id = b.id AND c.account_id = $2 WHERE b.id = $1",
-        )
-        .bind(mailbox_id)
-        .bind(reader.unwrap_or(0))
-        .fetch_optional(&self.pool)
-        .await?;
+        let rows = count_query(mailbox_id, reader).fetch(self).await?;
+        let row = rows.first();
         let Some(row) = row else {
             return Ok((0, 0));
         };
