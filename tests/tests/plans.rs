@@ -88,7 +88,7 @@ fn intended(query: &str) -> &'static [&'static str] {
 /// A step that reads a whole big table: a sequential scan on PostgreSQL,
 /// a SCAN without a search key on SQLite.
 fn scans_a_table(line: &str) -> bool {
-    let line = line.trim_start_matches(|c: char| c == ' ' || c == '-' || c == '>');
+    let line = line.trim_start_matches([' ', '-', '>']);
     ["messages", "summaries", "blobs", "seen_by"]
         .iter()
         .any(|t| line.contains(&format!("Seq Scan on {t}")))
