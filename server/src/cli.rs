@@ -822,6 +822,7 @@ async fn import(
         ))
     })?;
     bar.finish_and_clear();
+    service.refresh_statistics().await?;
     let secs = started.elapsed().as_secs_f64();
     println!(
         "Imported {imported} messages into {target} in {secs:.1} s ({:.0} messages/s)",

@@ -255,12 +255,32 @@ fn not_found(name: &str) -> Error {
     Error::NotFound(format!("no mailbox named {name}"))
 }
 
+/// Keeps the query planner's statistics fresh: at start, then hourly.
+/// Without them SQLite may plan a page of a big mailbox as a walk of it.
+async fn keep_statistics(store: Store) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    let mut first = true;
+    loop {
+        every.tick().await;
+        if let Err(e) = store.optimize(first).await {
+            tracing::warn!("updating the planner's statistics failed: {e}");
+        }
+        first = false;
+    }
+}
+
 impl Service {
     /// Opens the database at `url` (`sqlite://…` or `postgres://…`),
     /// brings its schema up to date and starts the change feed's follower
     /// (so it must be called inside a Tokio runtime).
     pub async fn connect(url: &str) -> Result<Service> {
         Ok(Service::new(Store::connect(url).await.map_err(cannot_open)?))
+    }
+
+    /// Brings the planner's statistics up to date after a big change
+    /// (`mailroom import`), rather than at the next hourly look.
+    pub async fn refresh_statistics(&self) -> Result<()> {
+        Ok(self.store.optimize(true).await?)
     }
 
     /// Opens (creating it when new) the embedded SQLite database in
@@ -279,6 +299,7 @@ impl Service {
         if let Some(url) = store.postgres_url() {
             tokio::spawn(crate::service::feed::listen(url.to_owned(), Arc::downgrade(&feed)));
         }
+        tokio::spawn(keep_statistics(store.clone()));
         let presence = Arc::new(presence::Presence::new(&feed));
         if store.postgres_url().is_some() {
             tokio::spawn(presence::share_across_nodes(store.clone(), Arc::downgrade(&presence)));

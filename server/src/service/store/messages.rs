@@ -341,7 +341,16 @@ impl Store {
 
     /// All messages of a mailbox by UID, with `\Seen` as `reader` sees it.
     pub async fn messages(&self, mailbox_id: i64, reader: Option<i64>) -> Result<Vec<MessageMeta>> {
-        let sql = format!("{MESSAGE_SELECT} ORDER BY m.uid");
+        // Without a reader of their own (\Seen shared) nobody's read marks
+        // are asked: a million messages would otherwise cost a million
+        // lookups in seen_by (an IMAP SELECT of a big mailbox).
+        let sql = match reader {
+            Some(_) => format!("{MESSAGE_SELECT} ORDER BY m.uid"),
+            None => "SELECT m.uid, m.modseq, m.system_flags, m.keywords, m.internal_date, m.size, m.blob_hash, \
+                     m.envelope_from, CAST(0 AS BIGINT) AS seen_by_reader FROM messages m WHERE m.mailbox_id = $1 AND $2 = $2 \
+                     ORDER BY m.uid"
+                .to_owned(),
+        };
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(mailbox_id)
             .bind(reader.unwrap_or(0))
