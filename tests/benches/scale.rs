@@ -87,53 +87,9 @@ fn memory_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// The median of `runs` timings of `f`.
-async fn median<F, Fut>(runs: usize, mut f: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let mut times = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let t = Instant::now();
-        f().await;
-        times.push(t.elapsed());
-    }
-    times.sort();
-    times[runs / 2]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
-
-/// One line of the table: the figure, the goal, and whether it is met.
-fn row(store: &str, what: &str, figure: String, goal: &str, met: Option<bool>) {
-    let verdict = match met {
-        Some(true) => "yes",
-        Some(false) => "**no**",
-        None => "",
-    };
-    println!("| {store} | {what} | {figure} | {goal} | {verdict} |");
-}
-
-fn timed(store: &str, what: &str, d: Duration, goal_ms: Option<f64>) {
-    let goal = goal_ms.map(|g| format!("< {g:.0} ms")).unwrap_or_default();
-    row(store, what, ms(d), &goal, goal_ms.map(|g| d.as_secs_f64() * 1000.0 < g));
-}
-
-async fn bench(backend: Backend, mbox: &Path, mbox_bytes: u64, count: u32) {
-    let Some(world) = World::new(backend).await else {
-        return;
-    };
-    let store = match backend {
-        Backend::Sqlite => "SQLite",
-        Backend::Postgres => "PostgreSQL",
-    };
-    world.user("alice").await;
-
-    // The import, as a site runs it: the release binary, its peak memory
-    // read from /proc while it runs.
+/// `mailroom import` of the mbox, as a site runs it: the release binary,
+/// its peak memory read from /proc while it runs.
+async fn import(world: &World, store: &str, mbox: &Path, mbox_bytes: u64, count: u32) {
     let started = Instant::now();
     let mut child = std::process::Command::new(mailroom_tests::mailroom_bin())
         .args(["import", "alice", "INBOX", mbox.to_str().expect("path")])
@@ -170,6 +126,67 @@ async fn bench(backend: Backend, mbox: &Path, mbox_bytes: u64, count: u32) {
         "< 200 MB",
         Some(peak < 200 * 1024),
     );
+}
+
+/// The median of `runs` timings of `f`.
+async fn median<F, Fut>(runs: usize, mut f: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        f().await;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    times[runs / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// One line of the table: the figure, the goal, and whether it is met.
+fn row(store: &str, what: &str, figure: String, goal: &str, met: Option<bool>) {
+    let verdict = match met {
+        Some(true) => "yes",
+        Some(false) => "**no**",
+        None => "",
+    };
+    println!("| {store} | {what} | {figure} | {goal} | {verdict} |");
+}
+
+fn timed(store: &str, what: &str, d: Duration, goal_ms: Option<f64>) {
+    let goal = goal_ms.map(|g| format!("< {g:.0} ms")).unwrap_or_default();
+    row(store, what, ms(d), &goal, goal_ms.map(|g| d.as_secs_f64() * 1000.0 < g));
+}
+
+async fn bench(backend: Backend, mbox: &Path, mbox_bytes: u64, count: u32) {
+    let store = match backend {
+        Backend::Sqlite => "SQLite",
+        Backend::Postgres => "PostgreSQL",
+    };
+    // A PostgreSQL database a killed run left behind, mailbox and all:
+    // measured again without importing again.
+    let reuse = std::env::var("MAILROOM_BENCH_REUSE_POSTGRES")
+        .ok()
+        .filter(|_| backend == Backend::Postgres);
+    let world = match &reuse {
+        Some(url) => World::existing(mailroom_tests::TestDb::existing(url)).await,
+        None => {
+            let Some(world) = World::new(backend).await else {
+                return;
+            };
+            world.user("alice").await;
+            import(&world, store, mbox, mbox_bytes, count).await;
+            world
+        }
+    };
+    if reuse.is_some() {
+        world.service.refresh_statistics().await.expect("ANALYZE");
+    }
 
     let stored = match backend {
         Backend::Sqlite => ["", "-wal"]
@@ -430,6 +447,13 @@ async fn main() {
     println!("One INBOX of {count} messages of about {bytes} bytes; medians of {RUNS} runs (SELECT: of 5).\n");
     println!("| store | what | measured | goal | met |");
     println!("|---|---|---|---|---|");
-    bench(Backend::Postgres, &mbox, size, count).await;
-    bench(Backend::Sqlite, &mbox, size, count).await;
+    // MAILROOM_BENCH_STORES: which, in order (default both, PostgreSQL first).
+    let stores = std::env::var("MAILROOM_BENCH_STORES").unwrap_or_else(|_| "postgres,sqlite".into());
+    for name in stores.split(',') {
+        match name.trim() {
+            "postgres" => bench(Backend::Postgres, &mbox, size, count).await,
+            "sqlite" => bench(Backend::Sqlite, &mbox, size, count).await,
+            other => panic!("MAILROOM_BENCH_STORES: no store {other:?}"),
+        }
+    }
 }

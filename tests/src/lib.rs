@@ -95,6 +95,16 @@ impl TestDb {
         }
     }
 
+    /// A database made before (by an earlier bench run), left in place
+    /// afterwards.
+    pub fn existing(url: &str) -> TestDb {
+        TestDb {
+            url: url.to_owned(),
+            dir: tempfile::tempdir().expect("temporary directory"),
+            scratch: None,
+        }
+    }
+
     /// One number read straight from the database, for what no gateway
     /// shows (how many rows a change log holds, say).
     pub async fn number(&self, sql: &str) -> i64 {
@@ -172,6 +182,16 @@ impl World {
             .await
             .expect("admin logs in");
         Some(World { service, admin, db })
+    }
+
+    /// A world on a database a `World::new` made before.
+    pub async fn existing(db: TestDb) -> World {
+        let service = db.service().await;
+        let admin = service
+            .authenticate("admin", ADMIN_PASSWORD, mailroom::service::LOCAL)
+            .await
+            .expect("admin logs in");
+        World { service, admin, db }
     }
 
     /// The names of every mailbox `p` may look up, as `p` writes them.

@@ -280,7 +280,7 @@ impl Service {
     /// Brings the planner's statistics up to date after a big change
     /// (`mailroom import`), rather than at the next hourly look.
     pub async fn refresh_statistics(&self) -> Result<()> {
-        Ok(self.store.optimize(true).await?)
+        Ok(self.store.analyze().await?)
     }
 
     /// Opens (creating it when new) the embedded SQLite database in

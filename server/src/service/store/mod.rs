@@ -214,6 +214,18 @@ impl Store {
         Ok(())
     }
 
+    /// After a big import: the planner's statistics of every table now,
+    /// on PostgreSQL too (whose autovacuum takes its time, and plans made
+    /// meanwhile think the new rows are not there).
+    pub async fn analyze(&self) -> Result<()> {
+        let sql = match self.backend {
+            Backend::Sqlite => "PRAGMA optimize = 0x10002",
+            Backend::Postgres => "ANALYZE",
+        };
+        sqlx::query(sql).execute(&self.pool).await?;
+        Ok(())
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
