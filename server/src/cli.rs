@@ -756,6 +756,9 @@ fn progress_bar(len: u64, template: &str, what: &str) -> ProgressBar {
 /// fewer when they are big ([`IMPORT_BATCH_BYTES`]).
 const IMPORT_BATCH: usize = 500;
 const IMPORT_BATCH_BYTES: usize = 32 << 20;
+/// An import of this many messages ends by refreshing the planner's
+/// statistics ([`Service::refresh_statistics`]); a smaller one leaves them.
+const IMPORT_ANALYZE_FROM: u64 = 10_000;
 
 /// Imports an mbox file of any size with flat memory: a first pass reads
 /// it through (a broken file imports nothing, and the count gives the
@@ -822,7 +825,9 @@ async fn import(
         ))
     })?;
     bar.finish_and_clear();
-    service.refresh_statistics().await?;
+    if imported >= IMPORT_ANALYZE_FROM {
+        service.refresh_statistics().await?;
+    }
     let secs = started.elapsed().as_secs_f64();
     println!(
         "Imported {imported} messages into {target} in {secs:.1} s ({:.0} messages/s)",

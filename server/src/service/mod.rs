@@ -255,20 +255,6 @@ fn not_found(name: &str) -> Error {
     Error::NotFound(format!("no mailbox named {name}"))
 }
 
-/// Keeps the query planner's statistics fresh: at start, then hourly.
-/// Without them SQLite may plan a page of a big mailbox as a walk of it.
-async fn keep_statistics(store: Store) {
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
-    let mut first = true;
-    loop {
-        every.tick().await;
-        if let Err(e) = store.optimize(first).await {
-            tracing::warn!("updating the planner's statistics failed: {e}");
-        }
-        first = false;
-    }
-}
-
 impl Service {
     /// Opens the database at `url` (`sqlite://…` or `postgres://…`),
     /// brings its schema up to date and starts the change feed's follower
@@ -278,7 +264,11 @@ impl Service {
     }
 
     /// Brings the planner's statistics up to date after a big change
-    /// (`mailroom import`), rather than at the next hourly look.
+    /// (`mailroom import` of many messages). Not for a small database:
+    /// SQLite would keep believing its tables tiny, and plan a lookup as
+    /// a scan once they are not (an import of a million messages slowed
+    /// to a crawl when statistics were taken of the empty database at
+    /// its start).
     pub async fn refresh_statistics(&self) -> Result<()> {
         Ok(self.store.analyze().await?)
     }
@@ -299,7 +289,6 @@ impl Service {
         if let Some(url) = store.postgres_url() {
             tokio::spawn(crate::service::feed::listen(url.to_owned(), Arc::downgrade(&feed)));
         }
-        tokio::spawn(keep_statistics(store.clone()));
         let presence = Arc::new(presence::Presence::new(&feed));
         if store.postgres_url().is_some() {
             tokio::spawn(presence::share_across_nodes(store.clone(), Arc::downgrade(&presence)));

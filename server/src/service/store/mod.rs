@@ -197,25 +197,8 @@ impl Store {
         self.directory.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Brings SQLite's table statistics up to date where they are stale
-    /// (`PRAGMA optimize`: an ANALYZE of the tables that changed much,
-    /// bounded in effort); `first` looks at every table, as after opening
-    /// a database filled by another program or an import. PostgreSQL's
-    /// autovacuum does this by itself.
-    pub async fn optimize(&self, first: bool) -> Result<()> {
-        if self.backend == Backend::Sqlite {
-            let pragma = if first {
-                "PRAGMA optimize = 0x10002"
-            } else {
-                "PRAGMA optimize"
-            };
-            sqlx::query(pragma).execute(&self.pool).await?;
-        }
-        Ok(())
-    }
-
-    /// After a big import: the planner's statistics of every table now,
-    /// on PostgreSQL too (whose autovacuum takes its time, and plans made
+    /// After a big import: the planner's statistics of every table now
+    /// (on PostgreSQL, whose autovacuum takes its time, plans made
     /// meanwhile think the new rows are not there).
     pub async fn analyze(&self) -> Result<()> {
         let sql = match self.backend {

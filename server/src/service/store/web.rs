@@ -411,9 +411,10 @@ fn keyset_page(
 }
 
 /// How a page's few UIDs join their rows. On SQLite `CROSS JOIN` keeps
-/// the page as the outer loop: without statistics (no ANALYZE yet, as
-/// after a big import) its planner may walk the whole mailbox instead,
-/// and the first page of a million messages took 70 ms, not 2.
+/// the page as the outer loop: without statistics (Mailroom runs no
+/// ANALYZE but after a big import) its planner may walk the whole
+/// mailbox instead, and the first page of a million messages took 70 ms,
+/// not 2.
 fn page_join(backend: Backend) -> &'static str {
     match backend {
         Backend::Sqlite => "CROSS JOIN",
@@ -422,7 +423,7 @@ fn page_join(backend: Backend) -> &'static str {
 }
 
 /// The index of a sort, named to SQLite (`INDEXED BY`): a page is an
-/// index range by design, whatever the planner's statistics say.
+/// index range by design, whatever statistics the planner has or lacks.
 /// PostgreSQL, whose statistics autovacuum keeps, chooses by itself.
 fn list_index(backend: Backend, sort: SortKey) -> String {
     match backend {
