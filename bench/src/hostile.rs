@@ -69,7 +69,7 @@ async fn main() {
     // hostile ones (whose random commands append and expunge: never in a
     // mailbox being measured).
     let users = servers::users(100);
-    let target = servers::start_mailroom(&args.mailroom, dir.path(), &users);
+    let target = servers::start_mailroom(&args.mailroom, dir.path(), &users, None);
     load::seed(target.lmtp, &users, 20).await;
     match args.what {
         What::Fuzz {

@@ -107,7 +107,25 @@ pub async fn seed(lmtp: SocketAddr, users: &[String], per_user: usize) {
 }
 
 pub async fn login(addr: SocketAddr, user: &str) -> Client {
-    let tcp = TcpStream::connect(addr).await.expect("connect IMAP");
+    login_from(addr, user, 0).await
+}
+
+/// How many connections one loopback source address carries: fewer than
+/// its ephemeral ports (28,232 by default).
+const PER_SOURCE: usize = 20_000;
+
+/// [`login`] from the `n`th connection's source address: 127.0.0.1 for
+/// the first [`PER_SOURCE`], then 127.0.0.2…, so 100,000 connections to
+/// one port do not run out of ports.
+async fn login_from(addr: SocketAddr, user: &str, n: usize) -> Client {
+    let source = std::net::Ipv4Addr::new(127, 0, 0, 1 + (n / PER_SOURCE) as u8);
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    // Ports the earlier rows' connections left in TIME_WAIT may be taken.
+    socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+    socket
+        .bind(SocketAddr::new(source.into(), 0))
+        .expect("bind a loopback source address");
+    let tcp = socket.connect(addr).await.expect("connect IMAP");
     tcp.set_nodelay(true).expect("nodelay");
     let mut c = Client::greeted(Box::new(tcp)).await;
     c.ok(&format!("LOGIN {user} pw-{user}")).await;
@@ -364,9 +382,9 @@ pub async fn idle_connections(imap: SocketAddr, users: &[String], n: usize) -> V
 /// slow part) and selects the INBOX.
 async fn logins(imap: SocketAddr, users: Vec<String>) -> Vec<Client> {
     use futures::StreamExt;
-    futures::stream::iter(users)
-        .map(|user| async move {
-            let mut c = login(imap, &user).await;
+    futures::stream::iter(users.into_iter().enumerate())
+        .map(|(n, user)| async move {
+            let mut c = login_from(imap, &user, n).await;
             c.ok("SELECT INBOX").await;
             c
         })

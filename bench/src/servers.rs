@@ -1,7 +1,8 @@
 //! The two servers under test, each a throwaway instance on free loopback
 //! ports with the same users: Mailroom (the release binary, on its
-//! embedded SQLite) and Debian's Dovecot (a private configuration, Maildir
-//! on the same disk). Both keep their data in a temporary directory.
+//! embedded SQLite and on a scratch PostgreSQL database) and Debian's
+//! Dovecot (a private configuration, Maildir on the same disk). Each keeps
+//! its files in a temporary directory.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -15,7 +16,10 @@ pub const DOMAIN: &str = "bench.test";
 
 /// A server being measured.
 pub struct Target {
-    pub name: &'static str,
+    pub name: String,
+    /// Mailroom (either store) rather than Dovecot: the rows only
+    /// Mailroom runs (100,000 connections) skip Dovecot.
+    pub mailroom: bool,
     pub imap: SocketAddr,
     pub pop3: SocketAddr,
     pub lmtp: SocketAddr,
@@ -80,12 +84,24 @@ fn run(command: &mut Command, input: &str) {
     assert!(child.wait().expect("wait").success(), "{command:?} failed");
 }
 
-/// Mailroom on its own data directory, with connection limits high
+/// Mailroom on its own data directory, on its embedded SQLite or on
+/// `postgres` (the URL of an empty database), with connection limits high
 /// enough for the memory rows.
-pub fn start_mailroom(binary: &Path, dir: &Path, users: &[String]) -> Target {
-    let data = dir.join("mailroom");
+pub fn start_mailroom(binary: &Path, dir: &Path, users: &[String], postgres: Option<&str>) -> Target {
+    let data = dir.join(match postgres {
+        Some(_) => "mailroom-postgres",
+        None => "mailroom",
+    });
+    let mailroom = || {
+        let mut command = Command::new(binary);
+        command.arg("--data").arg(&data);
+        if let Some(url) = postgres {
+            command.arg("--database-url").arg(url);
+        }
+        command
+    };
     let cli = |args: &[&str], input: &str| {
-        run(Command::new(binary).arg("--data").arg(&data).args(args), input);
+        run(mailroom().args(args), input);
     };
     cli(&["domain", "add", DOMAIN], "");
     for user in users {
@@ -95,9 +111,7 @@ pub fn start_mailroom(binary: &Path, dir: &Path, users: &[String]) -> Target {
         );
     }
     let (imap, pop3, lmtp) = (free_port(), free_port(), free_port());
-    let mut child = Command::new(binary)
-        .arg("--data")
-        .arg(&data)
+    let mut child = mailroom()
         .args(["serve", "--domain", DOMAIN, "--http", "127.0.0.1:0"])
         .args(["--imap", &imap.to_string(), "--imaps", &free_port().to_string()])
         .args(["--pop3", &pop3.to_string(), "--pop3s", &free_port().to_string()])
@@ -132,7 +146,11 @@ pub fn start_mailroom(binary: &Path, dir: &Path, users: &[String]) -> Target {
         wait_until_listening(addr, "mailroom");
     }
     Target {
-        name: "Mailroom",
+        name: match postgres {
+            Some(_) => "Mailroom (PostgreSQL)".into(),
+            None => "Mailroom (SQLite)".into(),
+        },
+        mailroom: true,
         imap,
         pop3,
         lmtp,
@@ -178,7 +196,8 @@ pub fn start_dovecot(dir: &Path, users: &[String]) -> Target {
         wait_until_listening(addr, "dovecot");
     }
     Target {
-        name: "Dovecot",
+        name: "Dovecot".into(),
+        mailroom: false,
         imap,
         pop3,
         lmtp,

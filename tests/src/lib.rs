@@ -75,23 +75,26 @@ impl TestDb {
                 dir,
                 scratch: None,
             }),
-            Backend::Postgres => {
-                let server = postgres_url()?;
-                let name = format!("mailroom_test_{:016x}", rand::random::<u64>());
-                let mut conn = PgConnection::connect(&server)
-                    .await
-                    .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {server}: {e}"));
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create scratch database");
-                let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
-                Some(TestDb {
-                    url: format!("{base}/{name}"),
-                    dir,
-                    scratch: Some((server.clone(), name)),
-                })
-            }
+            Backend::Postgres => Some(TestDb::scratch_on(&postgres_url()?).await),
+        }
+    }
+
+    /// A scratch database made on the PostgreSQL server at `server` (the
+    /// URL of a database there to connect to), dropped with the value.
+    pub async fn scratch_on(server: &str) -> TestDb {
+        let name = format!("mailroom_test_{:016x}", rand::random::<u64>());
+        let mut conn = PgConnection::connect(server)
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {server}: {e}"));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create scratch database");
+        let base = server.rsplit_once('/').map_or(server, |(b, _)| b);
+        TestDb {
+            url: format!("{base}/{name}"),
+            dir: tempfile::tempdir().expect("temporary directory"),
+            scratch: Some((server.to_owned(), name)),
         }
     }
 

@@ -24,6 +24,17 @@ impl Stream {
         matches!(self, Stream::Tls(_))
     }
 
+    /// Waits until a read would find bytes (or the end), so that an idle
+    /// session need not hold a buffer to read into while it waits. Over
+    /// TLS, decrypted bytes may be waiting already: no wait.
+    pub async fn readable(&self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.readable().await,
+            Stream::Unix(s) => s.readable().await,
+            Stream::Tls(_) | Stream::Closed => Ok(()),
+        }
+    }
+
     /// Turns a plain connection into TLS (STARTTLS).
     pub async fn upgrade(&mut self, acceptor: &TlsAcceptor) -> io::Result<()> {
         let Stream::Plain(tcp) = std::mem::replace(self, Stream::Closed) else {

@@ -131,6 +131,17 @@ impl Framer {
         &mut self.input
     }
 
+    /// Frees the read buffer when everything read was taken: a session
+    /// waiting for its client's next command (most of them, most of the
+    /// time) then holds none. Returns whether it was.
+    pub fn release_input(&mut self) -> bool {
+        if self.input.is_empty() {
+            self.input = Vec::new();
+            return true;
+        }
+        false
+    }
+
     /// The next event, or `None` when more input is needed.
     pub fn next_event(&mut self) -> Option<Event> {
         loop {

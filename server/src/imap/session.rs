@@ -1329,13 +1329,21 @@ async fn next_changes(watch: Option<&mut crate::service::Watch>) -> crate::error
 /// Reads until the framer has an event. Cancel-safe: `read_buf` reads
 /// straight into the framer's buffer or not at all. (No buffer of its
 /// own: this future is part of every idle session's task, and a 16 KiB
-/// array in it made each idle connection ~7 KiB bigger.)
+/// array in it made each idle connection ~7 KiB bigger. Nor the framer's
+/// while nothing is waiting in it: the buffer is made when bytes come.)
 async fn read_event(io: &mut Stream, framer: &mut Framer, timeout: Duration) -> io::Result<Result<Event, ReadEnd>> {
     loop {
         if let Some(event) = framer.next_event() {
             return Ok(Ok(event));
         }
-        match tokio::time::timeout(timeout, io.read_buf(framer.input_space())).await {
+        let drained = framer.release_input();
+        let read = async {
+            if drained {
+                io.readable().await?;
+            }
+            io.read_buf(framer.input_space()).await
+        };
+        match tokio::time::timeout(timeout, read).await {
             Err(_) => return Ok(Err(ReadEnd::Timeout)),
             Ok(Ok(0)) => return Ok(Err(ReadEnd::Eof)),
             Ok(Ok(_)) => {}

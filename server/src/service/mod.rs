@@ -25,6 +25,7 @@ mod store;
 mod team;
 mod throttle;
 mod types;
+mod verified;
 mod watch;
 mod web;
 
@@ -50,7 +51,7 @@ pub use presence::Here;
 pub use quota::{QuotaRoot, parse_size};
 pub use store::{QueryPlan, SEARCH_COUNT, SQLITE_FILE, now};
 pub use team::{ACTIVITY_PAGE, localised, localised_notes};
-pub use types::{Account, AccountSettings, ChangedFlags, Domain, Incoming, MessageMeta};
+pub use types::{Account, AccountSettings, ChangedFlags, Domain, FlagRow, Incoming, MessageMeta};
 pub use watch::{MailboxesWatch, Watch};
 pub use web::{FolderWatch, MAX_PAGE, WEB_SESSION_SECONDS};
 
@@ -173,6 +174,8 @@ pub struct Service {
     mirrors: Arc<external::Mirrors>,
     /// Failed logins, counted per client address and per account.
     throttle: Arc<throttle::LoginThrottle>,
+    /// Passwords that matched a moment ago (logins skip the hash).
+    verified: Arc<verified::Verified>,
     /// Where mail to other servers goes (`None`: it is refused).
     relay: Option<Arc<crate::relay::Relay>>,
     /// The directories a web administrator may put INBOX files in (the
@@ -296,6 +299,7 @@ impl Service {
         Service {
             trail: Arc::new(team::Trail::start(store.clone())),
             presence,
+            verified: Arc::new(verified::Verified::new()),
             throttle: Arc::new(throttle::LoginThrottle::new(
                 store.clone(),
                 DEFAULT_LOGIN_FAILURES.0,
@@ -350,7 +354,16 @@ impl Service {
             return Err(Error::Throttled(wait));
         }
         let hash = account.as_ref().and_then(|a| a.password_hash.clone());
-        let ok = verify_password(password, hash).await?;
+        let ok = match &hash {
+            Some(h) if self.verified.knows(h, password) => true,
+            _ => {
+                let ok = verify_password(password, hash.clone()).await?;
+                if let (true, Some(h)) = (ok, &hash) {
+                    self.verified.remember(h, password);
+                }
+                ok
+            }
+        };
         match account {
             Some(account) if ok => Ok(Principal::of(&account).from_client(client)),
             _ => {

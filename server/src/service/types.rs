@@ -22,6 +22,16 @@ pub struct MessageMeta {
     pub envelope_from: Option<String>,
 }
 
+/// One message as an IMAP session's view of its mailbox holds it: what
+/// SELECT reads of every message, and no more.
+#[derive(Clone, Debug)]
+pub struct FlagRow {
+    pub uid: u32,
+    pub modseq: u64,
+    /// As the reader sees them (see [`MessageMeta::flags`]).
+    pub flags: Flags,
+}
+
 /// One message's flags after a change, as the actor sees them, and the
 /// MODSEQ the change was written under: a session that applies its own
 /// change at once can tell the log's later echo of it (or of anything

@@ -12,7 +12,7 @@ use super::{Opened, Principal, Service};
 use crate::error::{Error, Result};
 use crate::service::feed::{Change, ChangeKind, group_changes};
 use crate::service::store::Store;
-use crate::service::types::MessageMeta;
+use crate::service::types::FlagRow;
 
 /// How long a session waits for the follower to publish this process's
 /// commits before it reads the log itself.
@@ -66,7 +66,7 @@ impl Service {
         p: &Principal,
         name: &str,
         kept: Option<Opened>,
-    ) -> Result<(Opened, Watch, Vec<MessageMeta>)> {
+    ) -> Result<(Opened, Watch, Vec<FlagRow>)> {
         let mut m = match kept {
             Some(mut m) => {
                 self.current(&mut m).await?;
@@ -75,7 +75,7 @@ impl Service {
             None => self.open(p, name).await?,
         };
         let watch = self.watch_in(&mut m).await?;
-        let rows = self.store.messages(m.mailbox.id, m.seen_reader()).await?;
+        let rows = self.store.flag_rows(m.mailbox.id, m.seen_reader()).await?;
         Ok((m, watch, rows))
     }
 

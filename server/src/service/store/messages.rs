@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::{Result, Store, StoreError};
-use crate::service::types::MessageMeta;
+use crate::service::types::{FlagRow, MessageMeta};
 
 pub(super) type Tx = Transaction<'static, Any>;
 
@@ -359,6 +359,44 @@ impl Store {
             .iter()
             .map(message_from)
             .collect()
+    }
+
+    /// The UID, MODSEQ and flags of every message of a mailbox in UID
+    /// order (an IMAP SELECT): the rows are turned into [`FlagRow`]s as
+    /// they come, so a million-message mailbox costs its view and not a
+    /// million result rows besides; and no other column is read.
+    pub async fn flag_rows(&self, mailbox_id: i64, reader: Option<i64>) -> Result<Vec<FlagRow>> {
+        use futures_util::TryStreamExt;
+        let sql = match reader {
+            Some(_) => {
+                "SELECT m.uid, m.modseq, m.system_flags, m.keywords, \
+                 (SELECT COUNT(*) FROM seen_by r WHERE r.mailbox_id = m.mailbox_id AND r.uid = m.uid \
+                  AND r.account_id = $2) AS seen_by_reader \
+                 FROM messages m WHERE m.mailbox_id = $1 ORDER BY m.uid"
+            }
+            None => {
+                "SELECT m.uid, m.modseq, m.system_flags, m.keywords, CAST(0 AS BIGINT) AS seen_by_reader \
+                 FROM messages m WHERE m.mailbox_id = $1 AND $2 = $2 ORDER BY m.uid"
+            }
+        };
+        let mut rows = sqlx::query(sql)
+            .bind(mailbox_id)
+            .bind(reader.unwrap_or(0))
+            .fetch(&self.pool);
+        let mut out = Vec::new();
+        while let Some(row) = rows.try_next().await? {
+            let keywords: &str = row.try_get("keywords")?;
+            let mut flags = Flags::from_stored(row.try_get("system_flags")?, keywords);
+            if row.try_get::<i64, _>("seen_by_reader")? != 0 {
+                flags.insert(SystemFlag::Seen);
+            }
+            out.push(FlagRow {
+                uid: row.try_get::<i64, _>("uid")? as u32,
+                modseq: row.try_get::<i64, _>("modseq")? as u64,
+                flags,
+            });
+        }
+        Ok(out)
     }
 
     pub async fn message(&self, mailbox_id: i64, uid: u32, reader: Option<i64>) -> Result<Option<MessageMeta>> {
