@@ -174,10 +174,10 @@ impl Selected {
             kept => {
                 let (handle, watch, rows) = service.select(p, name, kept.map(|s| s.handle)).await?;
                 let messages: Vec<Message> = rows
-                    .into_iter()
+                    .iter()
                     .map(|r| Message {
                         uid: r.uid,
-                        flags: r.flags,
+                        flags: r.flags.clone(),
                         modseq: r.modseq,
                         recent: false,
                     })

@@ -26,6 +26,7 @@ mod team;
 mod throttle;
 mod types;
 mod verified;
+mod views;
 mod watch;
 mod web;
 
@@ -176,6 +177,8 @@ pub struct Service {
     throttle: Arc<throttle::LoginThrottle>,
     /// Passwords that matched a moment ago (logins skip the hash).
     verified: Arc<verified::Verified>,
+    /// The last flag view read of each big mailbox (SELECT starts there).
+    views: Arc<views::Views>,
     /// Where mail to other servers goes (`None`: it is refused).
     relay: Option<Arc<crate::relay::Relay>>,
     /// The directories a web administrator may put INBOX files in (the
@@ -300,6 +303,7 @@ impl Service {
             trail: Arc::new(team::Trail::start(store.clone())),
             presence,
             verified: Arc::new(verified::Verified::new()),
+            views: Arc::default(),
             throttle: Arc::new(throttle::LoginThrottle::new(
                 store.clone(),
                 DEFAULT_LOGIN_FAILURES.0,

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::service::feed::{Change, ChangeKind, group_changes};
 use crate::service::store::Store;
 use crate::service::types::FlagRow;
+use crate::service::views::{self, View};
 
 /// How long a session waits for the follower to publish this process's
 /// commits before it reads the log itself.
@@ -66,7 +67,7 @@ impl Service {
         p: &Principal,
         name: &str,
         kept: Option<Opened>,
-    ) -> Result<(Opened, Watch, Vec<FlagRow>)> {
+    ) -> Result<(Opened, Watch, Arc<Vec<FlagRow>>)> {
         let mut m = match kept {
             Some(mut m) => {
                 self.current(&mut m).await?;
@@ -75,8 +76,82 @@ impl Service {
             None => self.open(p, name).await?,
         };
         let watch = self.watch_in(&mut m).await?;
-        let rows = self.store.flag_rows(m.mailbox.id, m.seen_reader()).await?;
+        let reader = m.seen_reader();
+        let (id, uidvalidity) = (m.mailbox.id, m.mailbox.uidvalidity);
+        if reader.is_none()
+            && let Some(rows) = self.kept_view(id, uidvalidity, &m.principal).await?
+        {
+            return Ok((m, watch, rows));
+        }
+        let (rows, last_change) = self.store.flag_rows(id, reader).await?;
+        let rows = Arc::new(rows);
+        if reader.is_none() && rows.len() >= views::KEPT_FROM {
+            // The mailbox's own last change as the rows were read: its
+            // later changes come after it in the log (a mailbox's changes
+            // are logged in the order they commit).
+            let view = View {
+                rows: rows.clone(),
+                log_id: last_change,
+                uidvalidity,
+            };
+            self.views.keep(id, view);
+        }
         Ok((m, watch, rows))
+    }
+
+    /// The view this node kept of a big mailbox, brought forward by the
+    /// changes logged since; `None` when none is kept or it could not be
+    /// brought forward (then it is forgotten).
+    async fn kept_view(&self, id: i64, uidvalidity: u32, p: &Principal) -> Result<Option<Arc<Vec<FlagRow>>>> {
+        let Some(view) = self.views.get(id, uidvalidity) else {
+            return Ok(None);
+        };
+        // More changes than a quarter of the messages: reading it whole
+        // costs about the same.
+        let limit = (view.rows.len() / 4) as i64;
+        let Some((count, rows)) = self.store.count_and_changes_after(id, view.log_id, limit).await? else {
+            return Ok(None);
+        };
+        if rows.len() as i64 >= limit {
+            self.views.forget(id);
+            return Ok(None);
+        }
+        let changes = visible_to(p, group_changes(&rows));
+        let reused = || self.views.reused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let Some(last) = changes.last().map(|c| c.log_id) else {
+            if view.rows.len() != count as usize {
+                self.views.forget(id);
+                return Ok(None);
+            }
+            reused();
+            return Ok(Some(view.rows));
+        };
+        let mut now = (*view.rows).clone();
+        views::apply(&mut now, &changes);
+        if now.len() != count as usize {
+            tracing::warn!(
+                mailbox = id,
+                "a kept view held {} messages after its changes where the mailbox has {count}; read again",
+                now.len()
+            );
+            self.views.forget(id);
+            return Ok(None);
+        }
+        let now = Arc::new(now);
+        let forward = View {
+            rows: now.clone(),
+            log_id: last.max(view.log_id),
+            uidvalidity,
+        };
+        self.views.keep(id, forward);
+        reused();
+        Ok(Some(now))
+    }
+
+    /// How many SELECTs started from the view this node kept of a big
+    /// mailbox rather than reading it whole (tests and benches ask).
+    pub fn views_reused(&self) -> u64 {
+        self.views.reused.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Brings a session's watch up to the committed log. On SQLite, where

@@ -362,20 +362,25 @@ impl Store {
     }
 
     /// The UID, MODSEQ and flags of every message of a mailbox in UID
-    /// order (an IMAP SELECT): the rows are turned into [`FlagRow`]s as
-    /// they come, so a million-message mailbox costs its view and not a
-    /// million result rows besides; and no other column is read.
-    pub async fn flag_rows(&self, mailbox_id: i64, reader: Option<i64>) -> Result<Vec<FlagRow>> {
+    /// order (an IMAP SELECT), and the id of the mailbox's last change-log
+    /// row as of the same moment (0: none). The rows are turned into
+    /// [`FlagRow`]s as they come, so a million-message mailbox costs its
+    /// view and not a million result rows besides; and no other column is
+    /// read.
+    pub async fn flag_rows(&self, mailbox_id: i64, reader: Option<i64>) -> Result<(Vec<FlagRow>, i64)> {
         use futures_util::TryStreamExt;
+        // The last change is a constant subquery, computed once.
         let sql = match reader {
             Some(_) => {
                 "SELECT m.uid, m.modseq, m.system_flags, m.keywords, \
                  (SELECT COUNT(*) FROM seen_by r WHERE r.mailbox_id = m.mailbox_id AND r.uid = m.uid \
-                  AND r.account_id = $2) AS seen_by_reader \
+                  AND r.account_id = $2) AS seen_by_reader, \
+                 (SELECT MAX(c.id) FROM changes c WHERE c.mailbox_id = $1) AS last_change \
                  FROM messages m WHERE m.mailbox_id = $1 ORDER BY m.uid"
             }
             None => {
-                "SELECT m.uid, m.modseq, m.system_flags, m.keywords, CAST(0 AS BIGINT) AS seen_by_reader \
+                "SELECT m.uid, m.modseq, m.system_flags, m.keywords, CAST(0 AS BIGINT) AS seen_by_reader, \
+                 (SELECT MAX(c.id) FROM changes c WHERE c.mailbox_id = $1) AS last_change \
                  FROM messages m WHERE m.mailbox_id = $1 AND $2 = $2 ORDER BY m.uid"
             }
         };
@@ -384,7 +389,11 @@ impl Store {
             .bind(reader.unwrap_or(0))
             .fetch(&self.pool);
         let mut out = Vec::new();
+        let mut last_change = 0;
         while let Some(row) = rows.try_next().await? {
+            if out.is_empty() {
+                last_change = row.try_get::<Option<i64>, _>("last_change")?.unwrap_or(0);
+            }
             let keywords: &str = row.try_get("keywords")?;
             let mut flags = Flags::from_stored(row.try_get("system_flags")?, keywords);
             if row.try_get::<i64, _>("seen_by_reader")? != 0 {
@@ -396,7 +405,7 @@ impl Store {
                 flags,
             });
         }
-        Ok(out)
+        Ok((out, last_change))
     }
 
     pub async fn message(&self, mailbox_id: i64, uid: u32, reader: Option<i64>) -> Result<Option<MessageMeta>> {
@@ -680,6 +689,39 @@ impl Store {
             .iter()
             .map(change_from)
             .collect()
+    }
+
+    /// A mailbox's message count and its changes after log row `after`
+    /// (at most `limit`), read in one statement so both are of one moment:
+    /// a view brought forward by the changes must then hold that many
+    /// messages. `None` when the mailbox is gone.
+    pub async fn count_and_changes_after(
+        &self,
+        mailbox_id: i64,
+        after: i64,
+        limit: i64,
+    ) -> Result<Option<(u32, Vec<ChangeRow>)>> {
+        let sql = "SELECT b.message_count, c.id, c.mailbox_id, c.modseq, c.kind, c.uid, c.system_flags, c.keywords, \
+                   c.account_id, c.detail FROM mailboxes b LEFT JOIN \
+                   (SELECT * FROM changes WHERE mailbox_id = $1 AND id > $2 ORDER BY id LIMIT $3) c ON TRUE \
+                   WHERE b.id = $1 ORDER BY c.id";
+        let rows = sqlx::query(sql)
+            .bind(mailbox_id)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let count = first.try_get::<i64, _>("message_count")? as u32;
+        let mut changes = Vec::new();
+        for row in &rows {
+            if row.try_get::<Option<i64>, _>("id")?.is_some() {
+                changes.push(change_from(row)?);
+            }
+        }
+        Ok(Some((count, changes)))
     }
 
     /// Up to `limit` changes after log row `after`, in log order.

@@ -1,0 +1,233 @@
+//! The flag views of big mailboxes, kept per node for the next SELECT.
+//!
+//! SELECT hands a session the UID, MODSEQ and flags of every message.
+//! Read from the database that costs about two seconds for a million
+//! messages, however few columns are read (each row passes through the
+//! driver). A node keeps the last view it read of each big mailbox, with
+//! the change-log row it is up to; the next SELECT of that mailbox copies
+//! it and applies the log's changes since, which takes milliseconds. A
+//! view brought forward must then hold as many messages as the mailbox
+//! counts (read in the same statement as the changes), or it is dropped
+//! and the mailbox read whole.
+//!
+//! Only mailboxes whose `\Seen` is shared are kept: a per-user one's
+//! flag changes carry each actor's own `\Seen`, which another reader's
+//! view must not take.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use mailroom_shared::Flags;
+
+use crate::service::feed::{Change, ChangeKind};
+use crate::service::types::FlagRow;
+
+/// Mailboxes with fewer messages are read whole: that is fast, and
+/// keeping them would cost memory for nothing.
+pub(crate) const KEPT_FROM: usize = 10_000;
+/// The most messages kept over all views (about 48 bytes each).
+const KEPT_MESSAGES: usize = 4_000_000;
+
+/// A mailbox's messages as of one change-log row.
+pub(crate) struct View {
+    pub rows: Arc<Vec<FlagRow>>,
+    /// Every change up to this log row is in `rows` (and maybe some
+    /// after it: applying those again changes nothing).
+    pub log_id: i64,
+    pub uidvalidity: u32,
+}
+
+#[derive(Default)]
+pub(crate) struct Views {
+    kept: Mutex<HashMap<i64, (View, Instant)>>,
+    /// How many SELECTs started from a kept view.
+    pub(crate) reused: std::sync::atomic::AtomicU64,
+}
+
+impl Views {
+    /// The view kept of mailbox `id`, if one is and it is of the same
+    /// mailbox (`uidvalidity`: SQLite may give a deleted mailbox's id to
+    /// a new one).
+    pub(crate) fn get(&self, id: i64, uidvalidity: u32) -> Option<View> {
+        let mut kept = self.kept.lock().ok()?;
+        let (view, used) = kept.get_mut(&id)?;
+        if view.uidvalidity != uidvalidity {
+            kept.remove(&id);
+            return None;
+        }
+        *used = Instant::now();
+        Some(View {
+            rows: view.rows.clone(),
+            log_id: view.log_id,
+            uidvalidity,
+        })
+    }
+
+    /// Keeps `view` of mailbox `id` (if big enough), dropping the least
+    /// recently used views beyond [`KEPT_MESSAGES`].
+    pub(crate) fn keep(&self, id: i64, view: View) {
+        let Ok(mut kept) = self.kept.lock() else { return };
+        if view.rows.len() < KEPT_FROM || view.rows.len() > KEPT_MESSAGES {
+            kept.remove(&id);
+            return;
+        }
+        kept.insert(id, (view, Instant::now()));
+        while kept.values().map(|(v, _)| v.rows.len()).sum::<usize>() > KEPT_MESSAGES {
+            let Some(oldest) = kept.iter().min_by_key(|(_, (_, used))| *used).map(|(id, _)| *id) else {
+                break;
+            };
+            kept.remove(&oldest);
+        }
+    }
+
+    /// Forgets mailbox `id`'s view (its view could not be brought
+    /// forward).
+    pub(crate) fn forget(&self, id: i64) {
+        if let Ok(mut kept) = self.kept.lock() {
+            kept.remove(&id);
+        }
+    }
+}
+
+/// Applies changes (in log order) to a view, idempotently: a message
+/// added twice is there once, flags older than the view's are not taken,
+/// an expunged message that is not there stays away.
+pub(crate) fn apply(rows: &mut Vec<FlagRow>, changes: &[Change]) {
+    // Expunges are taken out at the end, in one pass (UIDs are never
+    // given again, so nothing is added back after its expunge).
+    let mut gone = std::collections::HashSet::new();
+    for change in changes {
+        match &change.kind {
+            ChangeKind::Added(added) => {
+                for (uid, flags) in added {
+                    if let Err(at) = rows.binary_search_by_key(uid, |r| r.uid) {
+                        rows.insert(
+                            at,
+                            FlagRow {
+                                uid: *uid,
+                                modseq: change.modseq,
+                                flags: flags.clone(),
+                            },
+                        );
+                    }
+                }
+            }
+            ChangeKind::FlagsChanged { messages, .. } => {
+                for (uid, flags) in messages {
+                    set_flags(rows, *uid, flags, change.modseq);
+                }
+            }
+            ChangeKind::Expunged(uids) => gone.extend(uids.iter().copied()),
+            _ => {}
+        }
+    }
+    if !gone.is_empty() {
+        rows.retain(|r| !gone.contains(&r.uid));
+    }
+}
+
+fn set_flags(rows: &mut [FlagRow], uid: u32, flags: &Flags, modseq: u64) {
+    if let Ok(at) = rows.binary_search_by_key(&uid, |r| r.uid)
+        && rows[at].modseq <= modseq
+    {
+        rows[at].flags = flags.clone();
+        rows[at].modseq = modseq;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailroom_shared::SystemFlag;
+
+    fn change(modseq: u64, kind: ChangeKind) -> Change {
+        Change {
+            mailbox_id: 1,
+            modseq,
+            log_id: modseq as i64,
+            kind,
+        }
+    }
+
+    fn uids(rows: &[FlagRow]) -> Vec<u32> {
+        rows.iter().map(|r| r.uid).collect()
+    }
+
+    #[test]
+    fn changes_apply_once_and_in_order() {
+        let seen = Flags::from(SystemFlag::Seen);
+        let mut rows: Vec<FlagRow> = (1..=3)
+            .map(|uid| FlagRow {
+                uid,
+                modseq: 5,
+                flags: Flags::default(),
+            })
+            .collect();
+        let changes = [
+            change(6, ChangeKind::Added(vec![(4, Flags::default()), (5, seen.clone())])),
+            change(
+                7,
+                ChangeKind::FlagsChanged {
+                    messages: vec![(2, seen.clone())],
+                    only_for: None,
+                },
+            ),
+            change(8, ChangeKind::Expunged(vec![1, 5])),
+            // Older than what the view has: not taken.
+            change(
+                4,
+                ChangeKind::FlagsChanged {
+                    messages: vec![(3, seen.clone())],
+                    only_for: None,
+                },
+            ),
+        ];
+        apply(&mut rows, &changes);
+        let once = rows.clone();
+        // The same changes again (read from the view and the log both).
+        apply(&mut rows, &changes);
+        for r in [&once, &rows] {
+            assert_eq!(uids(r), [2, 3, 4]);
+            assert!(r[0].flags.contains(SystemFlag::Seen) && r[0].modseq == 7);
+            assert!(!r[1].flags.contains(SystemFlag::Seen) && r[1].modseq == 5);
+            assert_eq!(r[2].modseq, 6);
+        }
+    }
+
+    #[test]
+    fn small_views_are_not_kept_and_another_mailbox_is_not_taken() {
+        let views = Views::default();
+        let rows = |n: u32| {
+            Arc::new(
+                (1..=n)
+                    .map(|uid| FlagRow {
+                        uid,
+                        modseq: 1,
+                        flags: Flags::default(),
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        };
+        views.keep(
+            1,
+            View {
+                rows: rows(10),
+                log_id: 3,
+                uidvalidity: 7,
+            },
+        );
+        assert!(views.get(1, 7).is_none());
+        views.keep(
+            1,
+            View {
+                rows: rows(KEPT_FROM as u32),
+                log_id: 3,
+                uidvalidity: 7,
+            },
+        );
+        assert_eq!(views.get(1, 7).map(|v| (v.rows.len(), v.log_id)), Some((KEPT_FROM, 3)));
+        assert!(views.get(1, 8).is_none(), "a new mailbox under the same id");
+        assert!(views.get(1, 7).is_none(), "and the old view is dropped");
+    }
+}
