@@ -5,6 +5,7 @@
 //! behind the server's back (the view no longer adds up and is read
 //! again).
 
+use mailroom_shared::dto::SeenMode;
 use mailroom_tests::World;
 use mailroom_tests::net::{Client, Server};
 
@@ -144,4 +145,25 @@ mailroom_tests::both_backends!(a_kept_view_shows_what_is_stored, |world: World| 
     let mut last = server.login("alice").await;
     assert_eq!(shown(&mut last).await, now);
     assert_eq!(server.service().views_reused(), 3);
+
+    // A while with each reader's own \Seen: alice's read mark is hers,
+    // and the shared view must not take it once \Seen is shared again.
+    let service = server.service();
+    let alice = service
+        .authenticate("alice", "pw-alice", mailroom::service::LOCAL)
+        .await
+        .unwrap();
+    service.set_seen_mode(&alice, "INBOX", SeenMode::PerUser).await.unwrap();
+    let mut own = server.login("alice").await;
+    own.ok("SELECT INBOX").await;
+    own.ok("UID STORE 2 +FLAGS.SILENT (\\Seen)").await;
+    service.set_seen_mode(&alice, "INBOX", SeenMode::Shared).await.unwrap();
+    let mut shared = server.login("alice").await;
+    let now = shown(&mut shared).await;
+    assert_eq!(now, stored(&server.world, inbox).await);
+    assert_eq!(
+        server.service().views_reused(),
+        3,
+        "a per-user change since: read whole"
+    );
 });

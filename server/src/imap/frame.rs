@@ -135,7 +135,8 @@ impl Framer {
     /// waiting for its client's next command (most of them, most of the
     /// time) then holds none. Returns whether it was.
     pub fn release_input(&mut self) -> bool {
-        if self.input.is_empty() {
+        // Not in the middle of a literal: its bytes keep coming.
+        if self.input.is_empty() && matches!(self.state, State::Line) {
             self.input = Vec::new();
             return true;
         }

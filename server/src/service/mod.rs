@@ -359,7 +359,9 @@ impl Service {
         }
         let hash = account.as_ref().and_then(|a| a.password_hash.clone());
         let ok = match &hash {
-            Some(h) if self.verified.knows(h, password) => true,
+            Some(h) if !password.is_empty() && password.len() <= MAX_PASSWORD && self.verified.knows(h, password) => {
+                true
+            }
             _ => {
                 let ok = verify_password(password, hash.clone()).await?;
                 if let (true, Some(h)) = (ok, &hash) {

@@ -11,9 +11,10 @@
 //! (and counts against the login throttle before that). An entry is a
 //! SHA-256 of a key made at start, the stored hash (which a password
 //! change replaces, so the old password stops matching at once) and the
-//! password: what is kept is no password, and a copy of it taken
-//! without the key is of no use. Dovecot's `auth_cache` makes the same
-//! trade.
+//! password: what is kept is no password. Whoever reads the process's
+//! memory (a core dump, swap) gets the key with the entries, and could
+//! then test guesses at a recent login's password at SHA-256's speed
+//! rather than Argon2's — the trade Dovecot's `auth_cache` makes too.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -26,8 +26,12 @@ use crate::service::types::FlagRow;
 /// Mailboxes with fewer messages are read whole: that is fast, and
 /// keeping them would cost memory for nothing.
 pub(crate) const KEPT_FROM: usize = 10_000;
-/// The most messages kept over all views (about 48 bytes each).
-const KEPT_MESSAGES: usize = 4_000_000;
+/// The most memory all views together may take (about 48 bytes a
+/// message, more with keywords).
+const KEPT_BYTES: usize = 256 * 1024 * 1024;
+/// The most logged changes a kept view is brought forward by; beyond,
+/// the mailbox is read whole.
+pub(crate) const CHANGES_APPLIED: usize = 20_000;
 
 /// A mailbox's messages as of one change-log row.
 pub(crate) struct View {
@@ -40,7 +44,8 @@ pub(crate) struct View {
 
 #[derive(Default)]
 pub(crate) struct Views {
-    kept: Mutex<HashMap<i64, (View, Instant)>>,
+    /// Each view, when it was last used, and its size in bytes.
+    kept: Mutex<HashMap<i64, (View, Instant, usize)>>,
     /// How many SELECTs started from a kept view.
     pub(crate) reused: std::sync::atomic::AtomicU64,
 }
@@ -51,7 +56,7 @@ impl Views {
     /// a new one).
     pub(crate) fn get(&self, id: i64, uidvalidity: u32) -> Option<View> {
         let mut kept = self.kept.lock().ok()?;
-        let (view, used) = kept.get_mut(&id)?;
+        let (view, used, _) = kept.get_mut(&id)?;
         if view.uidvalidity != uidvalidity {
             kept.remove(&id);
             return None;
@@ -65,16 +70,17 @@ impl Views {
     }
 
     /// Keeps `view` of mailbox `id` (if big enough), dropping the least
-    /// recently used views beyond [`KEPT_MESSAGES`].
+    /// recently used views beyond [`KEPT_BYTES`].
     pub(crate) fn keep(&self, id: i64, view: View) {
+        let bytes = bytes_of(&view.rows);
         let Ok(mut kept) = self.kept.lock() else { return };
-        if view.rows.len() < KEPT_FROM || view.rows.len() > KEPT_MESSAGES {
+        if view.rows.len() < KEPT_FROM || bytes > KEPT_BYTES {
             kept.remove(&id);
             return;
         }
-        kept.insert(id, (view, Instant::now()));
-        while kept.values().map(|(v, _)| v.rows.len()).sum::<usize>() > KEPT_MESSAGES {
-            let Some(oldest) = kept.iter().min_by_key(|(_, (_, used))| *used).map(|(id, _)| *id) else {
+        kept.insert(id, (view, Instant::now(), bytes));
+        while kept.values().map(|(_, _, bytes)| bytes).sum::<usize>() > KEPT_BYTES {
+            let Some(oldest) = kept.iter().min_by_key(|(_, (_, used, _))| *used).map(|(id, _)| *id) else {
                 break;
             };
             kept.remove(&oldest);
@@ -88,6 +94,22 @@ impl Views {
             kept.remove(&id);
         }
     }
+}
+
+/// About how much memory a view takes: its rows, and for a message
+/// with keywords their set's node and strings.
+fn bytes_of(rows: &[FlagRow]) -> usize {
+    let keywords: usize = rows
+        .iter()
+        .map(|r| {
+            let mut k = r.flags.keywords().peekable();
+            match k.peek() {
+                None => 0,
+                Some(_) => 300 + k.map(|w| w.len() + 24).sum::<usize>(),
+            }
+        })
+        .sum();
+    std::mem::size_of_val(rows) + keywords
 }
 
 /// Applies changes (in log order) to a view, idempotently: a message

@@ -106,13 +106,17 @@ impl Service {
         let Some(view) = self.views.get(id, uidvalidity) else {
             return Ok(None);
         };
-        // More changes than a quarter of the messages: reading it whole
-        // costs about the same.
-        let limit = (view.rows.len() / 4) as i64;
+        // Many changes since: reading it whole costs about the same, and
+        // holds no pile of change rows.
+        let limit = (view.rows.len() / 4).min(views::CHANGES_APPLIED) as i64;
         let Some((count, rows)) = self.store.count_and_changes_after(id, view.log_id, limit).await? else {
+            self.views.forget(id);
             return Ok(None);
         };
-        if rows.len() as i64 >= limit {
+        // A per-user \Seen change (the mailbox was per-user a while, or a
+        // session still thinks it is) carries its reader's own \Seen,
+        // which the shared view must not take: read whole.
+        if rows.len() as i64 >= limit || rows.iter().any(|r| r.account_id.is_some()) {
             self.views.forget(id);
             return Ok(None);
         }
