@@ -418,7 +418,10 @@ fn report(rows: &[Row], targets: &[Target], args: &Args, web: Option<&str>) -> S
             .map(|i| match r.unit {
                 // A ratio of ratios says nothing.
                 "×" => "".to_owned(),
-                _ => format!("{}×", shown(r.advantage(i, dovecot))).replace("—×", "—"),
+                _ => match r.advantage(i, dovecot) {
+                    v if v.is_nan() => "—".to_owned(),
+                    v => format!("{v:.2}×"),
+                },
             })
             .collect();
         out.push_str(&format!(

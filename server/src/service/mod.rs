@@ -359,9 +359,7 @@ impl Service {
         }
         let hash = account.as_ref().and_then(|a| a.password_hash.clone());
         let ok = match &hash {
-            Some(h) if !password.is_empty() && password.len() <= MAX_PASSWORD && self.verified.knows(h, password) => {
-                true
-            }
+            Some(h) if checkable(password) && self.verified.knows(h, password) => true,
             _ => {
                 let ok = verify_password(password, hash.clone()).await?;
                 if let (true, Some(h)) = (ok, &hash) {
@@ -549,7 +547,7 @@ const MAX_PASSWORD: usize = 1024;
 
 /// Refuses a password that could not be stored.
 pub(crate) fn check_password(password: &str) -> Result<()> {
-    if password.is_empty() || password.len() > MAX_PASSWORD {
+    if !checkable(password) {
         return Err(Error::BadInput(format!(
             "a password must have 1 to {MAX_PASSWORD} bytes"
         )));
@@ -646,12 +644,18 @@ impl From<Hasher> for Error {
     }
 }
 
+/// Whether a password may be one at all (1 to [`MAX_PASSWORD`] bytes):
+/// others are never hashed, nor looked up among the verified.
+fn checkable(password: &str) -> bool {
+    !password.is_empty() && password.len() <= MAX_PASSWORD
+}
+
 /// Verifies a password against a stored hash. Without a hash (unknown
 /// account, or one nobody logs in to) a dummy is verified, so a probe
 /// cannot tell accounts apart by timing.
 async fn verify_password(password: &str, hash: Option<String>) -> Result<bool> {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    if password.is_empty() || password.len() > MAX_PASSWORD {
+    if !checkable(password) {
         return Ok(false);
     }
     let known = hash.is_some();

@@ -79,7 +79,7 @@ impl Service {
         let reader = m.seen_reader();
         let (id, uidvalidity) = (m.mailbox.id, m.mailbox.uidvalidity);
         if reader.is_none()
-            && let Some(rows) = self.kept_view(id, uidvalidity, &m.principal).await?
+            && let Some(rows) = self.kept_view(id, uidvalidity).await?
         {
             return Ok((m, watch, rows));
         }
@@ -102,7 +102,7 @@ impl Service {
     /// The view this node kept of a big mailbox, brought forward by the
     /// changes logged since; `None` when none is kept or it could not be
     /// brought forward (then it is forgotten).
-    async fn kept_view(&self, id: i64, uidvalidity: u32, p: &Principal) -> Result<Option<Arc<Vec<FlagRow>>>> {
+    async fn kept_view(&self, id: i64, uidvalidity: u32) -> Result<Option<Arc<Vec<FlagRow>>>> {
         let Some(view) = self.views.get(id, uidvalidity) else {
             return Ok(None);
         };
@@ -120,18 +120,15 @@ impl Service {
             self.views.forget(id);
             return Ok(None);
         }
-        let changes = visible_to(p, group_changes(&rows));
-        let reused = || self.views.reused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let Some(last) = changes.last().map(|c| c.log_id) else {
-            if view.rows.len() != count as usize {
-                self.views.forget(id);
-                return Ok(None);
+        let changes = group_changes(&rows);
+        let now = match changes.last() {
+            None => view.rows,
+            Some(_) => {
+                let mut rows = (*view.rows).clone();
+                views::apply(&mut rows, &changes);
+                Arc::new(rows)
             }
-            reused();
-            return Ok(Some(view.rows));
         };
-        let mut now = (*view.rows).clone();
-        views::apply(&mut now, &changes);
         if now.len() != count as usize {
             tracing::warn!(
                 mailbox = id,
@@ -141,14 +138,15 @@ impl Service {
             self.views.forget(id);
             return Ok(None);
         }
-        let now = Arc::new(now);
-        let forward = View {
-            rows: now.clone(),
-            log_id: last.max(view.log_id),
-            uidvalidity,
-        };
-        self.views.keep(id, forward);
-        reused();
+        if let Some(last) = changes.last() {
+            let forward = View {
+                rows: now.clone(),
+                log_id: last.log_id.max(view.log_id),
+                uidvalidity,
+            };
+            self.views.keep(id, forward);
+        }
+        self.views.reused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Some(now))
     }
 

@@ -191,11 +191,19 @@ pub(super) async fn log_message_change(tx: &mut Tx, store: &Store, c: MessageCha
     Ok(())
 }
 
-pub(super) fn message_from(row: &AnyRow) -> Result<MessageMeta> {
-    let mut flags = Flags::from_stored(row.try_get("system_flags")?, &row.try_get::<String, _>("keywords")?);
+/// A message row's flags as its reader sees them (`seen_by_reader`: the
+/// reader's own `\Seen` in a per-user seen mailbox).
+fn flags_from(row: &AnyRow) -> Result<Flags> {
+    let keywords: &str = row.try_get("keywords")?;
+    let mut flags = Flags::from_stored(row.try_get("system_flags")?, keywords);
     if row.try_get::<i64, _>("seen_by_reader")? != 0 {
         flags.insert(SystemFlag::Seen);
     }
+    Ok(flags)
+}
+
+pub(super) fn message_from(row: &AnyRow) -> Result<MessageMeta> {
+    let flags = flags_from(row)?;
     Ok(MessageMeta {
         uid: row.try_get::<i64, _>("uid")? as u32,
         modseq: row.try_get::<i64, _>("modseq")? as u64,
@@ -394,15 +402,10 @@ impl Store {
             if out.is_empty() {
                 last_change = row.try_get::<Option<i64>, _>("last_change")?.unwrap_or(0);
             }
-            let keywords: &str = row.try_get("keywords")?;
-            let mut flags = Flags::from_stored(row.try_get("system_flags")?, keywords);
-            if row.try_get::<i64, _>("seen_by_reader")? != 0 {
-                flags.insert(SystemFlag::Seen);
-            }
             out.push(FlagRow {
                 uid: row.try_get::<i64, _>("uid")? as u32,
                 modseq: row.try_get::<i64, _>("modseq")? as u64,
-                flags,
+                flags: flags_from(&row)?,
             });
         }
         Ok((out, last_change))
@@ -701,11 +704,12 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<Option<(u32, Vec<ChangeRow>)>> {
-        let sql = "SELECT b.message_count, c.id, c.mailbox_id, c.modseq, c.kind, c.uid, c.system_flags, c.keywords, \
-                   c.account_id, c.detail FROM mailboxes b LEFT JOIN \
-                   (SELECT * FROM changes WHERE mailbox_id = $1 AND id > $2 ORDER BY id LIMIT $3) c ON TRUE \
-                   WHERE b.id = $1 ORDER BY c.id";
-        let rows = sqlx::query(sql)
+        let sql = format!(
+            "SELECT b.message_count, c.* FROM mailboxes b LEFT JOIN \
+             (SELECT {CHANGE_COLUMNS} FROM changes WHERE mailbox_id = $1 AND id > $2 ORDER BY id LIMIT $3) c ON TRUE \
+             WHERE b.id = $1 ORDER BY c.id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(mailbox_id)
             .bind(after)
             .bind(limit)
