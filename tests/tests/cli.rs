@@ -452,3 +452,36 @@ both_backends!(rules_from_the_command_line, async |w: World| {
     let err = failed(&run_cli(&w.db, &["rule", "delete", &id], b""));
     assert!(err.contains("no rule"), "{err}");
 });
+
+// A running server's deliveries keep what they read of the directory; a
+// change made by another process (here the command line) reaches them
+// through the change log within a poll of it.
+both_backends!(
+    a_route_added_at_the_command_line_reaches_deliveries,
+    async |w: World| {
+        w.user("alice").await;
+        w.user("bob").await;
+        w.service.add_alias(&w.admin, "desk", "alice").await.unwrap();
+        let deliver = async || {
+            w.service
+                .deliver("desk@example.com", b"Subject: hi\r\n\r\nx\r\n".to_vec(), None)
+                .await
+                .unwrap()
+                .account
+        };
+        assert_eq!(deliver().await, "alice@example.com");
+        ok(&run_cli(
+            &w.db,
+            &["route", "add", "desk@example.com", "bob@example.com"],
+            b"",
+        ));
+        let started = std::time::Instant::now();
+        while deliver().await != "bob@example.com" {
+            assert!(
+                started.elapsed() < mailroom_tests::PATIENCE,
+                "deliveries never learned of the new route"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+);

@@ -269,3 +269,66 @@ async fn sign_ins_and_lock_outs_hold_on_every_node() {
     let refused = c.fails("LOGIN alice pw-alice", "NO").await;
     assert!(refused.contains("[UNAVAILABLE]"), "{refused}");
 }
+
+/// Deliveries on a node keep what they read of the directory: a routing
+/// rule or an alias changed on the other node reaches them through the
+/// change log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_change_on_one_node_reaches_the_other_nodes_deliveries() {
+    let Some(world) = World::new(Backend::Postgres).await else {
+        return;
+    };
+    let a = Server::start(world).await;
+    a.user("alice").await;
+    let bob = a.user("bob").await;
+    let service = &a.world.service;
+    let admin = &a.world.admin;
+    service.add_alias(admin, "desk", "alice").await.unwrap();
+    let (b, _proxy, _dir) = second_node(&a).await;
+    let mut lmtp = Lmtp::connect_to(b.lmtp.unwrap()).await;
+    // The RCPT's reply, and whether the message then reached bob.
+    let mut deliver = async || {
+        let before = service.messages(&bob, "INBOX").await.unwrap().1.len();
+        assert!(lmtp.command("LHLO test.example").await.starts_with("250"));
+        assert!(lmtp.command("MAIL FROM:<x@example.org>").await.starts_with("250"));
+        let rcpt = lmtp.command("RCPT TO:<desk@example.com>").await;
+        if !rcpt.starts_with("250") {
+            lmtp.command("RSET").await;
+            return (rcpt, false);
+        }
+        assert!(lmtp.command("DATA").await.starts_with("354"));
+        lmtp.send(format!("{}\r\n.\r\n", message("m")).as_bytes()).await;
+        let stored = lmtp.reply().await;
+        assert!(stored.starts_with("250"), "{stored}");
+        let after = service.messages(&bob, "INBOX").await.unwrap().1.len();
+        (rcpt, after > before)
+    };
+    assert!(!deliver().await.1, "the alias is alice's");
+    let rule = service
+        .add_routing_rule(admin, "desk@example.com", "bob@example.com", 1)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    while !deliver().await.1 {
+        assert!(
+            started.elapsed() < mailroom_tests::PATIENCE,
+            "node B kept the old route"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!("routing rule on A → delivery on B: {:?}", started.elapsed());
+    service.delete_routing_rule(admin, rule).await.unwrap();
+    service.remove_alias(admin, "desk").await.unwrap();
+    let started = Instant::now();
+    loop {
+        let (rcpt, _) = deliver().await;
+        if rcpt.starts_with("550") {
+            break;
+        }
+        assert!(
+            started.elapsed() < mailroom_tests::PATIENCE,
+            "node B kept the deleted alias: {rcpt}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

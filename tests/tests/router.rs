@@ -118,3 +118,53 @@ both_backends!(bad_rules_and_aliases_are_refused, async |w: World| {
     let err = w.service.add_alias(&w.admin, "anyone", "bob").await.unwrap_err();
     assert!(matches!(err, Error::BadInput(_)), "{err:?}");
 });
+
+// Deliveries keep what they read of the directory between messages; every
+// change of it that could send mail elsewhere is seen by the next one.
+both_backends!(deliveries_follow_every_directory_change, async |w: World| {
+    use mailroom_shared::rules::{Action, RuleSpec, Scope};
+    w.user("boss").await;
+    let alice = w.user("alice").await;
+    let deliver = async |to: &str| {
+        let report = w
+            .service
+            .deliver(to, b"Subject: hi\r\n\r\nx\r\n".to_vec(), None)
+            .await
+            .unwrap();
+        (report.account.clone(), report.mailbox().unwrap_or("").to_owned())
+    };
+    w.service.add_alias(&w.admin, "chief", "boss").await.unwrap();
+    assert_eq!(deliver("chief").await.0, "boss@example.com");
+    // A routing rule sends the alias elsewhere…
+    let rule = w
+        .service
+        .add_routing_rule(&w.admin, "chief@example.com", "alice@example.com", 1)
+        .await
+        .unwrap();
+    assert_eq!(deliver("chief").await.0, "alice@example.com");
+    // …and back when it is deleted; an alias deleted goes nowhere.
+    w.service.delete_routing_rule(&w.admin, rule).await.unwrap();
+    assert_eq!(deliver("chief").await.0, "boss@example.com");
+    w.service.remove_alias(&w.admin, "chief").await.unwrap();
+    assert!(matches!(
+        w.service.deliver("chief", b"x\r\n".to_vec(), None).await,
+        Err(Error::NotFound(_))
+    ));
+    // A rule saved after a delivery that found none applies to the next.
+    assert_eq!(deliver("alice").await.1, "INBOX");
+    w.service.create_mailbox(&alice, "Later").await.unwrap();
+    let spec = RuleSpec {
+        name: "later".into(),
+        priority: 1,
+        any: false,
+        conditions: Vec::new(),
+        actions: vec![Action::FileInto("Later".into())],
+    };
+    let me = Scope::Account("alice".into());
+    let id = w.service.save_rule(&alice, &me, None, spec).await.unwrap();
+    assert_eq!(deliver("alice").await.1, "Later");
+    // A renamed mailbox is looked up again (the rule names it no more).
+    w.service.rename_mailbox(&alice, "Later", "Elsewhere").await.unwrap();
+    assert_eq!(deliver("alice").await.1, "INBOX", "kept in the INBOX");
+    w.service.delete_rule(&alice, id).await.unwrap();
+});

@@ -661,7 +661,10 @@ impl Selected {
                     self.expunged(out, uids);
                 }
                 ChangeKind::MailboxDeleted => return Err("The selected mailbox was deleted".into()),
-                ChangeKind::MailboxCreated | ChangeKind::MailboxRenamed(_) | ChangeKind::AclChanged => {}
+                ChangeKind::MailboxCreated
+                | ChangeKind::MailboxRenamed(_)
+                | ChangeKind::AclChanged
+                | ChangeKind::DirectoryChanged => {}
             }
         }
         self.announce(out);

@@ -10,7 +10,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use mailroom_shared::acl::{Who, effective_rights};
 use mailroom_shared::rules::{Action, RuleSpec};
@@ -142,7 +142,7 @@ impl Service {
     /// (`alice+lists@example.com`; an account whose name has a `+` wins).
     pub(super) async fn resolve_recipient(&self, recipient: &str) -> Result<(AccountRow, Option<String>)> {
         let domain = self.primary_domain().await?;
-        if let Some(account) = router::resolve(&self.store, recipient, &domain).await? {
+        if let Some(account) = self.route(recipient, &domain).await? {
             return Ok((account, None));
         }
         let unknown = || Error::NotFound(format!("no mailbox here for {recipient}"));
@@ -155,10 +155,36 @@ impl Service {
             Some(d) => format!("{user}@{d}"),
             None => user.to_owned(),
         };
-        let account = router::resolve(&self.store, &base, &domain)
-            .await?
-            .ok_or_else(unknown)?;
+        let account = self.route(&base, &domain).await?.ok_or_else(unknown)?;
         Ok((account, Some(detail.to_owned()).filter(|d| !d.is_empty())))
+    }
+
+    /// [`router::resolve`] for a delivery, from the node's
+    /// [`super::directory::Directory`] when it went there a moment ago.
+    async fn route(&self, address: &str, domain: &str) -> Result<Option<AccountRow>> {
+        let generation = self.store.directory_generation();
+        let key = format!("{domain}\n{address}");
+        if let Some(account) = self.directory.recipients().get(generation, &key) {
+            return Ok(Some(account));
+        }
+        let found = router::resolve(&self.store, address, domain).await?;
+        if let Some(account) = &found {
+            self.directory.recipients().put(generation, key, account.clone());
+        }
+        Ok(found)
+    }
+
+    /// The rules that run on mail to `account`, in order (kept per node
+    /// like the rest of what delivery reads).
+    async fn rules_for(&self, account: &AccountRow) -> Result<Arc<Vec<RuleRow>>> {
+        let generation = self.store.directory_generation();
+        let key = (account.domain_id, account.id);
+        if let Some(rules) = self.directory.rules().get(generation, &key) {
+            return Ok(rules);
+        }
+        let rules = Arc::new(self.store.rules_for_delivery(account.domain_id, account.id).await?);
+        self.directory.rules().put(generation, key, rules.clone());
+        Ok(rules)
     }
 
     /// Delivers a message for `recipient` (any address the router knows:
@@ -326,13 +352,13 @@ impl Service {
             keep: true,
             ..Plan::default()
         };
-        let rules = self.store.rules_for_delivery(account.domain_id, account.id).await?;
+        let rules = self.rules_for(account).await?;
         if rules.is_empty() {
             return Ok(plan);
         }
         let facts = crate::message::facts(content, from, &[recipient.to_owned(), account.address()]);
-        for row in rules {
-            let Some(rule) = self.load_rule(row, recipient).await else {
+        for row in rules.iter() {
+            let Some(rule) = self.load_rule(row.clone(), recipient).await else {
                 continue;
             };
             if !rule.spec.matches(&facts) {

@@ -37,6 +37,9 @@ pub enum ChangeKind {
     MailboxRenamed(String),
     MailboxDeleted,
     AclChanged,
+    /// Domains, aliases, accounts, routing or delivery rules changed
+    /// (no mailbox's: `mailbox_id` is 0); never published.
+    DirectoryChanged,
 }
 
 /// One operation's change of one mailbox.
@@ -67,6 +70,7 @@ pub fn group_changes(rows: &[ChangeRow]) -> Vec<Change> {
             LogKind::MailboxRenamed => ChangeKind::MailboxRenamed(row.detail.clone().unwrap_or_default()),
             LogKind::MailboxDeleted => ChangeKind::MailboxDeleted,
             LogKind::AclChanged => ChangeKind::AclChanged,
+            LogKind::Directory => ChangeKind::DirectoryChanged,
         };
         if let Some(last) = out.last_mut()
             && last.mailbox_id == row.mailbox_id
@@ -318,7 +322,9 @@ pub async fn follow(store: Store, feed: std::sync::Weak<Feed>) {
                         // mailboxes re-check their names and rights.
                         store.directory_changed();
                     }
-                    feed.publish(change);
+                    if change.kind != ChangeKind::DirectoryChanged {
+                        feed.publish(change);
+                    }
                 }
                 if gaps.is_empty() {
                     feed.published.send_if_modified(|p| {

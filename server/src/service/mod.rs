@@ -10,6 +10,7 @@
 
 mod admin;
 mod delivery;
+mod directory;
 mod external;
 mod feed;
 mod mailboxes;
@@ -179,6 +180,8 @@ pub struct Service {
     verified: Arc<verified::Verified>,
     /// The last flag view read of each big mailbox (SELECT starts there).
     views: Arc<views::Views>,
+    /// What deliveries read of the directory, kept between them.
+    directory: Arc<directory::Directory>,
     /// Where mail to other servers goes (`None`: it is refused).
     relay: Option<Arc<crate::relay::Relay>>,
     /// The directories a web administrator may put INBOX files in (the
@@ -304,6 +307,7 @@ impl Service {
             presence,
             verified: Arc::new(verified::Verified::new()),
             views: Arc::default(),
+            directory: Arc::default(),
             throttle: Arc::new(throttle::LoginThrottle::new(
                 store.clone(),
                 DEFAULT_LOGIN_FAILURES.0,
@@ -409,9 +413,15 @@ impl Service {
 
     /// The domain bare names belong to: the first one created.
     pub async fn primary_domain(&self) -> Result<String> {
+        let generation = self.store.directory_generation();
+        if let Some(name) = self.directory.primary_domain().get(generation, &()) {
+            return Ok(name);
+        }
         let domains = self.store.domains().await?;
         let first = domains.iter().min_by_key(|d| d.id);
-        Ok(first.map_or_else(|| "localhost".into(), |d| d.name.clone()))
+        let name = first.map_or_else(|| "localhost".to_owned(), |d| d.name.clone());
+        self.directory.primary_domain().put(generation, (), name.clone());
+        Ok(name)
     }
 
     /// Resolves an account name as typed after `~` (aliases and routing
@@ -507,15 +517,28 @@ impl Service {
     /// One of `owner`'s own mailboxes, as the server opens it to deliver:
     /// every right, no ACL read (delivery into the recipient's own
     /// mailboxes is the server's act). `NotFound` when there is none.
+    /// The row and ACL come from the node's [`directory::Directory`]: its
+    /// counters (UIDNEXT, counts) may be old, and are not used.
     pub(crate) async fn open_own(&self, owner: &AccountRow, path: &str) -> Result<Opened> {
-        let mailbox = self
-            .store
-            .mailbox_by_name(owner.id, path)
-            .await?
-            .ok_or_else(|| not_found(path))?;
+        let generation = self.store.directory_generation();
+        let key = (owner.id, path.to_owned());
+        let (mailbox, acl) = match self.directory.mailboxes().get(generation, &key) {
+            Some(kept) => kept,
+            None => {
+                let mailbox = self
+                    .store
+                    .mailbox_by_name(owner.id, path)
+                    .await?
+                    .ok_or_else(|| not_found(path))?;
+                // Read for the activity trail: it is kept for shared mailboxes.
+                let acl = self.store.acl_of(mailbox.id).await?;
+                self.directory
+                    .mailboxes()
+                    .put(generation, key, (mailbox.clone(), acl.clone()));
+                (mailbox, acl)
+            }
+        };
         let storage = self.storage_of(owner, &mailbox).await?;
-        // Read for the activity trail: it is kept for shared mailboxes.
-        let acl = self.store.acl_of(mailbox.id).await?;
         Ok(Opened {
             principal: Principal::system(&owner.domain),
             name: mailbox.name.clone(),
@@ -524,7 +547,7 @@ impl Service {
             acl,
             rights: Rights::ALL,
             storage,
-            generation: self.store.directory_generation(),
+            generation,
         })
     }
 }

@@ -85,14 +85,16 @@ const ACCOUNT_COLUMNS: &str = "SELECT a.id, a.domain_id, a.name, d.name AS domai
 
 impl Store {
     pub async fn insert_domain(&self, name: &str) -> Result<DomainRow> {
+        let (_turn, mut tx) = self.write().await?;
         let row = sqlx::query(
             "INSERT INTO domains (name, created_at) VALUES ($1, $2) \
              RETURNING id, name, external_inbox, lock_methods, lock_timeout, quota_bytes",
         )
         .bind(name)
         .bind(now())
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
+        self.commit_directory(tx).await?;
         domain_from(&row)
     }
 
@@ -132,24 +134,26 @@ impl Store {
         lock_methods: Option<&str>,
         lock_timeout: Option<i64>,
     ) -> Result<()> {
+        let (_turn, mut tx) = self.write().await?;
         sqlx::query("UPDATE domains SET external_inbox = $1, lock_methods = $2, lock_timeout = $3 WHERE id = $4")
             .bind(template)
             .bind(lock_methods)
             .bind(lock_timeout)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        self.directory_changed();
+        self.commit_directory(tx).await?;
         Ok(())
     }
 
     pub async fn insert_domain_alias(&self, alias: &str, domain_id: i64) -> Result<()> {
+        let (_turn, mut tx) = self.write().await?;
         sqlx::query("INSERT INTO domain_aliases (name, domain_id) VALUES ($1, $2)")
             .bind(alias)
             .bind(domain_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        self.directory_changed();
+        self.commit_directory(tx).await?;
         Ok(())
     }
 
@@ -164,11 +168,12 @@ impl Store {
     }
 
     pub async fn delete_domain_alias(&self, alias: &str) -> Result<bool> {
+        let (_turn, mut tx) = self.write().await?;
         let done = sqlx::query("DELETE FROM domain_aliases WHERE name = $1")
             .bind(alias)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        self.directory_changed();
+        self.commit_directory(tx).await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -179,6 +184,7 @@ impl Store {
         password_hash: Option<&str>,
         is_admin: bool,
     ) -> Result<i64> {
+        let (_turn, mut tx) = self.write().await?;
         let id = sqlx::query_scalar(
             "INSERT INTO accounts (domain_id, name, password_hash, is_admin, created_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -188,8 +194,9 @@ impl Store {
         .bind(password_hash)
         .bind(i64::from(is_admin))
         .bind(now())
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
+        self.commit_directory(tx).await?;
         Ok(id)
     }
 
@@ -264,8 +271,7 @@ impl Store {
             .await?;
         bump_authority(&mut tx).await?;
         super::messages::delete_orphan_blobs(&mut tx).await?;
-        tx.commit().await?;
-        self.directory_changed();
+        self.commit_directory(tx).await?;
         Ok(())
     }
 
@@ -299,13 +305,14 @@ impl Store {
     }
 
     pub async fn insert_account_alias(&self, domain_id: i64, name: &str, account_id: i64) -> Result<()> {
+        let (_turn, mut tx) = self.write().await?;
         sqlx::query("INSERT INTO account_aliases (domain_id, name, account_id) VALUES ($1, $2, $3)")
             .bind(domain_id)
             .bind(name)
             .bind(account_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        self.directory_changed();
+        self.commit_directory(tx).await?;
         Ok(())
     }
 
@@ -326,23 +333,25 @@ impl Store {
     }
 
     pub async fn delete_account_alias(&self, domain_id: i64, name: &str) -> Result<bool> {
+        let (_turn, mut tx) = self.write().await?;
         let done = sqlx::query("DELETE FROM account_aliases WHERE domain_id = $1 AND name = $2")
             .bind(domain_id)
             .bind(name)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        self.directory_changed();
+        self.commit_directory(tx).await?;
         Ok(done.rows_affected() > 0)
     }
 
     /// Whether the account's INBOX is a file (where its domain keeps them).
     pub async fn set_account_external(&self, id: i64, external: bool) -> Result<()> {
+        let (_turn, mut tx) = self.write().await?;
         sqlx::query("UPDATE accounts SET external_inbox = $1 WHERE id = $2")
             .bind(i64::from(external))
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        self.directory_changed();
+        self.commit_directory(tx).await?;
         Ok(())
     }
 
@@ -354,30 +363,32 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         bump_authority(&mut tx).await?;
-        tx.commit().await?;
-        self.directory_changed();
+        self.commit_directory(tx).await?;
         Ok(())
     }
 
     pub async fn delete_routing_rule(&self, id: i64) -> Result<bool> {
+        let (_turn, mut tx) = self.write().await?;
         let done = sqlx::query("DELETE FROM routing_rules WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        self.commit_directory(tx).await?;
         Ok(done.rows_affected() > 0)
     }
 
     pub async fn insert_routing_rule(&self, priority: i64, pattern: &str, target: &str) -> Result<i64> {
-        Ok(
-            sqlx::query_scalar(
-                "INSERT INTO routing_rules (priority, pattern, target) VALUES ($1, $2, $3) RETURNING id",
-            )
-            .bind(priority)
-            .bind(pattern)
-            .bind(target)
-            .fetch_one(&self.pool)
-            .await?,
+        let (_turn, mut tx) = self.write().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO routing_rules (priority, pattern, target) VALUES ($1, $2, $3) RETURNING id",
         )
+        .bind(priority)
+        .bind(pattern)
+        .bind(target)
+        .fetch_one(&mut *tx)
+        .await?;
+        self.commit_directory(tx).await?;
+        Ok(id)
     }
 
     /// Routing rules, in the order they apply.
@@ -472,22 +483,24 @@ impl Store {
     }
 
     pub async fn set_account_quota(&self, account_id: i64, bytes: Option<i64>) -> Result<()> {
+        let (_turn, mut tx) = self.write().await?;
         sqlx::query("UPDATE accounts SET quota_bytes = $1 WHERE id = $2")
             .bind(bytes)
             .bind(account_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        self.directory_changed();
+        self.commit_directory(tx).await?;
         Ok(())
     }
 
     pub async fn set_domain_quota(&self, domain_id: i64, bytes: Option<i64>) -> Result<()> {
+        let (_turn, mut tx) = self.write().await?;
         sqlx::query("UPDATE domains SET quota_bytes = $1 WHERE id = $2")
             .bind(bytes)
             .bind(domain_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        self.directory_changed();
+        self.commit_directory(tx).await?;
         Ok(())
     }
 }

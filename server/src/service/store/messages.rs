@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::{Result, Store, StoreError};
+use super::{Backend, CHANGES_CHANNEL, Result, Store, StoreError};
 use crate::service::types::{FlagRow, MessageMeta};
 
 pub(super) type Tx = Transaction<'static, Any>;
@@ -100,10 +100,14 @@ pub enum LogKind {
     MailboxRenamed = 5,
     MailboxDeleted = 6,
     AclChanged = 7,
+    /// Not a mailbox's (`mailbox_id` 0): the directory changed — domains,
+    /// aliases, accounts, routing or delivery rules — and every node drops
+    /// what it kept of it ([`super::Store::directory_generation`]).
+    Directory = 8,
 }
 
 impl LogKind {
-    pub const ALL: [LogKind; 7] = [
+    pub const ALL: [LogKind; 8] = [
         LogKind::Added,
         LogKind::Flags,
         LogKind::Expunged,
@@ -111,6 +115,7 @@ impl LogKind {
         LogKind::MailboxRenamed,
         LogKind::MailboxDeleted,
         LogKind::AclChanged,
+        LogKind::Directory,
     ];
 
     pub fn code(self) -> i16 {
@@ -155,6 +160,19 @@ pub(super) async fn log_change(
         .bind(modseq)
         .bind(kind.code())
         .bind(detail)
+        .bind(store.origin.as_str())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Notes a change of the directory in the writer's transaction, for every
+/// node's [`LogKind::Directory`] follower (and this one's, at once, after
+/// the commit: see [`super::Store::commit_directory`]).
+pub(super) async fn log_directory_change(tx: &mut Tx, store: &Store) -> Result<()> {
+    store.notify(tx, 0, 0).await?;
+    sqlx::query("INSERT INTO changes (mailbox_id, modseq, kind, origin) VALUES (0, 0, $1, $2)")
+        .bind(LogKind::Directory.code())
         .bind(store.origin.as_str())
         .execute(&mut **tx)
         .await?;
@@ -280,10 +298,17 @@ impl Store {
         seen_reader: Option<i64>,
     ) -> Result<(Vec<u32>, u64)> {
         let count = messages.len() as i64;
-        let row = sqlx::query(
+        let postgres = self.backend == Backend::Postgres;
+        // PostgreSQL's notification is sent from the same statement (at
+        // the commit, as NOTIFY would be): a round trip less.
+        let notify = match postgres {
+            true => format!(", pg_notify('{CHANGES_CHANNEL}', id || ' ' || highest_modseq) IS NULL AS notified"),
+            false => String::new(),
+        };
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE mailboxes SET uidnext = uidnext + $2, highest_modseq = highest_modseq + 1 \
-             WHERE id = $1 RETURNING uidnext, highest_modseq",
-        )
+             WHERE id = $1 RETURNING uidnext, highest_modseq{notify}"
+        )))
         .bind(mailbox_id)
         .bind(count)
         .fetch_optional(&mut **tx)
@@ -291,22 +316,14 @@ impl Store {
         .ok_or_else(|| StoreError::Corrupt(format!("mailbox {mailbox_id} vanished")))?;
         let first_uid = row.try_get::<i64, _>("uidnext")? - count;
         let modseq: i64 = row.try_get("highest_modseq")?;
-        self.notify(tx, mailbox_id, modseq).await?;
+        if !postgres {
+            self.notify(tx, mailbox_id, modseq).await?;
+        }
         let mut uids = Vec::with_capacity(messages.len());
         for (i, ready) in messages.into_iter().enumerate() {
             let uid = first_uid + i as i64;
             if let Some((bytes, summary)) = &ready.new {
-                // Content that had lost its last message and waits to be
-                // swept is wanted again.
-                sqlx::query(
-                    "INSERT INTO blobs (hash, data) VALUES ($1, $2) \
-                     ON CONFLICT (hash) DO UPDATE SET orphaned_at = NULL",
-                )
-                .bind(ready.hash.as_str())
-                .bind(bytes.as_slice())
-                .execute(&mut **tx)
-                .await?;
-                super::web::insert_summary(tx, self, &ready.hash, summary).await?;
+                super::web::insert_summary(tx, self, &ready.hash, summary, Some(bytes)).await?;
             }
             let mut shared_flags = ready.flags.clone();
             if let Some(reader) = seen_reader {
@@ -315,33 +332,47 @@ impl Store {
                     insert_seen(tx, mailbox_id, uid, reader).await?;
                 }
             }
-            sqlx::query(
-                "INSERT INTO messages (mailbox_id, uid, modseq, system_flags, keywords, internal_date, size, \
-                 blob_hash, envelope_from, sort_sender, sort_subject) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-                 COALESCE((SELECT LOWER(SUBSTR(sender, 1, 64)) FROM summaries WHERE hash = $8), ''), \
-                 COALESCE((SELECT LOWER(SUBSTR(subject, 1, 64)) FROM summaries WHERE hash = $8), ''))",
-            )
-            .bind(mailbox_id)
-            .bind(uid)
-            .bind(modseq)
-            .bind(shared_flags.system_bits())
-            .bind(shared_flags.keywords_text())
-            .bind(ready.internal_date)
-            .bind(ready.size)
-            .bind(ready.hash.as_str())
-            .bind(ready.envelope_from.as_deref())
-            .execute(&mut **tx)
-            .await?;
-            let change = MessageChange {
-                mailbox_id,
-                modseq,
-                kind: LogKind::Added,
-                uid: uid as u32,
-                flags: Some(&shared_flags),
-                account_id: None,
-                detail: None,
+            let insert = "INSERT INTO messages (mailbox_id, uid, modseq, system_flags, keywords, internal_date, \
+                 size, blob_hash, envelope_from, sort_sender, sort_subject) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+                 $8, $9, COALESCE((SELECT LOWER(SUBSTR(sender, 1, 64)) FROM summaries WHERE hash = $8), ''), \
+                 COALESCE((SELECT LOWER(SUBSTR(subject, 1, 64)) FROM summaries WHERE hash = $8), ''))";
+            // On PostgreSQL the change log's row is written by the same
+            // statement (a round trip less); it says what
+            // `log_message_change` would.
+            let sql = match postgres {
+                true => format!(
+                    "WITH m AS ({insert} RETURNING mailbox_id, uid, modseq, system_flags, keywords) \
+                     INSERT INTO changes (mailbox_id, modseq, kind, uid, system_flags, keywords, origin) \
+                     SELECT mailbox_id, modseq, $10, uid, system_flags, keywords, $11 FROM m"
+                ),
+                false => insert.to_owned(),
             };
-            log_message_change(tx, self, change).await?;
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(mailbox_id)
+                .bind(uid)
+                .bind(modseq)
+                .bind(shared_flags.system_bits())
+                .bind(shared_flags.keywords_text())
+                .bind(ready.internal_date)
+                .bind(ready.size)
+                .bind(ready.hash.as_str())
+                .bind(ready.envelope_from.as_deref());
+            if postgres {
+                query = query.bind(LogKind::Added.code()).bind(self.origin.as_str());
+            }
+            query.execute(&mut **tx).await?;
+            if !postgres {
+                let change = MessageChange {
+                    mailbox_id,
+                    modseq,
+                    kind: LogKind::Added,
+                    uid: uid as u32,
+                    flags: Some(&shared_flags),
+                    account_id: None,
+                    detail: None,
+                };
+                log_message_change(tx, self, change).await?;
+            }
             uids.push(uid as u32);
         }
         Ok((uids, modseq as u64))

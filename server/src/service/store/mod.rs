@@ -197,6 +197,16 @@ impl Store {
         self.directory.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// Commits a change of domains, aliases, accounts, routing or rules,
+    /// logged in the change log first so that other nodes (and other
+    /// processes: the CLI) drop what they kept of the directory too.
+    pub(super) async fn commit_directory(&self, mut tx: messages::Tx) -> Result<()> {
+        messages::log_directory_change(&mut tx, self).await?;
+        tx.commit().await?;
+        self.directory_changed();
+        Ok(())
+    }
+
     /// After a big import: the planner's statistics of every table now
     /// (on PostgreSQL, whose autovacuum takes its time, plans made
     /// meanwhile think the new rows are not there).

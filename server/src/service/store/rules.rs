@@ -40,7 +40,8 @@ fn rule_row(r: &AnyRow) -> Result<RuleRow> {
 impl Store {
     /// Stores a new rule (its `id` is ignored) and returns its id.
     pub async fn insert_rule(&self, rule: &RuleRow) -> Result<i64> {
-        Ok(sqlx::query_scalar(
+        let (_turn, mut tx) = self.write().await?;
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO rules (domain_id, account_id, owner_id, by_operator, priority, spec) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
@@ -50,12 +51,15 @@ impl Store {
         .bind(i64::from(rule.by_operator))
         .bind(rule.priority)
         .bind(&rule.spec)
-        .fetch_one(&self.pool)
-        .await?)
+        .fetch_one(&mut *tx)
+        .await?;
+        self.commit_directory(tx).await?;
+        Ok(id)
     }
 
     /// Replaces what a rule says and who saved it (its scope stays).
     pub async fn update_rule(&self, rule: &RuleRow) -> Result<bool> {
+        let (_turn, mut tx) = self.write().await?;
         let done =
             sqlx::query("UPDATE rules SET owner_id = $1, by_operator = $2, priority = $3, spec = $4 WHERE id = $5")
                 .bind(rule.owner_id)
@@ -63,16 +67,19 @@ impl Store {
                 .bind(rule.priority)
                 .bind(&rule.spec)
                 .bind(rule.id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+        self.commit_directory(tx).await?;
         Ok(done.rows_affected() > 0)
     }
 
     pub async fn delete_rule(&self, id: i64) -> Result<bool> {
+        let (_turn, mut tx) = self.write().await?;
         let done = sqlx::query("DELETE FROM rules WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        self.commit_directory(tx).await?;
         Ok(done.rows_affected() > 0)
     }
 

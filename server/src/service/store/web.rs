@@ -46,11 +46,29 @@ pub struct ListedMessage {
     pub mailbox_id: i64,
 }
 
-/// Stores the summary (and search words) of new content, once.
-pub(super) async fn insert_summary(tx: &mut Tx, store: &Store, hash: &str, s: &Summary) -> Result<()> {
+/// Stores the summary (and search words) of new content, once; with
+/// `blob`, the content itself first (wanted again if it waited to be
+/// swept). On PostgreSQL both go in one statement: one round trip less
+/// per delivery.
+pub(super) async fn insert_summary(
+    tx: &mut Tx,
+    store: &Store,
+    hash: &str,
+    s: &Summary,
+    blob: Option<&[u8]>,
+) -> Result<()> {
     let sent_at = s.sent_at.unwrap_or(0);
     match store.backend {
         Backend::Sqlite => {
+            if let Some(bytes) = blob {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "{INSERT_BLOB} VALUES ($1, $2) {BLOB_CONFLICT}"
+                )))
+                .bind(hash)
+                .bind(bytes)
+                .execute(&mut **tx)
+                .await?;
+            }
             let added = sqlx::query(
                 "INSERT INTO summaries (hash, sender, recipients, subject, sent_at, has_attachments, preview) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (hash) DO NOTHING",
@@ -80,31 +98,43 @@ pub(super) async fn insert_summary(tx: &mut Tx, store: &Store, hash: &str, s: &S
             .await?;
         }
         Backend::Postgres => {
-            sqlx::query(
-                "INSERT INTO summaries (hash, sender, recipients, subject, sent_at, has_attachments, preview, words) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, \
+            let with_blob = match blob {
+                Some(_) => format!("WITH b AS ({INSERT_BLOB} VALUES ($1, $11) {BLOB_CONFLICT}) "),
+                None => String::new(),
+            };
+            let sql = format!(
+                "{with_blob}INSERT INTO summaries (hash, sender, recipients, subject, sent_at, has_attachments, \
+                 preview, words) VALUES ($1, $2, $3, $4, $5, $6, $7, \
                  setweight(to_tsvector('simple', $9), 'A') || setweight(to_tsvector('simple', $10), 'B') \
                  || setweight(to_tsvector('simple', $4), 'C') || to_tsvector('simple', $8)) \
-                 ON CONFLICT (hash) DO NOTHING",
-            )
-            .bind(hash)
-            .bind(s.sender.as_str())
-            .bind(s.recipients.as_str())
-            .bind(s.subject.as_str())
-            .bind(sent_at)
-            .bind(i64::from(s.has_attachments))
-            .bind(s.preview.as_str())
-            // tsvector has a size limit (1 MB of positions); the index
-            // needs the words, not the whole of a long text.
-            .bind(s.text.chars().take(200_000).collect::<String>())
-            .bind(s.sender_words.as_str())
-            .bind(s.recipient_words.as_str())
-            .execute(&mut **tx)
-            .await?;
+                 ON CONFLICT (hash) DO NOTHING"
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(hash)
+                .bind(s.sender.as_str())
+                .bind(s.recipients.as_str())
+                .bind(s.subject.as_str())
+                .bind(sent_at)
+                .bind(i64::from(s.has_attachments))
+                .bind(s.preview.as_str())
+                // tsvector has a size limit (1 MB of positions); the index
+                // needs the words, not the whole of a long text.
+                .bind(s.text.chars().take(200_000).collect::<String>())
+                .bind(s.sender_words.as_str())
+                .bind(s.recipient_words.as_str());
+            if let Some(bytes) = blob {
+                query = query.bind(bytes);
+            }
+            query.execute(&mut **tx).await?;
         }
     }
     Ok(())
 }
+
+/// Content is stored once per hash; content that had lost its last
+/// message and waits to be swept is wanted again.
+const INSERT_BLOB: &str = "INSERT INTO blobs (hash, data)";
+const BLOB_CONFLICT: &str = "ON CONFLICT (hash) DO UPDATE SET orphaned_at = NULL";
 
 const SUMMARY_COLUMNS: &str = "COALESCE(s.sender, '') AS sender, COALESCE(s.recipients, '') AS recipients, \
      COALESCE(s.subject, '') AS subject, COALESCE(s.sent_at, 0) AS sent_at, \
@@ -725,7 +755,7 @@ impl Store {
     /// Adds the summary of already stored content.
     pub async fn add_summary(&self, hash: &str, summary: &Summary) -> Result<()> {
         let (_turn, mut tx) = self.write().await?;
-        insert_summary(&mut tx, self, hash, summary).await?;
+        insert_summary(&mut tx, self, hash, summary, None).await?;
         tx.commit().await?;
         Ok(())
     }
