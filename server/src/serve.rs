@@ -57,6 +57,8 @@ pub struct Options {
     pub login_failures: (u32, Duration),
     /// Where the browser code (`pkg/`) is.
     pub site_root: std::path::PathBuf,
+    /// Read the biggest mailboxes' views at start, for their first SELECT.
+    pub warm_views: bool,
 }
 
 impl Default for Options {
@@ -83,6 +85,7 @@ impl Default for Options {
             connections_per_account: 50,
             login_failures: crate::service::DEFAULT_LOGIN_FAILURES,
             site_root: crate::http::default_site_root(),
+            warm_views: true,
         }
     }
 }
@@ -126,6 +129,9 @@ pub async fn start(
         Vec::new()
     };
     summarise_in_background(service.clone());
+    if options.warm_views {
+        warm_views_in_background(service.clone());
+    }
     let (stop, stopped) = watch::channel(false);
     // Other programs' changes to external INBOX files reach waiting sessions.
     tokio::spawn({
@@ -193,6 +199,19 @@ fn summarise_in_background(service: Service) {
                     break;
                 }
             }
+        }
+    });
+}
+
+/// Reads the biggest mailboxes' views for their first SELECT, while the
+/// server already runs ([`Service::warm_views`]).
+fn warm_views_in_background(service: Service) {
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        match service.warm_views().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("read the views of {n} big mailboxes in {:?}", started.elapsed()),
+            Err(e) => tracing::warn!("reading big mailboxes' views: {e}"),
         }
     });
 }

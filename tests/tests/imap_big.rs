@@ -93,7 +93,8 @@ mailroom_tests::both_backends!(a_kept_view_shows_what_is_stored, |world: World| 
         .number("SELECT b.id FROM mailboxes b JOIN accounts a ON a.id = b.account_id WHERE a.name = 'alice' AND b.name = 'INBOX'")
         .await;
     world.db.execute(&generate(postgres, inbox)).await;
-    let server = Server::start(world).await;
+    // Not read at start: the first SELECT reads it whole.
+    let server = Server::start_with(world, |o| o.warm_views = false).await;
 
     // Read whole, then from the kept view with nothing changed since.
     let mut first = server.login("alice").await;
@@ -166,4 +167,33 @@ mailroom_tests::both_backends!(a_kept_view_shows_what_is_stored, |world: World| 
         3,
         "a per-user change since: read whole"
     );
+});
+
+// A node reads the biggest mailboxes' views when it starts: the first
+// SELECT of one starts from there, and shows what is stored.
+mailroom_tests::both_backends!(a_big_mailbox_is_read_at_start, |world: World| async move {
+    world.user("alice").await;
+    let postgres = world.db.url.starts_with("postgres");
+    let inbox = world
+        .db
+        .number("SELECT b.id FROM mailboxes b JOIN accounts a ON a.id = b.account_id WHERE a.name = 'alice' AND b.name = 'INBOX'")
+        .await;
+    world.db.execute(&generate(postgres, inbox)).await;
+    let server = Server::start(world).await;
+    let started = std::time::Instant::now();
+    while server.service().views_kept() == 0 {
+        assert!(started.elapsed() < mailroom_tests::PATIENCE, "the view was never read");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // A change after the start, applied to the view read then.
+    server
+        .service()
+        .deliver("alice@example.com", b"Subject: new\r\n\r\nhello\r\n".to_vec(), None)
+        .await
+        .expect("delivered");
+    let mut first = server.login("alice").await;
+    let read = shown(&mut first).await;
+    assert_eq!(read, stored(&server.world, inbox).await);
+    assert_eq!(read.0, u64::from(MESSAGES) + 1);
+    assert_eq!(server.service().views_reused(), 1, "the first SELECT starts from it");
 });

@@ -28,7 +28,7 @@ use crate::service::types::FlagRow;
 pub(crate) const KEPT_FROM: usize = 10_000;
 /// The most memory all views together may take (about 48 bytes a
 /// message, more with keywords).
-const KEPT_BYTES: usize = 256 * 1024 * 1024;
+pub(crate) const KEPT_BYTES: usize = 256 * 1024 * 1024;
 /// The most logged changes a kept view is brought forward by; beyond,
 /// the mailbox is read whole.
 pub(crate) const CHANGES_APPLIED: usize = 20_000;
@@ -85,6 +85,11 @@ impl Views {
             };
             kept.remove(&oldest);
         }
+    }
+
+    /// How many views are kept.
+    pub(crate) fn len(&self) -> usize {
+        self.kept.lock().map_or(0, |k| k.len())
     }
 
     /// Forgets mailbox `id`'s view (its view could not be brought

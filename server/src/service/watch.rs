@@ -99,6 +99,37 @@ impl Service {
         Ok((m, watch, rows))
     }
 
+    /// Reads the views of the biggest mailboxes into the node's kept
+    /// views, the biggest first, as many as their memory bound holds: so
+    /// the first SELECT of one after a start costs what later ones do
+    /// (milliseconds for a million messages, not seconds). Run in the
+    /// background after a start; returns how many it read.
+    pub async fn warm_views(&self) -> Result<usize> {
+        let big = self.store.big_mailboxes(views::KEPT_FROM as i64, 64).await?;
+        let mut budget = views::KEPT_BYTES;
+        let mut read = 0;
+        for (id, uidvalidity, count) in big {
+            // A row's size: what a view of that many plain rows takes.
+            let bytes = count as usize * std::mem::size_of::<FlagRow>();
+            if bytes > budget {
+                continue;
+            }
+            budget -= bytes;
+            if self.views.get(id, uidvalidity).is_some() {
+                continue; // a SELECT was quicker
+            }
+            let (rows, last_change) = self.store.flag_rows(id, None).await?;
+            let view = View {
+                rows: Arc::new(rows),
+                log_id: last_change,
+                uidvalidity,
+            };
+            self.views.keep(id, view);
+            read += 1;
+        }
+        Ok(read)
+    }
+
     /// The view this node kept of a big mailbox, brought forward by the
     /// changes logged since; `None` when none is kept or it could not be
     /// brought forward (then it is forgotten).
@@ -148,6 +179,11 @@ impl Service {
         }
         self.views.reused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Some(now))
+    }
+
+    /// How many big mailboxes' views this node keeps.
+    pub fn views_kept(&self) -> usize {
+        self.views.len()
     }
 
     /// How many SELECTs started from the view this node kept of a big

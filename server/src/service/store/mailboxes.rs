@@ -98,6 +98,26 @@ impl Store {
             .transpose()
     }
 
+    /// The ids and UIDVALIDITYs of the biggest mailboxes whose `\Seen` is
+    /// shared, of at least `from` messages each, the biggest first, with
+    /// their message counts.
+    pub async fn big_mailboxes(&self, from: i64, most: i64) -> Result<Vec<(i64, u32, i64)>> {
+        let rows = sqlx::query(
+            "SELECT id, uidvalidity, message_count FROM mailboxes WHERE message_count >= $1 \
+             AND seen_mode = 'shared' ORDER BY message_count DESC LIMIT $2",
+        )
+        .bind(from)
+        .bind(most)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let uidvalidity: i64 = r.try_get("uidvalidity")?;
+                Ok((r.try_get("id")?, uidvalidity as u32, r.try_get("message_count")?))
+            })
+            .collect()
+    }
+
     pub async fn mailbox_by_id(&self, id: i64) -> Result<Option<MailboxRow>> {
         let sql = format!("SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE id = $1");
         sqlx::query(sqlx::AssertSqlSafe(sql))
