@@ -48,6 +48,10 @@ pub(crate) struct Views {
     kept: Mutex<HashMap<i64, (View, Instant, usize)>>,
     /// How many SELECTs started from a kept view.
     pub(crate) reused: std::sync::atomic::AtomicU64,
+    /// The mailboxes whose views are being read at start, each with a
+    /// lock held until its view is kept: a SELECT of one waits for it
+    /// rather than read the whole mailbox a second time beside it.
+    warming: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Views {
@@ -87,6 +91,27 @@ impl Views {
         }
     }
 
+    /// Notes that mailbox `id`'s view is being read at start; until the
+    /// returned guard is dropped, [`Views::warmed`] waits.
+    pub(crate) fn warming(&self, id: i64) -> Option<Warming<'_>> {
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        let guard = lock.clone().try_lock_owned().ok()?;
+        self.warming.lock().ok()?.insert(id, lock);
+        Some(Warming {
+            views: self,
+            id,
+            _guard: guard,
+        })
+    }
+
+    /// Waits until a view of mailbox `id` being read at start is kept.
+    pub(crate) async fn warmed(&self, id: i64) {
+        let lock = self.warming.lock().ok().and_then(|w| w.get(&id).cloned());
+        if let Some(lock) = lock {
+            drop(lock.lock().await);
+        }
+    }
+
     /// How many views are kept.
     pub(crate) fn len(&self) -> usize {
         self.kept.lock().map_or(0, |k| k.len())
@@ -97,6 +122,21 @@ impl Views {
     pub(crate) fn forget(&self, id: i64) {
         if let Ok(mut kept) = self.kept.lock() {
             kept.remove(&id);
+        }
+    }
+}
+
+/// A view being read at start; see [`Views::warming`].
+pub(crate) struct Warming<'a> {
+    views: &'a Views,
+    id: i64,
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Drop for Warming<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut warming) = self.views.warming.lock() {
+            warming.remove(&self.id);
         }
     }
 }

@@ -118,6 +118,7 @@ impl Service {
             if self.views.get(id, uidvalidity).is_some() {
                 continue; // a SELECT was quicker
             }
+            let warming = self.views.warming(id);
             let (rows, last_change) = self.store.flag_rows(id, None).await?;
             let view = View {
                 rows: Arc::new(rows),
@@ -125,6 +126,7 @@ impl Service {
                 uidvalidity,
             };
             self.views.keep(id, view);
+            drop(warming);
             read += 1;
         }
         Ok(read)
@@ -134,6 +136,7 @@ impl Service {
     /// changes logged since; `None` when none is kept or it could not be
     /// brought forward (then it is forgotten).
     async fn kept_view(&self, id: i64, uidvalidity: u32) -> Result<Option<Arc<Vec<FlagRow>>>> {
+        self.views.warmed(id).await;
         let Some(view) = self.views.get(id, uidvalidity) else {
             return Ok(None);
         };
