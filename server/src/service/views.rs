@@ -74,21 +74,25 @@ impl Views {
     }
 
     /// Keeps `view` of mailbox `id` (if big enough), dropping the least
-    /// recently used views beyond [`KEPT_BYTES`].
-    pub(crate) fn keep(&self, id: i64, view: View) {
+    /// recently used views beyond [`KEPT_BYTES`]. Returns whether it was
+    /// kept without dropping another (the warm-up stops when not).
+    pub(crate) fn keep(&self, id: i64, view: View) -> bool {
         let bytes = bytes_of(&view.rows);
-        let Ok(mut kept) = self.kept.lock() else { return };
+        let Ok(mut kept) = self.kept.lock() else { return false };
         if view.rows.len() < KEPT_FROM || bytes > KEPT_BYTES {
             kept.remove(&id);
-            return;
+            return false;
         }
         kept.insert(id, (view, Instant::now(), bytes));
+        let mut room = true;
         while kept.values().map(|(_, _, bytes)| bytes).sum::<usize>() > KEPT_BYTES {
             let Some(oldest) = kept.iter().min_by_key(|(_, (_, used, _))| *used).map(|(id, _)| *id) else {
                 break;
             };
             kept.remove(&oldest);
+            room = false;
         }
+        room
     }
 
     /// Notes that mailbox `id`'s view is being read at start; until the

@@ -94,7 +94,7 @@ impl Service {
                 log_id: last_change,
                 uidvalidity,
             };
-            self.views.keep(id, view);
+            let _ = self.views.keep(id, view);
         }
         Ok((m, watch, rows))
     }
@@ -125,9 +125,15 @@ impl Service {
                 log_id: last_change,
                 uidvalidity,
             };
-            self.views.keep(id, view);
+            let room = self.views.keep(id, view);
             drop(warming);
             read += 1;
+            if !room {
+                // Keywords made the views bigger than their rows: the
+                // bound is reached, and reading more would only push out
+                // the biggest, read first.
+                break;
+            }
         }
         Ok(read)
     }
@@ -178,7 +184,7 @@ impl Service {
                 log_id: last.log_id.max(view.log_id),
                 uidvalidity,
             };
-            self.views.keep(id, forward);
+            let _ = self.views.keep(id, forward);
         }
         self.views.reused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Some(now))

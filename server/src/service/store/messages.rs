@@ -299,17 +299,9 @@ impl Store {
     ) -> Result<(Vec<u32>, u64)> {
         let count = messages.len() as i64;
         let postgres = self.backend == Backend::Postgres;
-        // New content first, before the mailbox's row is taken: it needs
-        // no lock of the mailbox's, so other writers of the mailbox (ten
-        // senders to one shared mailbox) wait on less. In hash order, so
-        // two writers of the same new contents take them in one order.
-        let mut contents: Vec<&Ready> = messages.iter().filter(|r| r.new.is_some()).collect();
-        contents.sort_by(|a, b| a.hash.cmp(&b.hash));
-        for ready in contents {
-            if let Some((bytes, summary)) = &ready.new {
-                super::web::insert_summary(tx, self, &ready.hash, summary, Some(bytes)).await?;
-            }
-        }
+        // The mailbox's row first, then the content: the order every
+        // writer takes them in (an expunge locks the mailbox, then the
+        // content it may orphan), so two writers never wait on each other.
         // PostgreSQL's notification is sent from the same statement (at
         // the commit, as NOTIFY would be): a round trip less.
         let notify = match postgres {
@@ -333,6 +325,9 @@ impl Store {
         let mut uids = Vec::with_capacity(messages.len());
         for (i, ready) in messages.into_iter().enumerate() {
             let uid = first_uid + i as i64;
+            if let Some((bytes, summary)) = &ready.new {
+                super::web::insert_summary(tx, self, &ready.hash, summary, Some(bytes)).await?;
+            }
             let mut shared_flags = ready.flags.clone();
             if let Some(reader) = seen_reader {
                 shared_flags.remove(SystemFlag::Seen);
