@@ -85,7 +85,9 @@ async fn stored(world: &World, mailbox: i64) -> (u64, i64) {
     (count as u64, sum)
 }
 
-mailroom_tests::both_backends!(a_kept_view_shows_what_is_stored, |world: World| async move {
+/// Makes alice, fills her INBOX with [`MESSAGES`] messages straight in
+/// the database, and returns its id.
+async fn alice_with_a_big_inbox(world: &World) -> i64 {
     world.user("alice").await;
     let postgres = world.db.url.starts_with("postgres");
     let inbox = world
@@ -93,6 +95,11 @@ mailroom_tests::both_backends!(a_kept_view_shows_what_is_stored, |world: World| 
         .number("SELECT b.id FROM mailboxes b JOIN accounts a ON a.id = b.account_id WHERE a.name = 'alice' AND b.name = 'INBOX'")
         .await;
     world.db.execute(&generate(postgres, inbox)).await;
+    inbox
+}
+
+mailroom_tests::both_backends!(a_kept_view_shows_what_is_stored, |world: World| async move {
+    let inbox = alice_with_a_big_inbox(&world).await;
     // Not read at start: the first SELECT reads it whole.
     let server = Server::start_with(world, |o| o.warm_views = false).await;
 
@@ -172,13 +179,7 @@ mailroom_tests::both_backends!(a_kept_view_shows_what_is_stored, |world: World| 
 // A node reads the biggest mailboxes' views when it starts: the first
 // SELECT of one starts from there, and shows what is stored.
 mailroom_tests::both_backends!(a_big_mailbox_is_read_at_start, |world: World| async move {
-    world.user("alice").await;
-    let postgres = world.db.url.starts_with("postgres");
-    let inbox = world
-        .db
-        .number("SELECT b.id FROM mailboxes b JOIN accounts a ON a.id = b.account_id WHERE a.name = 'alice' AND b.name = 'INBOX'")
-        .await;
-    world.db.execute(&generate(postgres, inbox)).await;
+    let inbox = alice_with_a_big_inbox(&world).await;
     let server = Server::start(world).await;
     let started = std::time::Instant::now();
     while server.service().views_kept() == 0 {
