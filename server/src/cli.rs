@@ -154,6 +154,12 @@ pub struct ServeArgs {
     /// Name for the self-signed certificate.
     #[arg(long, default_value = "localhost")]
     pub hostname: String,
+    /// IMAP SEARCH BODY, TEXT, FROM, TO and SUBJECT in a mailbox of
+    /// this many messages or more match whole words from the search
+    /// index; in smaller ones they read every message and match
+    /// substrings.
+    #[arg(long, value_name = "MESSAGES", default_value_t = crate::imap::INDEXED_SEARCH_FROM)]
+    pub imap_indexed_search_from: usize,
 }
 
 #[derive(Subcommand, Debug)]
@@ -432,6 +438,7 @@ async fn serve(service: Service, args: ServeArgs, data: &Path) -> Result<()> {
         tls: Some(tls),
         imap_config: crate::imap::Config {
             require_tls: args.require_tls,
+            indexed_search_from: args.imap_indexed_search_from,
             ..defaults.imap_config.clone()
         },
         pop3: Some(args.pop3),

@@ -16,6 +16,7 @@
 //! the session's own change nor an older state is ever reported.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use mailroom_shared::dto::SeenMode;
 use mailroom_shared::{FlagOp, Flags, Right, SystemFlag};
@@ -38,6 +39,9 @@ use mailroom_shared::team::Doing;
 
 /// Messages read from the store at a time by FETCH and SEARCH.
 const BATCH: usize = 64;
+
+/// The most UIDs an indexed search names (see [`Selected::indexed`]).
+const INDEXED_AMONG: usize = 500;
 
 /// A search the client asked to keep up to date (RFC 5267 UPDATE).
 struct Update {
@@ -138,6 +142,9 @@ pub struct Selected {
     pub qresync: bool,
     watch: Watch,
     pending: VecDeque<Change>,
+    /// From how many messages SEARCH's text keys use the word index
+    /// (the gateway's [`super::server::Config::indexed_search_from`]).
+    pub indexed_search_from: usize,
 }
 
 impl Selected {
@@ -220,6 +227,7 @@ impl Selected {
             messages,
             watch,
             pending: VecDeque::new(),
+            indexed_search_from: super::server::INDEXED_SEARCH_FROM,
         };
         selected.keywords = selected
             .messages
@@ -443,7 +451,7 @@ impl Selected {
                 self.report_sort_update(service, out, update).await?;
                 continue;
             }
-            let (found, _) = self.matching_among(service, &update.key, &among).await?;
+            let (found, _) = self.matching_among(service, &update.key, &among, false).await?;
             let matched: HashSet<u32> = found.iter().map(|&i| self.messages[i].uid).collect();
             let number = |uid: u32, seq: u32| if update.uid { uid } else { seq };
             let old: Vec<u32> = update.results.iter().copied().collect();
@@ -830,7 +838,7 @@ impl Selected {
 
     pub async fn search(&mut self, cx: Cx<'_>, uid: bool, key: &Key) -> Outcome {
         let Cx { service, out, .. } = cx;
-        let (found, _) = self.matching(service, key).await?;
+        let found = self.matching(service, key).await?;
         self.write_numbers(out, "SEARCH", uid, &found);
         if let Some(highest) = self.modseq_of(key, &found) {
             // `* SEARCH 2 5 (MODSEQ 917)` (RFC 7162 §3.1.5).
@@ -853,7 +861,7 @@ impl Selected {
     /// (ALL when nothing was).
     pub async fn esearch(&mut self, cx: Cx<'_>, tag: &str, uid: bool, key: &Key, returns: &[String]) -> Outcome {
         let Cx { service, out, .. } = cx;
-        let (found, _) = self.matching(service, key).await?;
+        let found = self.matching(service, key).await?;
         self.write_esearch(out, tag, uid, key, &found, returns);
         if returns.iter().any(|r| r == "UPDATE") {
             self.updates.retain(|u| u.tag != tag);
@@ -975,7 +983,7 @@ impl Selected {
     /// THREAD=REFERENCES (RFC 5256 §3, see [`thread::references`]).
     pub async fn thread_references(&mut self, cx: Cx<'_>, uid: bool, key: &Key) -> Outcome {
         let Cx { service, out, .. } = cx;
-        let (found, rows) = self.matching(service, key).await?;
+        let (found, rows) = self.matching_with_rows(service, key).await?;
         let mut messages: Vec<Threadable> = Vec::with_capacity(found.len());
         for chunk in found.chunks(BATCH) {
             let contents = self.contents_by_uid(service, chunk).await?;
@@ -1026,7 +1034,7 @@ impl Selected {
 
     /// The messages matching `key`, ordered by `criteria`.
     async fn sorted(&mut self, service: &Service, key: &Key, criteria: &[Criterion]) -> Result<Vec<Sortable>, Failure> {
-        let (found, rows) = self.matching(service, key).await?;
+        let (found, rows) = self.matching_with_rows(service, key).await?;
         let mut sortables: Vec<Sortable> = found
             .iter()
             .map(|&i| {
@@ -1075,27 +1083,51 @@ impl Selected {
         Ok(contents.into_iter().map(|(row, bytes)| (row.uid, bytes)).collect())
     }
 
-    /// The announced messages that match `key`, in order, and the rows of
-    /// the mailbox's messages by UID.
-    async fn matching(
+    /// The announced messages that match `key`, in order.
+    async fn matching(&mut self, service: &Service, key: &Key) -> Result<Vec<usize>, Failure> {
+        let all: Vec<usize> = (0..self.announced).collect();
+        Ok(self.matching_among(service, key, &all, false).await?.0)
+    }
+
+    /// [`Selected::matching`], and the rows of the mailbox's messages by
+    /// UID (for what the view does not hold: dates and sizes).
+    async fn matching_with_rows(
         &mut self,
         service: &Service,
         key: &Key,
     ) -> Result<(Vec<usize>, HashMap<u32, MessageMeta>), Failure> {
         let all: Vec<usize> = (0..self.announced).collect();
-        self.matching_among(service, key, &all).await
+        self.matching_among(service, key, &all, true).await
     }
 
-    /// [`Selected::matching`] among some of the announced messages.
+    /// [`Selected::matching`] among some of the announced messages; the
+    /// rows only `with_rows` or where the key needs them (empty
+    /// otherwise): reading a million of them took seconds, for a SEARCH
+    /// the view and the word index answer in milliseconds.
     async fn matching_among(
         &mut self,
         service: &Service,
         key: &Key,
         among: &[usize],
+        with_rows: bool,
     ) -> Result<(Vec<usize>, HashMap<u32, MessageMeta>), Failure> {
+        let indexed = self.indexed(service, key, among).await?;
+        let key = indexed.as_ref().unwrap_or(key);
         let count = self.announced;
-        let rows = service.messages_in(&mut self.handle).await?;
-        let rows: HashMap<u32, MessageMeta> = rows.into_iter().map(|r| (r.uid, r)).collect();
+        let read_rows = with_rows || key.needs_row();
+        let rows: HashMap<u32, MessageMeta> = match read_rows {
+            true => service
+                .messages_in(&mut self.handle)
+                .await?
+                .into_iter()
+                .map(|r| (r.uid, r))
+                .collect(),
+            false => HashMap::new(),
+        };
+        let gone = match read_rows {
+            true => HashSet::new(),
+            false => self.gone(service).await?,
+        };
         let last_uid = self.messages[..count].last().map_or(0, |m| m.uid);
         let mut found = Vec::new();
         for chunk in among.chunks(BATCH) {
@@ -1112,13 +1144,17 @@ impl Selected {
             for &i in chunk {
                 let m = &self.messages[i];
                 // Expunged by someone else while we still show it: no match.
-                let Some(row) = rows.get(&m.uid) else { continue };
+                let (internal_date, size) = match rows.get(&m.uid) {
+                    Some(row) => (row.internal_date, row.size),
+                    None if read_rows || gone.contains(&m.uid) => continue,
+                    None => (0, 0), // not asked about
+                };
                 let candidate = Candidate {
                     seq: i as u32 + 1,
                     uid: m.uid,
                     flags: &m.flags,
-                    internal_date: row.internal_date,
-                    size: row.size,
+                    internal_date,
+                    size,
                     recent: m.recent,
                     modseq: m.modseq,
                     last_seq: count as u32,
@@ -1130,6 +1166,50 @@ impl Selected {
             }
         }
         Ok((found, rows))
+    }
+
+    /// The UIDs this view still shows that are gone from the mailbox: the
+    /// expunges waiting to be reported, once what was committed so far
+    /// has been taken in. They keep waiting (a SEARCH reports none); the
+    /// command's end reports them as any other change.
+    async fn gone(&mut self, service: &Service) -> Result<HashSet<u32>, Failure> {
+        let fresh = service.refresh(&mut self.watch, service.commits_so_far()).await?;
+        self.pending.extend(fresh);
+        Ok(self
+            .pending
+            .iter()
+            .flat_map(|c| match &c.kind {
+                ChangeKind::Expunged(uids) => uids.as_slice(),
+                _ => &[],
+            })
+            .copied()
+            .collect())
+    }
+
+    /// In a big mailbox, `key` with its text keys (BODY, TEXT, FROM, TO,
+    /// SUBJECT) answered by the word index
+    /// ([`super::server::INDEXED_SEARCH_FROM`]); `None` where `key` is to
+    /// be evaluated as it is.
+    async fn indexed(&mut self, service: &Service, key: &Key, among: &[usize]) -> Result<Option<Key>, Failure> {
+        let text_keys = key.text_keys();
+        if text_keys.is_empty() || self.announced < self.indexed_search_from {
+            return Ok(None);
+        }
+        // A few messages (an updated search's changed ones) are named;
+        // past a few hundred, the mailbox's matches are read whole.
+        let some = among.len() < self.announced.min(INDEXED_AMONG);
+        let uids = some.then(|| self.uids(among));
+        let mut found = Vec::new();
+        for text_key in text_keys {
+            let (needle, field) = &text_key;
+            let answer = service
+                .uids_with_words_in(&mut self.handle, needle, *field, uids.as_deref())
+                .await?;
+            if let Some(matched) = answer {
+                found.push((text_key, Arc::new(matched.into_iter().collect())));
+            }
+        }
+        Ok(Some(key.with_found(&found)))
     }
 
     pub async fn fetch(&mut self, cx: Cx<'_>, set: &SequenceSet, uid: bool, items: &[FetchItem]) -> Outcome {

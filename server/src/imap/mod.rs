@@ -21,4 +21,4 @@ pub mod syntax;
 pub mod thread;
 pub mod utf7;
 
-pub use server::{Config, Gateway, serve};
+pub use server::{Config, Gateway, INDEXED_SEARCH_FROM, serve};

@@ -5,10 +5,14 @@
 //! values with their encoded words decoded and text parts with their
 //! transfer encoding and charset undone (see [`super::mime::searchable`]).
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use mailroom_shared::{Flags, SystemFlag};
 
 use super::mime::Searchable;
 use super::syntax::{Cursor, SequenceSet};
+use crate::service::Indexed;
 
 /// One search key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,7 +43,14 @@ pub enum Key {
     Not(Box<Key>),
     Or(Box<Key>, Box<Key>),
     And(Vec<Key>),
+    /// The messages (by UID) the word index found for a text key: never
+    /// parsed, put in that key's place in a big mailbox (see
+    /// [`Key::text_keys`]).
+    Found(Arc<HashSet<u32>>),
 }
+
+/// A key the word index can answer: its text, and where it looks.
+pub type TextKey = (String, Indexed);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DateOp {
@@ -229,25 +240,92 @@ pub struct Candidate<'a> {
 }
 
 impl Key {
+    /// Whether the key, or a key within it, is one `pred` holds for.
+    fn any(&self, pred: &dyn Fn(&Key) -> bool) -> bool {
+        pred(self)
+            || match self {
+                Key::Not(k) => k.any(pred),
+                Key::Or(a, b) => a.any(pred) || b.any(pred),
+                Key::And(keys) => keys.iter().any(|k| k.any(pred)),
+                _ => false,
+            }
+    }
+
     /// Whether the key asks about MODSEQ (which turns CONDSTORE on).
     pub fn uses_modseq(&self) -> bool {
-        match self {
-            Key::Modseq(_) => true,
-            Key::Not(k) => k.uses_modseq(),
-            Key::Or(a, b) => a.uses_modseq() || b.uses_modseq(),
-            Key::And(keys) => keys.iter().any(Key::uses_modseq),
-            _ => false,
-        }
+        self.any(&|k| matches!(k, Key::Modseq(_)))
     }
 
     /// Whether evaluating needs the message's text.
     pub fn needs_content(&self) -> bool {
+        self.any(&|k| matches!(k, Key::Header(..) | Key::Body(_) | Key::Text(_) | Key::Sent(..)))
+    }
+
+    /// Whether evaluating needs the message's INTERNALDATE or size, which
+    /// the session's view does not hold.
+    pub fn needs_row(&self) -> bool {
+        self.any(&|k| matches!(k, Key::Date(..) | Key::Larger(_) | Key::Smaller(_)))
+    }
+
+    /// The keys within that the word index can answer, each once.
+    pub fn text_keys(&self) -> Vec<TextKey> {
+        let mut found = Vec::new();
+        self.collect_text_keys(&mut found);
+        found
+    }
+
+    fn collect_text_keys(&self, found: &mut Vec<TextKey>) {
         match self {
-            Key::Header(..) | Key::Body(_) | Key::Text(_) | Key::Sent(..) => true,
-            Key::Not(k) => k.needs_content(),
-            Key::Or(a, b) => a.needs_content() || b.needs_content(),
-            Key::And(keys) => keys.iter().any(Key::needs_content),
-            _ => false,
+            Key::Not(k) => k.collect_text_keys(found),
+            Key::Or(a, b) => {
+                a.collect_text_keys(found);
+                b.collect_text_keys(found);
+            }
+            Key::And(keys) => keys.iter().for_each(|k| k.collect_text_keys(found)),
+            _ => {
+                if let Some(key) = self.text_key()
+                    && !found.contains(&key)
+                {
+                    found.push(key);
+                }
+            }
+        }
+    }
+
+    /// This key as the word index would answer it: BODY and TEXT, and the
+    /// headers the index keeps words of: FROM (with Sender and Reply-To),
+    /// TO (with Cc) and SUBJECT. CC, BCC and other headers it does not
+    /// keep apart are read.
+    fn text_key(&self) -> Option<TextKey> {
+        let (needle, field) = match self {
+            Key::Body(needle) => (needle, Indexed::Body),
+            Key::Text(needle) => (needle, Indexed::Everywhere),
+            Key::Header(name, needle) => match name.as_str() {
+                "from" => (needle, Indexed::Senders),
+                "to" => (needle, Indexed::Recipients),
+                "subject" => (needle, Indexed::Subject),
+                _ => return None,
+            },
+            _ => return None,
+        };
+        Some((needle.clone(), field))
+    }
+
+    /// The key with each text key that `found` has an answer for
+    /// replaced by that answer.
+    pub fn with_found(&self, found: &[(TextKey, Arc<HashSet<u32>>)]) -> Key {
+        match self {
+            Key::Not(k) => Key::Not(Box::new(k.with_found(found))),
+            Key::Or(a, b) => Key::Or(Box::new(a.with_found(found)), Box::new(b.with_found(found))),
+            Key::And(keys) => Key::And(keys.iter().map(|k| k.with_found(found)).collect()),
+            _ => {
+                let key = self.text_key();
+                let answer = found.iter().find(|(k, _)| Some(k) == key.as_ref());
+                match answer {
+                    Some((_, uids)) => Key::Found(Arc::clone(uids)),
+                    None => self.clone(),
+                }
+            }
         }
     }
 
@@ -281,6 +359,7 @@ impl Key {
             Key::Not(k) => !k.matches(m, text),
             Key::Or(a, b) => a.matches(m, text) || b.matches(m, text),
             Key::And(keys) => keys.iter().all(|k| k.matches(m, text)),
+            Key::Found(uids) => uids.contains(&m.uid),
         }
     }
 }

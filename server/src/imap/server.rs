@@ -26,7 +26,18 @@ pub struct Config {
     /// How often an IDLE session hears `* OK Still here` (keeps NAT
     /// mappings open).
     pub idle_keepalive: Duration,
+    /// From how many messages on SEARCH's text keys ask the word index
+    /// rather than read every message ([`INDEXED_SEARCH_FROM`]).
+    pub indexed_search_from: usize,
 }
+
+/// A mailbox of this many messages or more answers SEARCH BODY, TEXT,
+/// FROM, TO and SUBJECT from the word index: whole words, the last
+/// as a prefix, in what the index holds of a message (RFC 9051 §6.4.4
+/// allows such matching). Below it every message is read and matched
+/// as a substring, as RFC 3501 asks: about 0.15 ms a message, so 1.5 s
+/// here, and 2.5 minutes for a million.
+pub const INDEXED_SEARCH_FROM: usize = 10_000;
 
 impl Default for Config {
     fn default() -> Config {
@@ -40,6 +51,7 @@ impl Default for Config {
             login_timeout: limits::LOGIN_DEADLINE,
             idle_timeout: Duration::from_secs(31 * 60),
             idle_keepalive: Duration::from_secs(120),
+            indexed_search_from: INDEXED_SEARCH_FROM,
         }
     }
 }

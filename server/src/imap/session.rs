@@ -997,6 +997,7 @@ impl Session {
                 other => other,
             })?;
         let mut selected = selected;
+        selected.indexed_search_from = self.gw.config.indexed_search_from;
         selected.condstore = self.condstore;
         selected.qresync = self.qresync;
         if let Some(q) = qresync {

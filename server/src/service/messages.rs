@@ -209,6 +209,26 @@ impl Service {
         Ok(out)
     }
 
+    /// The UIDs of a mailbox's messages (or of those `among`) whose
+    /// words in the search index's `field` match `needle` (needs `r`):
+    /// IMAP SEARCH where reading every message would take too long.
+    /// `None` where the index cannot answer: a needle without a word, or
+    /// a mailbox kept in a file outside Mailroom.
+    pub(crate) async fn uids_with_words_in(
+        &self,
+        m: &mut Opened,
+        needle: &str,
+        field: super::Indexed,
+        among: Option<&[u32]>,
+    ) -> Result<Option<Vec<u32>>> {
+        self.current(m).await?;
+        m.require(Action::Read)?;
+        if !matches!(m.storage, super::storage::Storage::Store) {
+            return Ok(None);
+        }
+        Ok(self.store.uids_with_words(m.mailbox.id, needle, field, among).await?)
+    }
+
     /// STORE: changes flags of the given UIDs. Needs `r` and one of `s`,
     /// `w`, `t`; a flag whose right is missing keeps its old state
     /// (RFC 4314 §4). Returns the messages whose flags changed.

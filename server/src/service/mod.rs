@@ -51,7 +51,7 @@ pub use feed::{Change, ChangeKind, Feed};
 pub use messages::MAX_MESSAGE_SIZE;
 pub use presence::Here;
 pub use quota::{QuotaRoot, parse_size};
-pub use store::{QueryPlan, SEARCH_COUNT, SQLITE_FILE, now};
+pub use store::{Indexed, QueryPlan, SEARCH_COUNT, SQLITE_FILE, now};
 pub use team::{ACTIVITY_PAGE, localised, localised_notes};
 pub use types::{Account, AccountSettings, ChangedFlags, Domain, FlagRow, Incoming, MessageMeta};
 pub use watch::{MailboxesWatch, Watch};

@@ -235,6 +235,70 @@ fn tsquery(q: &Query) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" & "))
 }
 
+/// Where in the word index an IMAP search looks for its words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Indexed {
+    /// Senders, recipients, subject and text (SEARCH TEXT).
+    Everywhere,
+    /// The From, Sender and Reply-To names and addresses (FROM).
+    Senders,
+    /// The To and Cc names and addresses (TO).
+    Recipients,
+    Subject,
+    /// The text and the attachments' names (BODY).
+    Body,
+}
+
+impl Indexed {
+    /// Its FTS5 column and the PostgreSQL weight its words were indexed
+    /// with (see [`insert_summary`]); `None`: all of them.
+    fn column(self) -> Option<(&'static str, char)> {
+        match self {
+            Indexed::Everywhere => None,
+            Indexed::Senders => Some(("sender", 'A')),
+            Indexed::Recipients => Some(("recipients", 'B')),
+            Indexed::Subject => Some(("subject", 'C')),
+            Indexed::Body => Some(("body", 'D')),
+        }
+    }
+}
+
+/// The index's query for an IMAP SEARCH text: every word of it in
+/// `field`, the last as a prefix, as the web's search takes a free text;
+/// `None` when it has no word.
+fn words_query(backend: Backend, needle: &str, field: Indexed) -> Option<String> {
+    // `@@` is no word: the index holds none of it.
+    let words: Vec<&str> = tokens(needle)
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .collect();
+    let last = words.len().checked_sub(1)?;
+    let column = field.column();
+    let parts: Vec<String> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            // An address or a domain is typed whole (see `fts5_query`).
+            let star = if i == last && !w.contains(['@', '.']) { "*" } else { "" };
+            match backend {
+                Backend::Sqlite => {
+                    let column = column.map(|(name, _)| format!("{name} : ")).unwrap_or_default();
+                    format!("{column}\"{}\"{star}", w.replace('"', "\"\""))
+                }
+                Backend::Postgres => {
+                    let weight = column.map(|(_, weight)| weight.to_string()).unwrap_or_default();
+                    let label = format!("{star}{weight}");
+                    let label = if label.is_empty() { label } else { format!(":{label}") };
+                    format!("'{}'{label}", w.replace('\\', "\\\\").replace('\'', "''"))
+                }
+            }
+        })
+        .collect();
+    Some(match backend {
+        Backend::Sqlite => parts.join(" "),
+        Backend::Postgres => parts.join(" & "),
+    })
+}
+
 /// A search's conditions besides its words, as SQL on `m` and `s` (every
 /// value a number written here, never text from the user).
 fn filters(q: &Query, reader: Option<i64>) -> String {
@@ -685,6 +749,55 @@ impl Store {
         ))
     }
 
+    /// The UIDs of a mailbox's messages whose indexed words in `field`
+    /// hold every word of `needle`, the last as a prefix: IMAP SEARCH in
+    /// a big mailbox. `among`: only these UIDs. `None` when `needle` has
+    /// no word the index holds.
+    pub async fn uids_with_words(
+        &self,
+        mailbox_id: i64,
+        needle: &str,
+        field: Indexed,
+        among: Option<&[u32]>,
+    ) -> Result<Option<Vec<u32>>> {
+        let Some(text) = words_query(self.backend, needle, field) else {
+            return Ok(None);
+        };
+        // Numbers of the session's view, written into the SQL as numbers.
+        let whole = among.is_none();
+        let among = match among {
+            Some(uids) => {
+                let uids: Vec<String> = uids.iter().map(u32::to_string).collect();
+                format!(" AND m.uid IN ({})", uids.join(", "))
+            }
+            None => String::new(),
+        };
+        // From the word index to the messages with that content (the
+        // blob index), as the web's search does; the unary `+` keeps
+        // SQLite from walking the whole mailbox by its primary key.
+        let sql = match self.backend {
+            Backend::Sqlite => format!(
+                "SELECT m.uid FROM message_text t CROSS JOIN summaries s ON s.rowid = t.rowid \
+                 CROSS JOIN messages m ON m.blob_hash = s.hash \
+                 WHERE message_text MATCH $1 AND +m.mailbox_id = $2{among}"
+            ),
+            Backend::Postgres => format!(
+                "SELECT m.uid FROM messages m JOIN summaries s ON s.hash = m.blob_hash \
+                 WHERE m.mailbox_id = $2 AND s.words @@ to_tsquery('simple', $1){among}"
+            ),
+        };
+        let uids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            // Planned for its words on PostgreSQL (a rare word from the
+            // word index, a common one maybe not); kept prepared on SQLite
+            // unless its UIDs make it one of a kind.
+            .persistent(self.backend == Backend::Sqlite && whole)
+            .bind(text)
+            .bind(mailbox_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Some(uids.into_iter().map(|u| u as u32).collect()))
+    }
+
     /// The list rows of these messages (mailbox, UID), in the order given.
     async fn listed(&self, ids: &[(i64, i64)], reader: Option<i64>) -> Result<Vec<ListedMessage>> {
         if ids.is_empty() {
@@ -829,7 +942,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::{Query, fts5_query, tsquery};
+    use super::{Backend, Indexed, Query, fts5_query, tsquery, words_query};
 
     fn fts(text: &str) -> Option<String> {
         fts5_query(&Query::parse(text))
@@ -860,5 +973,28 @@ mod tests {
             Some("'plan':* & 'o':A & 'brien':A & 'bob@example.com':B")
         );
         assert_eq!(fts("has:attachment"), None, "no words: no index lookup");
+    }
+
+    #[test]
+    fn imap_search_texts_are_words_in_their_field() {
+        let sqlite = |t: &str, f| words_query(Backend::Sqlite, t, f);
+        let postgres = |t: &str, f| words_query(Backend::Postgres, t, f);
+        assert_eq!(
+            sqlite("Zeppelin fl\"ight", Indexed::Body).as_deref(),
+            Some("body : \"Zeppelin\" body : \"fl\" body : \"ight\"*"),
+            "a quote parts words, as any other mark"
+        );
+        assert_eq!(sqlite("zepp", Indexed::Everywhere).as_deref(), Some("\"zepp\"*"));
+        assert_eq!(
+            postgres("Sender7@example.org", Indexed::Senders).as_deref(),
+            Some("'Sender7@example.org':A"),
+            "an address is not a prefix"
+        );
+        assert_eq!(
+            postgres("q3 bud", Indexed::Subject).as_deref(),
+            Some("'q3':C & 'bud':*C")
+        );
+        assert_eq!(postgres("bud", Indexed::Everywhere).as_deref(), Some("'bud':*"));
+        assert_eq!(sqlite(" @@ -- ", Indexed::Body), None, "no word: every message is read");
     }
 }
