@@ -40,6 +40,10 @@ use mailroom_shared::team::Doing;
 /// Messages read from the store at a time by FETCH and SEARCH.
 const BATCH: usize = 64;
 
+/// Up to this many messages' rows are read by their UIDs, more with the
+/// whole mailbox's (see [`Selected::rows_of`]).
+const FEW_ROWS: usize = 1_000;
+
 /// The most UIDs an indexed search names (see [`Selected::indexed`]).
 const INDEXED_AMONG: usize = 500;
 
@@ -792,11 +796,11 @@ impl Selected {
         indices: Vec<usize>,
         limit: u64,
     ) -> Result<(Vec<usize>, Vec<usize>), Failure> {
-        let current: HashMap<u32, u64> = service
-            .messages_in(&mut self.handle)
+        let current: HashMap<u32, u64> = self
+            .rows_of(service, &indices)
             .await?
             .into_iter()
-            .map(|r| (r.uid, r.modseq))
+            .map(|(uid, r)| (uid, r.modseq))
             .collect();
         Ok(indices.into_iter().partition(|&i| {
             let m = &self.messages[i];
@@ -1083,6 +1087,22 @@ impl Selected {
         Ok(contents.into_iter().map(|(row, bytes)| (row.uid, bytes)).collect())
     }
 
+    /// The rows of the messages at `indices` by UID (those expunged
+    /// meanwhile are missing): only theirs when they are few, else the
+    /// mailbox's in one read.
+    async fn rows_of(&mut self, service: &Service, indices: &[usize]) -> Result<HashMap<u32, MessageMeta>, Failure> {
+        let uids = self.uids(indices);
+        let rows = if uids.len() <= FEW_ROWS {
+            service.messages_with_uids_in(&mut self.handle, &uids).await?
+        } else {
+            let wanted: HashSet<u32> = uids.into_iter().collect();
+            let mut rows = service.messages_in(&mut self.handle).await?;
+            rows.retain(|r| wanted.contains(&r.uid));
+            rows
+        };
+        Ok(rows.into_iter().map(|r| (r.uid, r)).collect())
+    }
+
     /// The announced messages that match `key`, in order.
     async fn matching(&mut self, service: &Service, key: &Key) -> Result<Vec<usize>, Failure> {
         let all: Vec<usize> = (0..self.announced).collect();
@@ -1303,12 +1323,11 @@ impl Selected {
         // Without bodies, one query reads every row needed.
         let mut rows_only: HashMap<u32, (MessageMeta, Option<Vec<u8>>)> = HashMap::new();
         if needs_rows && !needs_content {
-            let wanted: HashSet<u32> = self.uids(&indices).into_iter().collect();
-            let rows = service.messages_in(&mut self.handle).await?;
-            rows_only = rows
+            rows_only = self
+                .rows_of(service, &indices)
+                .await?
                 .into_iter()
-                .filter(|r| wanted.contains(&r.uid))
-                .map(|r| (r.uid, (r, None)))
+                .map(|(uid, r)| (uid, (r, None)))
                 .collect();
         }
         let mut missing = 0;

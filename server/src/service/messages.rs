@@ -122,9 +122,32 @@ impl Service {
         Ok(self.store.messages(m.mailbox.id, m.seen_reader()).await?)
     }
 
+    /// [`Service::messages_in`] of only these UIDs (those still there).
+    pub(crate) async fn messages_with_uids_in(&self, m: &mut Opened, uids: &[u32]) -> Result<Vec<MessageMeta>> {
+        self.current(m).await?;
+        m.require(Action::Read)?;
+        Ok(self
+            .store
+            .messages_with_uids(m.mailbox.id, m.seen_reader(), uids)
+            .await?)
+    }
+
     /// Message and unseen counts (STATUS; needs `r`).
     pub async fn counts(&self, p: &Principal, name: &str) -> Result<MailboxCounts> {
-        let (_, rows) = self.messages(p, name).await?;
+        let mut m = self.open(p, name).await?;
+        self.current(&mut m).await?;
+        m.require(Action::Read)?;
+        let Some(reader) = m.seen_reader() else {
+            // Kept by the store's triggers: one row, where counting read
+            // every row (a million-message mailbox: seconds and a
+            // gigabyte for each client's STATUS poll).
+            let (messages, unseen) = self.store.count(m.mailbox.id, None).await?;
+            return Ok(MailboxCounts { messages, unseen });
+        };
+        // Each reader's own \Seen: counted as the reader's view shows it
+        // (a \Seen set before the mailbox had readers' own stays, which
+        // the kept counts leave out).
+        let rows = self.store.messages(m.mailbox.id, Some(reader)).await?;
         Ok(MailboxCounts {
             messages: rows.len() as u32,
             unseen: rows.iter().filter(|r| !r.flags.contains(SystemFlag::Seen)).count() as u32,
