@@ -1,12 +1,14 @@
-//! SEARCH BODY, TEXT, FROM, TO and SUBJECT in a big mailbox ask the
-//! word index (whole words, the last as a prefix) instead of reading
-//! every message; in a small one they read every message and match
-//! substrings. The servers here count a mailbox of four messages as big.
+//! What a big mailbox answers without reading every message. SEARCH
+//! BODY, TEXT, FROM, TO and SUBJECT ask the word index (whole words, the
+//! last as a prefix); in a small mailbox they read every message and
+//! match substrings. The servers here count a mailbox of four messages as
+//! big. STATUS reads the counts the store keeps.
 
 use std::time::Duration;
 
 use mailroom::Principal;
 use mailroom_shared::Flags;
+use mailroom_shared::dto::SeenMode;
 use mailroom_tests::net::{Client, Server};
 use mailroom_tests::{Backend, World, server_test};
 
@@ -132,4 +134,41 @@ server_test!(a_small_mailbox_searches_text_as_substrings, async |s: Server| {
     assert!(!lines.iter().any(|l| l.contains("EXPUNGE")), "{lines:?}");
     let lines = c.ok("NOOP").await;
     assert!(lines.contains(&"* 2 EXPUNGE".to_owned()), "{lines:?}");
+});
+
+// STATUS counts what the mailbox holds after appends, flag changes and
+// expunges by any session; with each reader's own \Seen, each reader's.
+server_test!(status_counts_follow_every_change, async |s: Server| {
+    let (mut c, alice) = alice_with_an_inbox(&s).await;
+    let status = async |c: &mut Client| c.ok("STATUS INBOX (MESSAGES UNSEEN)").await[0].clone();
+    assert_eq!(status(&mut c).await, "* STATUS INBOX (MESSAGES 5 UNSEEN 3)");
+    c.ok("UID STORE 2 +FLAGS (\\Seen)").await;
+    assert_eq!(status(&mut c).await, "* STATUS INBOX (MESSAGES 5 UNSEEN 2)");
+    c.ok("UID STORE 1,3 +FLAGS (\\Deleted)").await;
+    c.ok("UID STORE 1 -FLAGS (\\Seen)").await;
+    c.ok("EXPUNGE").await;
+    assert_eq!(status(&mut c).await, "* STATUS INBOX (MESSAGES 3 UNSEEN 1)");
+    s.service()
+        .append(&alice, "INBOX", message("six", "new"), &Flags::default(), None)
+        .await
+        .unwrap();
+    assert_eq!(status(&mut c).await, "* STATUS INBOX (MESSAGES 4 UNSEEN 2)");
+
+    s.service()
+        .set_seen_mode(&alice, "INBOX", SeenMode::PerUser)
+        .await
+        .unwrap();
+    s.user("bob").await;
+    c.ok("SETACL INBOX bob lrs").await;
+    let mut b = s.login("bob").await;
+    b.ok("SELECT ~alice/INBOX").await;
+    b.ok("UID STORE 6 +FLAGS (\\Seen)").await;
+    let unseen = |line: &str| -> u32 {
+        let n = line.split("UNSEEN ").nth(1).expect("UNSEEN");
+        n.trim_end_matches(')').parse().expect("a number")
+    };
+    let bobs = b.ok("STATUS ~alice/INBOX (MESSAGES UNSEEN)").await[0].clone();
+    let alices = status(&mut c).await;
+    assert!(bobs.contains("MESSAGES 4 "), "{bobs}");
+    assert_eq!(unseen(&bobs) + 1, unseen(&alices), "{bobs} {alices}");
 });
