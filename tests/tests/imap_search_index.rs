@@ -83,6 +83,11 @@ server_test!(
         assert_eq!(uid_search(&mut c, "UID 2:4 TEXT zeppelin").await, "* SEARCH 2");
         let lines = c.ok("UID SEARCH RETURN (COUNT MIN) BODY zeppelin").await;
         assert!(lines[0].ends_with("UID MIN 1 COUNT 2"), "{lines:?}");
+        // Past sixteen text keys, the rest are read in every message.
+        let sixteen = "the zeppelin flight leaves at noon t th z ze zep f fl fli l le";
+        let keys: Vec<String> = sixteen.split(' ').map(|w| format!("BODY {w}")).collect();
+        let keys = keys.join(" ");
+        assert_eq!(uid_search(&mut c, &format!("{keys} BODY eppelin")).await, "* SEARCH 1");
         // Text without a word is read in every message, as a substring.
         assert_eq!(uid_search(&mut c, "BODY @@").await, "* SEARCH 5");
         // Expunged messages are found no more.

@@ -44,7 +44,9 @@ const BATCH: usize = 64;
 /// whole mailbox's (see [`Selected::rows_of`]).
 const FEW_ROWS: usize = 1_000;
 
-/// The most UIDs an indexed search names (see [`Selected::indexed`]).
+/// The most text keys of one SEARCH the word index answers, and the most
+/// UIDs such a search names (see [`Selected::indexed`]).
+const INDEXED_KEYS: usize = 16;
 const INDEXED_AMONG: usize = 500;
 
 /// A search the client asked to keep up to date (RFC 5267 UPDATE).
@@ -1220,7 +1222,10 @@ impl Selected {
         let some = among.len() < self.announced.min(INDEXED_AMONG);
         let uids = some.then(|| self.uids(among));
         let mut found = Vec::new();
-        for text_key in text_keys {
+        // Each answer is held until the search ends (a common word: a
+        // million UIDs); keys past the first few are matched by reading
+        // every message, as in a small mailbox.
+        for text_key in text_keys.into_iter().take(INDEXED_KEYS) {
             let (needle, field) = &text_key;
             let answer = service
                 .uids_with_words_in(&mut self.handle, needle, *field, uids.as_deref())

@@ -786,16 +786,22 @@ impl Store {
                  WHERE m.mailbox_id = $2 AND s.words @@ to_tsquery('simple', $1){among}"
             ),
         };
-        let uids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        use futures_util::TryStreamExt;
+        let mut rows = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
             // Planned for its words on PostgreSQL (a rare word from the
             // word index, a common one maybe not); kept prepared on SQLite
             // unless its UIDs make it one of a kind.
             .persistent(self.backend == Backend::Sqlite && whole)
             .bind(text)
             .bind(mailbox_id)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(Some(uids.into_iter().map(|u| u as u32).collect()))
+            .fetch(&self.pool);
+        // Taken as they come: a word in every message of a million is a
+        // million UIDs, not a million result rows held besides.
+        let mut uids = Vec::new();
+        while let Some(uid) = rows.try_next().await? {
+            uids.push(uid as u32);
+        }
+        Ok(Some(uids))
     }
 
     /// The list rows of these messages (mailbox, UID), in the order given.
