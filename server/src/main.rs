@@ -3,6 +3,17 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc.h's `mi_option_purge_delay` (the 16th option, in its v2 and
+/// v3 alike; the binding crate names no constant for it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() -> std::process::ExitCode {
+    // Freed pages go back to the system at once, not 10 ms later: a
+    // delayed purge runs only when the thread that freed them allocates
+    // again, and a server gone quiet after a burst (8,000 sessions closed)
+    // kept 1.6-5.7 GB where purging at once keeps 100 MB; LMTP under load
+    // measured the same either way. `MIMALLOC_PURGE_DELAY` still decides.
+    // Safety: called before any other thread exists, as mimalloc asks.
+    unsafe { libmimalloc_sys::mi_option_set_default(MI_OPTION_PURGE_DELAY, 0) };
     mailroom::cli::main()
 }
