@@ -46,7 +46,7 @@ pub enum Key {
     /// The messages (by UID) the word index found for a text key: never
     /// parsed, put in that key's place in a big mailbox (see
     /// [`Key::text_keys`]).
-    Found(Arc<HashSet<u32>>),
+    FromIndex(Arc<HashSet<u32>>),
 }
 
 /// A key the word index can answer: its text, and where it looks.
@@ -322,7 +322,7 @@ impl Key {
                 let key = self.text_key();
                 let answer = found.iter().find(|(k, _)| Some(k) == key.as_ref());
                 match answer {
-                    Some((_, uids)) => Key::Found(Arc::clone(uids)),
+                    Some((_, uids)) => Key::FromIndex(Arc::clone(uids)),
                     None => self.clone(),
                 }
             }
@@ -359,7 +359,7 @@ impl Key {
             Key::Not(k) => !k.matches(m, text),
             Key::Or(a, b) => a.matches(m, text) || b.matches(m, text),
             Key::And(keys) => keys.iter().all(|k| k.matches(m, text)),
-            Key::Found(uids) => uids.contains(&m.uid),
+            Key::FromIndex(uids) => uids.contains(&m.uid),
         }
     }
 }

@@ -51,9 +51,9 @@ pub use feed::{Change, ChangeKind, Feed};
 pub use messages::MAX_MESSAGE_SIZE;
 pub use presence::Here;
 pub use quota::{QuotaRoot, parse_size};
-pub use store::{Indexed, QueryPlan, SEARCH_COUNT, SQLITE_FILE, now};
+pub use store::{QueryPlan, SEARCH_COUNT, SQLITE_FILE, now};
 pub use team::{ACTIVITY_PAGE, localised, localised_notes};
-pub use types::{Account, AccountSettings, ChangedFlags, Domain, FlagRow, Incoming, MessageMeta};
+pub use types::{Account, AccountSettings, ChangedFlags, Domain, FlagRow, Incoming, Indexed, MessageMeta};
 pub use watch::{MailboxesWatch, Watch};
 pub use web::{FolderWatch, MAX_PAGE, WEB_SESSION_SECONDS};
 

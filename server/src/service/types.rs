@@ -128,3 +128,31 @@ impl From<DomainRow> for Domain {
         }
     }
 }
+
+/// Where in the word index an IMAP search looks for its words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Indexed {
+    /// Senders, recipients, subject and text (SEARCH TEXT).
+    Everywhere,
+    /// The From, Sender and Reply-To names and addresses (FROM).
+    Senders,
+    /// The To and Cc names and addresses (TO).
+    Recipients,
+    Subject,
+    /// The text and the attachments' names (BODY).
+    Body,
+}
+
+impl Indexed {
+    /// Its FTS5 column and the PostgreSQL weight its words were indexed
+    /// with (see `store::web::insert_summary`); `None`: all of them.
+    pub(crate) fn column(self) -> Option<(&'static str, char)> {
+        match self {
+            Indexed::Everywhere => None,
+            Indexed::Senders => Some(("sender", 'A')),
+            Indexed::Recipients => Some(("recipients", 'B')),
+            Indexed::Subject => Some(("subject", 'C')),
+            Indexed::Body => Some(("body", 'D')),
+        }
+    }
+}

@@ -33,7 +33,7 @@ pub use mailboxes::{MailboxRow, NewMailbox};
 pub use messages::{ChangeRow, Content, LogKind, NewMessage, content_hash, copy_of};
 pub use rules::RuleRow;
 pub use team::NewActivity;
-pub use web::{Indexed, ListedMessage, QueryPlan, SEARCH_COUNT};
+pub use web::{ListedMessage, QueryPlan, SEARCH_COUNT};
 
 /// Which database is behind the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

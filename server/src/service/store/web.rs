@@ -11,7 +11,7 @@ use sqlx::any::AnyRow;
 use super::messages::{MESSAGE_COLUMNS, Tx, message_from};
 use super::{Backend, Result, Store};
 use crate::message::Summary;
-use crate::service::types::MessageMeta;
+use crate::service::types::{Indexed, MessageMeta};
 
 /// How many matches a search counts exactly; past it the list says
 /// "more than". Counting every match of a common word in a big mailbox
@@ -233,34 +233,6 @@ fn tsquery(q: &Query) -> Option<String> {
         }
     }
     (!parts.is_empty()).then(|| parts.join(" & "))
-}
-
-/// Where in the word index an IMAP search looks for its words.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Indexed {
-    /// Senders, recipients, subject and text (SEARCH TEXT).
-    Everywhere,
-    /// The From, Sender and Reply-To names and addresses (FROM).
-    Senders,
-    /// The To and Cc names and addresses (TO).
-    Recipients,
-    Subject,
-    /// The text and the attachments' names (BODY).
-    Body,
-}
-
-impl Indexed {
-    /// Its FTS5 column and the PostgreSQL weight its words were indexed
-    /// with (see [`insert_summary`]); `None`: all of them.
-    fn column(self) -> Option<(&'static str, char)> {
-        match self {
-            Indexed::Everywhere => None,
-            Indexed::Senders => Some(("sender", 'A')),
-            Indexed::Recipients => Some(("recipients", 'B')),
-            Indexed::Subject => Some(("subject", 'C')),
-            Indexed::Body => Some(("body", 'D')),
-        }
-    }
 }
 
 /// The index's query for an IMAP SEARCH text: every word of it in
