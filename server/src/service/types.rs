@@ -142,17 +142,3 @@ pub enum Indexed {
     /// The text and the attachments' names (BODY).
     Body,
 }
-
-impl Indexed {
-    /// Its FTS5 column and the PostgreSQL weight its words were indexed
-    /// with (see `store::web::insert_summary`); `None`: all of them.
-    pub(crate) fn column(self) -> Option<(&'static str, char)> {
-        match self {
-            Indexed::Everywhere => None,
-            Indexed::Senders => Some(("sender", 'A')),
-            Indexed::Recipients => Some(("recipients", 'B')),
-            Indexed::Subject => Some(("subject", 'C')),
-            Indexed::Body => Some(("body", 'D')),
-        }
-    }
-}

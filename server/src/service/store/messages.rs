@@ -244,6 +244,13 @@ macro_rules! message_columns {
           AND r.account_id = $2) AS seen_by_reader"
     };
 }
+/// UIDs as an SQL list (`3, 5, 8`): numbers, written into the SQL as
+/// numbers, never text from a client.
+pub(super) fn uid_list(uids: &[u32]) -> String {
+    let uids: Vec<String> = uids.iter().map(u32::to_string).collect();
+    uids.join(", ")
+}
+
 pub(super) const MESSAGE_COLUMNS: &str = message_columns!();
 pub(super) const MESSAGE_SELECT: &str = concat!(
     "SELECT ",
@@ -455,9 +462,7 @@ impl Store {
     ) -> Result<Vec<MessageMeta>> {
         let mut out = Vec::with_capacity(uids.len());
         for chunk in uids.chunks(500) {
-            // Numbers, written into the SQL as numbers.
-            let list: Vec<String> = chunk.iter().map(u32::to_string).collect();
-            let sql = format!("{MESSAGE_SELECT} AND m.uid IN ({}) ORDER BY m.uid", list.join(", "));
+            let sql = format!("{MESSAGE_SELECT} AND m.uid IN ({}) ORDER BY m.uid", uid_list(chunk));
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .persistent(false)
                 .bind(mailbox_id)

@@ -8,7 +8,7 @@ use mailroom_shared::{Flags, SystemFlag};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::messages::{MESSAGE_COLUMNS, Tx, message_from};
+use super::messages::{MESSAGE_COLUMNS, Tx, message_from, uid_list};
 use super::{Backend, Result, Store};
 use crate::message::Summary;
 use crate::service::types::{Indexed, MessageMeta};
@@ -235,6 +235,19 @@ fn tsquery(q: &Query) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" & "))
 }
 
+/// The FTS5 column of a field of the word index and the PostgreSQL
+/// weight its words were indexed with (see [`insert_summary`]); `None`:
+/// all of them.
+fn indexed_column(field: Indexed) -> Option<(&'static str, char)> {
+    match field {
+        Indexed::Everywhere => None,
+        Indexed::Senders => Some(("sender", 'A')),
+        Indexed::Recipients => Some(("recipients", 'B')),
+        Indexed::Subject => Some(("subject", 'C')),
+        Indexed::Body => Some(("body", 'D')),
+    }
+}
+
 /// The index's query for an IMAP SEARCH text: every word of it in
 /// `field`, the last as a prefix, as the web's search takes a free text;
 /// `None` when it has no word.
@@ -244,7 +257,7 @@ fn words_query(backend: Backend, needle: &str, field: Indexed) -> Option<String>
         .filter(|w| w.chars().any(char::is_alphanumeric))
         .collect();
     let last = words.len().checked_sub(1)?;
-    let column = field.column();
+    let column = indexed_column(field);
     let parts: Vec<String> = words
         .iter()
         .enumerate()
@@ -735,15 +748,10 @@ impl Store {
         let Some(text) = words_query(self.backend, needle, field) else {
             return Ok(None);
         };
-        // Numbers of the session's view, written into the SQL as numbers.
         let whole = among.is_none();
-        let among = match among {
-            Some(uids) => {
-                let uids: Vec<String> = uids.iter().map(u32::to_string).collect();
-                format!(" AND m.uid IN ({})", uids.join(", "))
-            }
-            None => String::new(),
-        };
+        let among = among
+            .map(|uids| format!(" AND m.uid IN ({})", uid_list(uids)))
+            .unwrap_or_default();
         // From the word index to the messages with that content (the
         // blob index), as the web's search does; the unary `+` keeps
         // SQLite from walking the whole mailbox by its primary key.
