@@ -667,3 +667,37 @@ mailroom_tests::both_backends!(a_common_word_is_counted_to_a_cap, |world: World|
         .unwrap();
     assert!(!rare.more && rare.total >= 1, "a rarer search is counted whole");
 });
+
+server_test!(
+    pages_load_while_other_servers_start_in_the_same_process,
+    |server: Server| async move {
+        // Starting a server lists the web's routes by running the app with
+        // resource loading held back, a flag leptos keeps per process: a
+        // page of a server already serving must not wait forever on it
+        // (the tests run several servers in one process, and hung so).
+        server.user("alice").await;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut pages = Vec::new();
+        for _ in 0..4 {
+            let alice = signed_in(&server, "alice").await;
+            let stopped = stop.clone();
+            pages.push(tokio::spawn(async move {
+                let mut loaded = 0;
+                while !stopped.load(std::sync::atomic::Ordering::Relaxed) || loaded == 0 {
+                    let page = alice.get("/mail?box=INBOX").await;
+                    assert_eq!(page.status, 200, "{page:?}");
+                    loaded += 1;
+                }
+                loaded
+            }));
+        }
+        for _ in 0..20 {
+            let world = World::new(Backend::Sqlite).await.expect("sqlite world");
+            drop(Server::start(world).await);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for loading in pages {
+            assert!(loading.await.unwrap() > 0);
+        }
+    }
+);

@@ -80,7 +80,7 @@ pub async fn app(service: Service, stopped: watch::Receiver<bool>, site_root: Pa
         .output_name("mailroom")
         .site_root(site_root.to_string_lossy().into_owned())
         .build();
-    let routes = generate_route_list(App);
+    let routes = page_routes();
     let leptos = Router::new()
         .leptos_routes_with_context(&options, routes, content_security_policy, {
             let options = options.clone();
@@ -138,6 +138,17 @@ pub async fn app(service: Service, stopped: watch::Receiver<bool>, site_root: Pa
                 .layer(CompressionLayer::new()),
         )
         .layer(middleware::from_fn(auth::same_origin)))
+}
+
+/// The pages' routes, found once per process. Finding them runs the app
+/// with every resource's loading held back, and leptos keeps that in one
+/// process-wide flag (leptos-rs/leptos#4773): a page that began loading
+/// its data meanwhile — in another node of the same process, as the
+/// tests run several — would wait for it forever, and its response never
+/// end. Found once, before any node serves a page, they never overlap.
+fn page_routes() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 /// Serves the web application until `stopped` turns true, each
