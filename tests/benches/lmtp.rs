@@ -30,8 +30,10 @@ async fn reply(io: &mut BufReader<TcpStream>) -> String {
 }
 
 /// One sender: delivers `message` until the period is over; returns how
-/// many were acknowledged.
-async fn sender(lmtp: SocketAddr, message: std::sync::Arc<Vec<u8>>, until: Instant) -> u32 {
+/// many were acknowledged. Each copy gets a header of its own, so each is
+/// new content to store, summarize and index, as real mail is (the same
+/// bytes again would be stored once).
+async fn sender(lmtp: SocketAddr, id: usize, message: std::sync::Arc<Vec<u8>>, until: Instant) -> u32 {
     let stream = TcpStream::connect(lmtp).await.unwrap();
     // As an MTA does: no Nagle delay on the small commands.
     stream.set_nodelay(true).unwrap();
@@ -48,6 +50,8 @@ async fn sender(lmtp: SocketAddr, message: std::sync::Arc<Vec<u8>>, until: Insta
         for _ in 0..3 {
             reply(&mut io).await;
         }
+        let header = format!("X-Bench: {id} {n}\r\n");
+        io.get_mut().write_all(header.as_bytes()).await.unwrap();
         io.get_mut().write_all(&message).await.unwrap();
         assert!(reply(&mut io).await.starts_with("250"));
         n += 1;
@@ -78,7 +82,7 @@ async fn bench(backend: Backend) {
             let start = Instant::now();
             let until = start + PERIOD;
             let tasks: Vec<_> = (0..senders)
-                .map(|_| tokio::spawn(sender(server.lmtp, message.clone(), until)))
+                .map(|id| tokio::spawn(sender(server.lmtp, id, message.clone(), until)))
                 .collect();
             let mut total = 0;
             for t in tasks {

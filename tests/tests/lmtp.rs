@@ -3,6 +3,7 @@
 //! dot-unstuffing, size limits, pipelining and bad input — on SQLite and
 //! PostgreSQL.
 
+use mailroom_shared::Flags;
 use mailroom_tests::net::{Lmtp, Server};
 use mailroom_tests::{Backend, World, have_program, legacy_program, server_test};
 
@@ -171,3 +172,102 @@ server_test!(swaks_delivers_over_lmtp, |server: Server| async move {
         "{text}"
     );
 });
+
+server_test!(
+    concurrent_deliveries_each_get_their_own_uids_and_modseqs,
+    |server: Server| async move {
+        // Deliveries that queue behind one writer are stored together in
+        // one transaction (SQLite): each must still be stored once, under
+        // its own UID and MODSEQ, and the 250 each sender reads must name
+        // the UID of its own message.
+        let alice = server.user("alice").await;
+        let bob = server.user("bob").await;
+        const SENDERS: usize = 8;
+        const EACH: usize = 12;
+        let addr = server.lmtp;
+        let mut tasks = Vec::new();
+        for s in 0..SENDERS {
+            tasks.push(tokio::spawn(async move {
+                let mut c = Lmtp::connect_to(addr).await;
+                let mut sent = Vec::new();
+                for n in 0..EACH {
+                    // Every other sender writes to both, in one transaction.
+                    let to: &[&str] = match s % 2 {
+                        0 => &["alice@example.com"],
+                        _ => &["alice@example.com", "bob@example.com"],
+                    };
+                    let body = format!("Subject: s{s} n{n}\r\n\r\nfrom sender {s}, message {n}");
+                    let replies = c.deliver("mta@example.org", to, &body).await;
+                    assert_eq!(replies.len(), to.len(), "{replies:?}");
+                    for reply in &replies {
+                        assert!(reply.starts_with("250 2.0.0"), "{reply}");
+                    }
+                    let uid: u32 = replies[0]
+                        .split("(UID ")
+                        .nth(1)
+                        .and_then(|r| r.split(')').next())
+                        .and_then(|u| u.parse().ok())
+                        .unwrap_or_else(|| panic!("no UID in {:?}", replies[0]));
+                    sent.push((uid, format!("from sender {s}, message {n}")));
+                }
+                sent
+            }));
+        }
+        let mut sent = Vec::new();
+        for t in tasks {
+            sent.extend(t.await.unwrap());
+        }
+        let service = server.service();
+        for (uid, text) in &sent {
+            let stored = String::from_utf8(service.fetch(&alice, "INBOX", *uid).await.unwrap()).unwrap();
+            assert!(
+                stored.trim_end().ends_with(text.as_str()),
+                "UID {uid} holds another message: {stored}"
+            );
+        }
+        let (_, inbox) = service.messages(&alice, "INBOX").await.unwrap();
+        assert_eq!(inbox.len(), SENDERS * EACH, "each stored once");
+        let mut modseqs: Vec<u64> = inbox.iter().map(|m| m.modseq).collect();
+        modseqs.sort_unstable();
+        modseqs.dedup();
+        assert_eq!(modseqs.len(), inbox.len(), "a MODSEQ of its own for each delivery");
+        let (_, bobs) = service.messages(&bob, "INBOX").await.unwrap();
+        assert_eq!(bobs.len(), SENDERS / 2 * EACH);
+    }
+);
+
+server_test!(
+    a_delivery_that_fails_beside_others_fails_alone,
+    |server: Server| async move {
+        // A mailbox deleted while messages for it wait to be written: those
+        // fail, and the others written in the same turn are stored all
+        // the same.
+        let alice = server.user("alice").await;
+        let service = server.service().clone();
+        for name in ["Keep", "Doomed"] {
+            service.create_mailbox(&alice, name).await.unwrap();
+        }
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let (service, alice) = (service.clone(), alice.clone());
+            tasks.push(tokio::spawn(async move {
+                let name = if i % 2 == 0 { "Keep" } else { "Doomed" };
+                if i == 21 {
+                    service.delete_mailbox(&alice, "Doomed").await.unwrap();
+                }
+                let content = format!("Subject: {i}\r\n\r\nmessage {i}\r\n").into_bytes();
+                (
+                    name,
+                    service.append(&alice, name, content, &Flags::default(), None).await,
+                )
+            }));
+        }
+        for t in tasks {
+            let (name, result) = t.await.unwrap();
+            if name == "Keep" {
+                result.unwrap_or_else(|e| panic!("an append to Keep failed beside the doomed ones: {e}"));
+            }
+        }
+        assert_eq!(service.messages(&alice, "Keep").await.unwrap().1.len(), 20);
+    }
+);

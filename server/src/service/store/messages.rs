@@ -41,17 +41,17 @@ pub struct NewMessage {
 
 /// A message to add, hashed and (when new) summarized before the writer's
 /// turn, so that other writers need not wait for the parsing.
-struct Ready {
+pub(super) struct Ready {
     hash: String,
     size: i64,
     /// New content: its bytes and what the web's list and search show.
-    new: Option<(Vec<u8>, crate::message::Summary)>,
+    pub(super) new: Option<(Vec<u8>, crate::message::Summary)>,
     flags: Flags,
     internal_date: i64,
     envelope_from: Option<String>,
 }
 
-fn prepare(messages: Vec<NewMessage>) -> Vec<Ready> {
+pub(super) fn prepare(messages: Vec<NewMessage>) -> Vec<Ready> {
     messages
         .into_iter()
         .map(|message| {
@@ -280,28 +280,13 @@ pub fn content_hash(content: &[u8]) -> String {
 }
 
 impl Store {
-    /// Adds messages to a mailbox under new UIDs and one new MODSEQ. With
-    /// `seen_reader` (a per-user seen mailbox) `\Seen` is recorded for that
-    /// account only. Returns the UIDs, in order, and the MODSEQ, once they
-    /// are on disk.
-    pub async fn insert_messages(
-        &self,
-        mailbox_id: i64,
-        messages: Vec<NewMessage>,
-        seen_reader: Option<i64>,
-    ) -> Result<(Vec<u32>, u64)> {
-        let ready = prepare(messages);
-        let (turn, mut tx) = self.write_unsynced().await?;
-        let result = self.tx_insert(&mut tx, mailbox_id, ready, seen_reader).await?;
-        self.commit_grouped(turn, tx).await?;
-        Ok(result)
-    }
-
-    async fn tx_insert(
+    /// Adds `messages` to a mailbox under new UIDs and one new MODSEQ in
+    /// `tx`; see [`Store::insert_messages`].
+    pub(super) async fn tx_insert(
         &self,
         tx: &mut Tx,
         mailbox_id: i64,
-        messages: Vec<Ready>,
+        messages: &[Ready],
         seen_reader: Option<i64>,
     ) -> Result<(Vec<u32>, u64)> {
         let count = messages.len() as i64;
@@ -330,9 +315,9 @@ impl Store {
             self.notify(tx, mailbox_id, modseq).await?;
         }
         let mut uids = Vec::with_capacity(messages.len());
-        for (i, ready) in messages.into_iter().enumerate() {
+        for (i, ready) in messages.iter().enumerate() {
             let uid = first_uid + i as i64;
-            if let Some((bytes, summary)) = &ready.new {
+            if postgres && let Some((bytes, summary)) = &ready.new {
                 super::web::insert_summary(tx, self, &ready.hash, summary, Some(bytes)).await?;
             }
             let mut shared_flags = ready.flags.clone();
@@ -346,16 +331,26 @@ impl Store {
                  size, blob_hash, envelope_from, sort_sender, sort_subject) VALUES ($1, $2, $3, $4, $5, $6, $7, \
                  $8, $9, COALESCE((SELECT LOWER(SUBSTR(sender, 1, 64)) FROM summaries WHERE hash = $8), ''), \
                  COALESCE((SELECT LOWER(SUBSTR(subject, 1, 64)) FROM summaries WHERE hash = $8), ''))";
-            // On PostgreSQL the change log's row is written by the same
-            // statement (a round trip less); it says what
+            // The change log's row is written in the same call: on
+            // PostgreSQL by the same statement, on SQLite by the next one
+            // of the same query, with new content's statements before
+            // them — one hop to SQLite's thread and back for the lot,
+            // where each statement was one. Both say what
             // `log_message_change` would.
-            let sql = match postgres {
-                true => format!(
+            let sql = match (postgres, &ready.new) {
+                (true, _) => format!(
                     "WITH m AS ({insert} RETURNING mailbox_id, uid, modseq, system_flags, keywords) \
                      INSERT INTO changes (mailbox_id, modseq, kind, uid, system_flags, keywords, origin) \
                      SELECT mailbox_id, modseq, $10, uid, system_flags, keywords, $11 FROM m"
                 ),
-                false => insert.to_owned(),
+                (false, new) => format!(
+                    "{}{insert}; INSERT INTO changes (mailbox_id, modseq, kind, uid, system_flags, keywords, origin) \
+                     VALUES ($1, $3, $10, $2, $4, $5, $11)",
+                    match new {
+                        Some(_) => super::web::SQLITE_NEW_CONTENT.as_str(),
+                        None => "",
+                    }
+                ),
             };
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(mailbox_id)
@@ -366,23 +361,13 @@ impl Store {
                 .bind(ready.internal_date)
                 .bind(ready.size)
                 .bind(ready.hash.as_str())
-                .bind(ready.envelope_from.as_deref());
-            if postgres {
-                query = query.bind(LogKind::Added.code()).bind(self.origin.as_str());
+                .bind(ready.envelope_from.as_deref())
+                .bind(LogKind::Added.code())
+                .bind(self.origin.as_str());
+            if !postgres && let Some((bytes, summary)) = &ready.new {
+                query = super::web::bind_new_content(query, bytes, summary);
             }
             query.execute(&mut **tx).await?;
-            if !postgres {
-                let change = MessageChange {
-                    mailbox_id,
-                    modseq,
-                    kind: LogKind::Added,
-                    uid: uid as u32,
-                    flags: Some(&shared_flags),
-                    account_id: None,
-                    detail: None,
-                };
-                log_message_change(tx, self, change).await?;
-            }
             uids.push(uid as u32);
         }
         Ok((uids, modseq as u64))
@@ -703,7 +688,7 @@ impl Store {
         let uids = if new.is_empty() {
             Vec::new()
         } else {
-            self.tx_insert(&mut tx, mailbox_id, new, None).await?.0
+            self.tx_insert(&mut tx, mailbox_id, &new, None).await?.0
         };
         tx.commit().await?;
         if !gone.is_empty() {
@@ -724,7 +709,7 @@ impl Store {
     ) -> Result<Vec<(u32, u32)>> {
         let new = prepare(rows.iter().map(|r| copy_of(r, r.flags.clone())).collect());
         let (_turn, mut tx) = self.write().await?;
-        let (new_uids, _) = self.tx_insert(&mut tx, to, new, seen_reader).await?;
+        let (new_uids, _) = self.tx_insert(&mut tx, to, &new, seen_reader).await?;
         let old_uids: Vec<u32> = rows.iter().map(|r| r.uid).collect();
         self.tx_remove(&mut tx, from, &old_uids).await?;
         tx.commit().await?;

@@ -8,6 +8,7 @@
 //! is chosen by [`Backend`]. Nothing above this module writes SQL.
 
 mod accounts;
+mod appends;
 mod contents;
 mod flags;
 mod group_sync;
@@ -79,10 +80,12 @@ pub struct Store {
     /// SQLite: connections whose commits are not synced to disk, for
     /// [`Store::write_unsynced`].
     unsynced: Option<AnyPool>,
-    /// SQLite on a file: syncs the commits of [`Store::commit_grouped`].
+    /// SQLite on a file: syncs the message writes' commits (see `appends`).
     group_sync: Option<Arc<group_sync::GroupSync>>,
     /// SQLite: flag changes waiting to be written together (see `flags`).
     flag_queue: Arc<flags::FlagQueue>,
+    /// SQLite: new messages waiting to be written together (see `appends`).
+    insert_queue: Arc<appends::InsertQueue>,
     contents: Arc<contents::Contents>,
 }
 
@@ -172,6 +175,7 @@ impl Store {
             unsynced,
             group_sync: None,
             flag_queue: Arc::default(),
+            insert_queue: Arc::default(),
             contents: Arc::default(),
         };
         migrate::run(&store).await?;
@@ -256,8 +260,9 @@ impl Store {
     /// A write transaction for changes that may be lost in a power cut
     /// (flags): on SQLite its commit is not synced to disk (the next
     /// synced commit or checkpoint takes it along); after a crash of the
-    /// process alone nothing is lost. Messages are written here only to be
-    /// committed by [`Store::commit_grouped`], which syncs.
+    /// process alone nothing is lost. New messages are written on its
+    /// connections too (`appends`), and wait for [`Store::synced`] before
+    /// they are acknowledged.
     pub(crate) async fn write_unsynced(&self) -> Result<(Turn, Transaction<'static, Any>)> {
         self.begin_write(self.unsynced_pool()).await
     }
@@ -267,13 +272,9 @@ impl Store {
         self.unsynced.as_ref().unwrap_or(&self.pool)
     }
 
-    /// Commits a transaction of [`Store::write_unsynced`] and returns once
-    /// it is on disk: the turn is handed on first, and commits that end
-    /// while the disk syncs share the next sync (see `group_sync`). For
-    /// message writes, which are many and must survive a power cut.
-    pub(crate) async fn commit_grouped(&self, turn: Turn, tx: Transaction<'static, Any>) -> Result<()> {
-        tx.commit().await?;
-        drop(turn);
+    /// Returns once every commit this process finished so far is on disk
+    /// (commits of [`Store::write_unsynced`]; see `group_sync`).
+    async fn synced(&self) -> Result<()> {
         match &self.group_sync {
             Some(sync) => sync.after_commit().await,
             None => Ok(()),

@@ -131,6 +131,41 @@ pub(super) async fn insert_summary(
     Ok(())
 }
 
+/// SQLite: the statements of [`insert_summary`] (with the content), to
+/// run ahead of others in one query: `$8` is the content's hash, `$12`
+/// to `$21` what [`bind_new_content`] binds. The words are indexed only
+/// when the summary is new (`changes()`: the rows the statement before
+/// added).
+pub(super) static SQLITE_NEW_CONTENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{INSERT_BLOB} VALUES ($8, $12) {BLOB_CONFLICT}; \
+         INSERT INTO summaries (hash, sender, recipients, subject, sent_at, has_attachments, preview) \
+         VALUES ($8, $13, $14, $15, $16, $17, $18) ON CONFLICT (hash) DO NOTHING; \
+         INSERT INTO message_text (rowid, sender, recipients, subject, body) \
+         SELECT rowid, $19, $20, $15, $21 FROM summaries WHERE hash = $8 AND changes() > 0; "
+    )
+});
+
+/// Binds `$12` to `$21` of [`SQLITE_NEW_CONTENT`] (after the eleven
+/// before them).
+pub(super) fn bind_new_content<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    bytes: &'q [u8],
+    s: &'q Summary,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    query
+        .bind(bytes)
+        .bind(s.sender.as_str())
+        .bind(s.recipients.as_str())
+        .bind(s.subject.as_str())
+        .bind(s.sent_at.unwrap_or(0))
+        .bind(i64::from(s.has_attachments))
+        .bind(s.preview.as_str())
+        .bind(s.sender_words.as_str())
+        .bind(s.recipient_words.as_str())
+        .bind(s.text.as_str())
+}
+
 /// Content is stored once per hash; content that had lost its last
 /// message and waits to be swept is wanted again.
 const INSERT_BLOB: &str = "INSERT INTO blobs (hash, data)";
