@@ -192,3 +192,58 @@ server_test!(
         a.fails("FETCH 3 (FLAGS)", "BAD").await;
     }
 );
+
+server_test!(
+    a_new_message_is_recent_in_one_session_only,
+    |server: Server| async move {
+        // RFC 3501 §2.3.2: \Recent is shown to one session only. Messages
+        // arrive while sessions select the mailbox over and over, and
+        // learn of new mail between SELECTs too: no UID may be \Recent in
+        // two of them (a message delivered while a SELECT was reading the
+        // mailbox was shown \Recent by it unclaimed, and by the next
+        // session that claimed it).
+        let alice = server.user("alice").await;
+        const SESSIONS: usize = 5;
+        const ROUNDS: usize = 25;
+        let delivering = {
+            let service = server.service().clone();
+            tokio::spawn(async move {
+                for i in 0..SESSIONS * ROUNDS * 2 {
+                    let content = message(&format!("r{i}")).into_bytes();
+                    service
+                        .append(&alice, "INBOX", content, &mailroom_shared::Flags::default(), None)
+                        .await
+                        .unwrap();
+                }
+            })
+        };
+        let mut sessions = Vec::new();
+        for _ in 0..SESSIONS {
+            let mut c = login_at(server.imap, "alice").await;
+            sessions.push(tokio::spawn(async move {
+                let mut recent = std::collections::BTreeSet::new();
+                for _ in 0..ROUNDS {
+                    c.ok("SELECT INBOX").await;
+                    c.ok("NOOP").await;
+                    for line in c.ok("UID FETCH 1:* (FLAGS)").await {
+                        if line.contains("\\Recent")
+                            && let Some(uid) = line.split("UID ").nth(1).and_then(|r| r.split([' ', ')']).next())
+                        {
+                            recent.insert(uid.parse::<u32>().unwrap());
+                        }
+                    }
+                }
+                recent
+            }));
+        }
+        let mut seen: std::collections::BTreeMap<u32, usize> = std::collections::BTreeMap::new();
+        for (i, s) in sessions.into_iter().enumerate() {
+            for uid in s.await.unwrap() {
+                if let Some(other) = seen.insert(uid, i) {
+                    panic!("UID {uid} was \\Recent in sessions {other} and {i}");
+                }
+            }
+        }
+        delivering.await.unwrap();
+    }
+);

@@ -208,9 +208,14 @@ impl Selected {
         let read_only = examine || !may_change;
         // EXAMINE shows what is recent without taking it (RFC 3501 §6.3.2).
         // A mailbox selected again whose messages this session claimed
-        // already needs no second look.
-        if claimed_upto < info.uidnext {
-            let first = service.claim_recent(&handle, info.uidnext, !read_only).await?;
+        // already needs no second look. The claim covers every message
+        // the session shows: one delivered after the mailbox was opened
+        // but before its messages were read is among them, beyond the
+        // UIDNEXT it was opened with (left out, it was shown \Recent here
+        // unclaimed, and claimed by another session too).
+        let upto = messages.last().map_or(0, |m| m.uid.saturating_add(1)).max(info.uidnext);
+        if claimed_upto < upto {
+            let first = service.claim_recent(&handle, upto, !read_only).await?;
             for m in messages.iter_mut().rev().take_while(|m| m.uid >= first) {
                 m.recent = true;
             }
@@ -224,7 +229,7 @@ impl Selected {
             announced: messages.len(),
             keywords: BTreeSet::new(),
             recent_from: u32::MAX,
-            claimed_upto: if read_only { 0 } else { info.uidnext },
+            claimed_upto: if read_only { 0 } else { upto },
             applied_log_id,
             updates: Vec::new(),
             dirty: BTreeSet::new(),
