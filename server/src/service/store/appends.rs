@@ -16,13 +16,13 @@
 //! The same pattern as the flag changes' queue (`flags`), for the same
 //! reason; sqlx has no such batching of its own.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use tokio::sync::oneshot;
 
 use super::messages::NewMessage;
 use super::messages::{Ready, prepare};
-use super::{Backend, Result, Store};
+use super::{Backend, Result, Store, StoreError};
 
 /// How many queued inserts one transaction writes at most, and up to how
 /// many bytes of new content (one bigger message is written alone).
@@ -48,14 +48,14 @@ impl InsertWrite {
     }
 }
 
-type Waiting = (Arc<InsertWrite>, oneshot::Sender<Result<Inserted>>);
+type Waiting = (InsertWrite, oneshot::Sender<Result<Inserted>>);
 
 /// Inserts waiting for a writer (SQLite), each with where its answer goes.
 #[derive(Default)]
 pub(super) struct InsertQueue(Mutex<Vec<Waiting>>);
 
 impl InsertQueue {
-    fn push(&self, write: Arc<InsertWrite>) -> oneshot::Receiver<Result<Inserted>> {
+    fn push(&self, write: InsertWrite) -> oneshot::Receiver<Result<Inserted>> {
         let (reply, answer) = oneshot::channel();
         self.0.lock().unwrap_or_else(|e| e.into_inner()).push((write, reply));
         answer
@@ -63,8 +63,11 @@ impl InsertQueue {
 
     /// The first queued, in order: at most [`MAX_TOGETHER`], and no more
     /// than [`MAX_BYTES_TOGETHER`] of content unless the first alone is.
+    /// Messages whose callers went away meanwhile (their clients hung up)
+    /// are dropped, as they would have been waiting for a turn alone.
     fn take(&self) -> Vec<Waiting> {
         let mut queue = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        queue.retain(|(_, reply)| !reply.is_closed());
         let mut bytes = 0;
         let mut n = 0;
         for (write, _) in queue.iter().take(MAX_TOGETHER) {
@@ -89,11 +92,11 @@ impl Store {
         messages: Vec<NewMessage>,
         seen_reader: Option<i64>,
     ) -> Result<Inserted> {
-        let write = Arc::new(InsertWrite {
+        let write = InsertWrite {
             mailbox_id,
             messages: prepare(messages),
             seen_reader,
-        });
+        };
         let inserted = match self.backend {
             Backend::Sqlite => self.insert_together(write).await?,
             Backend::Postgres => {
@@ -112,30 +115,29 @@ impl Store {
     /// Queues `write` and waits: for its answer, when another writer took
     /// it along, or for the turn, to write what is queued (its own
     /// included) in one transaction and answer the others.
-    async fn insert_together(&self, write: Arc<InsertWrite>) -> Result<Inserted> {
-        let mut answer = self.insert_queue.push(write.clone());
+    async fn insert_together(&self, write: InsertWrite) -> Result<Inserted> {
+        let mut answer = self.insert_queue.push(write);
         loop {
             let turn = tokio::select! {
                 biased;
-                done = &mut answer => match done {
-                    Ok(done) => return done,
-                    // The writer that took it was cancelled (its session
-                    // went away) before answering: its transaction rolled
-                    // back, so queue it again.
-                    Err(_) => {
-                        answer = self.insert_queue.push(write.clone());
-                        continue;
-                    }
-                },
+                done = &mut answer => return done.unwrap_or_else(|_| Err(unanswered())),
                 turn = self.sqlite_turn() => turn,
             };
             match answer.try_recv() {
                 Ok(done) => return done,
-                Err(oneshot::error::TryRecvError::Closed) => answer = self.insert_queue.push(write.clone()),
+                Err(oneshot::error::TryRecvError::Closed) => return Err(unanswered()),
                 Err(oneshot::error::TryRecvError::Empty) => {}
             }
-            self.write_queued_inserts().await;
-            drop(turn);
+            // In a task of its own, which goes on if this caller is
+            // dropped (its client went away): a batch cut off after its
+            // COMMIT was sent to SQLite's thread is committed all the
+            // same, and its callers must be told.
+            let store = self.clone();
+            let _ = tokio::spawn(async move {
+                store.write_queued_inserts().await;
+                drop(turn);
+            })
+            .await;
         }
     }
 
@@ -144,19 +146,36 @@ impl Store {
     /// each caller syncs before it returns.
     async fn write_queued_inserts(&self) {
         let batch = self.insert_queue.take();
-        let writes: Vec<&InsertWrite> = batch.iter().map(|(w, _)| &**w).collect();
+        if batch.is_empty() {
+            return;
+        }
+        let writes: Vec<&InsertWrite> = batch.iter().map(|(w, _)| w).collect();
         match self.insert_in_one(&writes).await {
             Ok(answers) => {
                 for ((_, reply), inserted) in batch.into_iter().zip(answers) {
                     let _ = reply.send(Ok(inserted));
                 }
             }
-            // Failed as a whole (one mailbox was deleted meanwhile, say):
-            // each alone, so that each gets its own answer.
-            Err(_) => {
+            // One of several failed (its mailbox was deleted meanwhile,
+            // say): each alone, so that each gets its own answer.
+            Err(Failed::Message(_)) if batch.len() > 1 => {
                 for (write, reply) in batch {
                     let alone = self.insert_in_one(&[&write]).await;
-                    let _ = reply.send(alone.map(|mut answers| answers.remove(0)));
+                    let _ = reply.send(alone.map(|mut answers| answers.remove(0)).map_err(Failed::into_error));
+                }
+            }
+            Err(Failed::Message(e)) => {
+                if let Some((_, reply)) = batch.into_iter().next() {
+                    let _ = reply.send(Err(e));
+                }
+            }
+            // Nobody's message's fault (the database is locked by another
+            // process past the busy timeout, say): trying each alone would
+            // only keep every writer waiting longer.
+            Err(Failed::Transaction(e)) => {
+                let why = e.to_string();
+                for (_, reply) in batch {
+                    let _ = reply.send(Err(StoreError::Database(sqlx::Error::Protocol(why.clone()))));
                 }
             }
         }
@@ -164,16 +183,44 @@ impl Store {
 
     /// `writes` in one transaction of the writer holding the turn, on a
     /// connection whose commits are synced by `group_sync` afterwards.
-    async fn insert_in_one(&self, writes: &[&InsertWrite]) -> Result<Vec<Inserted>> {
-        let mut tx = self.begin_in_turn(self.unsynced_pool()).await?;
+    async fn insert_in_one(&self, writes: &[&InsertWrite]) -> std::result::Result<Vec<Inserted>, Failed> {
+        let mut tx = self
+            .begin_in_turn(self.unsynced_pool())
+            .await
+            .map_err(Failed::Transaction)?;
         let mut answers = Vec::with_capacity(writes.len());
         for write in writes {
             answers.push(
                 self.tx_insert(&mut tx, write.mailbox_id, &write.messages, write.seen_reader)
-                    .await?,
+                    .await
+                    .map_err(Failed::Message)?,
             );
         }
-        tx.commit().await?;
+        tx.commit().await.map_err(|e| Failed::Transaction(e.into()))?;
         Ok(answers)
     }
+}
+
+/// Why a batch was not written.
+enum Failed {
+    /// Writing one of its messages failed.
+    Message(StoreError),
+    /// Starting or committing the transaction failed.
+    Transaction(StoreError),
+}
+
+impl Failed {
+    fn into_error(self) -> StoreError {
+        match self {
+            Failed::Message(e) | Failed::Transaction(e) => e,
+        }
+    }
+}
+
+/// The answer when the writer that took a message stopped without giving
+/// one (it panicked): whether it was stored is not known, so it is not
+/// written again here; the client is told of a failure, and may send it
+/// again.
+fn unanswered() -> StoreError {
+    StoreError::Database(sqlx::Error::WorkerCrashed)
 }
