@@ -15,5 +15,12 @@ fn main() -> std::process::ExitCode {
     // measured the same either way. `MIMALLOC_PURGE_DELAY` still decides.
     // Safety: called before any other thread exists, as mimalloc asks.
     unsafe { libmimalloc_sys::mi_option_set_default(MI_OPTION_PURGE_DELAY, 0) };
+    // No transparent huge pages for this process: mimalloc asks for them
+    // on its arenas, and the kernel then fills in sparse 2 MB regions of a
+    // server gone quiet. 5,000 IMAP sessions closed: 75 MB rising to
+    // 100 MB within 20 s at rest with them, 50 MB and steady without (and
+    // 22 MB fresh, against 38). Where the kernel refuses, nothing else
+    // changes.
+    let _ = nix::sys::prctl::set_thp_disable(true);
     mailroom::cli::main()
 }
