@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use servers::{Target, memory_kib, start_dovecot, start_mailroom, users};
+use servers::{Target, memory_kib, memory_parts, start_dovecot, start_mailroom, users};
 
 #[derive(Parser)]
 struct Args {
@@ -122,6 +122,8 @@ const PUBLISHED_TABLE: &str = "docs/BENCHMARKS.md";
 /// Where a quick run's table goes instead.
 const QUICK_TABLE: &str = "target/bench-quick.md";
 const USERS: usize = 50;
+/// How long the servers settle before memory at rest is read again.
+const SETTLE_SECONDS: u64 = 30;
 
 #[tokio::main]
 async fn main() {
@@ -150,6 +152,9 @@ async fn main() {
         load::seed(t.lmtp, &users, per_user).await;
     }
     let fresh: Vec<u64> = targets.iter().map(memory_kib).collect();
+    for t in &targets {
+        eprintln!("  {} after seeding: {}", t.name, memory_parts(t));
+    }
 
     // The shared INBOX is shared for real (an ACL entry for another user):
     // Mailroom writes its activity trail and shows who is present there.
@@ -263,7 +268,22 @@ async fn main() {
         for (i, t) in targets.iter().enumerate() {
             let now = memory_kib(t);
             row.push(i, now as f64 / fresh[i] as f64);
-            eprintln!("  {}: {} KiB after seeding, {now} KiB now", t.name, fresh[i]);
+            eprintln!(
+                "  {}: {} KiB after seeding, {now} KiB now: {}",
+                t.name,
+                fresh[i],
+                memory_parts(t)
+            );
+        }
+        rows.push(row);
+        // Two seconds is soon after 18,000 connections closed: the same,
+        // once every server had half a minute to settle.
+        tokio::time::sleep(Duration::from_secs(SETTLE_SECONDS)).await;
+        let mut row = Row::new(format!("… and {SETTLE_SECONDS} s later"), "×", Better::Lower);
+        for (i, t) in targets.iter().enumerate() {
+            let now = memory_kib(t);
+            row.push(i, now as f64 / fresh[i] as f64);
+            eprintln!("  {} {SETTLE_SECONDS} s later: {now} KiB: {}", t.name, memory_parts(t));
         }
         rows.push(row);
     }

@@ -335,10 +335,33 @@ fn descends_from(mut pid: u32, root: u32, parents: &HashMap<u32, u32>) -> bool {
 }
 
 fn pss_kib(pid: u32) -> u64 {
+    rollup_kib(pid, "Pss:")
+}
+
+/// One field of a process's `smaps_rollup`, in KiB (0 when absent).
+fn rollup_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("Pss:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// What a target's memory is made of, for the log: its processes' PSS
+/// of anonymous memory (the heap), of files (the program's code, mapped
+/// databases) and of shared memory.
+pub fn memory_parts(target: &Target) -> String {
+    let root = target.child.id();
+    let parents = process_parents();
+    let mut parts = [0; 3];
+    for (&pid, _) in parents.iter().filter(|(pid, _)| descends_from(**pid, root, &parents)) {
+        for (part, field) in parts.iter_mut().zip(["Pss_Anon:", "Pss_File:", "Pss_Shmem:"]) {
+            *part += rollup_kib(pid, field);
+        }
+    }
+    format!(
+        "anonymous {} KiB, files {} KiB, shared {} KiB",
+        parts[0], parts[1], parts[2]
+    )
 }

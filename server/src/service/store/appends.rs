@@ -11,7 +11,8 @@
 //! queued; the others only wait for its answer. Like every message write
 //! the commit is then synced (`group_sync`) before any caller returns.
 //! PostgreSQL inserts each in its own transaction (its writers do not take
-//! turns).
+//! turns); one message, as a delivery brings, in one statement
+//! (`Store::insert_alone`).
 //!
 //! The same pattern as the flag changes' queue (`flags`), for the same
 //! reason; sqlx has no such batching of its own.
@@ -99,14 +100,17 @@ impl Store {
         };
         let inserted = match self.backend {
             Backend::Sqlite => self.insert_together(write).await?,
-            Backend::Postgres => {
-                let mut tx = self.begin_in_turn(&self.pool).await?;
-                let inserted = self
-                    .tx_insert(&mut tx, mailbox_id, &write.messages, seen_reader)
-                    .await?;
-                tx.commit().await?;
-                inserted
-            }
+            Backend::Postgres => match self.insert_alone(mailbox_id, &write.messages, seen_reader).await {
+                Some(inserted) => inserted?,
+                None => {
+                    let mut tx = self.begin_in_turn(&self.pool).await?;
+                    let inserted = self
+                        .tx_insert(&mut tx, mailbox_id, &write.messages, seen_reader)
+                        .await?;
+                    tx.commit().await?;
+                    inserted
+                }
+            },
         };
         self.synced().await?;
         Ok(inserted)

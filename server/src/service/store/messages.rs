@@ -288,7 +288,7 @@ impl Store {
         mailbox_id: i64,
         messages: &[Ready],
         seen_reader: Option<i64>,
-    ) -> Result<(Vec<u32>, u64)> {
+    ) -> Result<super::appends::Inserted> {
         let count = messages.len() as i64;
         let postgres = self.backend == Backend::Postgres;
         // The mailbox's row first, then the content: the order every
@@ -371,6 +371,79 @@ impl Store {
             uids.push(uid as u32);
         }
         Ok((uids, modseq as u64))
+    }
+
+    /// PostgreSQL: one message, in one statement — its own transaction,
+    /// one round trip where `BEGIN`, the mailbox's row, the content, the
+    /// message and `COMMIT` were five. `None` when it does not go alone
+    /// (its reader's own `\Seen` goes to a table of its own): use
+    /// [`Store::tx_insert`].
+    pub(super) async fn insert_alone(
+        &self,
+        mailbox_id: i64,
+        messages: &[Ready],
+        seen_reader: Option<i64>,
+    ) -> Option<Result<super::appends::Inserted>> {
+        let [ready] = messages else { return None };
+        if seen_reader.is_some() && ready.flags.contains(SystemFlag::Seen) {
+            return None;
+        }
+        Some(self.insert_one_statement(mailbox_id, ready).await)
+    }
+
+    async fn insert_one_statement(&self, mailbox_id: i64, ready: &Ready) -> Result<super::appends::Inserted> {
+        // The mailbox's row first (the CTEs that read `mb` run after it),
+        // then the content: the order every writer takes them in, as in
+        // `tx_insert`. A summary stored by this statement is not visible
+        // to the message's row in it, so new content's sort keys come
+        // from its summary's values ($10 on).
+        let (content, sender, subject) = match &ready.new {
+            Some(_) => (
+                format!(
+                    "{}, {},",
+                    super::web::pg_blob(6, 19, "FROM mb"),
+                    super::web::pg_summary(6, 10, "FROM mb")
+                ),
+                "$10",
+                "$12",
+            ),
+            None => (String::new(), "''", "''"),
+        };
+        let sql = format!(
+            "WITH mb AS (UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1 \
+             WHERE id = $1 RETURNING uidnext - 1 AS uid, highest_modseq AS modseq, \
+             pg_notify('{CHANGES_CHANNEL}', id || ' ' || highest_modseq) IS NULL AS notified), {content} \
+             m AS (INSERT INTO messages (mailbox_id, uid, modseq, system_flags, keywords, internal_date, size, \
+             blob_hash, envelope_from, sort_sender, sort_subject) SELECT $1, uid, modseq, $2, $3, $4, $5, $6, $7, \
+             COALESCE((SELECT LOWER(SUBSTR(sender, 1, 64)) FROM summaries WHERE hash = $6), LOWER(SUBSTR({sender}, 1, 64))), \
+             COALESCE((SELECT LOWER(SUBSTR(subject, 1, 64)) FROM summaries WHERE hash = $6), LOWER(SUBSTR({subject}, 1, 64))) \
+             FROM mb RETURNING uid, modseq, system_flags, keywords), \
+             c AS (INSERT INTO changes (mailbox_id, modseq, kind, uid, system_flags, keywords, origin) \
+             SELECT $1, modseq, $8, uid, system_flags, keywords, $9 FROM m) \
+             SELECT uid, modseq FROM m"
+        );
+        // Its reader's own `\Seen` would not be in these flags: see
+        // `insert_alone`.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(mailbox_id)
+            .bind(ready.flags.system_bits())
+            .bind(ready.flags.keywords_text())
+            .bind(ready.internal_date)
+            .bind(ready.size)
+            .bind(ready.hash.as_str())
+            .bind(ready.envelope_from.as_deref())
+            .bind(LogKind::Added.code())
+            .bind(self.origin.as_str());
+        if let Some((bytes, summary)) = &ready.new {
+            query = super::web::bind_pg_summary(query, summary).bind(bytes.as_slice());
+        }
+        let row = query
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("mailbox {mailbox_id} vanished")))?;
+        let uid: i64 = row.try_get("uid")?;
+        let modseq: i64 = row.try_get("modseq")?;
+        Ok((vec![uid as u32], modseq as u64))
     }
 
     /// All messages of a mailbox by UID, with `\Seen` as `reader` sees it.
