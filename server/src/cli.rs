@@ -346,11 +346,37 @@ pub enum MailboxCommand {
     List { owner: String },
 }
 
+/// Calls `on_idle` when this thread last did more than
+/// [`IDLE_EVERY`] ago: a worker parks many times a second under load.
+fn idle_now(on_idle: fn()) {
+    use std::cell::Cell;
+    use std::time::Instant;
+    thread_local! {
+        static LAST: Cell<Option<Instant>> = const { Cell::new(None) };
+    }
+    LAST.with(|last| {
+        if last.get().is_none_or(|at| at.elapsed() >= IDLE_EVERY) {
+            last.set(Some(Instant::now()));
+            on_idle();
+        }
+    });
+}
+
+/// How often a worker thread's idle moment runs `on_idle` at most.
+const IDLE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Runs the command line; the exit code says whether it worked.
-pub fn main() -> ExitCode {
+/// `on_idle` runs on a worker thread that has nothing to do (at most
+/// every few seconds on each): the allocator's chance to give back what
+/// the thread freed.
+pub fn main(on_idle: fn()) -> ExitCode {
     let cli = Cli::parse();
     init_logging(matches!(cli.command, Command::Serve(_)));
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_park(move || idle_now(on_idle))
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("mailroom: cannot start: {e}");

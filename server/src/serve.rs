@@ -133,6 +133,7 @@ pub async fn start(
         warm_views_in_background(service.clone());
     }
     let (stop, stopped) = watch::channel(false);
+    spawn_until(stopped.clone(), Box::pin(release_idle_memory(service.clone())));
     // Other programs' changes to external INBOX files reach waiting sessions.
     tokio::spawn({
         let (service, stopped) = (service.clone(), stopped.clone());
@@ -201,6 +202,16 @@ fn summarise_in_background(service: Service) {
             }
         }
     });
+}
+
+/// A quiet server gives its caches' memory back
+/// ([`Service::release_idle_memory`]).
+async fn release_idle_memory(service: Service) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(10));
+    loop {
+        every.tick().await;
+        service.release_idle_memory();
+    }
 }
 
 /// Reads the biggest mailboxes' views for their first SELECT, while the

@@ -65,6 +65,10 @@ pub const DEFAULT_LOGIN_FAILURES: (u32, std::time::Duration) = (10, std::time::D
 /// command line, the demo seed).
 pub const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
+/// How long the caches of message bytes go unread before they are
+/// emptied ([`Service::release_idle_memory`]).
+const IDLE_CACHE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Who is acting. Not serialisable and not constructible outside this
 /// crate: a gateway gets one only by authenticating.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -408,6 +412,17 @@ impl Service {
     pub(crate) async fn authority_changed(&self) {
         if let Ok(epoch) = self.store.authority_epoch().await {
             self.feed.authority_is(epoch);
+        }
+    }
+
+    /// Gives back what the node's caches of message bytes hold once
+    /// nothing has read them for [`IDLE_CACHE`]: they serve bursts of
+    /// downloads, and a quiet server should not keep 32 MB for the next
+    /// one. `serve` calls it every few seconds.
+    pub fn release_idle_memory(&self) {
+        let released = self.store.release_idle_contents(IDLE_CACHE);
+        if released > 0 {
+            tracing::debug!("released {released} bytes of cached messages nobody read for {IDLE_CACHE:?}");
         }
     }
 
