@@ -435,7 +435,7 @@ impl Store {
             .bind(LogKind::Added.code())
             .bind(self.origin.as_str());
         if let Some((bytes, summary)) = &ready.new {
-            query = super::web::bind_pg_summary(query, summary).bind(bytes.as_slice());
+            query = super::web::bind_summary(query, summary, Backend::Postgres).bind(bytes.as_slice());
         }
         let row = query
             .fetch_optional(&self.pool)

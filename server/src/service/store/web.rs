@@ -66,7 +66,7 @@ pub(super) async fn insert_summary(
                 Some(_) => format!("{}{}", sqlite_blob(1, 11), sqlite_summary(1, 2)),
                 None => sqlite_summary(1, 2),
             };
-            let mut query = bind_summary(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(hash), s);
+            let mut query = bind_summary(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(hash), s, store.backend);
             if let Some(bytes) = blob {
                 query = query.bind(bytes);
             }
@@ -79,7 +79,7 @@ pub(super) async fn insert_summary(
                 Some(_) => format!("WITH {}, {} SELECT 1", pg_blob(1, 11, ""), pg_summary(1, 2, "")),
                 None => format!("WITH {} SELECT 1", pg_summary(1, 2, "")),
             };
-            let mut query = bind_pg_summary(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(hash), s);
+            let mut query = bind_summary(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(hash), s, store.backend);
             if let Some(bytes) = blob {
                 query = query.bind(bytes);
             }
@@ -126,12 +126,15 @@ fn sqlite_summary(hash: usize, first: usize) -> String {
     )
 }
 
-/// Binds the nine values of [`sqlite_summary`], in its order.
-fn bind_summary<'q>(
+/// Binds the nine values of [`sqlite_summary`] and [`pg_summary`], in
+/// their order; PostgreSQL's word index gets the text's
+/// [`distinct_words`].
+pub(super) fn bind_summary<'q>(
     query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     s: &'q Summary,
+    backend: Backend,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-    query
+    let query = query
         .bind(s.sender.as_str())
         .bind(s.recipients.as_str())
         .bind(s.subject.as_str())
@@ -139,8 +142,11 @@ fn bind_summary<'q>(
         .bind(i64::from(s.has_attachments))
         .bind(s.preview.as_str())
         .bind(s.sender_words.as_str())
-        .bind(s.recipient_words.as_str())
-        .bind(s.text.as_str())
+        .bind(s.recipient_words.as_str());
+    match backend {
+        Backend::Sqlite => query.bind(s.text.as_str()),
+        Backend::Postgres => query.bind(distinct_words(&s.text)),
+    }
 }
 
 /// Binds `$12` to `$21` of [`SQLITE_NEW_CONTENT`] (after the eleven
@@ -150,7 +156,7 @@ pub(super) fn bind_new_content<'q>(
     bytes: &'q [u8],
     s: &'q Summary,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-    bind_summary(query, s).bind(bytes)
+    bind_summary(query, s, Backend::Sqlite).bind(bytes)
 }
 
 /// PostgreSQL: a query's `b` that stores content under the hash in
@@ -161,7 +167,7 @@ pub(super) fn pg_blob(hash: usize, data: usize, source: &str) -> String {
 }
 
 /// PostgreSQL: a query's `s` that stores a summary and its words under
-/// the hash in `$hash`, [`bind_pg_summary`]'s nine values from `$first`
+/// the hash in `$hash`, [`bind_summary`]'s nine values from `$first`
 /// on, once for each row of `source` (as [`pg_blob`]).
 pub(super) fn pg_summary(hash: usize, first: usize, source: &str) -> String {
     let [
@@ -171,9 +177,9 @@ pub(super) fn pg_summary(hash: usize, first: usize, source: &str) -> String {
         sent_at,
         attachments,
         preview,
-        text,
         sender_words,
         recipient_words,
+        text,
     ] = std::array::from_fn(|i| first + i);
     format!(
         "s AS (INSERT INTO summaries (hash, sender, recipients, subject, sent_at, has_attachments, preview, words) \
@@ -183,23 +189,6 @@ pub(super) fn pg_summary(hash: usize, first: usize, source: &str) -> String {
          || setweight(to_tsvector('simple', ${subject}), 'C') || to_tsvector('simple', ${text}) {source} \
          ON CONFLICT (hash) DO NOTHING)"
     )
-}
-
-/// Binds the nine values of [`pg_summary`], in its order.
-pub(super) fn bind_pg_summary<'q>(
-    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    s: &'q Summary,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-    query
-        .bind(s.sender.as_str())
-        .bind(s.recipients.as_str())
-        .bind(s.subject.as_str())
-        .bind(s.sent_at.unwrap_or(0))
-        .bind(i64::from(s.has_attachments))
-        .bind(s.preview.as_str())
-        .bind(distinct_words(&s.text))
-        .bind(s.sender_words.as_str())
-        .bind(s.recipient_words.as_str())
 }
 
 /// The words of a text for PostgreSQL's word index: each once, in the
