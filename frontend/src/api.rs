@@ -145,12 +145,14 @@ pub async fn load_mail(
     search: Option<String>,
 ) -> Result<MailData, ServerFnError> {
     let mail = server_side::mail()?;
-    let folders = mail.folders().await.map_err(ServerFnError::new)?;
     let at = mailroom_shared::dto::PageAt {
         offset: page.saturating_mul(PAGE_SIZE),
         anchor,
     };
-    let page = mail.page(mailbox, sort, at, search).await;
+    // Side by side: neither needs the other, and a search of a big
+    // folder should not wait for the tree's counts too.
+    let (folders, page) = futures_util::future::join(mail.folders(), mail.page(mailbox, sort, at, search)).await;
+    let folders = folders.map_err(ServerFnError::new)?;
     Ok(MailData {
         sidebar: Sidebar {
             user: mail.user(),

@@ -38,6 +38,21 @@ fn walk_is_cheaper(matches: i64, size: i64) -> bool {
     matches > 1_000 && walked < 2 * matches
 }
 
+/// The fewest matches for which [`walk_is_cheaper`] holds in a mailbox
+/// of `size`: it holds for every count above too, so counting the word
+/// index's matches can stop there. A common word's 100,000 matches need
+/// not all be counted to know the walk wins.
+fn walk_threshold(size: i64) -> i64 {
+    // walked < 2 × matches ⇔ matches² > SEARCH_COUNT × size / 2, give or
+    // take the integer division: start just below, step up.
+    let mut m = ((i64::from(SEARCH_COUNT) * size / 2) as f64).sqrt() as i64;
+    m = m.max(1_001) - 1;
+    while !walk_is_cheaper(m, size) {
+        m += 1;
+    }
+    m
+}
+
 /// A message of a list page: its row and its summary.
 pub struct ListedMessage {
     pub row: MessageMeta,
@@ -799,11 +814,14 @@ impl Store {
         let [mailbox] = mailboxes else {
             return Ok(from_words); // several mailboxes: no one index is in the list's order
         };
-        let matches: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM message_text WHERE message_text MATCH $1")
-            .bind(text)
-            .fetch_one(&self.pool)
-            .await?;
         let (size, _) = self.count(*mailbox, None).await?;
+        let matches: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM message_text WHERE message_text MATCH $1 LIMIT $2)",
+        )
+        .bind(text)
+        .bind(walk_threshold(i64::from(size)))
+        .fetch_one(&self.pool)
+        .await?;
         if !walk_is_cheaper(matches, i64::from(size)) {
             return Ok(from_words);
         }
@@ -1014,7 +1032,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::{Backend, Indexed, Query, fts5_query, tsquery, words_query};
+    use super::{Backend, Indexed, Query, fts5_query, tsquery, walk_is_cheaper, walk_threshold, words_query};
 
     fn fts(text: &str) -> Option<String> {
         fts5_query(&Query::parse(text))
@@ -1032,6 +1050,16 @@ mod tests {
             Some("\"bob@example.com\""),
             "an address is not a prefix"
         );
+    }
+
+    #[test]
+    fn counting_matches_stops_where_the_walk_wins() {
+        for size in [0, 10, 5_000, 100_000, 1_000_000, 7_654_321] {
+            let t = walk_threshold(size);
+            assert!(walk_is_cheaper(t, size), "{size}: {t}");
+            assert!(!walk_is_cheaper(t - 1, size), "{size}: {t} is not the fewest");
+        }
+        assert_eq!(walk_threshold(1_000_000), 15_812);
     }
 
     #[test]
