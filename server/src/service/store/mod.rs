@@ -348,10 +348,11 @@ async fn sqlite_pool(options: &AnyConnectOptions, size: u32, synchronous: &'stat
         .await?)
 }
 
-/// No parallel plans on Mailroom's PostgreSQL sessions. Its queries are
-/// index walks that stop at a page or a count's cap; a parallel plan
-/// starts a worker process first, which cost more than the walk it
-/// shares: a search of a common word in a big mailbox took 48–58 ms with
+/// No parallel plans on Mailroom's PostgreSQL sessions. What users wait
+/// on are index walks that stop at a page or a count's cap; a parallel
+/// plan starts a worker process first, which costs more than the walk it
+/// shares (the few whole reads, such as a search of every folder, lose a
+/// little): a search of a common word in a big mailbox took 48–58 ms with
 /// one worker and 23–27 ms without, sorted by sender 38–47 ms and 7 ms
 /// (EXPLAIN ANALYZE and psql, 100,000 messages). And a mail server's
 /// cores are its many sessions' to share, not one query's.

@@ -1060,6 +1060,13 @@ mod tests {
             assert!(!walk_is_cheaper(t - 1, size), "{size}: {t} is not the fewest");
         }
         assert_eq!(walk_threshold(1_000_000), 15_812);
+        // What the capped count decides is what the whole count decided.
+        for size in [5_000, 100_000, 1_000_000] {
+            let t = walk_threshold(size);
+            for matches in (0..4 * t).step_by(97) {
+                assert_eq!(walk_is_cheaper(matches.min(t), size), walk_is_cheaper(matches, size));
+            }
+        }
     }
 
     #[test]
