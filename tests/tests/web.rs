@@ -713,6 +713,54 @@ mailroom_tests::both_backends!(kept_counts_match_the_messages, |world: World| as
     assert_eq!(world.db.number("SELECT COUNT(*) FROM seen_counts").await, 0);
 });
 
+// A big import ends by refreshing the statistics and, on SQLite, merging
+// the word index (a segment per transaction before, one after): every
+// word is found as before, and the index holds fewer pages.
+mailroom_tests::both_backends!(
+    the_word_index_merged_after_an_import_finds_every_word,
+    |world: World| async move {
+        let alice = world.user("alice").await;
+        let s = &world.service;
+        for round in 0..40u32 {
+            let batch = (0..5u32)
+                .map(|i| mailroom::service::Incoming {
+                    content: message(&format!("Batch {round} item {i}"), &format!("word{round} shared")),
+                    flags: Flags::default(),
+                    internal_date: None,
+                    envelope_from: None,
+                })
+                .collect();
+            s.import(&alice, "INBOX", batch).await.unwrap();
+        }
+        let found = async || {
+            let mut totals = Vec::new();
+            for q in ["shared", "word0", "word7", "word39", "batch 12", "nowhere"] {
+                let p = s
+                    .page(&alice, "INBOX", SortKey::Date, PageAt::at(0), 50, Some(q))
+                    .await
+                    .unwrap();
+                totals.push((q, p.total));
+            }
+            totals
+        };
+        let before = found().await;
+        assert_eq!(before[0].1, 200);
+        assert_eq!(before[1].1, 5);
+        let sqlite = !world.db.url.starts_with("postgres");
+        let pages = "SELECT COUNT(*) FROM message_text_data";
+        let pages_before = if sqlite { world.db.number(pages).await } else { 0 };
+        s.refresh_statistics().await.unwrap();
+        assert_eq!(found().await, before);
+        if sqlite {
+            let pages_after = world.db.number(pages).await;
+            assert!(
+                pages_after < pages_before,
+                "not merged: {pages_before} pages, then {pages_after}"
+            );
+        }
+    }
+);
+
 // A search counts its matches exactly up to a cap, then says "more":
 // counting every match of a common word in a big mailbox would read them
 // all. A page past the cap is still found, and counts as far as it reaches.
