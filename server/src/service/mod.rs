@@ -53,7 +53,7 @@ pub use presence::Here;
 pub use quota::{QuotaRoot, parse_size};
 pub use store::{QueryPlan, SEARCH_COUNT, SQLITE_FILE, now};
 pub use team::{ACTIVITY_PAGE, localised, localised_notes};
-pub use types::{Account, AccountSettings, ChangedFlags, Domain, FlagRow, Incoming, Indexed, MessageMeta};
+pub use types::{Account, AccountSettings, ChangedFlags, Domain, FlagRow, FlagRows, Incoming, Indexed, MessageMeta};
 pub use watch::{MailboxesWatch, Watch};
 pub use web::{FolderWatch, MAX_PAGE, WEB_SESSION_SECONDS};
 

@@ -4,8 +4,9 @@
 //! Read from the database that costs about two seconds for a million
 //! messages, however few columns are read (each row passes through the
 //! driver). A node keeps the last view it read of each big mailbox, with
-//! the change-log row it is up to; the next SELECT of that mailbox copies
-//! it and applies the log's changes since, which takes milliseconds. A
+//! the change-log row it is up to; the next SELECT of that mailbox takes
+//! it (a persistent vector: the session shares its rows) and applies the
+//! log's changes since, which takes milliseconds. A
 //! view brought forward must then hold as many messages as the mailbox
 //! counts (read in the same statement as the changes), or it is dropped
 //! and the mailbox read whole.
@@ -21,7 +22,7 @@ use std::time::Instant;
 use mailroom_shared::Flags;
 
 use crate::service::feed::{Change, ChangeKind};
-use crate::service::types::FlagRow;
+use crate::service::types::{FlagRow, FlagRows};
 
 /// Mailboxes with fewer messages are read whole: that is fast, and
 /// keeping them would cost memory for nothing.
@@ -35,7 +36,7 @@ pub(crate) const CHANGES_APPLIED: usize = 20_000;
 
 /// A mailbox's messages as of one change-log row.
 pub(crate) struct View {
-    pub rows: Arc<Vec<FlagRow>>,
+    pub rows: FlagRows,
     /// Every change up to this log row is in `rows` (and maybe some
     /// after it: applying those again changes nothing).
     pub log_id: i64,
@@ -147,7 +148,7 @@ impl Drop for Warming<'_> {
 
 /// About how much memory a view takes: its rows, and for a message
 /// with keywords their set's node and strings.
-fn bytes_of(rows: &[FlagRow]) -> usize {
+fn bytes_of(rows: &FlagRows) -> usize {
     let keywords: usize = rows
         .iter()
         .map(|r| {
@@ -158,13 +159,13 @@ fn bytes_of(rows: &[FlagRow]) -> usize {
             }
         })
         .sum();
-    std::mem::size_of_val(rows) + keywords
+    rows.len() * std::mem::size_of::<FlagRow>() + keywords
 }
 
 /// Applies changes (in log order) to a view, idempotently: a message
 /// added twice is there once, flags older than the view's are not taken,
 /// an expunged message that is not there stays away.
-pub(crate) fn apply(rows: &mut Vec<FlagRow>, changes: &[Change]) {
+pub(crate) fn apply(rows: &mut FlagRows, changes: &[Change]) {
     // Expunges are taken out at the end, in one pass (UIDs are never
     // given again, so nothing is added back after its expunge).
     let mut gone = std::collections::HashSet::new();
@@ -198,12 +199,13 @@ pub(crate) fn apply(rows: &mut Vec<FlagRow>, changes: &[Change]) {
     }
 }
 
-fn set_flags(rows: &mut [FlagRow], uid: u32, flags: &Flags, modseq: u64) {
+fn set_flags(rows: &mut FlagRows, uid: u32, flags: &Flags, modseq: u64) {
     if let Ok(at) = rows.binary_search_by_key(&uid, |r| r.uid)
         && rows[at].modseq <= modseq
     {
-        rows[at].flags = flags.clone();
-        rows[at].modseq = modseq;
+        let row = &mut rows[at];
+        row.flags = flags.clone();
+        row.modseq = modseq;
     }
 }
 
@@ -221,14 +223,14 @@ mod tests {
         }
     }
 
-    fn uids(rows: &[FlagRow]) -> Vec<u32> {
+    fn uids(rows: &FlagRows) -> Vec<u32> {
         rows.iter().map(|r| r.uid).collect()
     }
 
     #[test]
     fn changes_apply_once_and_in_order() {
         let seen = Flags::from(SystemFlag::Seen);
-        let mut rows: Vec<FlagRow> = (1..=3)
+        let mut rows: FlagRows = (1..=3)
             .map(|uid| FlagRow {
                 uid,
                 modseq: 5,
@@ -267,18 +269,48 @@ mod tests {
     }
 
     #[test]
+    fn sessions_share_a_kept_view_until_one_changes_it() {
+        let views = Views::default();
+        let rows: FlagRows = (1..=KEPT_FROM as u32)
+            .map(|uid| FlagRow {
+                uid,
+                modseq: 1,
+                flags: Flags::default(),
+            })
+            .collect();
+        views.keep(
+            1,
+            View {
+                rows,
+                log_id: 3,
+                uidvalidity: 7,
+            },
+        );
+        let one = views.get(1, 7).expect("kept").rows;
+        let mut other = views.get(1, 7).expect("kept").rows;
+        assert!(one.ptr_eq(&other), "taken without a copy");
+        let seen = Flags::from(SystemFlag::Seen);
+        let flagged = ChangeKind::FlagsChanged {
+            messages: vec![(5, seen)],
+            only_for: None,
+        };
+        apply(&mut other, &[change(2, flagged)]);
+        assert!(other[4].flags.contains(SystemFlag::Seen));
+        assert!(!one[4].flags.contains(SystemFlag::Seen), "the other's view is its own");
+        assert!(!views.get(1, 7).expect("kept").rows[4].flags.contains(SystemFlag::Seen));
+    }
+
+    #[test]
     fn small_views_are_not_kept_and_another_mailbox_is_not_taken() {
         let views = Views::default();
         let rows = |n: u32| {
-            Arc::new(
-                (1..=n)
-                    .map(|uid| FlagRow {
-                        uid,
-                        modseq: 1,
-                        flags: Flags::default(),
-                    })
-                    .collect::<Vec<_>>(),
-            )
+            (1..=n)
+                .map(|uid| FlagRow {
+                    uid,
+                    modseq: 1,
+                    flags: Flags::default(),
+                })
+                .collect::<FlagRows>()
         };
         views.keep(
             1,

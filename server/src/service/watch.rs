@@ -12,7 +12,7 @@ use super::{Opened, Principal, Service};
 use crate::error::{Error, Result};
 use crate::service::feed::{Change, ChangeKind, group_changes};
 use crate::service::store::Store;
-use crate::service::types::FlagRow;
+use crate::service::types::{FlagRow, FlagRows};
 use crate::service::views::{self, View};
 
 /// How long a session waits for the follower to publish this process's
@@ -67,7 +67,7 @@ impl Service {
         p: &Principal,
         name: &str,
         kept: Option<Opened>,
-    ) -> Result<(Opened, Watch, Arc<Vec<FlagRow>>)> {
+    ) -> Result<(Opened, Watch, FlagRows)> {
         let mut m = match kept {
             Some(mut m) => {
                 self.current(&mut m).await?;
@@ -84,7 +84,7 @@ impl Service {
             return Ok((m, watch, rows));
         }
         let (rows, last_change) = self.store.flag_rows(id, reader).await?;
-        let rows = Arc::new(rows);
+        let rows = FlagRows::from(rows);
         if reader.is_none() && rows.len() >= views::KEPT_FROM {
             // The mailbox's own last change as the rows were read: its
             // later changes come after it in the log (a mailbox's changes
@@ -121,7 +121,7 @@ impl Service {
             let warming = self.views.warming(id);
             let (rows, last_change) = self.store.flag_rows(id, None).await?;
             let view = View {
-                rows: Arc::new(rows),
+                rows: FlagRows::from(rows),
                 log_id: last_change,
                 uidvalidity,
             };
@@ -141,7 +141,7 @@ impl Service {
     /// The view this node kept of a big mailbox, brought forward by the
     /// changes logged since; `None` when none is kept or it could not be
     /// brought forward (then it is forgotten).
-    async fn kept_view(&self, id: i64, uidvalidity: u32) -> Result<Option<Arc<Vec<FlagRow>>>> {
+    async fn kept_view(&self, id: i64, uidvalidity: u32) -> Result<Option<FlagRows>> {
         self.views.warmed(id).await;
         let Some(view) = self.views.get(id, uidvalidity) else {
             return Ok(None);
@@ -161,14 +161,8 @@ impl Service {
             return Ok(None);
         }
         let changes = group_changes(&rows);
-        let now = match changes.last() {
-            None => view.rows,
-            Some(_) => {
-                let mut rows = (*view.rows).clone();
-                views::apply(&mut rows, &changes);
-                Arc::new(rows)
-            }
-        };
+        let mut now = view.rows;
+        views::apply(&mut now, &changes);
         if now.len() != count as usize {
             tracing::warn!(
                 mailbox = id,
