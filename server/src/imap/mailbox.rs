@@ -1440,16 +1440,19 @@ impl Selected {
                 }
             }
             for &i in chunk {
-                let data = loaded.get(&self.messages[i].uid);
+                // Looked up once (each lookup walks the persistent
+                // vector's tree); a copy costs no allocation but for
+                // keywords.
+                let message = &self.messages[i].clone();
+                let data = loaded.get(&message.uid);
                 if needs_rows && data.is_none() {
                     missing += 1;
                     continue;
                 }
-                let shows_flags = items.contains(&FetchItem::Flags) || newly_seen.contains(&self.messages[i].uid);
+                let shows_flags = items.contains(&FetchItem::Flags) || newly_seen.contains(&message.uid);
                 if shows_flags {
-                    self.learn_keywords_of(out, i);
+                    self.learn_keywords(out, &message.flags);
                 }
-                let message = &self.messages[i];
                 let recent = self.recent.contains(message.uid);
                 let mut line = format!("* {} FETCH (", i + 1).into_bytes();
                 let mut first = true;
