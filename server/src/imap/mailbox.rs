@@ -112,7 +112,11 @@ struct Recent(Vec<std::ops::Range<u32>>);
 
 impl Recent {
     fn contains(&self, uid: u32) -> bool {
-        self.0.iter().any(|r| r.contains(&uid))
+        // Sorted and apart: the one range that may hold it is the last
+        // that starts at or below it (sessions that claim in turn leave
+        // many ranges, and this is asked for each message FETCH shows).
+        let after = self.0.partition_point(|r| r.start <= uid);
+        after > 0 && self.0[after - 1].contains(&uid)
     }
 
     /// Adds the UIDs of a claim (or a look).
@@ -712,10 +716,11 @@ impl Selected {
                     let shared_change = only_for.is_none() && self.per_user_seen;
                     for (uid, flags) in messages {
                         let Some(i) = self.position(uid) else { continue };
-                        let known = &mut self.messages[i];
-                        if change.modseq <= known.modseq {
+                        if change.modseq <= self.messages[i].modseq {
                             continue; // this state, or an older one, was reported already
                         }
+                        // Only now its chunk becomes this session's own.
+                        let known = &mut self.messages[i];
                         known.modseq = change.modseq;
                         let mut new = flags;
                         if shared_change {
@@ -1755,6 +1760,8 @@ mod tests {
         recent.add(1..2);
         assert_eq!(recent.count(&messages), 6);
         assert!(recent.contains(1) && !recent.contains(2));
+        assert!(recent.contains(4) && recent.contains(12) && !recent.contains(3) && !recent.contains(13));
+        assert!(!recent.contains(0) && !recent.contains(u32::MAX));
     }
 
     #[test]
