@@ -418,7 +418,7 @@ impl Selected {
                 .map_err(|e| e.to_string())?;
             self.recent.add(first..upto);
             if !self.read_only {
-                self.claimed_upto = self.claimed_upto.max(newest.saturating_add(1));
+                self.claimed_upto = self.claimed_upto.max(upto);
             }
         }
         Ok(())

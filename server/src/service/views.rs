@@ -170,8 +170,8 @@ fn bytes_of(rows: &FlagRows) -> usize {
 /// added twice is there once, flags older than the view's are not taken,
 /// an expunged message that is not there stays away.
 pub(crate) fn apply(rows: &mut FlagRows, changes: &[Change]) {
-    // Expunges are taken out at the end, in one pass (UIDs are never
-    // given again, so nothing is added back after its expunge).
+    // Expunges are taken out at the end (UIDs are never given again, so
+    // nothing is added back after its expunge).
     let mut gone = std::collections::HashSet::new();
     for change in changes {
         match &change.kind {
