@@ -44,9 +44,9 @@ fn generate(postgres: bool, mailbox: i64, reader: i64) -> String {
                SELECT s.rowid, 'sender' || (i % 300), 'alice', 'Topic ' || (i % 700), 'words of message ' || i
                  || CASE WHEN i % 10 = 0 THEN ' budget' ELSE '' END || CASE WHEN i = 777 THEN ' zeppelin' ELSE '' END
                FROM g JOIN summaries s ON s.hash = g.h;
-             INSERT INTO messages (mailbox_id, uid, modseq, system_flags, keywords, internal_date, size, blob_hash, sort_sender, sort_subject)
+             INSERT INTO messages (mailbox_id, uid, modseq, system_flags, keywords, internal_date, size, blob_hash, sort_sender, sort_subject, summary_id)
                SELECT {mailbox}, i, 1, i % 2, '', 1790000000 + i * 60, 1000 + (i * 37 % 5000), h,
-                 'sender ' || (i % 300), 'topic ' || (i % 700) FROM g;
+                 'sender ' || (i % 300), 'topic ' || (i % 700), s.rowid FROM g JOIN summaries s ON s.hash = g.h;
              INSERT INTO seen_by (mailbox_id, uid, account_id) SELECT {mailbox}, i, {reader} FROM g WHERE i % 5 = 0;
              UPDATE mailboxes SET uidnext = {n} + 1 WHERE id = {mailbox};
              ANALYZE;"

@@ -761,6 +761,19 @@ mailroom_tests::both_backends!(
     }
 );
 
+/// `count` messages to import, each its own content: "{subject} {i}",
+/// one second apart, the last the newest.
+fn numbered(subject: &str, body: &str, count: u32) -> Vec<mailroom::service::Incoming> {
+    (0..count)
+        .map(|i| mailroom::service::Incoming {
+            content: message(&format!("{subject} {i}"), body),
+            flags: Flags::default(),
+            internal_date: Some(1_790_000_000 + i64::from(i)),
+            envelope_from: None,
+        })
+        .collect()
+}
+
 // A search counts its matches exactly up to a cap, then says "more":
 // counting every match of a common word in a big mailbox would read them
 // all. A page past the cap is still found, and counts as far as it reaches.
@@ -770,15 +783,9 @@ mailroom_tests::both_backends!(a_common_word_is_counted_to_a_cap, |world: World|
     let cap = mailroom::service::SEARCH_COUNT;
     // More than a thousand, so that SQLite walks the list's index too.
     let all = 2 * cap + 120;
-    let batch = (0..all)
-        .map(|i| mailroom::service::Incoming {
-            content: message(&format!("Common {i}"), "a common word"),
-            flags: Flags::default(),
-            internal_date: Some(1_790_000_000 + i64::from(i)),
-            envelope_from: None,
-        })
-        .collect();
-    s.import(&alice, "INBOX", batch).await.unwrap();
+    s.import(&alice, "INBOX", numbered("Common", "a common word", all))
+        .await
+        .unwrap();
     for sort in [SortKey::Date, SortKey::Sender] {
         let first = s
             .page(&alice, "INBOX", sort, PageAt::at(0), 50, Some("common"))
@@ -818,6 +825,55 @@ mailroom_tests::both_backends!(a_common_word_is_counted_to_a_cap, |world: World|
         .await
         .unwrap();
     assert!(!rare.more && rare.total >= 1, "a rarer search is counted whole");
+});
+
+// Content stored before summaries existed gets its summary later
+// (`summarise_old_messages`, at a server's start). Its messages are then
+// found by a search of a common word too: on SQLite that search walks the
+// list's index by each message's summary rowid, which they lacked.
+mailroom_tests::both_backends!(late_summaries_are_searched, |world: World| async move {
+    let alice = world.user("alice").await;
+    let s = &world.service;
+    let cap = mailroom::service::SEARCH_COUNT;
+    // More than a thousand matches, so that SQLite walks.
+    let all = 2 * cap + 120;
+    s.import(&alice, "INBOX", numbered("Old", "an old word", all))
+        .await
+        .unwrap();
+    // As an old store held them: content without summaries.
+    world.db.execute("DELETE FROM summaries").await;
+    if !world.db.url.starts_with("postgres") {
+        world.db.execute("UPDATE messages SET summary_id = NULL").await;
+    }
+    let unfound = s
+        .page(&alice, "INBOX", SortKey::Date, PageAt::at(0), 50, Some("old"))
+        .await
+        .unwrap();
+    assert_eq!(unfound.total, 0, "no summaries, no words to find");
+    let mut summarised = 0;
+    loop {
+        match s.summarise_old_messages(200).await.unwrap() {
+            0 => break,
+            n => summarised += n,
+        }
+    }
+    assert_eq!(summarised, all as usize);
+    for sort in [SortKey::Date, SortKey::Sender] {
+        let found = s
+            .page(&alice, "INBOX", sort, PageAt::at(0), 50, Some("old"))
+            .await
+            .unwrap();
+        assert_eq!(
+            (found.total, found.more, found.messages.len()),
+            (cap, true, 50),
+            "{sort:?}"
+        );
+    }
+    let newest = s
+        .page(&alice, "INBOX", SortKey::Date, PageAt::at(0), 50, Some("old"))
+        .await
+        .unwrap();
+    assert_eq!(newest.messages[0].subject, format!("Old {}", all - 1));
 });
 
 server_test!(

@@ -327,10 +327,18 @@ impl Store {
                     insert_seen(tx, mailbox_id, uid, reader).await?;
                 }
             }
-            let insert = "INSERT INTO messages (mailbox_id, uid, modseq, system_flags, keywords, internal_date, \
-                 size, blob_hash, envelope_from, sort_sender, sort_subject) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+            // SQLite's messages keep their summary's rowid too, for the
+            // walk of a common word's search (migration 16).
+            let (summary_column, summary_id) = match postgres {
+                true => ("", ""),
+                false => (", summary_id", ", (SELECT rowid FROM summaries WHERE hash = $8)"),
+            };
+            let insert = format!(
+                "INSERT INTO messages (mailbox_id, uid, modseq, system_flags, keywords, internal_date, \
+                 size, blob_hash, envelope_from, sort_sender, sort_subject{summary_column}) VALUES ($1, $2, $3, $4, $5, $6, $7, \
                  $8, $9, COALESCE((SELECT LOWER(SUBSTR(sender, 1, 64)) FROM summaries WHERE hash = $8), ''), \
-                 COALESCE((SELECT LOWER(SUBSTR(subject, 1, 64)) FROM summaries WHERE hash = $8), ''))";
+                 COALESCE((SELECT LOWER(SUBSTR(subject, 1, 64)) FROM summaries WHERE hash = $8), ''){summary_id})"
+            );
             // The change log's row is written in the same call: on
             // PostgreSQL by the same statement, on SQLite by the next one
             // of the same query, with new content's statements before

@@ -87,6 +87,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0015_scale.sql"),
         include_str!("../../../migrations/postgres/0015_scale.sql"),
     ),
+    (
+        16,
+        include_str!("../../../migrations/sqlite/0016_summary_ids.sql"),
+        include_str!("../../../migrations/postgres/0016_summary_ids.sql"),
+    ),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<()> {
