@@ -97,6 +97,50 @@ server_test!(
     }
 );
 
+/// `count` messages to import, each its own content: subjects
+/// "{prefix}{i}", the body given.
+fn numbered(prefix: &str, body: &str, count: u32) -> Vec<mailroom::service::Incoming> {
+    (0..count)
+        .map(|i| mailroom::service::Incoming {
+            content: message(&format!("{prefix}{i}"), body),
+            flags: Flags::default(),
+            internal_date: None,
+            envelope_from: None,
+        })
+        .collect()
+}
+
+// A word in more than a thousand messages: SQLite reads the mailbox's
+// list index through, keeping the messages whose words match, instead of
+// going from each match to its messages. Either way finds every message
+// that has the word, in the mailbox selected only.
+server_test!(
+    a_common_word_is_found_in_every_message_that_has_it,
+    options: |o: &mut mailroom::serve::Options| o.imap_config.indexed_search_from = 4,
+    async |s: Server| {
+        let alice = s.user("alice").await;
+        let bob = s.user("bob").await;
+        let service = s.service();
+        for (who, batch) in [
+            (&alice, numbered("c", "a common word", 1_200)),
+            (&alice, numbered("o", "nothing of it", 300)),
+            (&bob, numbered("b", "a common word too", 1_100)),
+        ] {
+            service.import(who, "INBOX", batch).await.unwrap();
+        }
+        let mut c = s.login("alice").await;
+        c.ok("SELECT INBOX").await;
+        let lines = c.ok("UID SEARCH RETURN (COUNT MIN MAX) BODY common").await;
+        assert!(lines[0].ends_with("UID MIN 1 MAX 1200 COUNT 1200"), "{lines:?}");
+        let lines = c.ok("UID SEARCH RETURN (COUNT MIN MAX) NOT BODY common").await;
+        assert!(lines[0].ends_with("UID MIN 1201 MAX 1500 COUNT 300"), "{lines:?}");
+        c.ok("UID STORE 1:100 +FLAGS (\\Deleted)").await;
+        c.ok("EXPUNGE").await;
+        let lines = c.ok("UID SEARCH RETURN (COUNT MIN MAX) BODY common").await;
+        assert!(lines[0].ends_with("UID MIN 101 MAX 1200 COUNT 1100"), "{lines:?}");
+    }
+);
+
 // A kept search (RFC 5267 UPDATE) asks the index about the messages that
 // arrive: one that matches is added, one that does not is not.
 server_test!(

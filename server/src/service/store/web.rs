@@ -53,6 +53,17 @@ fn walk_threshold(size: i64) -> i64 {
     m
 }
 
+/// SQLite: the fewest matches of a word from which IMAP SEARCH reads a
+/// mailbox of `size` messages through its list index (which holds each
+/// message's summary rowid), keeping those among the word's matches,
+/// instead of going from each match to its messages. The read costs
+/// about 28 ns a message and 1 µs a match, the other way 5 µs a match:
+/// a word in a tenth of a million messages took 134 ms the first way and
+/// 529 ms the other. Below a thousand matches either is quick.
+fn read_through_from(size: i64) -> i64 {
+    (size / 150).max(1_000) + 1
+}
+
 /// A message of a list page: its row and its summary.
 pub struct ListedMessage {
     pub row: MessageMeta,
@@ -906,13 +917,23 @@ impl Store {
             return Ok(None);
         };
         let whole = among.is_none();
+        let read_through = whole && self.backend == Backend::Sqlite && {
+            let size = i64::from(self.count(mailbox_id, None).await?.0);
+            let from = read_through_from(size);
+            size >= from && self.count_words(std::slice::from_ref(&text), from).await? >= from
+        };
         let among = among
             .map(|uids| format!(" AND m.uid IN ({})", uid_list(uids)))
             .unwrap_or_default();
         // From the word index to the messages with that content (the
         // blob index), as the web's search does; the unary `+` keeps
-        // SQLite from walking the whole mailbox by its primary key.
+        // SQLite from walking the whole mailbox by its primary key. Or,
+        // for a common word on SQLite, the mailbox's list index read
+        // through, its entries kept where their summary matches.
         let sql = match self.backend {
+            Backend::Sqlite if read_through => "SELECT m.uid FROM messages m INDEXED BY messages_by_date \
+                 WHERE m.mailbox_id = $2 AND m.summary_id IN (SELECT rowid FROM message_text WHERE message_text MATCH $1)"
+                .to_owned(),
             Backend::Sqlite => format!(
                 "SELECT m.uid FROM message_text t CROSS JOIN summaries s ON s.rowid = t.rowid \
                  CROSS JOIN messages m ON m.blob_hash = s.hash \
