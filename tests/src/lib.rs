@@ -43,6 +43,19 @@ pub struct TestDb {
     scratch: Option<(String, String)>,
 }
 
+/// `count` messages to import into one mailbox, the `i`th made by
+/// `content(i)`, each received a second after the one before.
+pub fn numbered(count: u32, content: impl Fn(u32) -> Vec<u8>) -> Vec<mailroom::service::Incoming> {
+    (0..count)
+        .map(|i| mailroom::service::Incoming {
+            content: content(i),
+            flags: mailroom_shared::Flags::default(),
+            internal_date: Some(1_790_000_000 + i64::from(i)),
+            envelope_from: None,
+        })
+        .collect()
+}
+
 /// The PostgreSQL server to test against, if any. Outside CI a missing one
 /// skips the PostgreSQL variant of each test with a message; in CI
 /// (`CI=true`) it is required.

@@ -99,15 +99,9 @@ server_test!(
 
 /// `count` messages to import, each its own content: subjects
 /// "{prefix}{i}", the body given.
+/// `count` messages, subjects `{prefix}0` on, each with `body`.
 fn numbered(prefix: &str, body: &str, count: u32) -> Vec<mailroom::service::Incoming> {
-    (0..count)
-        .map(|i| mailroom::service::Incoming {
-            content: message(&format!("{prefix}{i}"), body),
-            flags: Flags::default(),
-            internal_date: None,
-            envelope_from: None,
-        })
-        .collect()
+    mailroom_tests::numbered(count, |i| message(&format!("{prefix}{i}"), body))
 }
 
 // A word in more than a thousand messages: SQLite reads the mailbox's

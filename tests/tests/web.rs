@@ -763,15 +763,9 @@ mailroom_tests::both_backends!(
 
 /// `count` messages to import, each its own content: "{subject} {i}",
 /// one second apart, the last the newest.
+/// `count` messages, subjects "{subject} 0" on, each with `body`.
 fn numbered(subject: &str, body: &str, count: u32) -> Vec<mailroom::service::Incoming> {
-    (0..count)
-        .map(|i| mailroom::service::Incoming {
-            content: message(&format!("{subject} {i}"), body),
-            flags: Flags::default(),
-            internal_date: Some(1_790_000_000 + i64::from(i)),
-            envelope_from: None,
-        })
-        .collect()
+    mailroom_tests::numbered(count, |i| message(&format!("{subject} {i}"), body))
 }
 
 // A search counts its matches exactly up to a cap, then says "more":
@@ -837,11 +831,24 @@ mailroom_tests::both_backends!(late_summaries_are_searched, |world: World| async
     let cap = mailroom::service::SEARCH_COUNT;
     // More than a thousand matches, so that SQLite walks.
     let all = 2 * cap + 120;
-    s.import(&alice, "INBOX", numbered("Old", "an old word", all))
+    // From five senders in turn, so that their order shows.
+    let from_five = |i: u32| {
+        let k = i % 5;
+        format!(
+            "From: Sender {k} <s{k}@example.org>\r\nTo: alice@example.com\r\nSubject: Old {i}\r\n\r\nan old word\r\n"
+        )
+        .into_bytes()
+    };
+    s.import(&alice, "INBOX", mailroom_tests::numbered(all, from_five))
         .await
         .unwrap();
-    // As an old store held them: content without summaries.
+    // As an old store held them: content without summaries, so without
+    // the sort keys that come from them.
     world.db.execute("DELETE FROM summaries").await;
+    world
+        .db
+        .execute("UPDATE messages SET sort_sender = '', sort_subject = ''")
+        .await;
     if !world.db.url.starts_with("postgres") {
         world.db.execute("UPDATE messages SET summary_id = NULL").await;
     }
@@ -874,6 +881,19 @@ mailroom_tests::both_backends!(late_summaries_are_searched, |world: World| async
         .await
         .unwrap();
     assert_eq!(newest.messages[0].subject, format!("Old {}", all - 1));
+    // Their sort keys came with their summaries.
+    let by_sender = s
+        .page(&alice, "INBOX", SortKey::Sender, PageAt::at(0), 50, None)
+        .await
+        .unwrap();
+    let senders: Vec<&str> = by_sender.messages.iter().map(|m| m.sender.as_str()).collect();
+    assert_eq!(senders, ["Sender 0"; 50]);
+    let by_subject = s
+        .page(&alice, "INBOX", SortKey::Subject, PageAt::at(0), 50, None)
+        .await
+        .unwrap();
+    let subjects: Vec<&str> = by_subject.messages.iter().take(3).map(|m| m.subject.as_str()).collect();
+    assert_eq!(subjects, ["Old 0", "Old 1", "Old 10"]);
 });
 
 server_test!(

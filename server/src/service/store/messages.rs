@@ -273,6 +273,24 @@ fn change_from(row: &AnyRow) -> Result<ChangeRow> {
     })
 }
 
+/// A message's sort keys from its content's summary `s`: the first 64
+/// characters of its sender and subject, in lower case (empty without a
+/// summary). PostgreSQL's one-statement insert reads the same values
+/// (`insert_one_statement`).
+const SORT_KEYS: &str = "COALESCE(LOWER(SUBSTR(s.sender, 1, 64)), ''), COALESCE(LOWER(SUBSTR(s.subject, 1, 64)), '')";
+
+/// Where a new message's UID and MODSEQ come from in its SQL.
+enum Numbers {
+    /// Bound (`$2`, `$3`).
+    Bound,
+    /// Read from its mailbox's row, updated by the statement before.
+    FromMailbox,
+}
+
+fn vanished(mailbox_id: i64) -> StoreError {
+    StoreError::Corrupt(format!("mailbox {mailbox_id} vanished"))
+}
+
 const CHANGE_COLUMNS: &str = "id, mailbox_id, modseq, kind, uid, system_flags, keywords, account_id, detail";
 
 pub fn content_hash(content: &[u8]) -> String {
@@ -289,8 +307,14 @@ impl Store {
         messages: &[Ready],
         seen_reader: Option<i64>,
     ) -> Result<super::appends::Inserted> {
-        let count = messages.len() as i64;
         let postgres = self.backend == Backend::Postgres;
+        if !postgres
+            && let [ready] = messages
+            && !(seen_reader.is_some() && ready.flags.contains(SystemFlag::Seen))
+        {
+            return self.sqlite_insert_one(tx, mailbox_id, ready, seen_reader).await;
+        }
+        let count = messages.len() as i64;
         // The mailbox's row first, then the content: the order every
         // writer takes them in (an expunge locks the mailbox, then the
         // content it may orphan), so two writers never wait on each other.
@@ -308,7 +332,7 @@ impl Store {
         .bind(count)
         .fetch_optional(&mut **tx)
         .await?
-        .ok_or_else(|| StoreError::Corrupt(format!("mailbox {mailbox_id} vanished")))?;
+        .ok_or_else(|| vanished(mailbox_id))?;
         let first_uid = row.try_get::<i64, _>("uidnext")? - count;
         let modseq: i64 = row.try_get("highest_modseq")?;
         if !postgres {
@@ -320,65 +344,134 @@ impl Store {
             if postgres && let Some((bytes, summary)) = &ready.new {
                 super::web::insert_summary(tx, self, &ready.hash, summary, Some(bytes)).await?;
             }
-            let mut shared_flags = ready.flags.clone();
-            if let Some(reader) = seen_reader {
-                shared_flags.remove(SystemFlag::Seen);
-                if ready.flags.contains(SystemFlag::Seen) {
-                    insert_seen(tx, mailbox_id, uid, reader).await?;
-                }
+            if let Some(reader) = seen_reader
+                && ready.flags.contains(SystemFlag::Seen)
+            {
+                insert_seen(tx, mailbox_id, uid, reader).await?;
             }
-            // SQLite's messages keep their summary's rowid too, for the
-            // walk of a common word's search (migration 16).
-            let (summary_column, summary_id) = match postgres {
-                true => ("", ""),
-                false => (", summary_id", ", (SELECT rowid FROM summaries WHERE hash = $8)"),
-            };
-            let insert = format!(
-                "INSERT INTO messages (mailbox_id, uid, modseq, system_flags, keywords, internal_date, \
-                 size, blob_hash, envelope_from, sort_sender, sort_subject{summary_column}) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-                 $8, $9, COALESCE((SELECT LOWER(SUBSTR(sender, 1, 64)) FROM summaries WHERE hash = $8), ''), \
-                 COALESCE((SELECT LOWER(SUBSTR(subject, 1, 64)) FROM summaries WHERE hash = $8), ''){summary_id})"
-            );
-            // The change log's row is written in the same call: on
-            // PostgreSQL by the same statement, on SQLite by the next one
-            // of the same query, with new content's statements before
-            // them — one hop to SQLite's thread and back for the lot,
-            // where each statement was one. Both say what
-            // `log_message_change` would.
-            let sql = match (postgres, &ready.new) {
-                (true, _) => format!(
-                    "WITH m AS ({insert} RETURNING mailbox_id, uid, modseq, system_flags, keywords) \
-                     INSERT INTO changes (mailbox_id, modseq, kind, uid, system_flags, keywords, origin) \
-                     SELECT mailbox_id, modseq, $10, uid, system_flags, keywords, $11 FROM m"
-                ),
-                (false, new) => format!(
-                    "{}{insert}; INSERT INTO changes (mailbox_id, modseq, kind, uid, system_flags, keywords, origin) \
-                     VALUES ($1, $3, $10, $2, $4, $5, $11)",
-                    match new {
-                        Some(_) => super::web::SQLITE_NEW_CONTENT.as_str(),
-                        None => "",
-                    }
-                ),
-            };
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(mailbox_id)
-                .bind(uid)
-                .bind(modseq)
-                .bind(shared_flags.system_bits())
-                .bind(shared_flags.keywords_text())
-                .bind(ready.internal_date)
-                .bind(ready.size)
-                .bind(ready.hash.as_str())
-                .bind(ready.envelope_from.as_deref())
-                .bind(LogKind::Added.code())
-                .bind(self.origin.as_str());
-            if !postgres && let Some((bytes, summary)) = &ready.new {
-                query = super::web::bind_new_content(query, bytes, summary);
-            }
-            query.execute(&mut **tx).await?;
+            let sql = self.message_sql(ready, Numbers::Bound);
+            self.bind_message(&sql, ready, seen_reader, (mailbox_id, uid, modseq))
+                .execute(&mut **tx)
+                .await?;
             uids.push(uid as u32);
         }
         Ok((uids, modseq as u64))
+    }
+
+    /// SQLite: one message (a delivery, an APPEND) in one query — the
+    /// mailbox's row, the content, the message and its change-log row,
+    /// its UID and MODSEQ read back at the end: one hop to SQLite's thread
+    /// and back inside the writer's turn, where the mailbox's row took one
+    /// of its own. The turn is what ten LMTP senders queue for.
+    async fn sqlite_insert_one(
+        &self,
+        tx: &mut Tx,
+        mailbox_id: i64,
+        ready: &Ready,
+        seen_reader: Option<i64>,
+    ) -> Result<super::appends::Inserted> {
+        let sql = format!(
+            "UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1 WHERE id = $1; \
+             {}; SELECT uidnext - 1 AS uid, highest_modseq FROM mailboxes WHERE id = $1",
+            self.message_sql(ready, Numbers::FromMailbox)
+        );
+        // All of it: sqlx's `fetch_optional` on `Any` stops at the first
+        // statement's result, and SQLite's thread then leaves the rest.
+        let rows = self
+            .bind_message(&sql, ready, seen_reader, (mailbox_id, 0, 0))
+            .fetch_all(&mut **tx)
+            .await?;
+        let row = rows.first().ok_or_else(|| vanished(mailbox_id))?;
+        let (uid, modseq): (i64, i64) = (row.try_get("uid")?, row.try_get("highest_modseq")?);
+        Ok((vec![uid as u32], modseq as u64))
+    }
+
+    /// The statements that add one message and its change-log row (and,
+    /// on SQLite, its new content first; see [`Store::bind_message`]).
+    fn message_sql(&self, ready: &Ready, numbers: Numbers) -> String {
+        let postgres = self.backend == Backend::Postgres;
+        // The sort keys come from the content's summary, found once;
+        // SQLite's messages keep its rowid too, for the walk of a common
+        // word's search (migration 16).
+        let (summary_column, summary_id) = match postgres {
+            true => ("", ""),
+            false => (", summary_id", ", s.rowid"),
+        };
+        let (uid, modseq, source) = match numbers {
+            Numbers::Bound => ("$2", "$3", "(SELECT 1 AS one) AS k"),
+            Numbers::FromMailbox => ("mb.uidnext - 1", "mb.highest_modseq", "mailboxes mb"),
+        };
+        let only = match numbers {
+            Numbers::Bound => "",
+            Numbers::FromMailbox => " WHERE mb.id = $1",
+        };
+        let insert = format!(
+            "INSERT INTO messages (mailbox_id, uid, modseq, system_flags, keywords, internal_date, \
+             size, blob_hash, envelope_from, sort_sender, sort_subject{summary_column}) \
+             SELECT $1, {uid}, {modseq}, $4, $5, $6, $7, $8, $9, {SORT_KEYS}{summary_id} \
+             FROM {source} LEFT JOIN summaries s ON s.hash = $8{only}"
+        );
+        // The change log's row is written in the same call: on PostgreSQL
+        // by the same statement, on SQLite by the next one of the same
+        // query, with new content's statements before them — one hop to
+        // SQLite's thread and back for the lot, where each statement was
+        // one. Both say what `log_message_change` would.
+        if postgres {
+            return format!(
+                "WITH m AS ({insert} RETURNING mailbox_id, uid, modseq, system_flags, keywords) \
+                 INSERT INTO changes (mailbox_id, modseq, kind, uid, system_flags, keywords, origin) \
+                 SELECT mailbox_id, modseq, $10, uid, system_flags, keywords, $11 FROM m"
+            );
+        }
+        let change = match numbers {
+            Numbers::Bound => "VALUES ($1, $3, $10, $2, $4, $5, $11)",
+            Numbers::FromMailbox => {
+                "SELECT $1, highest_modseq, $10, uidnext - 1, $4, $5, $11 FROM mailboxes WHERE id = $1"
+            }
+        };
+        let content = match ready.new {
+            Some(_) => super::web::SQLITE_NEW_CONTENT.as_str(),
+            None => "",
+        };
+        format!(
+            "{content}{insert}; INSERT INTO changes (mailbox_id, modseq, kind, uid, system_flags, keywords, origin) \
+             {change}"
+        )
+    }
+
+    /// [`Store::message_sql`]'s query with its values: `$1` to `$3` the
+    /// mailbox, UID and MODSEQ (the last two unused when read from the
+    /// mailbox's row). With a reader of its own, `\Seen` is not among the
+    /// flags every reader shares.
+    fn bind_message<'q>(
+        &self,
+        sql: &'q str,
+        ready: &'q Ready,
+        seen_reader: Option<i64>,
+        (mailbox_id, uid, modseq): (i64, i64, i64),
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+        let mut shared_flags = ready.flags.clone();
+        if seen_reader.is_some() {
+            shared_flags.remove(SystemFlag::Seen);
+        }
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(mailbox_id)
+            .bind(uid)
+            .bind(modseq)
+            .bind(shared_flags.system_bits())
+            .bind(shared_flags.keywords_text())
+            .bind(ready.internal_date)
+            .bind(ready.size)
+            .bind(ready.hash.as_str())
+            .bind(ready.envelope_from.as_deref())
+            .bind(LogKind::Added.code())
+            .bind(self.origin.as_str());
+        if self.backend == Backend::Sqlite
+            && let Some((bytes, summary)) = &ready.new
+        {
+            query = super::web::bind_new_content(query, bytes, summary);
+        }
+        query
     }
 
     /// PostgreSQL: one message, in one statement — its own transaction,

@@ -77,8 +77,8 @@ pub struct Store {
     directory: Arc<AtomicU64>,
     /// SQLite: this process's writers, one at a time (see [`Store::write`]).
     writers: Arc<tokio::sync::Mutex<()>>,
-    /// SQLite: connections whose commits are not synced to disk, for
-    /// [`Store::write_unsynced`].
+    /// SQLite: the connection whose commits are not synced to disk, for
+    /// [`Store::write_unsynced`] and new messages (one: see `connect`).
     unsynced: Option<AnyPool>,
     /// SQLite on a file: syncs the message writes' commits (see `appends`).
     group_sync: Option<Arc<group_sync::GroupSync>>,
@@ -154,7 +154,11 @@ impl Store {
         let (pool, unsynced) = match backend {
             Backend::Sqlite => (
                 sqlite_pool(&options, 3, "FULL").await?,
-                Some(sqlite_pool(&options, 2, "NORMAL").await?),
+                // One connection for the writes that take turns: SQLite
+                // drops a connection's whole page cache when another one
+                // wrote since, so two taking turns read their pages again
+                // at every write.
+                Some(sqlite_pool(&options, 1, "NORMAL").await?),
             ),
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()

@@ -312,13 +312,7 @@ fn fts5_query(q: &Query) -> Option<String> {
     let quoted = |w: &str| format!("\"{}\"", w.replace('"', "\"\""));
     let words: Vec<&str> = q.words.iter().flat_map(|w| tokens(w)).collect();
     let mut parts: Vec<String> = words.iter().map(|w| quoted(w)).collect();
-    // An address or a domain is typed whole; as a prefix its last part
-    // ("org*") would match nearly every message before the phrase is checked.
-    if let Some(last) = parts.last_mut()
-        && !words.last().is_some_and(|w| w.contains(['@', '.']))
-    {
-        last.push('*');
-    }
+    last_as_prefix(&mut parts, &words);
     for (column, values) in [("sender", &q.from), ("recipients", &q.to), ("subject", &q.subject)] {
         parts.extend(
             values
@@ -340,23 +334,50 @@ fn fts5_query(q: &Query) -> Option<String> {
 /// piece split where FTS5 would not split it only makes that bound less
 /// sure, which costs speed (see `search_from`), never a match.
 fn fts5_pieces(q: &Query) -> Vec<String> {
-    let pieces = |w: &str| {
-        w.split(|c: char| !c.is_alphanumeric())
-            .filter(|p| !p.is_empty())
-            .map(|p| format!("\"{p}\""))
-            .collect::<Vec<_>>()
-    };
     let words: Vec<&str> = q.words.iter().flat_map(|w| tokens(w)).collect();
-    let mut all: Vec<String> = words.iter().flat_map(|w| pieces(w)).collect();
-    if let Some(last) = all.last_mut()
-        && !words.last().is_some_and(|w| w.contains(['@', '.']))
+    let mut all: Vec<String> = words.iter().flat_map(|w| pieces(w, "")).collect();
+    last_as_prefix(&mut all, &words);
+    for value in q.from.iter().chain(&q.to).chain(&q.subject) {
+        all.extend(tokens(value).flat_map(|w| pieces(w, "")));
+    }
+    all
+}
+
+/// [`fts5_pieces`] for an IMAP SEARCH text (see [`words_query`]), each
+/// piece in `field`'s column.
+fn words_pieces(needle: &str, field: Indexed) -> Vec<String> {
+    let words = imap_words(needle);
+    let column = indexed_column(field)
+        .map(|(name, _)| format!("{name} : "))
+        .unwrap_or_default();
+    let mut all: Vec<String> = words.iter().flat_map(|w| pieces(w, &column)).collect();
+    last_as_prefix(&mut all, &words);
+    all
+}
+
+/// The pieces FTS5 splits a word into, each quoted, after `column`.
+fn pieces<'w>(word: &'w str, column: &'w str) -> impl Iterator<Item = String> + 'w {
+    word.split(|c: char| !c.is_alphanumeric())
+        .filter(|p| !p.is_empty())
+        .map(move |p| format!("{column}\"{p}\""))
+}
+
+/// Whether a search's last free word is matched as a prefix (as it is
+/// typed, the user may not have finished it). Not an address or a
+/// domain, which is typed whole: as a prefix its last part ("org*") would
+/// match nearly every message before the phrase is checked.
+fn as_prefix(word: &str) -> bool {
+    !word.contains(['@', '.'])
+}
+
+/// Makes the last of `parts` (FTS5 queries) a prefix when the last of
+/// the `words` they came from is one (see [`as_prefix`]).
+fn last_as_prefix(parts: &mut [String], words: &[&str]) {
+    if let Some(last) = parts.last_mut()
+        && words.last().is_some_and(|w| as_prefix(w))
     {
         last.push('*');
     }
-    for value in q.from.iter().chain(&q.to).chain(&q.subject) {
-        all.extend(tokens(value).flat_map(pieces));
-    }
-    all
 }
 
 /// PostgreSQL's `to_tsquery` text for a search's words: the same, with
@@ -389,22 +410,25 @@ fn indexed_column(field: Indexed) -> Option<(&'static str, char)> {
     }
 }
 
+/// The words of an IMAP SEARCH text the index holds (`@@` is no word).
+fn imap_words(needle: &str) -> Vec<&str> {
+    tokens(needle)
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .collect()
+}
+
 /// The index's query for an IMAP SEARCH text: every word of it in
 /// `field`, the last as a prefix, as the web's search takes a free text;
 /// `None` when it has no word.
 fn words_query(backend: Backend, needle: &str, field: Indexed) -> Option<String> {
-    // `@@` is no word: the index holds none of it.
-    let words: Vec<&str> = tokens(needle)
-        .filter(|w| w.chars().any(char::is_alphanumeric))
-        .collect();
+    let words = imap_words(needle);
     let last = words.len().checked_sub(1)?;
     let column = indexed_column(field);
     let parts: Vec<String> = words
         .iter()
         .enumerate()
         .map(|(i, w)| {
-            // An address or a domain is typed whole (see `fts5_query`).
-            let star = if i == last && !w.contains(['@', '.']) { "*" } else { "" };
+            let star = if i == last && as_prefix(w) { "*" } else { "" };
             match backend {
                 Backend::Sqlite => {
                     let column = column.map(|(name, _)| format!("{name} : ")).unwrap_or_default();
@@ -920,7 +944,13 @@ impl Store {
         let read_through = whole && self.backend == Backend::Sqlite && {
             let size = i64::from(self.count(mailbox_id, None).await?.0);
             let from = read_through_from(size);
-            size >= from && self.count_words(std::slice::from_ref(&text), from).await? >= from
+            // Each piece alone first, as the web's search decides (an
+            // address's phrase takes 10 ms to count in a million).
+            let pieces = words_pieces(needle, field);
+            let whole = std::slice::from_ref(&text);
+            size >= from
+                && self.count_words(&pieces, from).await? >= from
+                && (pieces == whole || self.count_words(whole, from).await? >= from)
         };
         let among = among
             .map(|uids| format!(" AND m.uid IN ({})", uid_list(uids)))
@@ -1033,16 +1063,21 @@ impl Store {
     pub async fn add_summary(&self, hash: &str, summary: &Summary) -> Result<()> {
         let (_turn, mut tx) = self.write().await?;
         insert_summary(&mut tx, self, hash, summary, None).await?;
-        if self.backend == Backend::Sqlite {
-            // The messages that hold it were stored without its rowid
-            // (migration 16), which a walking search looks for.
-            sqlx::query(
-                "UPDATE messages SET summary_id = (SELECT rowid FROM summaries WHERE hash = $1) WHERE blob_hash = $1",
-            )
-            .bind(hash)
-            .execute(&mut *tx)
-            .await?;
-        }
+        // The messages that hold it were stored without the sort keys
+        // that come from it, and on SQLite without its rowid (migration
+        // 16), which a walking search looks for.
+        let summary_id = match self.backend {
+            Backend::Sqlite => ", summary_id = s.rowid",
+            Backend::Postgres => "",
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE messages SET sort_sender = LOWER(SUBSTR(s.sender, 1, 64)), \
+             sort_subject = LOWER(SUBSTR(s.subject, 1, 64)){summary_id} \
+             FROM summaries s WHERE s.hash = $1 AND messages.blob_hash = $1"
+        )))
+        .bind(hash)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1117,7 +1152,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::{
-        Backend, Indexed, Query, fts5_pieces, fts5_query, tsquery, walk_is_cheaper, walk_threshold, words_query,
+        Backend, Indexed, Query, fts5_pieces, fts5_query, tsquery, walk_is_cheaper, walk_threshold, words_pieces,
+        words_query,
     };
 
     fn fts(text: &str) -> Option<String> {
@@ -1154,6 +1190,21 @@ mod tests {
         );
         assert_eq!(pieces("x\" OR y"), ["\"x\"", "\"OR\"", "\"y\"*"], "quotes are no piece");
         assert!(pieces(" ;; ").is_empty());
+        // IMAP SEARCH's, in the field's column.
+        assert_eq!(
+            words_pieces("sender7@example.org", Indexed::Senders),
+            ["sender : \"sender7\"", "sender : \"example\"", "sender : \"org\""]
+        );
+        assert_eq!(
+            words_pieces("budget", Indexed::Body),
+            [words_query(Backend::Sqlite, "budget", Indexed::Body).unwrap()],
+            "one piece is the query itself"
+        );
+        assert_eq!(
+            words_pieces("old-re budg", Indexed::Everywhere),
+            ["\"old\"", "\"re\"", "\"budg\"*"]
+        );
+        assert!(words_pieces("@@", Indexed::Everywhere).is_empty());
     }
 
     #[test]
